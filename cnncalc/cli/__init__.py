@@ -1,0 +1,97 @@
+"""The ``cnncalc`` command line: each command parses, calls the library, renders.
+
+Commands live one per module in this package and register on :data:`app`. Only here does a
+:class:`~cnncalc.errors.CnncalcError` become a one-line message and exit code 2 (bad input), and a
+:class:`~cnncalc.errors.CheckFailed` exit code 1.
+"""
+
+from __future__ import annotations
+
+import functools
+import sys
+from enum import Enum
+
+import typer
+
+from ..errors import CheckFailed, CnncalcError
+
+app = typer.Typer(
+    name="cnncalc",
+    help="CNN shapes, parameters and compute from a declarative spec — without running anything.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+)
+
+
+class Format(str, Enum):
+    table = "table"
+    json = "json"
+    csv = "csv"
+    markdown = "markdown"
+
+
+def handles_errors(func):
+    """Turn library exceptions into one line on stderr and the documented exit code."""
+
+    @functools.wraps(func)
+    def wrapper(*args, **kwargs):
+        try:
+            return func(*args, **kwargs)
+        except CnncalcError as exc:
+            print(f"error: {exc.oneline()}", file=sys.stderr)
+            raise typer.Exit(2) from None
+        except CheckFailed as exc:
+            if str(exc):
+                print(str(exc), file=sys.stderr)
+            raise typer.Exit(1) from None
+        except BrokenPipeError:
+            raise typer.Exit(0) from None
+
+    return wrapper
+
+
+def parse_input(text: str | None, default: tuple) -> tuple | None:
+    """``3,224,224`` / ``3x224x224`` → (3, 224, 224); ``224`` or ``224x200`` keep the spec's channels."""
+    if text is None:
+        return None
+    parts = [p for p in text.replace("×", "x").replace(",", "x").split("x") if p.strip()]
+    try:
+        dims = tuple(int(p) for p in parts)
+    except ValueError:
+        raise CnncalcError(f"--input {text!r} is not a size", fix="write C,H,W or CxHxW, e.g. 3x224x224") from None
+    if any(d < 1 for d in dims) or not dims or len(dims) > 3:
+        raise CnncalcError(f"--input {text!r} is not a size", fix="write C,H,W or CxHxW with positive numbers")
+    if len(dims) == 3:
+        return dims
+    if len(default) != 3:
+        if len(dims) == 1:
+            return dims
+        raise CnncalcError(f"this model takes a flat input [{default[0]}], not {text!r}")
+    if len(dims) == 1:
+        return (default[0], dims[0], dims[0])
+    return (default[0], *dims)
+
+
+def print_warnings(report) -> None:
+    for w in report.warnings:
+        print(w.oneline(), file=sys.stderr)
+
+
+def console():
+    from rich.console import Console
+
+    return Console()
+
+
+def main() -> None:  # the console-script entry point
+    from . import check, layer, shapes, zoo_cmds  # noqa: F401  (registers the commands)
+
+    for extra in ("verify", "compare", "bench", "solve", "diff"):
+        try:
+            __import__(f"{__name__}.{extra}")
+        except ModuleNotFoundError as exc:
+            if exc.name != f"{__name__}.{extra}":
+                raise
+    app()

@@ -1,0 +1,65 @@
+"""The one exception type of the library.
+
+Only the CLI turns a :class:`CnncalcError` into a message and an exit code, so the library can be
+used from Python (and from tests) without ever printing or exiting.
+"""
+
+from __future__ import annotations
+
+
+class CnncalcError(Exception):
+    """Bad input: a spec, an argument or a layer that does not make sense.
+
+    It carries where the problem is (file, line, layer path, layer name) and, where one exists,
+    the fix, so that :meth:`oneline` can say everything a user needs on one line.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        file: str | None = None,
+        line: int | None = None,
+        path: str | None = None,
+        layer: str | None = None,
+        fix: str | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.file = file
+        self.line = line
+        self.path = path
+        self.layer = layer
+        self.fix = fix
+
+    def located(self, *, file=None, line=None, path=None, layer=None) -> "CnncalcError":
+        """Fill in location fields that are still unknown (inner code knows less than outer)."""
+        self.file = self.file or file
+        self.line = self.line or line
+        self.path = self.path or path
+        self.layer = self.layer or layer
+        return self
+
+    def oneline(self) -> str:
+        where = ""
+        if self.file:
+            where = self.file + (f":{self.line}" if self.line else "")
+        elif self.line:
+            where = f"line {self.line}"
+        what = ""
+        if self.path:
+            what = self.path + (f" ({self.layer})" if self.layer else "")
+        elif self.layer:
+            what = self.layer
+        head = ": ".join(p for p in (where, what) if p)
+        text = f"{head}: {self.message}" if head else self.message
+        if self.fix:
+            text += f"; {self.fix}"
+        return " ".join(text.split())  # guarantee one line
+
+    def __str__(self) -> str:
+        return self.oneline()
+
+
+class CheckFailed(Exception):
+    """A `check`/`verify` expectation did not hold (exit code 1, not 2)."""

@@ -1,0 +1,66 @@
+"""Normalisation layers: batch norm (learnable affine) and AlexNet's LRN (no parameters)."""
+
+from __future__ import annotations
+
+from ..errors import CnncalcError
+from . import register
+from .base import Arg, Inference, LayerKind, numel
+
+
+@register
+class BatchNorm(LayerKind):
+    name = "batchnorm"
+    aliases = ("BatchNormalization", "BatchNorm2d", "BatchNorm1d", "batch_norm", "bn")
+    summary = "per-channel normalisation; params = 2·C (running stats are buffers)"
+    args = (
+        Arg("eps", "float", 1e-5, ("epsilon",)),
+        Arg("affine", "bool", True),
+        Arg("momentum", "float", 0.1),
+        Arg("num_features", "opt_pos_int", None, help="optional check of the channels"),
+    )
+
+    def infer(self, a, x):
+        if len(x) not in (1, 3):
+            raise CnncalcError(f"batchnorm needs [C, H, W] or [F] but gets {list(x)}")
+        if a["num_features"] is not None and a["num_features"] != x[0]:
+            raise CnncalcError(f"batchnorm expects {a['num_features']} channels but gets {x[0]}",
+                               fix=f"set num_features: {x[0]}")
+        return Inference(x, f"normalise {x[0]} channels")
+
+    def params(self, a, x, y):
+        return 2 * x[0] if a["affine"] else 0
+
+    def torchinfo_mult_adds(self, a, x, y):
+        return self.params(a, x, y)
+
+    def fvcore_flops(self, a, x, y):
+        return numel(x) * (2 if a["affine"] else 1)  # fvcore batchnorm_flop_jit, eval mode
+
+    def build(self, a, x):
+        import torch.nn as nn
+
+        cls = nn.BatchNorm2d if len(x) == 3 else nn.BatchNorm1d
+        return cls(x[0], eps=a["eps"], momentum=a["momentum"], affine=a["affine"])
+
+
+@register
+class LocalResponseNorm(LayerKind):
+    name = "lrn"
+    aliases = ("LocalResponseNorm", "local_response_norm")
+    shorthand = "size"
+    summary = "AlexNet's local response normalisation (no parameters)"
+    args = (
+        Arg("size", "pos_int", 5, ("depth_radius",)),
+        Arg("alpha", "float", 1e-4),
+        Arg("beta", "float", 0.75),
+        Arg("k", "float", 1.0, ("bias",)),
+    )
+
+    def infer(self, a, x):
+        self.need_spatial("lrn", x)
+        return Inference(x, f"across {a['size']} channels")
+
+    def build(self, a, x):
+        import torch.nn as nn
+
+        return nn.LocalResponseNorm(a["size"], a["alpha"], a["beta"], a["k"])

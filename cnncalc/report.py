@@ -1,0 +1,150 @@
+"""The Report: one row per layer plus totals. Data only; views render it, never compute.
+
+(torchinfo's split: ``LayerInfo`` rows collected once, ``formatting.py`` renders them.)
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+DTYPE_BYTES = {"float32": 4, "fp32": 4, "float16": 2, "fp16": 2, "bfloat16": 2, "bf16": 2,
+               "float64": 8, "fp64": 8, "int8": 1}
+CANONICAL_DTYPE = {"fp32": "float32", "fp16": "float16", "bf16": "bfloat16", "fp64": "float64"}
+
+
+@dataclass(frozen=True)
+class LayerRow:
+    name: str
+    path: str
+    kind: str
+    line: int | None
+    depth: int  # nesting level, for indentation
+    input: tuple  # with batch
+    output: tuple  # with batch
+    params: int
+    macs: int  # with batch
+    formula: str
+    receptive_field: int | tuple | None  # None once a layer sees the whole input
+    rf_jump: int | tuple | None
+    rf_start: float | tuple | None
+    torchinfo_mult_adds: int  # with batch
+    fvcore_flops: int  # with batch
+    weighted: bool = False
+
+    @property
+    def flops(self) -> int:
+        return 2 * self.macs
+
+    @property
+    def output_numel(self) -> int:
+        n = 1
+        for d in self.output:
+            n *= d
+        return n
+
+
+@dataclass(frozen=True)
+class Warning_:
+    file: str | None
+    line: int | None
+    path: str
+    layer: str
+    message: str
+
+    def oneline(self) -> str:
+        where = f"{self.file}:{self.line}" if self.file and self.line else (self.file or "")
+        head = ": ".join(p for p in (where, f"{self.path} ({self.layer})") if p)
+        return f"warning: {head}: {self.message}"
+
+
+@dataclass(frozen=True)
+class Report:
+    model: str
+    file: str | None
+    input: tuple  # with batch
+    output: tuple
+    batch: int
+    dtype: str
+    rows: tuple
+    warnings: tuple = ()
+    metadata: dict = field(default_factory=dict)
+    family: str | None = None
+
+    @property
+    def params(self) -> int:
+        return sum(r.params for r in self.rows)
+
+    @property
+    def trainable_params(self) -> int:
+        return self.params
+
+    @property
+    def macs(self) -> int:
+        return sum(r.macs for r in self.rows)
+
+    @property
+    def flops(self) -> int:
+        return 2 * self.macs
+
+    @property
+    def torchinfo_mult_adds(self) -> int:
+        return sum(r.torchinfo_mult_adds for r in self.rows)
+
+    @property
+    def fvcore_flops(self) -> int:
+        return sum(r.fvcore_flops for r in self.rows)
+
+    @property
+    def activation_bytes(self) -> int:
+        return sum(r.output_numel for r in self.rows) * DTYPE_BYTES[self.dtype]
+
+    @property
+    def param_bytes(self) -> int:
+        return self.params * DTYPE_BYTES[self.dtype]
+
+    @property
+    def depth(self) -> int:
+        """Weighted layers (conv and linear), the way papers count ResNet-50's 50."""
+        return sum(1 for r in self.rows if r.weighted)
+
+    def compute(self, convention: str = "cnncalc") -> int:
+        """Total compute in a peer tool's own definition (see docs/verify.md)."""
+        return {
+            "cnncalc": self.macs,
+            "macs": self.macs,
+            "flops": self.flops,
+            "torch": self.flops,  # FlopCounterMode
+            "torchinfo": self.torchinfo_mult_adds,
+            "fvcore": self.fvcore_flops,
+        }[convention]
+
+    def to_dict(self) -> dict:
+        """The stable JSON report of DESIGN.md §4."""
+        return {
+            "model": self.model,
+            "input": list(self.input),
+            "output": list(self.output),
+            "params": self.params,
+            "trainable_params": self.trainable_params,
+            "macs": self.macs,
+            "flops": self.flops,
+            "activation_bytes": self.activation_bytes,
+            "dtype": self.dtype,
+            "batch": self.batch,
+            "layers": [
+                {
+                    "name": r.name,
+                    "path": r.path,
+                    "kind": r.kind,
+                    "line": r.line,
+                    "input": list(r.input),
+                    "output": list(r.output),
+                    "params": r.params,
+                    "macs": r.macs,
+                    "receptive_field": list(r.receptive_field) if isinstance(r.receptive_field, tuple)
+                    else r.receptive_field,
+                    "formula": r.formula,
+                }
+                for r in self.rows
+            ],
+        }

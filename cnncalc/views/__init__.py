@@ -1,0 +1,1 @@
+"""Views render a Report (or several); they never compute a figure themselves."""

@@ -1,0 +1,44 @@
+"""The rich table of ``cnncalc shapes``: one row per layer, totals in the footer."""
+
+from __future__ import annotations
+
+from rich.table import Table
+from rich.text import Text
+
+from ..report import Report
+from .text import rf_text, shape_text
+
+
+def human(n: int) -> str:
+    """1_814_000_000 → '1.81 G' for the summary line (the table keeps exact figures)."""
+    for unit, size in (("T", 1e12), ("G", 1e9), ("M", 1e6), ("k", 1e3)):
+        if abs(n) >= size:
+            return f"{n / size:.2f} {unit}"
+    return str(n)
+
+
+def shapes_table(report: Report, explain: bool = False) -> Table:
+    title = f"{report.model} — input {shape_text(report.input)}"
+    table = Table(title=title, show_footer=True, title_justify="left", header_style="bold")
+    table.add_column("layer", footer="total")
+    table.add_column("kind")
+    table.add_column("output", footer=shape_text(report.output))
+    table.add_column("params", justify="right", footer=f"{report.params:,}")
+    table.add_column("MACs", justify="right", footer=f"{report.macs:,}")
+    table.add_column("RF", justify="right")
+    if explain:
+        table.add_column("formula")
+    for r in report.rows:
+        cells = [Text("  " * r.depth + r.name), r.kind, shape_text(r.output),
+                 f"{r.params:,}" if r.params else "—", f"{r.macs:,}" if r.macs else "—",
+                 rf_text(r.receptive_field)]
+        if explain:
+            cells.append(Text(r.formula))
+        table.add_row(*cells)
+    return table
+
+
+def summary_line(report: Report) -> str:
+    return (f"params {report.params:,} ({human(report.param_bytes)}B {report.dtype}) · "
+            f"MACs {report.macs:,} ({human(report.macs)}) · FLOPs {human(report.flops)} · "
+            f"activations {human(report.activation_bytes)}B")

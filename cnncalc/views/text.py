@@ -1,0 +1,55 @@
+"""Plain-text views: JSON, CSV and Markdown of a Report (no rich import needed)."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+
+from ..report import Report
+
+COLUMNS = ("name", "path", "kind", "output", "params", "macs", "receptive_field", "formula")
+
+
+def shape_text(shape) -> str:
+    return "×".join(str(d) for d in shape)
+
+
+def rf_text(rf) -> str:
+    if rf is None:
+        return "—"
+    if isinstance(rf, tuple):
+        return "×".join(str(v) for v in rf)
+    return str(rf)
+
+
+def to_json(report: Report) -> str:
+    return json.dumps(report.to_dict(), ensure_ascii=False)
+
+
+def to_csv(report: Report) -> str:
+    buf = io.StringIO()
+    writer = csv.writer(buf, lineterminator="\n")
+    writer.writerow(["name", "path", "kind", "line", "input", "output", "params", "macs", "receptive_field",
+                     "formula"])
+    for r in report.rows:
+        writer.writerow([r.name, r.path, r.kind, r.line or "", shape_text(r.input), shape_text(r.output),
+                         r.params, r.macs, rf_text(r.receptive_field), r.formula])
+    writer.writerow(["total", "", "", "", shape_text(report.input), shape_text(report.output), report.params,
+                     report.macs, "", ""])
+    return buf.getvalue()
+
+
+def to_markdown(report: Report, explain: bool = False) -> str:
+    head = ["layer", "kind", "output", "params", "MACs", "RF"] + (["formula"] if explain else [])
+    lines = [f"**{report.model}** — input {shape_text(report.input)}", "",
+             "| " + " | ".join(head) + " |", "|" + "|".join(["---"] * len(head)) + "|"]
+    for r in report.rows:
+        cells = ["&nbsp;" * 2 * r.depth + r.name, r.kind, shape_text(r.output), f"{r.params:,}", f"{r.macs:,}",
+                 rf_text(r.receptive_field)] + ([r.formula.replace("|", "\\|")] if explain else [])
+        lines.append("| " + " | ".join(cells) + " |")
+    total = ["**total**", "", shape_text(report.output), f"**{report.params:,}**", f"**{report.macs:,}**", ""]
+    lines.append("| " + " | ".join(total + ([""] if explain else [])) + " |")
+    lines += ["", f"FLOPs (2×MACs): {report.flops:,} · activations: {report.activation_bytes:,} bytes "
+                  f"({report.dtype}, batch {report.batch})"]
+    return "\n".join(lines) + "\n"
