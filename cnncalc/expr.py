@@ -6,7 +6,6 @@ nodes we allow: numbers, ``+ - * / // %``, unary minus, parentheses and ``$name`
 
 from __future__ import annotations
 
-import ast
 import operator
 import re
 
@@ -14,13 +13,13 @@ from .errors import CnncalcError
 
 _REF = re.compile(r"\$([A-Za-z_][A-Za-z0-9_]*)")
 _WHOLE_REF = re.compile(r"^\s*\$([A-Za-z_][A-Za-z0-9_]*)\s*$")
-_BINOPS = {
-    ast.Add: operator.add,
-    ast.Sub: operator.sub,
-    ast.Mult: operator.mul,
-    ast.Div: operator.truediv,
-    ast.FloorDiv: operator.floordiv,
-    ast.Mod: operator.mod,
+_OPERATORS = {
+    "Add": operator.add,
+    "Sub": operator.sub,
+    "Mult": operator.mul,
+    "Div": operator.truediv,
+    "FloorDiv": operator.floordiv,
+    "Mod": operator.mod,
 }
 _LIMIT = 2**62  # keeps intermediate values from growing without bound
 
@@ -38,6 +37,8 @@ def evaluate(text: str, env: dict[str, object]):
     whole = _WHOLE_REF.match(text)
     if whole:
         return _lookup(whole.group(1), env, text)
+    import ast  # only specs with expressions pay for it
+
     source = _REF.sub(lambda m: f"__arg_{m.group(1)}", text)
     try:
         tree = ast.parse(source.strip(), mode="eval")
@@ -56,7 +57,9 @@ def _lookup(name: str, env: dict[str, object], text: str):
     return env[name]
 
 
-def _walk(node: ast.AST, env: dict[str, object], text: str):
+def _walk(node, env: dict[str, object], text: str):
+    import ast
+
     if isinstance(node, ast.Constant) and type(node.value) in (int, float):
         return node.value
     if isinstance(node, ast.Name) and node.id.startswith("__arg_"):
@@ -67,11 +70,11 @@ def _walk(node: ast.AST, env: dict[str, object], text: str):
     if isinstance(node, ast.UnaryOp) and isinstance(node.op, (ast.USub, ast.UAdd)):
         value = _walk(node.operand, env, text)
         return -value if isinstance(node.op, ast.USub) else value
-    if isinstance(node, ast.BinOp) and type(node.op) in _BINOPS:
+    if isinstance(node, ast.BinOp) and type(node.op).__name__ in _OPERATORS:
         left, right = _walk(node.left, env, text), _walk(node.right, env, text)
         if isinstance(node.op, (ast.Div, ast.FloorDiv, ast.Mod)) and right == 0:
             raise CnncalcError(f"division by zero in {text!r}")
-        result = _BINOPS[type(node.op)](left, right)
+        result = _OPERATORS[type(node.op).__name__](left, right)
         if abs(result) > _LIMIT:
             raise CnncalcError(f"the value of {text!r} is too large")
         return result

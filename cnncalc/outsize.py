@@ -8,7 +8,6 @@ floor leaves uncovered, and the formula a student would write down.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from fractions import Fraction
 
 
 @dataclass(frozen=True)
@@ -88,7 +87,7 @@ def _formula(n, k, s, d, before, after, out, exact, ceil_mode, same) -> str:
     return f"{body} = {out}"
 
 
-def fraction_text(value: Fraction) -> str:
+def fraction_text(value) -> str:
     """``7/3`` → ``2.33``, ``6/3`` → ``2``: for explaining a division that does not fit."""
     if value.denominator == 1:
         return str(value.numerator)

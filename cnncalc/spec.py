@@ -7,7 +7,6 @@ ever sees concrete layers. Every error names the file, the line and the layer pa
 
 from __future__ import annotations
 
-import difflib
 from pathlib import Path
 
 from . import expr, layers
@@ -62,7 +61,7 @@ class _Loader:
                       line=getattr(data, "line", 1))
         for key in data:
             if key not in TOP_KEYS:
-                close = difflib.get_close_matches(str(key), TOP_KEYS, n=1)
+                close = _close(str(key), TOP_KEYS, n=1)
                 self.fail(f"unknown top-level key '{key}'", line=line_of(data, key),
                           fix=f"did you mean '{close[0]}'?" if close else "known keys: " + ", ".join(TOP_KEYS))
         for key in ("name", "input", "layers"):
@@ -165,7 +164,7 @@ class _Loader:
                 self.fail(f"unknown activation '{item[key]}'", line=vline, path=path)
         if kind is None:
             candidates = layers.all_names() + list(self.blocks) + list(COMPOSITES)
-            close = difflib.get_close_matches(key, candidates, n=1, cutoff=0.6)
+            close = _close(key, candidates, n=1, cutoff=0.6)
             self.fail(f"unknown layer kind '{key}'", line=vline, path=path,
                       fix=f"did you mean '{close[0]}'?" if close else "`cnncalc kinds` lists the known kinds")
         return self._layer(kind, value, vline, path, env, call_line)
@@ -301,7 +300,7 @@ class _Loader:
         local = {}
         for key, v in given.items():
             if key not in params:
-                close = difflib.get_close_matches(str(key), list(params), n=1)
+                close = _close(str(key), list(params), n=1)
                 self.fail(f"block '{bname}' has no argument '{key}'", line=line_of(value, key, line), path=path,
                           fix=f"did you mean '{close[0]}'?" if close else
                           f"its arguments: {', '.join(params) or 'none'}")
@@ -334,3 +333,10 @@ def _single(entry, line):
     seq = LSeq([entry])
     seq.line, seq.item_lines = line, [line]
     return seq
+
+
+def _close(word, candidates, n=1, cutoff=0.6):
+    """Spelling suggestions; difflib is imported only when there is a mistake to explain."""
+    import difflib
+
+    return difflib.get_close_matches(word, candidates, n=n, cutoff=cutoff)

@@ -6,7 +6,6 @@ top-level ``models/``), so ``cnncalc shapes lenet5`` works from any directory.
 
 from __future__ import annotations
 
-import difflib
 from functools import lru_cache
 from pathlib import Path
 
@@ -38,6 +37,8 @@ def resolve(ref: str) -> Path:
     if candidate.exists():
         return candidate
     names = zoo_names()
+    import difflib
+
     close = difflib.get_close_matches(ref, names, n=3)
     raise CnncalcError(
         f"'{ref}' is neither a file nor a zoo model",

@@ -9,7 +9,6 @@ Shapes here exclude the batch dimension: ``(C, H, W)`` or ``(F,)``.
 
 from __future__ import annotations
 
-import difflib
 import math
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
@@ -77,6 +76,8 @@ class LayerKind:
         for key, value in raw.items():
             arg = by_name.get(key)
             if arg is None:
+                import difflib
+
                 close = difflib.get_close_matches(str(key), list(by_name), n=1)
                 hint = f"did you mean '{close[0]}'?" if close else (
                     "known: " + ", ".join(a.name for a in self.args) if self.args else "it takes no arguments")
