@@ -46,12 +46,13 @@ def layer(
     if a.fits:
         print(f"  output: {a.out}×{a.out}")
     else:
-        rounding = "rounds up" if ceil_mode else "floors"
-        print(f"  torch {rounding} it to {a.out}"
+        rounding = "rounds it up" if ceil_mode else "floors it"
+        print(f"  torch {rounding} to {a.out}"
               + (f": the last {a.uncovered} input row/column{' is' if a.uncovered == 1 else 's are'} never read"
                  if a.uncovered else ""))
-        if a.fitting_paddings:
-            print("  paddings that fit: " + ", ".join(f"{p} → {o}" for p, o in a.fitting_paddings))
+        paddings = [(p, o) for p, o in a.fitting_paddings if kind is WindowKind.conv or p <= kernel // 2]
+        if paddings:
+            print("  paddings that fit: " + ", ".join(f"{p} → {o}" for p, o in paddings))
         others = [f"{s} → {o}" for s, o in a.fitting_strides if s != stride][:4]
         if others:
             print(f"  strides that fit at padding {padding}: " + ", ".join(others))

@@ -1,0 +1,112 @@
+"""Benchmark of the symbolic path (issue 2). Run: ``python tests/benchmarks/bench_core.py``.
+
+Prints, in one run:
+* whole-process wall time (median of N runs) of ``cnncalc shapes resnet152 --format json``, of a
+  torchinfo summary of the same network, and of ``python -c "import typer, rich.table, yaml"``
+  (the floor of any typer/rich/YAML CLI), with the ratios;
+* in-process time of cnncalc's ``analyze`` vs torchinfo ``summary`` vs fvcore ``FlopCountAnalysis``
+  on resnet152, in the same process;
+* in-process time to load and analyze generated 1,000- and 10,000-layer specs (linear growth?).
+This is a benchmark, not a test: it asserts nothing, it reports.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+PY = sys.executable
+CNNCALC = str(Path(PY).with_name("cnncalc"))
+RUNS = int(os.environ.get("BENCH_RUNS", "7"))
+
+TORCHINFO_SCRIPT = (
+    "import sys; sys.path.insert(0, {tests!r}); from reference_nets import resnet152; "
+    "from torchinfo import summary; summary(resnet152(), (1, 3, 224, 224), verbose=0)"
+).format(tests=str(ROOT / "tests"))
+
+
+def wall(cmd: list[str]) -> float:
+    times = []
+    for _ in range(RUNS):
+        t = time.perf_counter()
+        subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd="/tmp")
+        times.append(time.perf_counter() - t)
+    return statistics.median(times)
+
+
+def best(func, runs=RUNS) -> float:
+    times = []
+    for _ in range(runs):
+        t = time.perf_counter()
+        func()
+        times.append(time.perf_counter() - t)
+    return min(times)
+
+
+def generated_spec(n_layers: int) -> dict:
+    """A deep plain stack: conv 3×3 pad 1 + relu pairs on a small input (shape stays 8×32×32)."""
+    layers = []
+    for i in range(n_layers // 2):
+        layers += [{"conv": {"filters": 8, "kernel": 3, "padding": 1}}, "relu"]
+    return {"name": f"deep{n_layers}", "input": [8, 32, 32], "layers": layers}
+
+
+def main() -> None:
+    sys.path.insert(0, str(ROOT))
+    print(f"# cnncalc core benchmark — {platform.processor() or platform.machine()}, "
+          f"{os.cpu_count()} cores, Python {platform.python_version()}, median of {RUNS} runs\n")
+    floor = wall([PY, "-c", "import typer, rich.table, yaml"])
+    shapes = wall([CNNCALC, "shapes", "resnet152", "--format", "json"])
+    lenet = wall([CNNCALC, "shapes", "lenet5", "--format", "json"])
+    torchinfo = wall([PY, "-c", TORCHINFO_SCRIPT])
+    print("| whole process | seconds | ratio |")
+    print("|---|---|---|")
+    print(f"| `python -c \"import typer, rich.table, yaml\"` (floor) | {floor:.3f} | 1.00× floor |")
+    print(f"| `cnncalc shapes lenet5 --format json` | {lenet:.3f} | {lenet / floor:.2f}× floor |")
+    print(f"| `cnncalc shapes resnet152 --format json` | {shapes:.3f} | {shapes / floor:.2f}× floor |")
+    print(f"| torchinfo `summary(resnet152)` (python -c) | {torchinfo:.3f} | "
+          f"cnncalc is {torchinfo / shapes:.1f}× faster |")
+
+    from cnncalc import analyze, load_model
+    from cnncalc.spec import from_data
+
+    graph = load_model("resnet152")
+    ours = best(lambda: analyze(graph))
+    print("\n| in process, resnet152 at 224 | seconds | ratio |")
+    print("|---|---|---|")
+    print(f"| cnncalc `analyze` | {ours:.4f} | 1× |")
+    try:
+        import torch
+        from fvcore.nn import FlopCountAnalysis
+        from torchinfo import summary
+
+        sys.path.insert(0, str(ROOT / "tests"))
+        from reference_nets import resnet152
+
+        torch.set_num_threads(max(1, os.cpu_count() or 1))
+        net = resnet152().eval()
+        x = torch.randn(1, 3, 224, 224)
+        ti = best(lambda: summary(net, input_data=x, verbose=0), runs=3)
+        fv = best(lambda: FlopCountAnalysis(net, x).unsupported_ops_warnings(False)
+                  .uncalled_modules_warnings(False).total(), runs=3)
+        print(f"| torchinfo `summary` | {ti:.3f} | {ti / ours:.0f}× slower |")
+        print(f"| fvcore `FlopCountAnalysis.total()` | {fv:.3f} | {fv / ours:.0f}× slower |")
+    except ImportError as exc:
+        print(f"| torchinfo / fvcore | skipped ({exc.name} not installed) | |")
+
+    print("\n| generated spec | load + analyze, seconds | per layer |")
+    print("|---|---|---|")
+    for n in (1_000, 10_000):
+        data = generated_spec(n)
+        t = best(lambda: analyze(from_data(data)), runs=3)
+        print(f"| {n:,} layers | {t:.3f} | {t / n * 1e6:.1f} µs |")
+
+
+if __name__ == "__main__":
+    main()
