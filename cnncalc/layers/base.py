@@ -63,6 +63,10 @@ class LayerKind:
     takes_activation: ClassVar[bool] = False  # Keras' `activation: relu` inside the layer
     weighted: ClassVar[bool] = False  # counts towards a network's depth
     summary: ClassVar[str] = ""
+    # Arguments and an input the registry test builds in torch, so a new kind is tested the day
+    # it is added (tests/test_registry.py).
+    examples: ClassVar[tuple[dict, ...]] = ({},)
+    example_input: ClassVar[tuple] = (4, 9, 9)
 
     # -- arguments -----------------------------------------------------------------------------
     def parse_args(self, raw: dict) -> dict:

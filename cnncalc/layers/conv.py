@@ -16,6 +16,12 @@ class Conv(LayerKind):
     takes_activation = True
     weighted = True
     summary = "2-D convolution: out = ⌊(W − F + 2P)/S⌋ + 1"
+    examples = (
+        {"filters": 6, "kernel": 3},
+        {"filters": 8, "kernel": [3, 2], "stride": [2, 1], "padding": [1, 0], "bias": False},
+        {"filters": 4, "kernel": 3, "stride": 2, "padding": "same", "dilation": 2, "groups": 2},
+        {"filters": 8, "kernel": 5, "stride": 3, "padding": "valid", "groups": 4},
+    )
     args = (
         Arg("filters", "pos_int", aliases=("out_channels",), help="output channels"),
         Arg("kernel", "pair", aliases=("kernel_size",)),

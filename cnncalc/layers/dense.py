@@ -32,6 +32,8 @@ class Linear(LayerKind):
     takes_activation = True
     weighted = True
     summary = "fully connected: params = in·units + units"
+    examples = ({"units": 7}, {"units": 3, "bias": False})
+    example_input = (12,)
     args = (
         Arg("units", "pos_int", aliases=("out_features",)),
         Arg("bias", "bool", True, ("use_bias",)),

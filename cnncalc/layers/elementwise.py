@@ -62,6 +62,7 @@ class Dropout(_Elementwise):
     summary = "dropout (identity at inference)"
     torch_name = "Dropout"
     args = (Arg("p", "prob", 0.5, ("rate",)),)
+    examples = ({}, {"p": 0.2})
 
     def _kwargs(self, a):
         return {"p": a["p"]}

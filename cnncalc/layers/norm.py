@@ -12,6 +12,7 @@ class BatchNorm(LayerKind):
     name = "batchnorm"
     aliases = ("BatchNormalization", "BatchNorm2d", "BatchNorm1d", "batch_norm", "bn")
     summary = "per-channel normalisation; params = 2·C (running stats are buffers)"
+    examples = ({}, {"affine": False}, {"eps": 0.001})
     args = (
         Arg("eps", "float", 1e-5, ("epsilon",)),
         Arg("affine", "bool", True),
@@ -49,6 +50,7 @@ class LocalResponseNorm(LayerKind):
     aliases = ("LocalResponseNorm", "local_response_norm")
     shorthand = "size"
     summary = "AlexNet's local response normalisation (no parameters)"
+    examples = ({}, {"size": 3, "alpha": 2e-5, "beta": 0.75, "k": 2.0})
     args = (
         Arg("size", "pos_int", 5, ("depth_radius",)),
         Arg("alpha", "float", 1e-4),

@@ -56,6 +56,8 @@ class MaxPool(_WindowPool):
     summary = "max pooling: same rule as conv, ceil_mode optional"
     mode = "max"
     args = _POOL_ARGS + (Arg("dilation", "pair", 1),)
+    examples = ({"kernel": 2}, {"kernel": 3, "stride": 2, "padding": 1, "ceil_mode": True},
+                {"kernel": 3, "stride": 2, "padding": "same"}, {"kernel": 2, "dilation": 2, "stride": 1})
 
 
 @register
@@ -65,11 +67,14 @@ class AvgPool(_WindowPool):
     summary = "average pooling: same rule as conv, ceil_mode optional"
     mode = "avg"
     args = _POOL_ARGS + (Arg("count_include_pad", "bool", True),)
+    examples = ({"kernel": 2}, {"kernel": 3, "stride": 2, "padding": 1, "ceil_mode": True},
+                {"kernel": 3, "stride": 2, "padding": "same"}, {"kernel": [3, 2], "count_include_pad": False})
 
 
 class _AdaptivePool(LayerKind):
     shorthand = "output"
     args = (Arg("output", "pair", aliases=("output_size",)),)
+    examples = ({"output": 1}, {"output": 3}, {"output": [2, 4]})
     mode = ""
 
     def infer(self, a, x):

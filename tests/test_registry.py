@@ -1,0 +1,75 @@
+"""Every layer kind in the registry, checked against the torch module its own builder makes.
+
+Parametrized over the registry itself (DESIGN.md §7): a kind added tomorrow is tested the day it
+is added, with the ``examples`` it declares. Oracles: torch's output shape, ``sum(p.numel())``,
+``FlopCounterMode`` (2 × MACs), fvcore's total and torchinfo's ``total_mult_adds``.
+"""
+
+from __future__ import annotations
+
+import warnings
+
+import pytest
+
+from cnncalc.layers import KINDS
+
+torch = pytest.importorskip("torch")
+
+CASES = [pytest.param(kind, example, id=f"{name}-{i}")
+         for name, kind in sorted(KINDS.items()) for i, example in enumerate(kind.examples)]
+BATCH = 2
+
+
+@pytest.fixture(scope="module", autouse=True)
+def quiet():
+    torch.manual_seed(0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        yield
+
+
+def built(kind, example):
+    a = kind.parse_args(dict(example))
+    x = kind.example_input
+    inference = kind.infer(a, x)
+    module = kind.build(a, x).eval()
+    return a, x, inference, module, torch.randn(BATCH, *x)
+
+
+@pytest.mark.parametrize("kind, example", CASES)
+def test_shape_and_params_match_torch(kind, example):
+    a, x, inference, module, data = built(kind, example)
+    with torch.no_grad():
+        y = module(data)
+    assert tuple(y.shape) == (BATCH, *inference.output)
+    assert kind.params(a, x, inference.output) == sum(p.numel() for p in module.parameters())
+
+
+@pytest.mark.parametrize("kind, example", CASES)
+def test_macs_match_flop_counter_mode(kind, example):
+    from torch.utils.flop_counter import FlopCounterMode
+
+    a, x, inference, module, data = built(kind, example)
+    counter = FlopCounterMode(display=False)
+    with counter, torch.no_grad():
+        module(data)
+    assert counter.get_total_flops() == 2 * BATCH * kind.macs(a, x, inference.output)
+
+
+@pytest.mark.parametrize("kind, example", CASES)
+def test_fvcore_and_torchinfo_conventions(kind, example):
+    from fvcore.nn import FlopCountAnalysis
+    from torchinfo import summary
+
+    a, x, inference, module, data = built(kind, example)
+    y = inference.output
+    fv = FlopCountAnalysis(module, data).unsupported_ops_warnings(False).uncalled_modules_warnings(False)
+    assert fv.total() == BATCH * kind.fvcore_flops(a, x, y)
+    info = summary(module, input_data=data, verbose=0)
+    assert info.total_mult_adds == BATCH * kind.torchinfo_mult_adds(a, x, y)
+
+
+def test_every_kind_declares_a_summary_and_examples():
+    for name, kind in KINDS.items():
+        assert kind.summary, name
+        assert kind.examples, name
