@@ -1,0 +1,61 @@
+"""``cnncalc verify MODEL``: build it in PyTorch and cross-check every figure against the tools."""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated, Optional
+
+import typer
+
+from ..errors import CheckFailed, CnncalcError
+from . import Format, app, console, handles_errors, parse_input, print_warnings
+
+InputOpt = Annotated[Optional[str], typer.Option("--input", "-i", help="C,H,W or CxHxW (or H, HxW: keep C)")]
+BatchOpt = Annotated[int, typer.Option("--batch", "-b", help="batch size of the forward pass")]
+FormatOpt = Annotated[Format, typer.Option("--format", "-f", help="table or json")]
+
+
+def _need_torch():
+    missing = []
+    for module in ("torch", "torchinfo", "fvcore"):
+        try:
+            __import__(module)
+        except ImportError:
+            missing.append(module)
+    if missing:
+        raise CnncalcError(f"verify needs {', '.join(missing)}, which {'is' if len(missing) == 1 else 'are'} "
+                           "not installed", fix="pip install 'cnncalc[torch]'")
+
+
+@app.command()
+@handles_errors
+def verify(
+    model: Annotated[str, typer.Argument(help="zoo name (lenet5) or path to a spec")],
+    input: InputOpt = None,
+    batch: BatchOpt = 1,
+    format: FormatOpt = Format.table,
+    seed: Annotated[int, typer.Option("--seed", help="seed of the random weights and input")] = 0,
+):
+    """Build MODEL in PyTorch, run it once, and check every shape and total against torch, torchinfo
+    and fvcore (exact equality). Exit 1 if any check fails."""
+    from .. import analyze, load_model
+
+    if format not in (Format.table, Format.json):
+        raise CnncalcError(f"verify prints a table or json, not {format.value}", fix="use --format table|json")
+    graph = load_model(model)
+    report = analyze(graph, input=parse_input(input, graph.input), batch=batch, dtype="float32")
+    print_warnings(report)
+    _need_torch()
+    from ..torch_backend.verify import verify as run_verify
+
+    result = run_verify(graph, report, seed=seed)
+    if format is Format.json:
+        print(json.dumps(result.to_dict(), ensure_ascii=False))
+    else:
+        from ..views.verify import verify_summary, verify_table
+
+        out = console()
+        out.print(verify_table(result))
+        out.print(verify_summary(result), highlight=False)
+    if not result.ok:
+        raise CheckFailed(f"verify: {len(result.failures)} check(s) failed for {report.model}")
