@@ -12,6 +12,15 @@ DTYPE_BYTES = {"float32": 4, "fp32": 4, "float16": 2, "fp16": 2, "bfloat16": 2, 
 CANONICAL_DTYPE = {"fp32": "float32", "fp16": "float16", "bf16": "bfloat16", "fp64": "float64"}
 
 
+# convention -> (column title, LayerRow/Report attribute); see docs/verify.md
+CONVENTIONS = {
+    "cnncalc": ("MACs", "macs"),
+    "torch": ("FLOPs (torch)", "flops"),
+    "torchinfo": ("mult-adds (torchinfo)", "torchinfo_mult_adds"),
+    "fvcore": ("flops (fvcore)", "fvcore_flops"),
+}
+
+
 @dataclass(frozen=True)
 class LayerRow:
     name: str
@@ -34,6 +43,10 @@ class LayerRow:
     @property
     def flops(self) -> int:
         return 2 * self.macs
+
+    def compute(self, convention: str = "cnncalc") -> int:
+        """This layer's compute in a peer tool's own definition (``CONVENTIONS``)."""
+        return getattr(self, CONVENTIONS[convention][1])
 
     @property
     def output_numel(self) -> int:
@@ -118,9 +131,10 @@ class Report:
             "fvcore": self.fvcore_flops,
         }[convention]
 
-    def to_dict(self) -> dict:
-        """The stable JSON report of DESIGN.md §4."""
-        return {
+    def to_dict(self, convention: str | None = None) -> dict:
+        """The stable JSON report of DESIGN.md §4; with a ``convention``, ``compute`` keys are added
+        (the total and each layer's figure in that tool's definition)."""
+        out = {
             "model": self.model,
             "input": list(self.input),
             "output": list(self.output),
@@ -148,3 +162,9 @@ class Report:
                 for r in self.rows
             ],
         }
+        if convention is not None:
+            out["convention"] = convention
+            out["compute"] = self.compute(convention)
+            for layer, r in zip(out["layers"], self.rows):
+                layer["compute"] = r.compute(convention)
+        return out

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Annotated, Optional
 
+from enum import Enum
+
 import typer
 
 from . import Format, app, console, handles_errors, parse_input, print_warnings
@@ -12,6 +14,18 @@ InputOpt = Annotated[Optional[str], typer.Option("--input", "-i", help="C,H,W or
 BatchOpt = Annotated[int, typer.Option("--batch", "-b", help="batch size (shapes include it)")]
 DtypeOpt = Annotated[str, typer.Option("--dtype", help="for activation memory: fp32, fp16, bf16, fp64, int8")]
 FormatOpt = Annotated[Format, typer.Option("--format", "-f", help="table, json, csv or markdown")]
+
+
+class Convention(str, Enum):
+    cnncalc = "cnncalc"
+    torch = "torch"
+    torchinfo = "torchinfo"
+    fvcore = "fvcore"
+
+
+ConventionOpt = Annotated[Optional[Convention], typer.Option(
+    "--convention", "-c", help="compute as cnncalc (MACs), torch (FlopCounterMode FLOPs), torchinfo (mult-adds) "
+    "or fvcore counts it (docs/verify.md)")]
 
 
 @app.command()
@@ -23,6 +37,7 @@ def shapes(
     dtype: DtypeOpt = "fp32",
     format: FormatOpt = Format.table,
     explain: Annotated[bool, typer.Option("--explain", "-e", help="show the formula of every layer")] = False,
+    convention: ConventionOpt = None,
 ):
     """Output shape, params, MACs and receptive field of every layer, and the totals."""
     from .. import analyze, load_model
@@ -31,15 +46,16 @@ def shapes(
     graph = load_model(model)
     report = analyze(graph, input=parse_input(input, graph.input), batch=batch, dtype=dtype)
     print_warnings(report)
+    conv = convention.value if convention is not None else "cnncalc"
     if format is Format.json:
-        print(text.to_json(report))
+        print(text.to_json(report, convention.value if convention is not None else None))
     elif format is Format.csv:
-        print(text.to_csv(report), end="")
+        print(text.to_csv(report, conv), end="")
     elif format is Format.markdown:
-        print(text.to_markdown(report, explain), end="")
+        print(text.to_markdown(report, explain, conv), end="")
     else:
         from ..views.table import shapes_table, summary_line
 
         out = console()
-        out.print(shapes_table(report, explain))
-        out.print(summary_line(report), highlight=False)
+        out.print(shapes_table(report, explain, conv))
+        out.print(summary_line(report, conv), highlight=False)

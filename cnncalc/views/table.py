@@ -5,7 +5,7 @@ from __future__ import annotations
 from rich.table import Table
 from rich.text import Text
 
-from ..report import Report
+from ..report import CONVENTIONS, Report
 from .text import rf_text, shape_text
 
 
@@ -17,20 +17,20 @@ def human(n: int) -> str:
     return str(n)
 
 
-def shapes_table(report: Report, explain: bool = False) -> Table:
+def shapes_table(report: Report, explain: bool = False, convention: str = "cnncalc") -> Table:
     title = f"{report.model} — input {shape_text(report.input)}"
     table = Table(title=title, show_footer=True, title_justify="left", header_style="bold")
     table.add_column("layer", footer="total")
     table.add_column("kind")
     table.add_column("output", footer=shape_text(report.output))
     table.add_column("params", justify="right", footer=f"{report.params:,}")
-    table.add_column("MACs", justify="right", footer=f"{report.macs:,}")
+    table.add_column(CONVENTIONS[convention][0], justify="right", footer=f"{report.compute(convention):,}")
     table.add_column("RF", justify="right")
     if explain:
         table.add_column("formula")
     for r in report.rows:
         cells = [Text("  " * r.depth + r.name), r.kind, shape_text(r.output),
-                 f"{r.params:,}" if r.params else "—", f"{r.macs:,}" if r.macs else "—",
+                 f"{r.params:,}" if r.params else "—", f"{r.compute(convention):,}" if r.compute(convention) else "—",
                  rf_text(r.receptive_field)]
         if explain:
             cells.append(Text(r.formula))
@@ -38,7 +38,9 @@ def shapes_table(report: Report, explain: bool = False) -> Table:
     return table
 
 
-def summary_line(report: Report) -> str:
+def summary_line(report: Report, convention: str = "cnncalc") -> str:
+    extra = "" if convention == "cnncalc" else (
+        f" · {CONVENTIONS[convention][0]} {report.compute(convention):,}")
     return (f"params {report.params:,} ({human(report.param_bytes)}B {report.dtype}) · "
             f"MACs {report.macs:,} ({human(report.macs)}) · FLOPs {human(report.flops)} · "
-            f"activations {human(report.activation_bytes)}B")
+            f"activations {human(report.activation_bytes)}B" + extra)

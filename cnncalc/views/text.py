@@ -6,7 +6,7 @@ import csv
 import io
 import json
 
-from ..report import Report
+from ..report import CONVENTIONS, Report
 
 COLUMNS = ("name", "path", "kind", "output", "params", "macs", "receptive_field", "formula")
 
@@ -23,32 +23,34 @@ def rf_text(rf) -> str:
     return str(rf)
 
 
-def to_json(report: Report) -> str:
-    return json.dumps(report.to_dict(), ensure_ascii=False)
+def to_json(report: Report, convention: str | None = None) -> str:
+    return json.dumps(report.to_dict(convention), ensure_ascii=False)
 
 
-def to_csv(report: Report) -> str:
+def to_csv(report: Report, convention: str = "cnncalc") -> str:
     buf = io.StringIO()
     writer = csv.writer(buf, lineterminator="\n")
     writer.writerow(["name", "path", "kind", "line", "input", "output", "params", "macs", "receptive_field",
-                     "formula"])
+                     "formula"] + ([convention] if convention != "cnncalc" else []))
+    extra = (lambda x: [x.compute(convention)]) if convention != "cnncalc" else (lambda x: [])
     for r in report.rows:
         writer.writerow([r.name, r.path, r.kind, r.line or "", shape_text(r.input), shape_text(r.output),
-                         r.params, r.macs, rf_text(r.receptive_field), r.formula])
+                         r.params, r.macs, rf_text(r.receptive_field), r.formula] + extra(r))
     writer.writerow(["total", "", "", "", shape_text(report.input), shape_text(report.output), report.params,
-                     report.macs, "", ""])
+                     report.macs, "", ""] + extra(report))
     return buf.getvalue()
 
 
-def to_markdown(report: Report, explain: bool = False) -> str:
-    head = ["layer", "kind", "output", "params", "MACs", "RF"] + (["formula"] if explain else [])
+def to_markdown(report: Report, explain: bool = False, convention: str = "cnncalc") -> str:
+    head = ["layer", "kind", "output", "params", CONVENTIONS[convention][0], "RF"] + (["formula"] if explain else [])
     lines = [f"**{report.model}** — input {shape_text(report.input)}", "",
              "| " + " | ".join(head) + " |", "|" + "|".join(["---"] * len(head)) + "|"]
     for r in report.rows:
-        cells = ["&nbsp;" * 2 * r.depth + r.name, r.kind, shape_text(r.output), f"{r.params:,}", f"{r.macs:,}",
+        cells = ["&nbsp;" * 2 * r.depth + r.name, r.kind, shape_text(r.output), f"{r.params:,}", f"{r.compute(convention):,}",
                  rf_text(r.receptive_field)] + ([r.formula.replace("|", "\\|")] if explain else [])
         lines.append("| " + " | ".join(cells) + " |")
-    total = ["**total**", "", shape_text(report.output), f"**{report.params:,}**", f"**{report.macs:,}**", ""]
+    total = ["**total**", "", shape_text(report.output), f"**{report.params:,}**",
+             f"**{report.compute(convention):,}**", ""]
     lines.append("| " + " | ".join(total + ([""] if explain else [])) + " |")
     lines += ["", f"FLOPs (2×MACs): {report.flops:,} · activations: {report.activation_bytes:,} bytes "
                   f"({report.dtype}, batch {report.batch})"]

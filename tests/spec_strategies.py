@@ -1,0 +1,156 @@
+"""Hypothesis strategies for random but valid specs (used by the verify and receptive-field tests).
+
+A spec is drawn entry by entry; each candidate entry is kept only if the symbolic engine accepts
+the prefix (so later draws know the current channel count, e.g. for ``groups``). Acceptance by the
+engine is not trusted as a result: the tests then build the spec in torch and compare.
+"""
+
+from __future__ import annotations
+
+from hypothesis import strategies as st
+
+from cnncalc import analyze
+from cnncalc.errors import CnncalcError
+from cnncalc.spec import from_data
+
+ACTIVATIONS = ("relu", "relu6", "leaky_relu", "elu", "gelu", "silu", "hardswish", "tanh", "sigmoid",
+               "softmax", "log_softmax", "identity", "dropout")
+POSITIVE_ACTIVATIONS = ("relu", "leaky_relu", "elu", "gelu", "silu", "tanh", "sigmoid", "identity", "dropout")
+
+
+def _divisors(n):
+    return [d for d in range(1, n + 1) if n % d == 0]
+
+
+def _small_pair(draw, lo, hi):
+    if draw(st.booleans()):
+        return draw(st.integers(lo, hi))
+    return [draw(st.integers(lo, hi)), draw(st.integers(lo, hi))]
+
+
+def conv_entry(draw, channels, rf_safe=False):
+    filters = draw(st.integers(1, 6))
+    groups = draw(st.sampled_from([g for g in _divisors(channels) if filters % g == 0] or [1]))
+    if draw(st.integers(0, 3)) == 0:  # depthwise-like: filters a multiple of the channels
+        groups = channels
+        filters = channels * draw(st.integers(1, 2))
+    args = {"filters": filters, "kernel": _small_pair(draw, 1, 4)}
+    if draw(st.booleans()):
+        args["stride"] = _small_pair(draw, 1, 3)
+    pad = draw(st.sampled_from(["none", "int", "pair", "same", "valid"]))
+    if pad == "int":
+        args["padding"] = draw(st.integers(0, 2))
+    elif pad == "pair":
+        args["padding"] = [draw(st.integers(0, 2)), draw(st.integers(0, 2))]
+    elif pad in ("same", "valid"):
+        args["padding"] = pad
+    if draw(st.booleans()):
+        args["dilation"] = _small_pair(draw, 1, 2)
+    if groups > 1:
+        args["groups"] = groups
+    if draw(st.booleans()):
+        args["bias"] = False
+    if draw(st.integers(0, 3)) == 0:
+        args["activation"] = draw(st.sampled_from(POSITIVE_ACTIVATIONS if rf_safe else ACTIVATIONS))
+    return {"conv": args}
+
+
+def pool_entry(draw, channels):
+    kind = draw(st.sampled_from(["maxpool", "avgpool"]))
+    args = {"kernel": _small_pair(draw, 1, 3)}
+    if draw(st.booleans()):
+        args["stride"] = _small_pair(draw, 1, 3)
+    pad = draw(st.sampled_from(["none", "int", "same", "valid"]))
+    if pad == "int":
+        args["padding"] = draw(st.integers(0, 1))
+    elif pad in ("same", "valid"):
+        args["padding"] = pad
+    if pad != "same" and draw(st.booleans()):
+        args["ceil_mode"] = True
+    if kind == "avgpool" and draw(st.booleans()):
+        args["count_include_pad"] = False
+    if kind == "maxpool" and draw(st.integers(0, 3)) == 0:
+        args["dilation"] = 2
+    return {kind: args}
+
+
+def simple_entry(draw, channels, rf_safe=False):
+    choice = draw(st.sampled_from(["conv", "conv", "conv", "pool", "pool", "batchnorm", "act", "lrn", "adaptive"]))
+    if choice == "conv":
+        return conv_entry(draw, channels, rf_safe)
+    if choice == "pool":
+        return pool_entry(draw, channels)
+    if choice == "batchnorm":
+        return {"batchnorm": {"affine": draw(st.booleans())}}
+    if choice == "lrn":
+        return {"lrn": draw(st.integers(1, 5))}
+    if choice == "adaptive":
+        kind = draw(st.sampled_from(["adaptive_avgpool", "adaptive_maxpool"]))
+        return {kind: _small_pair(draw, 1, 4)}
+    return draw(st.sampled_from(POSITIVE_ACTIVATIONS if rf_safe else ACTIVATIONS))
+
+
+def composite_entry(draw, channels, rf_safe=False):
+    choice = draw(st.sampled_from(["residual_id", "residual_proj", "parallel", "repeat"]))
+    if choice == "residual_id":
+        main = [{"conv": {"filters": channels, "kernel": draw(st.sampled_from([1, 3])), "padding": "same",
+                          "bias": False}}, "batchnorm"]
+        if draw(st.booleans()):
+            main.append(draw(st.sampled_from(POSITIVE_ACTIVATIONS)))
+        return {"residual": {"main": main}}
+    if choice == "residual_proj":
+        main = [simple_entry(draw, channels, rf_safe) for _ in range(draw(st.integers(1, 3)))]
+        return {"residual": {"main": main, "shortcut": "projection"}}
+    if choice == "parallel":
+        stride = draw(st.integers(1, 2))
+        branches = []
+        for _ in range(draw(st.integers(2, 3))):
+            k = draw(st.integers(1, 3))
+            branch = [{"conv": {"filters": draw(st.integers(1, 4)), "kernel": k, "stride": stride,
+                                "padding": "same"}}]
+            if draw(st.booleans()):
+                branch.append({"maxpool": {"kernel": 3, "stride": 1, "padding": "same"}})
+            branches.append(branch)
+        return {"parallel": branches}
+    return {"repeat": {"times": draw(st.integers(0, 2)),
+                       "layers": [simple_entry(draw, channels, rf_safe) for _ in range(draw(st.integers(1, 2)))]}}
+
+
+def _accepts(spec) -> tuple | None:
+    try:
+        report = analyze(from_data(spec))
+    except CnncalcError:
+        return None
+    return report.output[1:]
+
+
+@st.composite
+def specs(draw, max_layers=6, max_size=12, head=True, rf_safe=False):
+    """A dict spec: random input, a few random entries, maybe a classifier head."""
+    c = draw(st.integers(1, 4))
+    h, w = draw(st.integers(1, max_size)), draw(st.integers(1, max_size))
+    spec = {"name": "random", "input": [c, h, w], "layers": []}
+    shape = (c, h, w)
+    for _ in range(draw(st.integers(1, max_layers))):
+        for _attempt in range(3):
+            if draw(st.integers(0, 4)) == 0:
+                entry = composite_entry(draw, shape[0], rf_safe)
+            else:
+                entry = simple_entry(draw, shape[0], rf_safe)
+            out = _accepts({**spec, "layers": spec["layers"] + [entry]})
+            if out is not None:
+                spec["layers"].append(entry)
+                shape = out
+                break
+    if head and draw(st.booleans()):
+        tail = [draw(st.sampled_from(["flatten", "global_avgpool", "global_maxpool"]))]
+        tail.append({"linear": {"units": draw(st.integers(1, 5)), "bias": draw(st.booleans())}})
+        if draw(st.booleans()):
+            tail.append("batchnorm")
+        if draw(st.booleans()):
+            tail.append(draw(st.sampled_from(ACTIVATIONS)))
+        if _accepts({**spec, "layers": spec["layers"] + tail}) is not None:
+            spec["layers"] += tail
+    if not spec["layers"]:
+        spec["layers"].append("identity")
+    return spec
