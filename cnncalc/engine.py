@@ -56,9 +56,20 @@ class _Field:
 
     @staticmethod
     def widest(fields):
+        """The field of a sum or concatenation: per axis, the union of the paths' regions (a unit
+        sees every input pixel that any path sees). Paths may be centred differently (a 2×2 pool
+        beside a 3×3 conv), so the union is taken on the region edges, not on the sizes. Where
+        the paths' jumps differ, the region of the first unit is used with the largest jump."""
         if any(f is None for f in fields):
             return None
-        return max(fields, key=lambda f: f.rf)
+        rf, jump, start = [], [], []
+        for axis in range(2):
+            lo = min(f.start[axis] - (f.rf[axis] - 1) / 2 for f in fields)
+            hi = max(f.start[axis] + (f.rf[axis] - 1) / 2 for f in fields)
+            rf.append(int(round(hi - lo)) + 1)
+            start.append((lo + hi) / 2)
+            jump.append(max(f.jump[axis] for f in fields))
+        return _Field(tuple(rf), tuple(jump), tuple(start))
 
 
 def _squash(pair):
