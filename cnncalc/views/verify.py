@@ -30,7 +30,7 @@ def _delta(check) -> str:
 
 def verify_table(result) -> Table:
     r = result.report
-    title = f"verify {r.model} — input {shape_text(r.input)} · torch {result.torch_version}"
+    title = f"verify {r.model} — input {shape_text(r.input)}"
     table = Table(title=title, title_justify="left", header_style="bold", box=box.SIMPLE_HEAD, pad_edge=False,
                   padding=(0, 1, 0, 0))
     table.add_column("", no_wrap=True)
