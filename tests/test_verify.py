@@ -245,3 +245,35 @@ def test_same_conv_pads_after_like_keras():
     conv = [m for m in module.modules() if isinstance(m, torch.nn.Conv2d)][0]
     with torch.no_grad():
         assert torch.allclose(module(x), F.conv2d(F.pad(x, (0, 1, 0, 1)), conv.weight, stride=2))
+
+
+def test_a_wrong_torch_layer_is_named_in_the_table(tmp_path, monkeypatch):
+    """If the built module disagreed with the report (here: the last linear layer swapped for one
+    with 11 outputs), the per-layer rows name the layer by its path, and a module torch refuses
+    to run is a failed check, not a traceback."""
+    import cnncalc.torch_backend.verify as backend
+
+    spec = tmp_path / "lenet5.yaml"
+    spec.write_text(LENET5)
+    original = backend.build_module
+
+    def swapped(graph, report):
+        model = original(graph, report)
+        model.layers[11] = torch.nn.Linear(84, 11)
+        return model
+
+    monkeypatch.setattr(backend, "build_module", swapped)
+    result = runner.invoke(app, ["verify", str(spec)], env={"COLUMNS": "120"})
+    assert result.exit_code == 1
+    row = next(line for line in result.output.splitlines() if "layers[11] (linear3): output shape" in line)
+    assert "✗" in row and "1×10" in row and "1×11" in row
+    assert any("layers[11] (linear3): params" in line and "+85" in line for line in result.output.splitlines())
+
+    def broken(graph, report):
+        model = original(graph, report)
+        model.layers[7] = torch.nn.Linear(399, 120)
+        return model
+
+    monkeypatch.setattr(backend, "build_module", broken)
+    result = runner.invoke(app, ["verify", str(spec)], env={"COLUMNS": "120"})
+    assert result.exit_code == 1 and "forward pass" in result.output and "raises" in result.output

@@ -127,6 +127,10 @@ def verify(graph: Graph, report: Report, seed: int = 0) -> VerifyResult:
     try:
         with torch.no_grad(), counter:
             out = model(x)
+    except RuntimeError as exc:  # torch refuses what cnncalc accepted: that is a failed check
+        message = " ".join(str(exc).split())[:200]
+        return VerifyResult(report, (Check("forward pass", "torch", "runs", f"raises: {message}"),), (),
+                            torch.__version__)
     finally:
         for h in handles:
             h.remove()
