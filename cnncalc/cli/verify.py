@@ -3,12 +3,19 @@
 from __future__ import annotations
 
 import json
+from enum import Enum
 from typing import Annotated, Optional
 
 import typer
 
 from ..errors import CheckFailed, CnncalcError
-from . import Format, app, console, handles_errors, parse_input, print_warnings
+from . import app, console, handles_errors, parse_input, print_warnings
+
+
+class Format(str, Enum):
+    table = "table"
+    json = "json"
+
 
 InputOpt = Annotated[Optional[str], typer.Option("--input", "-i", help="C,H,W or CxHxW (or H, HxW: keep C)")]
 BatchOpt = Annotated[int, typer.Option("--batch", "-b", help="batch size of the forward pass")]
@@ -40,8 +47,6 @@ def verify(
     and fvcore (exact equality). Exit 1 if any check fails."""
     from .. import analyze, load_model
 
-    if format not in (Format.table, Format.json):
-        raise CnncalcError(f"verify prints a table or json, not {format.value}", fix="use --format table|json")
     graph = load_model(model)
     report = analyze(graph, input=parse_input(input, graph.input), batch=batch, dtype="float32")
     print_warnings(report)
