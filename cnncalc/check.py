@@ -1,7 +1,18 @@
-"""Checks of specs against their ``expect:`` blocks, for CI.
+"""Checks of specs against their ``expect:`` blocks (and saved baselines), for CI.
 
 ``check_file`` never raises for a bad spec: it returns findings (``error`` for a spec that cannot
-be read or built, ``fail`` for an expectation that does not hold), each with a file and a line.
+be read or built, ``fail`` for an expectation that does not hold), each with a file and the YAML
+line of the expectation that failed, grouped in cases (one per expectation, for JUnit).
+
+The ``expect:`` block::
+
+    expect:
+      output: [10]                 # the network's output shape (batch excluded)
+      params: 61706                # exact, or a budget:
+      macs: {max: 5e9}             # {max: …, min: …}
+      layers:                      # per layer, by path or by name
+        "layers[3]": {output: [16, 10, 10], params: 2416}
+        conv2: {macs: {max: 300000}}
 """
 
 from __future__ import annotations
@@ -13,6 +24,9 @@ from .engine import analyze
 from .errors import CnncalcError
 from .spec import load_file
 from .yamlsrc import line_of
+
+TOTAL_KEYS = ("output", "input", "params", "macs", "flops", "activation_bytes")
+LAYER_KEYS = ("output", "input", "params", "macs", "flops", "kind")
 
 
 @dataclass(frozen=True)
@@ -29,15 +43,62 @@ class Finding:
 
 
 @dataclass(frozen=True)
+class Case:
+    """One expectation (a JUnit testcase): its name, its YAML line and what went wrong."""
+
+    name: str
+    line: int | None
+    findings: tuple = ()
+
+    @property
+    def status(self) -> str:
+        if any(f.severity == "error" for f in self.findings):
+            return "error"
+        return "fail" if self.findings else "pass"
+
+
+@dataclass(frozen=True)
 class FileResult:
     file: str
     model: str
     findings: tuple
     checked: int  # expectations checked
+    cases: tuple = ()
 
     @property
     def ok(self) -> bool:
         return not self.findings
+
+    @property
+    def status(self) -> str:
+        if any(f.severity == "error" for f in self.findings):
+            return "error"
+        return "fail" if self.findings else "pass"
+
+
+@dataclass(frozen=True)
+class Summary:
+    results: tuple
+
+    @property
+    def errors(self) -> int:
+        return sum(f.severity == "error" for r in self.results for f in r.findings)
+
+    @property
+    def failures(self) -> int:
+        return sum(f.severity == "fail" for r in self.results for f in r.findings)
+
+    @property
+    def exit_code(self) -> int:
+        return 2 if self.errors else 1 if self.failures else 0
+
+    def line(self) -> str:
+        n = len(self.results)
+        ok = sum(r.ok for r in self.results)
+        invalid = sum(r.status == "error" for r in self.results)
+        cases = sum(r.checked for r in self.results)
+        return (f"checked {n} spec{'s' * (n != 1)} ({cases} expectation{'s' * (cases != 1)}): {ok} ok, "
+                f"{self.failures} failed expectation{'s' * (self.failures != 1)}, {invalid} invalid")
 
 
 def spec_files(paths) -> list[Path]:
@@ -51,35 +112,178 @@ def spec_files(paths) -> list[Path]:
     return out
 
 
-def check_file(path) -> FileResult:
+def check_paths(paths, baseline=None) -> Summary:
+    """Check every spec under ``paths``; ``baseline`` is a saved JSON report (or a list of them),
+    matched to specs by model name."""
+    files = spec_files(paths)
+    if not files:
+        raise CnncalcError(f"no spec files under {', '.join(map(str, paths))}", fix="give .yaml files or folders")
+    baselines = None
+    if baseline is not None:
+        from .diff import load_reports
+
+        baselines = {r["model"]: (r, str(baseline)) for r in load_reports(baseline)}
+    results = tuple(check_file(f, baselines) for f in files)
+    if baselines:
+        checked = {r.model for r in results}
+        unused = [m for m in baselines if m not in checked]
+        if unused and not any(r.model in baselines for r in results):
+            raise CnncalcError(f"the baseline is for {', '.join(unused)}, which no checked spec is",
+                               file=str(baseline), fix="check the spec of that model, or save a new baseline")
+    return Summary(results)
+
+
+def check_file(path, baselines: dict | None = None) -> FileResult:
     file = str(path)
     try:
         graph = load_file(path)
         report = analyze(graph)
     except CnncalcError as exc:
-        return FileResult(file, "", (Finding(exc.file or file, exc.line, "error", _strip(exc)),), 0)
+        finding = Finding(exc.file or file, exc.line, "error", _strip(exc))
+        return FileResult(file, "", (finding,), 0, (Case("load", exc.line, (finding,)),))
     expect = graph.expect or {}
-    findings: list[Finding] = []
-    checked = 0
+    cases: list[Case] = []
 
-    def fail(key, message, container=expect):
-        findings.append(Finding(file, line_of(container, key, graph.line), "fail", message, graph.name))
+    def add(name, line, messages, severity="fail"):
+        cases.append(Case(name, line, tuple(Finding(file, line, severity, m, graph.name) for m in messages)))
 
     for key, value in expect.items():
-        checked += 1
-        if key == "output":
-            want = list(value) if isinstance(value, list) else value
-            got = list(report.output[1:])
-            if want != got:
-                fail(key, f"expect.output: expected {want}, got {got}")
-        elif key in ("params", "macs", "flops"):
-            got = getattr(report, key)
-            for message in _budget(key, value, got):
-                fail(key, message)
+        line = line_of(expect, key, graph.line)
+        if key == "layers":
+            cases += _layer_cases(file, graph, report, value, line)
+        elif key in ("output", "input"):
+            want = _shape(value)
+            got = list(getattr(report, key)[1:])
+            add(f"expect.{key}", line, [] if want == got else [f"expect.{key}: expected {want}, got {got}"])
+        elif key in TOTAL_KEYS:
+            try:
+                messages = list(_budget(f"expect.{key}", value, getattr(report, key)))
+            except CnncalcError as exc:
+                add(f"expect.{key}", line, [f"expect.{key}: {exc.message}"], "error")
+            else:
+                add(f"expect.{key}", line, messages)
         else:
-            findings.append(Finding(file, line_of(expect, key), "error",
-                                    f"expect has no key '{key}' (known: output, params, macs, flops)", graph.name))
-    return FileResult(file, graph.name, tuple(findings), checked)
+            add(f"expect.{key}", line, [f"expect has no key '{key}' (known: {', '.join(TOTAL_KEYS)}, layers)"],
+                "error")
+    if baselines and graph.name in baselines:
+        cases += _baseline_cases(file, graph, baselines[graph.name])
+    if not cases:
+        cases.append(Case("load", graph.line))  # a spec without expectations: it loads, that is all
+    findings = tuple(f for c in cases for f in c.findings)
+    checked = len([c for c in cases if c.name != "load"])
+    return FileResult(file, graph.name, findings, checked, tuple(cases))
+
+
+def _shape(value):
+    return list(value) if isinstance(value, (list, tuple)) else value
+
+
+def _layer_cases(file, graph, report, spec, line) -> list[Case]:
+    if not isinstance(spec, dict):
+        f = Finding(file, line, "error", "expect.layers must map layer paths or names to expectations "
+                    "(e.g. \"layers[3]\": {output: [16, 10, 10]})", graph.name)
+        return [Case("expect.layers", line, (f,))]
+    by_path = {r.path: r for r in report.rows}
+    by_name = {r.name: r for r in report.rows}
+    cases = []
+    for key, checks in spec.items():
+        kline = line_of(spec, key, line)
+        name = f'expect.layers["{key}"]' if not str(key).isidentifier() else f"expect.layers.{key}"
+        row, rows = by_path.get(str(key)) or by_name.get(str(key)), None
+        if row is None:
+            prefix = str(key)
+            rows = [r for r in report.rows if r.path.startswith(prefix + "[") or r.path.startswith(prefix + ".")]
+        if row is None and not rows:
+            import difflib
+
+            close = difflib.get_close_matches(str(key), list(by_path) + list(by_name), n=2)
+            hint = f"; did you mean {' or '.join(close)}?" if close else "; `cnncalc shapes` shows paths and names"
+            cases.append(Case(name, kline, (Finding(file, kline, "error",
+                                                    f"{name}: no layer has the path or name '{key}'{hint}",
+                                                    graph.name),)))
+            continue
+        if not isinstance(checks, dict):
+            cases.append(Case(name, kline, (Finding(file, kline, "error",
+                                                    f"{name} must be a mapping (output, params, macs, …)",
+                                                    graph.name),)))
+            continue
+        if row is not None:
+            got = {"output": list(row.output[1:]), "input": list(row.input[1:]), "params": row.params,
+                   "macs": row.macs, "flops": row.flops, "kind": row.kind, "line": row.line, "label": row.name}
+        else:  # a group (block call, repeat, activation pair): sums, and the output of its last step
+            top = min(r.depth for r in rows)
+            last = [r for r in rows if r.depth == top][-1]
+            got = {"output": list(last.output[1:]), "input": list(rows[0].input[1:]),
+                   "params": sum(r.params for r in rows), "macs": sum(r.macs for r in rows),
+                   "flops": sum(r.flops for r in rows), "kind": "group", "line": rows[0].line,
+                   "label": f"{len(rows)} layers"}
+        where = f" ({got['label']}" + (f", line {got['line']})" if got["line"] else ")")
+        for check, want in checks.items():
+            cline = line_of(checks, check, kline)
+            cname = f"{name}.{check}"
+            if check in ("output", "input"):
+                want = _shape(want)
+                msgs = [] if want == got[check] else [f"{cname}: expected {want}, got {got[check]}{where}"]
+                cases.append(Case(cname, cline, tuple(Finding(file, cline, "fail", m, graph.name) for m in msgs)))
+            elif check == "kind":
+                msgs = [] if str(want) == got["kind"] else [f"{cname}: expected {want}, got {got['kind']}{where}"]
+                cases.append(Case(cname, cline, tuple(Finding(file, cline, "fail", m, graph.name) for m in msgs)))
+            elif check in LAYER_KEYS:
+                try:
+                    msgs = [m + where for m in _budget(cname, want, got[check])]
+                    sev = "fail"
+                except CnncalcError as exc:
+                    msgs, sev = [f"{cname}: {exc.message}"], "error"
+                cases.append(Case(cname, cline, tuple(Finding(file, cline, sev, m, graph.name) for m in msgs)))
+            else:
+                cases.append(Case(cname, cline, (Finding(
+                    file, cline, "error", f"{name} has no key '{check}' (known: {', '.join(LAYER_KEYS)})",
+                    graph.name),)))
+    return cases
+
+
+def _baseline_cases(file, graph, baseline) -> list[Case]:
+    """The spec now vs a saved JSON report: one case per changed layer, and one for the totals."""
+    from .diff import diff_reports
+
+    ref, ref_file = baseline
+    batch = ref.get("batch") or (ref.get("input") or [1])[0] or 1
+    dtype = ref.get("dtype") or "float32"
+    try:
+        now = analyze(graph, batch=batch, dtype=dtype).to_dict()
+    except CnncalcError as exc:
+        f = Finding(file, exc.line, "error", _strip(exc), graph.name)
+        return [Case("baseline", exc.line, (f,))]
+    d = diff_reports(ref, now, ref_file, file)
+    cases = []
+    for c in d.changes:
+        line = c.line if c.new is not None else graph.line
+        cases.append(Case(f"baseline[{c.path}]", line, (Finding(
+            file, line, "fail", f"baseline {ref_file}: {c.path} ({c.name}) {describe_change(c)}", graph.name),)))
+    totals = [f"{k} {_fmt(a)} → {_fmt(b)}" for k, (a, b) in d.totals.items() if a != b]
+    cases.append(Case("baseline", graph.line, (Finding(
+        file, graph.line, "fail", f"baseline {ref_file}: totals changed: " + "; ".join(totals), graph.name),)
+        if totals else ()))
+    return cases
+
+
+def describe_change(c) -> str:
+    if c.status == "added":
+        return "is new"
+    if c.status == "removed":
+        return "was removed"
+    parts = []
+    for f in c.fields:
+        parts.append(f"{f} {_fmt(c.old.get(f))} → {_fmt(c.new.get(f))}")
+    return "; ".join(parts)
+
+
+def _fmt(v):
+    if isinstance(v, list):
+        return "×".join(map(str, v[1:] if len(v) > 1 else v))
+    if isinstance(v, int) and not isinstance(v, bool):
+        return f"{v:,}"
+    return str(v)
 
 
 def _strip(exc: CnncalcError) -> str:
@@ -101,14 +305,21 @@ def _number(value):
 
 
 def _budget(key, want, got):
+    """Messages for ``got`` against an exact figure or a ``{max, min}`` budget (raises on a bad one)."""
     if isinstance(want, dict):
-        if "max" in want and got > _number(want["max"]):
-            yield f"expect.{key}: {got:,} is over the budget max {_number(want['max']):,.0f}"
-        if "min" in want and got < _number(want["min"]):
-            yield f"expect.{key}: {got:,} is under the minimum {_number(want['min']):,.0f}"
-        for k in want:
-            if k not in ("max", "min"):
-                yield f"expect.{key}: unknown bound '{k}' (use min and max)"
-    elif _number(want) != got:
-        delta = got - _number(want)
-        yield f"expect.{key}: expected {_number(want):,.0f}, got {got:,} ({delta:+,.0f})"
+        unknown = [k for k in want if k not in ("max", "min")]
+        if unknown or not want:
+            raise CnncalcError(f"unknown bound '{unknown[0] if unknown else ''}' (use min and max)")
+        lo = _number(want["min"]) if "min" in want else None
+        hi = _number(want["max"]) if "max" in want else None
+        out = []
+        if hi is not None and got > hi:
+            out.append(f"{key}: {got:,} is over the budget max {hi:,.0f} (+{got - hi:,.0f})")
+        if lo is not None and got < lo:
+            out.append(f"{key}: {got:,} is under the minimum {lo:,.0f} ({got - lo:,.0f})")
+        return out
+    target = _number(want)
+    if target != got:
+        delta = got - target
+        return [f"{key}: expected {target:,.0f}, got {got:,} ({delta:+,.0f})"]
+    return []

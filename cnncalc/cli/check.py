@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from enum import Enum
 from typing import Annotated, List, Optional
 
 import typer
@@ -10,30 +11,47 @@ import typer
 from . import app, handles_errors
 
 
+class CheckFormat(str, Enum):
+    text = "text"
+    github = "github"
+    junit = "junit"
+
+
 @app.command()
 @handles_errors
 def check(
     paths: Annotated[Optional[List[str]], typer.Argument(help="spec files or folders (default: the zoo)")] = None,
+    format: Annotated[CheckFormat, typer.Option(
+        "--format", "-f", help="text (lines on stderr), github (::error annotations) or junit (XML on stdout)")]
+    = CheckFormat.text,
+    baseline: Annotated[Optional[str], typer.Option(
+        "--baseline", help="a saved JSON report (cnncalc shapes M -f json): fail on any layer that changed")] = None,
+    output: Annotated[Optional[str], typer.Option(
+        "--output", "-o", help="write the JUnit XML to this file instead of stdout")] = None,
 ):
     """Check every spec and its expect: block. Exit 1 if an expectation fails, 2 if a spec is invalid."""
-    from ..check import check_file, spec_files
-    from ..errors import CnncalcError
+    from ..check import check_paths
+    from ..views import check as view
     from ..zoo import zoo_dir
 
-    files = spec_files(paths or [str(zoo_dir())])
-    if not files:
-        raise CnncalcError(f"no spec files under {', '.join(paths or [])}", fix="give .yaml files or folders")
-    results = [check_file(f) for f in files]
-    errors = failures = 0
-    for result in results:
-        for finding in result.findings:
-            print(finding.oneline(), file=sys.stderr)
-            errors += finding.severity == "error"
-            failures += finding.severity == "fail"
-    ok = sum(r.ok for r in results)
-    print(f"checked {len(results)} spec{'s' * (len(results) != 1)}: {ok} ok, "
-          f"{failures} failed expectation{'s' * (failures != 1)}, {errors} invalid")
-    if errors:
-        raise typer.Exit(2)
-    if failures:
-        raise typer.Exit(1)
+    summary = check_paths(paths or [str(zoo_dir())], baseline=baseline)
+    if format is CheckFormat.junit:
+        xml = view.junit_xml(summary)
+        if output:
+            with open(output, "w", encoding="utf-8") as fh:
+                fh.write(xml)
+        else:
+            print(xml, end="")
+        for line in view.text_lines(summary):
+            print(line, file=sys.stderr)
+        print(summary.line(), file=sys.stderr)
+    elif format is CheckFormat.github:
+        for line in view.github_lines(summary):
+            print(line)
+        print(summary.line())
+    else:
+        for line in view.text_lines(summary):
+            print(line, file=sys.stderr)
+        print(summary.line())
+    if summary.exit_code:
+        raise typer.Exit(summary.exit_code)

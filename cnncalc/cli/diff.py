@@ -1,0 +1,44 @@
+"""``cnncalc diff OLD NEW``: what an architecture change did, layer by layer and in total."""
+
+from __future__ import annotations
+
+import sys
+from typing import Annotated, Optional
+
+import typer
+
+from . import Format, app, console, handles_errors, parse_input
+
+
+@app.command()
+@handles_errors
+def diff(
+    old: Annotated[str, typer.Argument(help="the spec before (zoo name, path, or a saved .json report)")],
+    new: Annotated[str, typer.Argument(help="the spec after")],
+    format: Annotated[Format, typer.Option("--format", "-f", help="table, json or markdown (a PR comment)")]
+    = Format.table,
+    input: Annotated[Optional[str], typer.Option("--input", "-i", help="C,H,W or CxHxW (or H, HxW: keep C)")] = None,
+    batch: Annotated[int, typer.Option("--batch", "-b", help="batch size")] = 1,
+    dtype: Annotated[str, typer.Option("--dtype", help="for activation memory: fp32, fp16, bf16, fp64, int8")] = "fp32",
+    exit_code: Annotated[bool, typer.Option(
+        "--exit-code", help="exit 1 when anything changed (like git diff --exit-code)")] = False,
+):
+    """Layers whose kind, shape, params or MACs changed (matched by path), and the totals' deltas."""
+    from ..diff import diff_models
+    from ..errors import CnncalcError
+    from ..views import diff as view
+
+    result = diff_models(old, new, input=input, batch=batch, dtype=dtype, parse_input=parse_input)
+    if format is Format.json:
+        print(view.to_json(result))
+    elif format is Format.markdown:
+        print(view.to_markdown(result), end="")
+    elif format is Format.csv:
+        raise CnncalcError("diff has no csv format", fix="use table, json or markdown")
+    else:
+        out = console()
+        for table in view.diff_tables(result):
+            out.print(table)
+    if exit_code and result.changed:
+        print(f"{len(result.changes)} layer(s) changed", file=sys.stderr)
+        raise typer.Exit(1)

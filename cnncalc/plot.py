@@ -1,0 +1,245 @@
+"""The complexity chart of ``cnncalc compare --plot``: compute on x, accuracy (or params) on y.
+
+matplotlib is imported inside :func:`plot_comparison` only, so the rest of cnncalc never pays for
+it. Labels are placed here (no adjustText): each model's name goes at the first free spot around
+its bubble — tried at growing distances and in eight directions — that overlaps no bubble, no label
+already placed and stays inside the axes; a thin leader line joins a label that had to move away.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+from .errors import CnncalcError
+
+FORMATS = (".png", ".svg", ".pdf")
+MAX_AREA = 1400.0  # pt² of the largest bubble
+MIN_AREA = 18.0
+DPI = 150
+
+
+def check_target(path) -> Path:
+    path = Path(path)
+    if path.suffix.lower() not in FORMATS:
+        raise CnncalcError(f"--plot {str(path)!r}: cannot tell the image format",
+                           fix="end the file name in .png or .svg (or .pdf)")
+    if path.parent and not path.parent.exists():
+        raise CnncalcError(f"--plot {str(path)!r}: the folder {str(path.parent)!r} does not exist")
+    return path
+
+
+def plottable(comparison, kind: str = "accuracy"):
+    """The rows the chart can show, and the models it leaves out (no top-1); raises when none."""
+    if kind not in ("accuracy", "params"):
+        raise CnncalcError(f"unknown plot kind '{kind}'", fix="use accuracy or params")
+    rows = list(comparison.rows)
+    skipped = []
+    if kind == "accuracy":
+        skipped = [r.model for r in rows if r.top1 is None]
+        rows = [r for r in rows if r.top1 is not None]
+        if not rows:
+            raise CnncalcError("no compared model has a top-1 accuracy in its metadata",
+                               fix="use --plot-kind params for params vs MACs")
+    zero = [r.model for r in rows if r.macs <= 0]
+    if zero:
+        raise CnncalcError(f"{', '.join(zero)} ha{'s' if len(zero) == 1 else 've'} no MACs to plot")
+    return rows, skipped
+
+
+def _nice_sizes(lo: float, hi: float) -> list[float]:
+    """Up to three 1-2-5 values spanning [lo, hi], for the bubble-size legend."""
+    steps = []
+    e = math.floor(math.log10(max(lo, 1e-12))) - 1
+    while True:
+        for m in (1, 2, 5):
+            v = m * 10 ** e
+            if v > hi * 1.0001:
+                break
+            if v >= lo * 0.5:
+                steps.append(v)
+        else:
+            e += 1
+            continue
+        break
+    if len(steps) <= 3:
+        return steps or [hi]
+    return [steps[0], steps[len(steps) // 2], steps[-1]]
+
+
+def _fmt_count(v: float, unit: str) -> str:
+    return f"{v:g} {unit}"
+
+
+def plot_comparison(comparison, path, kind: str = "accuracy") -> list[str]:
+    """Draw the chart of ``comparison`` to ``path``; returns the models left out (no top-1)."""
+    path = check_target(path)
+    try:
+        import matplotlib
+    except ImportError:
+        raise CnncalcError("--plot needs matplotlib, which is not installed",
+                           fix="pip install 'cnncalc[plot]'") from None
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+    from matplotlib.lines import Line2D
+    from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
+
+    del matplotlib
+    rows, skipped = plottable(comparison, kind)
+    batch = comparison.batch or 1
+    xs = [r.macs / batch / 1e9 for r in rows]
+    if kind == "accuracy":
+        ys = [r.top1 for r in rows]
+        sizes_raw = [r.params / 1e6 for r in rows]
+        size_unit, size_title = "M", "parameters"
+        ylabel = "ImageNet top-1 accuracy (%)"
+    else:
+        ys = [r.params / 1e6 for r in rows]
+        sizes_raw = [r.activation_bytes / batch / 2 ** 20 for r in rows]
+        size_unit, size_title = "MiB", f"activations ({comparison.dtype})"
+        ylabel = "parameters (millions)"
+
+    biggest = max(sizes_raw) or 1.0
+    areas = [max(MIN_AREA, MAX_AREA * s / biggest) for s in sizes_raw]
+
+    families = []
+    for r in rows:
+        fam = r.family or r.model
+        if fam not in families:
+            families.append(fam)
+    palette = ["#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2", "#17becf",
+               "#bcbd22", "#7f7f7f"]
+    color = {f: palette[i % len(palette)] for i, f in enumerate(families)}
+
+    fig = Figure(figsize=(10, 6.2), dpi=DPI)
+    FigureCanvasAgg(fig)
+    ax = fig.add_axes((0.08, 0.1, 0.68, 0.8))
+
+    log_x = max(xs) / min(xs) >= 8
+    log_y = kind == "params" and max(ys) / min(ys) >= 8
+    for x, y, a, r in zip(xs, ys, areas, rows):
+        ax.scatter([x], [y], s=a, color=color[r.family or r.model], alpha=0.55, edgecolors="black",
+                   linewidths=0.7, zorder=3)
+
+    # limits with room for the bubbles and their labels
+    def spread(values, log):
+        lo, hi = min(values), max(values)
+        if log:
+            span = math.log10(hi / lo) or 1.0
+            return lo / 10 ** (0.12 * span), hi * 10 ** (0.12 * span)
+        span = (hi - lo) or max(abs(hi), 1.0) * 0.1
+        return lo - 0.12 * span, hi + 0.12 * span
+
+    if log_x:
+        ax.set_xscale("log")
+    if log_y:
+        ax.set_yscale("log")
+    ax.set_xlim(*spread(xs, log_x))
+    ax.set_ylim(*spread(ys, log_y))
+    for axis, log in ((ax.xaxis, log_x), (ax.yaxis, log_y)):
+        if log:
+            axis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
+            axis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
+            axis.set_minor_formatter(NullFormatter())
+    ax.grid(True, which="major", color="#dddddd", linewidth=0.6, zorder=0)
+    ax.set_axisbelow(True)
+    shape = {tuple(r.input[1:]) for r in rows}
+    at = f" at {'×'.join(map(str, next(iter(shape))))}" if len(shape) == 1 else ""
+    ax.set_xlabel(f"compute per image (GMACs{at}{', log scale' if log_x else ''})")
+    ax.set_ylabel(ylabel + (" (log scale)" if log_y else ""))
+    if kind == "accuracy":
+        ax.set_title("Accuracy vs. compute — bubble area ∝ parameters", loc="left", fontsize=12)
+    else:
+        ax.set_title("Parameters vs. compute — bubble area ∝ activation memory", loc="left", fontsize=12)
+
+    # legends, outside the axes on the right
+    handles = [Line2D([], [], marker="o", linestyle="", markersize=8, markerfacecolor=color[f], alpha=0.7,
+                      markeredgecolor="black", label=f) for f in families]
+    if len(families) > 1:
+        fam_legend = ax.legend(handles=handles, title="family", loc="upper left", bbox_to_anchor=(1.02, 1.0),
+                               frameon=False, fontsize=9, title_fontsize=9)
+        ax.add_artist(fam_legend)
+    size_handles = []
+    for v in _nice_sizes(min(sizes_raw), biggest):
+        area = max(MIN_AREA, MAX_AREA * v / biggest)
+        size_handles.append(ax.scatter([], [], s=area, color="#bbbbbb", edgecolors="black", linewidths=0.7,
+                                       label=_fmt_count(v, size_unit)))
+    ax.legend(handles=size_handles, title=size_title, loc="lower left", bbox_to_anchor=(1.02, 0.0),
+              frameon=False, fontsize=9, title_fontsize=9, labelspacing=2.2, borderpad=1.2, handletextpad=1.5)
+
+    _place_labels(fig, ax, rows, xs, ys, areas)
+    fig.savefig(str(path), dpi=DPI, metadata={"Date": None} if path.suffix.lower() == ".svg" else None)
+    return skipped
+
+
+def _place_labels(fig, ax, rows, xs, ys, areas) -> None:
+    """Put each model's name next to its bubble without overlapping bubbles or other labels."""
+    fig.canvas.draw()
+    renderer = fig.canvas.get_renderer()
+    scale = fig.dpi / 72.0  # points → pixels
+    centres = [tuple(ax.transData.transform((x, y))) for x, y in zip(xs, ys)]
+    radii = [math.sqrt(a / math.pi) * scale for a in areas]
+    box = ax.get_window_extent(renderer)
+    frame = (box.x0 + 2, box.y0 + 2, box.x1 - 2, box.y1 - 2)
+    sizes = []
+    for r in rows:
+        t = ax.text(0, 0, r.model, fontsize=8.5)
+        e = t.get_window_extent(renderer)
+        sizes.append((e.width, e.height))
+        t.remove()
+
+    def hits_circle(rect, c, rad):
+        x0, y0, x1, y1 = rect
+        nx, ny = min(max(c[0], x0), x1), min(max(c[1], y0), y1)
+        return (nx - c[0]) ** 2 + (ny - c[1]) ** 2 < rad ** 2
+
+    def overlap(a, b):
+        return max(0.0, min(a[2], b[2]) - max(a[0], b[0])) * max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
+
+    placed: list[tuple] = []
+    directions = [0, 30, -30, 60, -60, 90, -90, 180, 150, -150, 120, -120, 45, -45, 135, -135]
+    order = sorted(range(len(rows)), key=lambda i: (xs[i], ys[i]))
+    for i in order:
+        (cx, cy), rad = centres[i], radii[i]
+        w, h = sizes[i]
+        best, best_cost = None, None
+        for step in range(0, 14):
+            dist = rad + 3 * scale + step * 5 * scale
+            for deg in directions:
+                t = math.radians(deg)
+                dx, dy = math.cos(t), math.sin(t)
+                # the label's near edge sits on the circle of radius dist, centred on the ray
+                if abs(dx) >= abs(dy):  # beside the bubble, centred on the ray
+                    bx, by = cx + dx * dist + math.copysign(w / 2, dx), cy + dy * dist
+                else:  # above or below it
+                    bx, by = cx + dx * dist, cy + dy * dist + math.copysign(h / 2, dy)
+                rect = (bx - w / 2, by - h / 2, bx + w / 2, by + h / 2)
+                pad = 1.5 * scale
+                padded = (rect[0] - pad, rect[1] - pad, rect[2] + pad, rect[3] + pad)
+                cost = 0.0
+                if rect[0] < frame[0] or rect[1] < frame[1] or rect[2] > frame[2] or rect[3] > frame[3]:
+                    cost += 1e6
+                for j, (c, rr) in enumerate(zip(centres, radii)):
+                    if hits_circle(padded, c, rr):
+                        cost += 1e4 if j != i else 1e5
+                for other in placed:
+                    cost += 1e3 * overlap(padded, other) + (1e4 if overlap(padded, other) else 0)
+                nx, ny = min(max(cx, rect[0]), rect[2]), min(max(cy, rect[1]), rect[3])
+                gap = max(0.0, math.hypot(nx - cx, ny - cy) - rad)
+                cost += gap + 0.04 * abs(deg)
+                if best_cost is None or cost < best_cost:
+                    best, best_cost = (bx, by, rect, gap), cost
+            if best_cost is not None and best_cost < 1e3:
+                break
+        bx, by, rect, gap = best
+        placed.append(rect)
+        ox, oy = (bx - cx) / scale, (by - cy) / scale  # offset in points
+        ax.annotate(rows[i].model, (xs[i], ys[i]), xytext=(ox, oy), textcoords="offset points", ha="center",
+                    va="center", fontsize=8.5, zorder=5)
+        if gap > 4 * scale:  # a leader line from the bubble's edge to the label's nearest point
+            nx, ny = min(max(cx, rect[0]), rect[2]), min(max(cy, rect[1]), rect[3])
+            length = math.hypot(nx - cx, ny - cy)
+            ex, ey = cx + (nx - cx) * rad / length, cy + (ny - cy) * rad / length
+            inv = ax.transData.inverted()
+            (x0, y0), (x1, y1) = inv.transform((ex, ey)), inv.transform((nx, ny))
+            ax.plot([x0, x1], [y0, y1], color="#555555", linewidth=0.6, zorder=4)

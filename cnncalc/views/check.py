@@ -1,0 +1,64 @@
+"""Views of a check :class:`~cnncalc.check.Summary`: plain lines, GitHub annotations, JUnit XML."""
+
+from __future__ import annotations
+
+
+def text_lines(summary) -> list[str]:
+    """One line per finding (``file:line: message``), for stderr."""
+    return [f.oneline() for r in summary.results for f in r.findings]
+
+
+def _escape_data(s: str) -> str:
+    return s.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+
+
+def _escape_property(s: str) -> str:
+    return _escape_data(s).replace(":", "%3A").replace(",", "%2C")
+
+
+def github_lines(summary) -> list[str]:
+    """GitHub Actions workflow commands: ``::error file=F,line=L,title=T::message``, one per finding.
+    GitHub shows each on the YAML line in the pull request's diff."""
+    out = []
+    for r in summary.results:
+        for f in r.findings:
+            props = [f"file={_escape_property(f.file)}"]
+            if f.line:
+                props.append(f"line={f.line}")
+            title = "cnncalc: invalid spec" if f.severity == "error" else "cnncalc: expectation failed"
+            props.append(f"title={_escape_property(title)}")
+            out.append(f"::error {','.join(props)}::{_escape_data(f.message)}")
+    return out
+
+
+def junit_xml(summary) -> str:
+    """JUnit XML (the common Jenkins/Ant schema): one testsuite per spec, one testcase per
+    expectation; a failed expectation is a <failure>, an invalid spec an <error>."""
+    import xml.etree.ElementTree as ET
+
+    root = ET.Element("testsuites", name="cnncalc check")
+    totals = {"tests": 0, "failures": 0, "errors": 0}
+    for r in summary.results:
+        cases = r.cases
+        failures = sum(c.status == "fail" for c in cases)
+        errors = sum(c.status == "error" for c in cases)
+        suite = ET.SubElement(root, "testsuite", name=r.model or r.file, tests=str(len(cases)),
+                              failures=str(failures), errors=str(errors), skipped="0", time="0",
+                              file=r.file)
+        totals["tests"] += len(cases)
+        totals["failures"] += failures
+        totals["errors"] += errors
+        for c in cases:
+            attrs = {"name": c.name, "classname": r.model or r.file, "file": r.file, "time": "0"}
+            if c.line:
+                attrs["line"] = str(c.line)
+            case = ET.SubElement(suite, "testcase", **attrs)
+            for f in c.findings:
+                tag = "error" if f.severity == "error" else "failure"
+                el = ET.SubElement(case, tag, message=f.message,
+                                   type="InvalidSpec" if tag == "error" else "ExpectationFailed")
+                el.text = f.oneline()
+    for k, v in totals.items():
+        root.set(k, str(v))
+    ET.indent(root)
+    return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(root, encoding="unicode") + "\n"

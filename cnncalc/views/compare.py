@@ -1,0 +1,137 @@
+"""Views of a :class:`~cnncalc.compare.Comparison`: rich table, JSON, CSV, Markdown. Render only."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+
+from .text import shape_text
+
+CSV_COLUMNS = ("model", "family", "params", "macs", "flops", "activation_bytes", "depth", "output", "top1",
+               "top5", "source")
+
+
+def _si(n: float, unit: str = "") -> str:
+    for prefix, size in (("T", 1e12), ("G", 1e9), ("M", 1e6), ("k", 1e3)):
+        if abs(n) >= size:
+            return f"{n / size:.2f} {prefix}{unit}"
+    return f"{n:g} {unit}".strip()
+
+
+def _bytes(n: int) -> str:
+    for prefix, size in (("GiB", 2 ** 30), ("MiB", 2 ** 20), ("KiB", 2 ** 10)):
+        if n >= size:
+            return f"{n / size:.1f} {prefix}"
+    return f"{n} B"
+
+
+def _ratio(row, key, sep=" ") -> str:
+    r = row.ratios.get(key)
+    if r is None:
+        return ""
+    if key in ("top1", "top5"):
+        return f"{sep}({r:+.2f})"
+    return f"{sep}({r:.2f}×)"
+
+
+def _acc(value) -> str:
+    return "—" if value is None else f"{value:.2f}"
+
+
+def cells(row, with_output: bool = True, sep: str = " ") -> list[str]:
+    """One row's cells in the table's column order (params exact, compute in G); with ratios (to
+    the --relative-to model) after ``sep``."""
+    out = [row.model,
+           f"{row.params:,}" + _ratio(row, "params", sep),
+           _si(row.macs) + _ratio(row, "macs", sep),
+           _si(row.flops) + _ratio(row, "flops", sep),
+           _bytes(row.activation_bytes) + _ratio(row, "activations", sep),
+           f"{row.depth}" + _ratio(row, "depth", sep)]
+    if with_output:
+        out.append(shape_text(row.output))
+    return out + [_acc(row.top1) + (_ratio(row, "top1", sep) if row.top1 is not None else ""),
+                  _acc(row.top5) + (_ratio(row, "top5", sep) if row.top5 is not None else "")]
+
+
+HEAD = ["model", "params", "MACs", "FLOPs", "activations", "depth", "output", "top-1 %", "top-5 %"]
+SHORT_HEAD = ["model", "params", "MACs", "FLOPs", "act. mem", "depth", "output", "top-1", "top-5"]
+
+
+def same_output(comparison):
+    """The output shape when every model has the same one (it then goes in the title)."""
+    shapes = {tuple(r.output) for r in comparison.rows}
+    return next(iter(shapes)) if len(shapes) == 1 else None
+
+
+def title(comparison, output=None) -> str:
+    rel = f", ratios to {comparison.relative_to}" if comparison.relative_to else ""
+    out = f", output {shape_text(output)}" if output else ""
+    return f"{len(comparison.rows)} models — batch {comparison.batch}, {comparison.dtype}{out}{rel}"
+
+
+def compare_table(comparison):
+    from rich import box
+    from rich.table import Table
+
+    common = same_output(comparison)
+    table = Table(title=title(comparison, common), title_justify="left", header_style="bold",
+                  box=box.SIMPLE_HEAD, show_edge=False, collapse_padding=True, caption=_caption(comparison),
+                  caption_justify="left")
+    for head in SHORT_HEAD:
+        if head == "output" and common:
+            continue
+        table.add_column(head, justify="left" if head in ("model", "output") else "right", no_wrap=True)
+    for row in comparison.rows:
+        table.add_row(*cells(row, with_output=not common, sep="\n"))
+    return table
+
+
+def _caption(comparison):
+    parts = ["MACs per batch; FLOPs = 2 × MACs; act. mem = every layer output"]
+    if any(r.top1 is not None for r in comparison.rows):
+        parts.append("top-1/top-5: ImageNet %, published")
+    return "; ".join(parts)
+
+
+def footnote(comparison) -> str | None:
+    sources = sorted({r.source for r in comparison.rows if r.source and r.top1 is not None})
+    if not sources:
+        return None
+    return "accuracy: " + "; ".join(sources)
+
+
+def to_json(comparison) -> str:
+    return json.dumps(comparison.to_dict(), ensure_ascii=False)
+
+
+def to_csv(comparison) -> str:
+    buf = io.StringIO()
+    writer = csv.writer(buf, lineterminator="\n")
+    rel = [f"{k}_ratio" for k in ("params", "macs", "flops", "activations", "depth")] + ["top1_delta", "top5_delta"] \
+        if comparison.relative_to else []
+    writer.writerow(list(CSV_COLUMNS) + rel)
+    for r in comparison.rows:
+        d = r.to_dict()
+        values = [d[c] if c != "output" else shape_text(r.output) for c in CSV_COLUMNS]
+        values = ["" if v is None else v for v in values]
+        if rel:
+            values += [_num(r.ratios.get(k)) for k in ("params", "macs", "flops", "activations", "depth", "top1",
+                                                         "top5")]
+        writer.writerow(values)
+    return buf.getvalue()
+
+
+def _num(v):
+    return "" if v is None else f"{v:.6g}"
+
+
+def to_markdown(comparison) -> str:
+    lines = [f"**{title(comparison)}**", "", "| " + " | ".join(HEAD) + " |",
+             "|" + "|".join(["---"] + ["---:"] * 5 + ["---"] + ["---:"] * 2) + "|"]
+    for row in comparison.rows:
+        lines.append("| " + " | ".join(cells(row)) + " |")
+    note = footnote(comparison)
+    if note:
+        lines += ["", note]
+    return "\n".join(lines) + "\n"
