@@ -87,17 +87,21 @@ def plot_comparison(comparison, path, kind: str = "accuracy") -> list[str]:
     del matplotlib
     rows, skipped = plottable(comparison, kind)
     batch = comparison.batch or 1
-    xs = [r.macs / batch / 1e9 for r in rows]
+    per_image = [r.macs / batch for r in rows]
+    xunit, xscale = next((u, v) for u, v in (("G", 1e9), ("M", 1e6), ("k", 1e3), ("", 1.0))
+                         if max(per_image) >= v or v == 1.0)
+    xs = [m / xscale for m in per_image]
     if kind == "accuracy":
         ys = [r.top1 for r in rows]
         sizes_raw = [r.params / 1e6 for r in rows]
         size_unit, size_title = "M", "parameters"
         ylabel = "ImageNet top-1 accuracy (%)"
     else:
-        ys = [r.params / 1e6 for r in rows]
+        pscale, pword = (1e6, "millions") if max(r.params for r in rows) >= 1e6 else (1e3, "thousands")
+        ys = [r.params / pscale for r in rows]
         sizes_raw = [r.activation_bytes / batch / 2 ** 20 for r in rows]
         size_unit, size_title = "MiB", f"activations ({comparison.dtype})"
-        ylabel = "parameters (millions)"
+        ylabel = f"parameters ({pword})"
 
     biggest = max(sizes_raw) or 1.0
     areas = [max(MIN_AREA, MAX_AREA * s / biggest) for s in sizes_raw]
@@ -145,7 +149,7 @@ def plot_comparison(comparison, path, kind: str = "accuracy") -> list[str]:
     ax.set_axisbelow(True)
     shape = {tuple(r.input[1:]) for r in rows}
     at = f" at {'×'.join(map(str, next(iter(shape))))}" if len(shape) == 1 else ""
-    ax.set_xlabel(f"compute per image (GMACs{at}{', log scale' if log_x else ''})")
+    ax.set_xlabel(f"compute per image ({xunit}MACs{at}{', log scale' if log_x else ''})")
     ax.set_ylabel(ylabel + (" (log scale)" if log_y else ""))
     if kind == "accuracy":
         ax.set_title("Accuracy vs. compute — bubble area ∝ parameters", loc="left", fontsize=12)

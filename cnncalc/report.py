@@ -117,8 +117,9 @@ class Report:
 
     @property
     def depth(self) -> int:
-        """Weighted layers (conv and linear), the way papers count ResNet-50's 50."""
-        return sum(1 for r in self.rows if r.weighted)
+        """Weighted layers (conv and linear), the way papers count ResNet-50's 50: layers on a
+        residual's shortcut (the projections) are not counted."""
+        return sum(1 for r in self.rows if r.weighted and ".shortcut[" not in r.path)
 
     def compute(self, convention: str = "cnncalc") -> int:
         """Total compute in a peer tool's own definition (see docs/verify.md)."""

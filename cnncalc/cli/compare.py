@@ -65,9 +65,6 @@ def compare(
     else:
         out = console()
         out.print(view.compare_table(result))
-        note = view.footnote(result)
-        if note:
-            out.print(note, highlight=False)
     if plot is not None:
         from ..plot import plot_comparison
 

@@ -32,7 +32,8 @@ def _ratio(row, key, sep=" ") -> str:
         return ""
     if key in ("top1", "top5"):
         return f"{sep}({r:+.2f})"
-    return f"{sep}({r:.2f}×)"
+    text = f"{r:,.0f}" if r >= 100 else f"{r:.1f}" if r >= 10 else f"{r:.2f}"
+    return f"{sep}({text}×)"
 
 
 def _acc(value) -> str:
@@ -81,7 +82,8 @@ def compare_table(comparison):
     for head in SHORT_HEAD:
         if head == "output" and common:
             continue
-        table.add_column(head, justify="left" if head in ("model", "output") else "right", no_wrap=True)
+        table.add_column(head, justify="left" if head in ("model", "output") else "right",
+                         no_wrap=head == "model", overflow="fold")
     for row in comparison.rows:
         table.add_row(*cells(row, with_output=not common, sep="\n"))
     return table
@@ -89,16 +91,17 @@ def compare_table(comparison):
 
 def _caption(comparison):
     parts = ["MACs per batch; FLOPs = 2 × MACs; act. mem = every layer output"]
-    if any(r.top1 is not None for r in comparison.rows):
-        parts.append("top-1/top-5: ImageNet %, published")
-    return "; ".join(parts)
+    note = footnote(comparison)
+    if note:
+        parts.append(note)
+    return "\n".join(parts)
 
 
 def footnote(comparison) -> str | None:
     sources = sorted({r.source for r in comparison.rows if r.source and r.top1 is not None})
     if not sources:
         return None
-    return "accuracy: " + "; ".join(sources)
+    return "top-1/top-5: ImageNet accuracy (%), " + "; ".join(sources)
 
 
 def to_json(comparison) -> str:

@@ -30,18 +30,29 @@ def _pair(a, b, fmt) -> str:
     return fmt(a) if a == b else f"{fmt(a)} → {fmt(b)}"
 
 
-def layer_cells(c) -> list[str]:
+def _si(v) -> str:
+    if v is None:
+        return "—"
+    for prefix, size in (("G", 1e9), ("M", 1e6), ("k", 1e3)):
+        if abs(v) >= size:
+            return f"{v / size:.2f} {prefix}"
+    return str(v)
+
+
+def layer_cells(c, compact: bool = False) -> list[str]:
+    """path, name, kind, changed fields, output, params, MACs (old → new where they differ)."""
     o, n = c.old or {}, c.new or {}
+    macs = _si if compact else _num
     if c.status == "added":
         return [c.path, c.name, c.kind, "added", _shape(n.get("output")[1:] if n.get("output") else None),
-                _num(n.get("params")), _num(n.get("macs"))]
+                _num(n.get("params")), macs(n.get("macs"))]
     if c.status == "removed":
         return [c.path, c.name, c.kind, "removed", _shape(o.get("output")[1:] if o.get("output") else None),
-                _num(o.get("params")), _num(o.get("macs"))]
+                _num(o.get("params")), macs(o.get("macs"))]
     kind = _pair(o.get("kind"), n.get("kind"), str)
     return [c.path, c.name, kind, ", ".join(c.fields),
             _pair(o.get("output", [None])[1:], n.get("output", [None])[1:], _shape),
-            _pair(o.get("params"), n.get("params"), _num), _pair(o.get("macs"), n.get("macs"), _num)]
+            _pair(o.get("params"), n.get("params"), _num), _pair(o.get("macs"), n.get("macs"), macs)]
 
 
 LAYER_HEAD = ["path", "layer", "kind", "changed", "output", "params", "MACs"]
@@ -58,6 +69,7 @@ def headline(d) -> str:
 
 
 def diff_tables(d):
+    from rich import box
     from rich.table import Table
 
     totals = Table(title=headline(d), title_justify="left", header_style="bold")
@@ -68,12 +80,14 @@ def diff_tables(d):
         totals.add_row(TOTAL_TITLES[key], fmt(a), fmt(b), _delta(a, b))
     if not d.changes:
         return [totals]
-    layers = Table(header_style="bold")
-    for head in LAYER_HEAD:
-        layers.add_column(head, justify="right" if head in ("params", "MACs") else "left",
-                          no_wrap=head in ("path", "output", "params", "MACs"))
+    layers = Table(header_style="bold", box=box.SIMPLE_HEAD, show_edge=False)
+    layers.add_column("layer (path)", overflow="fold")
+    for head in ("output", "params", "MACs"):
+        layers.add_column(head, justify="left" if head == "output" else "right", no_wrap=True)
     for c in d.changes:
-        layers.add_row(*layer_cells(c))
+        cells = layer_cells(c, compact=True)
+        status = "" if c.status == "changed" else f" [{c.status}]"
+        layers.add_row(f"{c.name}{status}\n[dim]{c.path}[/dim]", cells[4], cells[5], cells[6])
     return [totals, layers]
 
 
