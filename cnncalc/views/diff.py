@@ -72,7 +72,8 @@ def diff_tables(d):
     from rich import box
     from rich.table import Table
 
-    totals = Table(title=headline(d), title_justify="left", header_style="bold")
+    totals = Table(title=headline(d), title_justify="left", header_style="bold", box=box.SIMPLE_HEAD,
+                   show_edge=False)
     for head, just in (("total", "left"), ("old", "right"), ("new", "right"), ("Δ", "right")):
         totals.add_column(head, justify=just)
     for key, (a, b) in d.totals.items():
