@@ -26,8 +26,9 @@ def shapes_table(report: Report, explain: bool = False, convention: str = "cnnca
     table.add_column("params", justify="right", footer=f"{report.params:,}")
     table.add_column(CONVENTIONS[convention][0], justify="right", footer=f"{report.compute(convention):,}")
     table.add_column("RF", justify="right")
-    if explain:
-        table.add_column("formula")
+    if explain:  # the arithmetic is the point of --explain: other columns wrap before it does
+        widest = max((len(r.formula) for r in report.rows), default=0)
+        table.add_column("formula", min_width=min(widest, 48))
     for r in report.rows:
         cells = [Text("  " * r.depth + r.name), r.kind, shape_text(r.output),
                  f"{r.params:,}" if r.params else "—", f"{r.compute(convention):,}" if r.compute(convention) else "—",
