@@ -21,20 +21,17 @@ def shapes_table(report: Report, explain: bool = False, convention: str = "cnnca
     title = f"{report.model} — input {shape_text(report.input)}"
     table = Table(title=title, show_footer=True, title_justify="left", header_style="bold")
     table.add_column("layer", footer="total")
-    table.add_column("kind")
+    if not explain:  # --explain trades kind and RF for the formula, to fit 80 columns
+        table.add_column("kind")
     table.add_column("output", footer=shape_text(report.output))
     table.add_column("params", justify="right", footer=f"{report.params:,}")
     table.add_column(CONVENTIONS[convention][0], justify="right", footer=f"{report.compute(convention):,}")
-    table.add_column("RF", justify="right")
-    if explain:  # the arithmetic is the point of --explain: other columns wrap before it does
-        widest = max((len(r.formula) for r in report.rows), default=0)
-        table.add_column("formula", min_width=min(widest, 48))
+    table.add_column("formula" if explain else "RF", justify="left" if explain else "right")
     for r in report.rows:
-        cells = [Text("  " * r.depth + r.name), r.kind, shape_text(r.output),
-                 f"{r.params:,}" if r.params else "—", f"{r.compute(convention):,}" if r.compute(convention) else "—",
-                 rf_text(r.receptive_field)]
-        if explain:
-            cells.append(Text(r.formula))
+        compute = r.compute(convention)
+        cells = [Text("  " * r.depth + r.name)] + ([] if explain else [r.kind]) + [
+            shape_text(r.output), f"{r.params:,}" if r.params else "—", f"{compute:,}" if compute else "—",
+            Text(r.formula) if explain else rf_text(r.receptive_field)]
         table.add_row(*cells)
     return table
 
