@@ -145,7 +145,7 @@ def test_planted_mismatch_exits_1_with_a_clear_table(tmp_path):
     assert result.exit_code == 1
     data = json.loads(result.stdout)
     bad = [c for c in data["checks"] if not c["ok"]]
-    assert {c["check"] for c in bad} >= {"expect.params (spec)", "expect.macs (spec)"}
+    assert "expect.params (spec)" in {c["check"] for c in bad}
     assert next(c for c in bad if c["check"] == "expect.params (spec)")["delta"] == 21_120
 
 
