@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from . import layers
+from . import dim, layers
 from .errors import CnncalcError
 from .graph import Graph, Group, Layer, Parallel, Residual
 from .layers.base import GLOBAL, MAX_DIM
@@ -21,7 +21,7 @@ def analyze(graph: Graph, input: tuple | None = None, batch: int = 1, dtype: str
     dtype = CANONICAL_DTYPE.get(dtype, dtype)
     if dtype not in DTYPE_BYTES:
         raise CnncalcError(f"unknown dtype '{dtype}'", fix="use fp32, fp16, bf16, fp64 or int8")
-    if isinstance(batch, bool) or not isinstance(batch, int) or batch < 1 or batch > MAX_DIM:
+    if dim.is_known(batch) and (isinstance(batch, bool) or not isinstance(batch, int) or batch < 1 or batch > MAX_DIM):
         raise CnncalcError(f"batch must be a positive whole number, not {batch!r}")
     x = tuple(input) if input is not None else graph.input
     walk = _Walk(graph, batch)
@@ -47,8 +47,8 @@ class _Field:
     def through(self, window):
         if window is None:
             return self
-        if window == GLOBAL or self is None:
-            return None
+        if window == GLOBAL or self is None or not dim.all_known(window.pad):
+            return None  # (a formula for `same` padding: the field is not tracked)
         rf = tuple(r + (k - 1) * j for r, k, j in zip(self.rf, window.kernel, self.jump))
         start = tuple(s + ((k - 1) / 2 - p) * j for s, k, p, j in zip(self.start, window.kernel, window.pad, self.jump))
         jump = tuple(j * s for j, s in zip(self.jump, window.stride))
@@ -110,10 +110,11 @@ class _Walk:
 
     def layer(self, node: Layer, x, field, depth):
         kind, a = node.kind, node.args
+        dim.locate(node.path, node.name)
         try:
             inf = kind.infer(a, x)
             y = inf.output
-            if any(d > MAX_DIM for d in y):
+            if any(dim.truth(d > MAX_DIM, False) for d in y):
                 raise CnncalcError(f"output {list(y)} is too large")
             params = kind.params(a, x, y)
             macs = kind.macs(a, x, y)
@@ -152,13 +153,15 @@ class _Walk:
         position = len(self.rows)
         y, main_field = self.sequence(node.main, x, field, depth + 1)
         shortcut = node.shortcut
+        dim.locate(node.path, node.name)
         if shortcut == "projection":
-            shortcut = projection_layers(node, x, y) if y != x else "identity"
+            shortcut = projection_layers(node, x, y) if _differs(node, x, y) else "identity"
         if shortcut == "identity":
             s, short_field = x, field
         else:
             s, short_field = self.sequence(shortcut, x, field, depth + 1)
-        if s != y:
+        dim.locate(node.path, node.name)
+        if dim.differ(s, y, "residual paths agree"):
             what = "the input" if shortcut == "identity" else "the shortcut"
             fix = ("add `shortcut: projection` (a 1×1 conv + batchnorm) or make main keep the shape"
                    if shortcut == "identity" else "make the shortcut end in the main path's shape")
@@ -175,8 +178,9 @@ class _Walk:
             y, f = self.sequence(branch, x, field, depth + 1)
             outs.append(y)
             fields.append(f)
-        spatial = {o[1:] for o in outs}
-        if any(len(o) != 3 for o in outs) or len(spatial) != 1:
+        dim.locate(node.path, node.name)
+        if any(len(o) != 3 for o in outs) or any(
+                dim.differ(o[1:], outs[0][1:], "parallel branches agree") for o in outs[1:]):
             sizes = ", ".join(f"branch {i}: {list(o)}" for i, o in enumerate(outs))
             self.fail(CnncalcError(
                 f"parallel branches must agree on height and width to concatenate channels ({sizes})",
@@ -189,6 +193,18 @@ class _Walk:
         return y, merged
 
 
+def _differs(node, x, y) -> bool:
+    """Does the main path change the shape? With formulas it must not depend on the size."""
+    if len(x) != len(y):
+        return True
+    answers = [dim.same(a, b) for a, b in zip(x, y)]
+    if None in answers and False not in answers:
+        raise CnncalcError("whether the projection shortcut is needed depends on the input size "
+                           f"({list(x)} vs {list(y)})", fix="give the shortcut explicitly").located(
+            line=node.line, path=node.path, layer=node.name)
+    return False in answers
+
+
 def projection_layers(node: Residual, x, y) -> tuple:
     """torchvision's ``downsample``: 1×1 conv (no bias, stride in/out) + batchnorm."""
     if len(x) != 3 or len(y) != 3:
@@ -196,6 +212,13 @@ def projection_layers(node: Residual, x, y) -> tuple:
             line=node.line, path=node.path, layer=node.name)
     stride = []
     for n, m in ((x[1], y[1]), (x[2], y[2])):
+        if not (dim.is_known(n) and dim.is_known(m)):
+            # formulas: the stride is the ratio of the sizes for large inputs (the residual's
+            # agreement check then records where the 1×1 conv's size differs from the main path)
+            big = {sym: 2**40 for sym in (n - m).free_symbols}
+            ratio = n.subs(big) / m.subs(big) if m.subs(big) else 1
+            stride.append(max(1, int(round(float(ratio)))))
+            continue
         s = max(1, round(n / m)) if m else 1
         if (n - 1) // s + 1 != m:
             s = next((t for t in range(1, n + 1) if (n - 1) // t + 1 == m), None)

@@ -8,6 +8,9 @@ floor leaves uncovered, and the formula a student would write down.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
+
+from . import dim
 
 
 @dataclass(frozen=True)
@@ -32,26 +35,36 @@ class AxisResult:
 
 def same_padding(n: int, k: int, s: int, d: int = 1) -> tuple[int, int]:
     """TensorFlow/Keras ``same``: output ``ceil(n/s)``, the odd pixel of padding goes after."""
-    out = -(-n // s)
-    total = max((out - 1) * s + d * (k - 1) + 1 - n, 0)
-    return total // 2, total - total // 2
+    out = dim.ceildiv(n, s)
+    total = dim.max0((out - 1) * s + d * (k - 1) + 1 - n)
+    return dim.normal(total // 2), dim.normal(total - total // 2)
 
 
 def window_count(n: int, k: int, s: int, before: int, after: int, d: int = 1, ceil_mode: bool = False) -> int:
     """PyTorch's rule: ``floor((n + pads − d(k−1) − 1)/s) + 1``; with ``ceil_mode`` the last
     window may hang over the end but must start inside the input or the left padding
-    (``pooling_output_shape_pad_lr`` in ATen)."""
+    (``pooling_output_shape_pad_lr`` in ATen).
+
+    Works on formulas too (``cnncalc.dim``): a formula's ``span < 0`` is left to the caller's
+    validity check, and the ceil-mode step back becomes a ``min`` where it can happen at all."""
     span = n + before + after - d * (k - 1) - 1
-    if span < 0:
+    if dim.truth(span < 0, False):
         return 0
     if ceil_mode:
-        out = -(-span // s) + 1
-        if (out - 1) * s >= n + before:
-            out -= 1
+        out = dim.ceildiv(span, s) + 1
+        if dim.is_known(out):
+            if (out - 1) * s >= n + before:
+                out -= 1
+        elif not dim.is_known(after) or s - 1 + after >= d * (k - 1) + 1:
+            # a formula: the last window could start past the input (else it never can, as
+            # ⌈span/s⌉·s ≤ span + s − 1), so torch's step back is a min with the windows that
+            # start inside the input and the left padding
+            out = dim.minimum(out, dim.floordiv(n + before - 1, s) + 1)
         return out
     return span // s + 1
 
 
+@lru_cache(maxsize=4096)  # pure; a deep network asks the same question of the same formula often
 def axis(n: int, k: int, s: int, padding, d: int = 1, ceil_mode: bool = False) -> AxisResult:
     """Everything about one axis. ``padding`` is an int, ``(before, after)``, or ``"same"``."""
     same = padding == "same"
@@ -61,12 +74,12 @@ def axis(n: int, k: int, s: int, padding, d: int = 1, ceil_mode: bool = False) -
         before, after = padding
     else:
         before = after = int(padding)
-    out = window_count(n, k, s, before, after, d, ceil_mode)
+    out = dim.normal(window_count(n, k, s, before, after, d, ceil_mode))
     keff = d * (k - 1) + 1
     numerator = n - keff + before + after
-    exact = numerator % s == 0 if numerator >= 0 else False
+    exact = dim.truth(numerator >= 0, True) and dim.same(numerator % s, 0) is True
     last_covered = (out - 1) * s - before + keff - 1
-    uncovered = max(n - 1 - last_covered, 0) if out > 0 else 0
+    uncovered = dim.normal(dim.max0(n - 1 - last_covered)) if dim.truth(out > 0, True) else 0
     formula = _formula(n, k, s, d, before, after, out, exact, ceil_mode, same)
     return AxisResult(n, k, s, d, before, after, out, exact, uncovered, formula)
 

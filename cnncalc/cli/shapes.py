@@ -33,7 +33,8 @@ ConventionOpt = Annotated[Optional[Convention], typer.Option(
 def shapes(
     model: Annotated[str, typer.Argument(help="zoo name (lenet5) or path to a spec")],
     input: InputOpt = None,
-    batch: BatchOpt = 1,
+    batch: Annotated[str, typer.Option("--batch", "-b", help="batch size (shapes include it); a name "
+                                       "makes it a symbol")] = "1",
     dtype: DtypeOpt = "fp32",
     format: FormatOpt = Format.table,
     explain: Annotated[bool, typer.Option("--explain", "-e", help="show the formula of every layer")] = False,
@@ -44,6 +45,20 @@ def shapes(
     from ..views import text
 
     graph = load_model(model)
+    conv = convention.value if convention is not None else "cnncalc"
+    if _names_a_size(input, batch):  # sizes as names: formulas (sympy is imported only here)
+        from .. import symbolic
+        from ..views import symbolic as view
+
+        sr = symbolic.analyze(graph, symbolic.parse_input(input or "x".join(map(str, graph.input)),
+                                                          graph.input),
+                              symbolic.parse_batch(batch), dtype)
+        if format is Format.json:
+            print(view.to_json(sr, convention.value if convention is not None else None))
+        else:
+            view.print_table(sr, conv, format.value)
+        return
+    batch = _int_batch(batch)
     report = analyze(graph, input=parse_input(input, graph.input), batch=batch, dtype=dtype)
     print_warnings(report)
     conv = convention.value if convention is not None else "cnncalc"
@@ -59,3 +74,20 @@ def shapes(
         out = console()
         out.print(shapes_table(report, explain, conv))
         out.print(summary_line(report, conv), highlight=False)
+
+
+def _names_a_size(input, batch) -> bool:
+    import re
+
+    name = re.compile(r"^\s*[A-Za-z_][A-Za-z0-9_]*\s*$")
+    parts = str(input or "").replace("×", "x").replace(",", "x").split("x")
+    return bool(name.match(str(batch))) or any(name.match(p) for p in parts)
+
+
+def _int_batch(text: str) -> int:
+    try:
+        return int(text)
+    except ValueError:
+        from ..errors import CnncalcError
+
+        raise CnncalcError(f"--batch {text!r} is not a whole number") from None

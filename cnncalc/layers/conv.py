@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .. import outsize
+from .. import dim, outsize
 from ..errors import CnncalcError
 from . import register
 from .base import Arg, Inference, LayerKind, Window
@@ -36,13 +36,13 @@ class Conv(LayerKind):
     def infer(self, a, x):
         self.need_spatial("conv", x)
         c, h, w = x
-        if a["in_channels"] is not None and a["in_channels"] != c:
+        if a["in_channels"] is not None and dim.differ((a["in_channels"],), (c,), "input channels match"):
             raise CnncalcError(
                 f"conv expects {a['in_channels']} input channels but gets {c}",
                 fix=f"set in_channels: {c} or fix the layer before it",
             )
         g = a["groups"]
-        if c % g or a["filters"] % g:
+        if dim.differ((c % g,), (0,), "groups divide the channels") or a["filters"] % g:
             raise CnncalcError(
                 f"groups {g} must divide both the input channels {c} and the filters {a['filters']}",
                 fix=f"use groups that divide {c} and {a['filters']}",
@@ -97,14 +97,14 @@ def spatial_axis(kind, n, k, s, p, d, ceil_mode, axis_name) -> outsize.AxisResul
     r = outsize.axis(n, k, s, p, d, ceil_mode)
     keff = r.effective_kernel
     padded = n + r.pad_before + r.pad_after
-    if keff > padded:
+    if dim.violated(keff > padded, "kernel fits"):
         fix_pad = -(-(keff - n) // 2)
         raise CnncalcError(
             f"kernel {keff} is larger than the {axis_name} {n}"
             + (f" plus padding {r.pad_before}+{r.pad_after}" if padded != n else ""),
             fix=f"use a kernel of at most {padded}, or padding {fix_pad}, or a larger input",
         )
-    if r.out < 1:
+    if dim.violated(r.out < 1, "output not empty"):
         raise CnncalcError(f"{kind} gives an empty output: {r.formula}", fix="use a larger input or a smaller stride")
     return r
 
@@ -112,12 +112,12 @@ def spatial_axis(kind, n, k, s, p, d, ceil_mode, axis_name) -> outsize.AxisResul
 def _window_inference(out, axes) -> Inference:
     warnings = []
     for r, side in zip(axes, ("row", "column")):
-        if r.uncovered:
+        if dim.flag(r.uncovered > 0, f"uncovered {side}s", r.uncovered):
             warnings.append(
                 f"the floor leaves {r.uncovered} input {side}{'s' if r.uncovered > 1 else ''} at the "
                 f"{'bottom' if side == 'row' else 'right'} edge unused: {r.formula}"
             )
-        if r.effective_kernel > r.size:
+        if dim.flag(r.effective_kernel > r.size, "kernel larger than its input"):
             warnings.append(f"kernel {r.effective_kernel} is larger than its input {r.size} (only padding makes it fit)")
     if axes[0].formula == axes[1].formula:
         formula = axes[0].formula

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from .. import dim
 from ..errors import CnncalcError
 from . import register
 from .base import GLOBAL, Arg, Inference, LayerKind, numel
@@ -46,7 +47,7 @@ class Linear(LayerKind):
                 f"linear needs a flat input but gets {list(x)}",
                 fix="add `- flatten` (or global_avgpool) before it",
             )
-        if a["in_features"] is not None and a["in_features"] != x[0]:
+        if a["in_features"] is not None and dim.differ((a["in_features"],), (x[0],), "input features match"):
             raise CnncalcError(
                 f"linear expects {a['in_features']} inputs but gets {x[0]}",
                 fix=f"set in_features: {x[0]} or fix the layers before it",

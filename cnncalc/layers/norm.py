@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from .. import dim
 from ..errors import CnncalcError
 from . import register
 from .base import Arg, Inference, LayerKind, numel
@@ -23,7 +24,7 @@ class BatchNorm(LayerKind):
     def infer(self, a, x):
         if len(x) not in (1, 3):
             raise CnncalcError(f"batchnorm needs [C, H, W] or [F] but gets {list(x)}")
-        if a["num_features"] is not None and a["num_features"] != x[0]:
+        if a["num_features"] is not None and dim.differ((a["num_features"],), (x[0],), "channels match"):
             raise CnncalcError(f"batchnorm expects {a['num_features']} channels but gets {x[0]}",
                                fix=f"set num_features: {x[0]}")
         return Inference(x, f"normalise {x[0]} channels")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from .. import dim
 from ..errors import CnncalcError
 from . import register
 from .base import GLOBAL, Arg, Inference, LayerKind, Window, numel
@@ -95,7 +96,7 @@ class _AdaptivePool(LayerKind):
 
 def _adaptive_window(x, out):
     """Exact receptive-field window only when the input divides evenly (fixed kernel and stride)."""
-    if x[1] % out[0] or x[2] % out[1]:
+    if not dim.all_known(x) or x[1] % out[0] or x[2] % out[1]:
         return GLOBAL
     s = (x[1] // out[0], x[2] // out[1])
     return Window(kernel=s, stride=s, pad=(0, 0))

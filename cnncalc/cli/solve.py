@@ -1,0 +1,41 @@
+"""``cnncalc solve MODEL``: the input sizes a network accepts, and what comes out."""
+
+from __future__ import annotations
+
+from typing import Annotated, Optional
+
+import typer
+
+from . import app, handles_errors
+
+
+
+
+@app.command()
+@handles_errors
+def solve(
+    model: Annotated[str, typer.Argument(help="zoo name (resnet50) or path to a spec")],
+    range: Annotated[str, typer.Option("--range", "-r", help="sizes to scan, FIRST..LAST")] = "1..1024",
+    at: Annotated[Optional[int], typer.Option("--at", help="explain one size: which layer fails and how, "
+                                                           "which leave edge rows unused")] = None,
+    input: Annotated[Optional[str], typer.Option("--input", "-i", help="the size to solve for as a name: "
+                                                                       "CxNxN (default, square) or CxNx224")] = None,
+    format: Annotated[str, typer.Option("--format", "-f", help="table or json")] = "table",
+):
+    """Valid input sizes (smallest, all in the range), total stride, the sizes no floor
+    truncates, and the output size as a formula of the input size."""
+    from .. import load_model
+    from ..errors import CnncalcError
+    from ..solve import Problem, parse_range
+    from ..views import solve as view
+
+    if format not in ("table", "json"):
+        raise CnncalcError(f"--format {format!r} is not one of table, json")
+    lo, hi = parse_range(range)
+    problem = Problem(load_model(model), input)
+    solution = problem.solve(lo, hi)
+    point = problem.at(at) if at is not None else None
+    if format == "json":
+        print(view.to_json(solution, point))
+    else:
+        print(view.text(solution, point))
