@@ -23,7 +23,7 @@ def zoo_dir() -> Path:
 
 
 def zoo_names() -> list[str]:
-    return sorted(p.stem for p in zoo_dir().glob("*.yaml"))
+    return sorted((p.stem for p in zoo_dir().glob("*.yaml")), key=_natural)
 
 
 def resolve(ref: str) -> Path:
@@ -59,7 +59,7 @@ def _load(path: str) -> Graph:
 def families() -> dict[str, list[str]]:
     """Family name → zoo members, in zoo order (names sort naturally: resnet18 < resnet34 < …)."""
     out: dict[str, list[str]] = {}
-    for name in sorted(zoo_names(), key=_natural):
+    for name in zoo_names():
         graph = load_model(name)
         if graph.family:
             out.setdefault(graph.family, []).append(name)
