@@ -50,12 +50,15 @@ def compare(
         from ..plot import plottable
 
         plottable(result, plot_kind.value)  # nothing to draw is an error before anything prints
-    counts = {}
-    for w in result.warnings:  # compare is about totals: one line per model, not per layer
-        counts[w.file] = counts.get(w.file, 0) + 1
-    for file, n in counts.items():
-        print(f"warning: {file}: {n} layer warning{'s' * (n != 1)} (`cnncalc shapes {file}` shows them)",
-              file=sys.stderr)
+    warned = {}  # compare is about totals: one line in all, not one per layer
+    for w in result.warnings:
+        warned[w.file] = warned.get(w.file, 0) + 1
+    if warned:
+        names = [next(r.model for r in result.rows if r.file == f) if any(r.file == f for r in result.rows) else f
+                 for f in warned]
+        n = sum(warned.values())
+        print(f"warning: {n} layer warning{'s' * (n != 1)} in {', '.join(names)} "
+              f"(`cnncalc shapes {names[0]}` shows them)", file=sys.stderr)
     if format is Format.json:
         print(view.to_json(result))
     elif format is Format.csv:
