@@ -116,15 +116,20 @@ def violated(bad, what: str) -> bool:
 
 
 def flag(when, what: str, amount=None) -> bool:
-    """A warning's condition: its value for numbers; for a formula, record it and return False."""
-    if isinstance(when, bool):
-        return when
+    """A warning's condition: its value for numbers; for a formula, record it and return False.
+    (While collecting, a warning that holds for every size is recorded too, as ``true``.)"""
     try:
-        return bool(when)
+        decided = bool(when)
     except TypeError:
-        pass
-    if _active is not None:
-        _active.add(when, what, "warning", amount)
+        decided = None
+    if _active is None or decided is False:
+        return bool(decided)
+    if decided:
+        import sympy
+
+        _active.add(sympy.true, what, "warning", amount)
+        return True
+    _active.add(when, what, "warning", amount)
     return False
 
 

@@ -217,7 +217,13 @@ def projection_layers(node: Residual, x, y) -> tuple:
             # agreement check then records where the 1×1 conv's size differs from the main path)
             big = {sym: 2**40 for sym in (n - m).free_symbols}
             ratio = n.subs(big) / m.subs(big) if m.subs(big) else 1
-            stride.append(max(1, int(round(float(ratio)))))
+            s = max(1, int(round(float(ratio))))
+            if dim.same(dim.normal((n - 1) // s + 1), m) is not True:
+                raise CnncalcError(
+                    f"the projection shortcut's stride would depend on the input size (main path: {n} → {m})",
+                    fix="give the shortcut explicitly as a list of layers").located(
+                    line=node.line, path=node.path, layer=node.name)
+            stride.append(s)
             continue
         s = max(1, round(n / m)) if m else 1
         if (n - 1) // s + 1 != m:

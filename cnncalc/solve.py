@@ -130,7 +130,7 @@ class Problem:
                                     + [c.amount for c in self.edges] + list(report.output[1:])
                                     + list(self.feature or ()))
         self._index = {e: i for i, e in enumerate(self._exprs)}
-        self._fn = compile_formulas(self._exprs, self.sym)
+        self._fn = compile_formulas(self._exprs, (self.sym,))
 
     def evaluate(self, sizes: np.ndarray) -> list[np.ndarray]:
         return self._fn(np.asarray(sizes, dtype=np.int64))
@@ -274,86 +274,96 @@ class NotCompilable(Exception):
     pass
 
 
-def compile_formulas(exprs, sym):
-    """One Python function ``f(N) -> [values]`` over int64 numpy arrays, exact: every floor and
-    ceiling becomes integer ``//`` (never float division, which rounds ⌊(N+2)/3⌋ wrong)."""
+def compile_formulas(exprs, symbols):
+    """One Python function ``f(*sizes) -> [values]`` over int64 numpy arrays (one array per
+    symbol, broadcast together), exact: every floor and ceiling becomes integer ``//`` (never float
+    division, which can round ⌊(N + 2)/3⌋ wrong). A formula the generator does not know falls
+    back to sympy, size by size."""
+    if not isinstance(symbols, (tuple, list)):
+        symbols = (symbols,)
+    names = {s: f"a{i}" for i, s in enumerate(symbols)}
     lines = []
     for e in exprs:
         try:
-            lines.append(_code(sympy.sympify(e), sym))
+            lines.append(_code(sympy.sympify(e), names))
         except NotCompilable:
             lines.append(None)
-    body = ", ".join(f"_b({c}, n)" if c is not None else "None" for c in lines)
-    namespace = {"np": np, "_b": lambda v, n: np.broadcast_to(v, n.shape)}
-    exec(f"def _f(n):\n    return [{body}]\n", namespace)  # source built from sympy trees, no user text
+    args = ", ".join(names.values())
+    body = ", ".join(f"_b({c})" if c is not None else "None" for c in lines)
+    namespace = {"np": np}
+    # the source is built from sympy trees (numbers, the names a0, a1, …), never from user text
+    exec(f"def _f({args}):\n    shape = np.broadcast({args}, {args}).shape\n"
+         f"    def _b(v):\n        return np.broadcast_to(v, shape)\n"
+         f"    return [{body}]\n", namespace)
     fast = namespace["_f"]
     slow = [(i, e) for i, (e, c) in enumerate(zip(exprs, lines)) if c is None]
     if not slow:
         return fast
 
-    def with_fallback(n):
-        values = fast(n)
+    def with_fallback(*sizes):
+        values = fast(*sizes)
+        grid = np.broadcast_arrays(*sizes)
         for i, e in slow:
-            values[i] = np.array([_slow(e, sym, int(v)) for v in n])
+            values[i] = np.vectorize(lambda *v: _slow(e, symbols, v))(*grid)
         return values
 
     return with_fallback
 
 
-def _slow(e, sym, v):
-    value = sympy.sympify(e).subs(sym, v)
+def _slow(e, symbols, values):
+    value = sympy.sympify(e).subs(dict(zip(symbols, (int(v) for v in values))))
     return bool(value) if value.is_Boolean else int(value)
 
 
 _REL = {"==": "==", "!=": "!=", "<": "<", "<=": "<=", ">": ">", ">=": ">="}
 
 
-def _code(e, sym) -> str:
+def _code(e, names) -> str:
     if e is sympy.true:
-        return "(n == n)"
+        return "np.True_"
     if e is sympy.false:
-        return "(n != n)"
+        return "np.False_"
     if e.is_Relational:
         num, den = sympy.fraction(sympy.together(e.lhs - e.rhs))
         if not (den.is_Integer and den > 0):
             raise NotCompilable(e)
-        return f"(({_int(num, sym)}) {_REL[e.rel_op]} 0)"
+        return f"(({_int(num, names)}) {_REL[e.rel_op]} 0)"
     if isinstance(e, sympy.And):
-        return "(" + " & ".join(_code(a, sym) for a in e.args) + ")"
+        return "(" + " & ".join(_code(a, names) for a in e.args) + ")"
     if isinstance(e, sympy.Or):
-        return "(" + " | ".join(_code(a, sym) for a in e.args) + ")"
+        return "(" + " | ".join(_code(a, names) for a in e.args) + ")"
     if isinstance(e, sympy.Not):
-        return f"(~{_code(e.args[0], sym)})"
-    return _int(e, sym)
+        return f"(~{_code(e.args[0], names)})"
+    return _int(e, names)
 
 
-def _int(e, sym) -> str:
+def _int(e, names) -> str:
     """Code for an integer-valued expression with integer coefficients."""
     if e.is_Integer:
-        return str(int(e))
-    if e == sym:
-        return "n"
+        return f"np.int64({int(e)})"
+    if e in names:
+        return names[e]
     if e.is_Symbol or e.is_Rational:
         raise NotCompilable(e)
     if e.is_Add:
-        return "(" + " + ".join(_int(a, sym) for a in e.args) + ")"
+        return "(" + " + ".join(_int(a, names) for a in e.args) + ")"
     if e.is_Mul:
-        return "(" + " * ".join(_int(a, sym) for a in e.args) + ")"
+        return "(" + " * ".join(_int(a, names) for a in e.args) + ")"
     if e.is_Pow and e.exp.is_Integer and e.exp >= 0:
-        return f"({_int(e.base, sym)} ** {int(e.exp)})"
+        return f"({_int(e.base, names)} ** {int(e.exp)})"
     if isinstance(e, (sympy.floor, sympy.ceiling)):
         num, den = sympy.fraction(sympy.together(e.args[0]))
         if not (den.is_Integer and den > 0):
             raise NotCompilable(e)
-        inner = _int(sympy.expand(num), sym)
+        inner = _int(sympy.expand(num), names)
         if isinstance(e, sympy.floor):
             return f"(({inner}) // {int(den)})"
         return f"(-((-({inner})) // {int(den)}))"
     if isinstance(e, sympy.Mod) and e.args[1].is_Integer:
-        return f"(({_int(e.args[0], sym)}) % {int(e.args[1])})"
+        return f"(({_int(e.args[0], names)}) % {int(e.args[1])})"
     if isinstance(e, (sympy.Max, sympy.Min)):
         fn = "np.maximum" if isinstance(e, sympy.Max) else "np.minimum"
-        args = [_int(a, sym) for a in e.args]
+        args = [_int(a, names) for a in e.args]
         code = args[0]
         for a in args[1:]:
             code = f"{fn}({code}, {a})"
