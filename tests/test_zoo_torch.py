@@ -1,0 +1,66 @@
+"""Every zoo spec against its reference network built directly with torch.nn (tests/reference_nets.py),
+at several input sizes, and against torchvision's published figures (REFERENCE.md)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from cnncalc import analyze, load_model
+
+torch = pytest.importorskip("torch")
+from reference_nets import REFERENCE_NETS  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
+ZOO = sorted(p.stem for p in (ROOT / "models").glob("*.yaml"))
+SMALL = {"lenet5": [32, 36, 44], "mnist_convnet": [28, 30, 40], "cnn_28x28": [28, 32, 36]}
+HEAVY = {"vgg16", "vgg16_bn", "vgg19", "vgg19_bn", "vgg13", "vgg13_bn", "resnet101", "resnet152"}
+
+# torchvision 0.29 `_meta` (REFERENCE.md): num_params and _ops (GMACs at 224).
+TORCHVISION = {
+    "alexnet": (61_100_840, "0.714"), "vgg11": (132_863_336, "7.609"), "vgg11_bn": (132_868_840, "7.609"),
+    "vgg13": (133_047_848, "11.308"), "vgg13_bn": (133_053_736, "11.308"), "vgg16": (138_357_544, "15.47"),
+    "vgg16_bn": (138_365_992, "15.47"), "vgg19": (143_667_240, "19.632"), "vgg19_bn": (143_678_248, "19.632"),
+    "resnet18": (11_689_512, "1.814"), "resnet34": (21_797_672, "3.664"), "resnet50": (25_557_032, "4.089"),
+    "resnet101": (44_549_160, "7.801"), "resnet152": (60_192_808, "11.514"), "googlenet": (6_624_904, "1.498"),
+}
+PUBLISHED = {"lenet5": 61_706, "mnist_convnet": 93_322, "cnn_28x28": 38_250 + 140}
+
+
+def cases():
+    for name in ZOO:
+        sizes = SMALL.get(name, [224, 193, 320] if name not in HEAVY else [224, 193])
+        for size in sizes:
+            yield pytest.param(name, size, id=f"{name}-{size}")
+
+
+@pytest.mark.parametrize("name, size", list(cases()))
+def test_spec_matches_reference_network(name, size):
+    assert name in REFERENCE_NETS, f"no reference network for zoo spec {name}"
+    graph = load_model(name)
+    channels = graph.input[0]
+    net = REFERENCE_NETS[name]((size, size)).eval()
+    with torch.no_grad():
+        y = net(torch.randn(2, channels, size, size))
+    report = analyze(graph, input=(channels, size, size), batch=2)
+    assert report.output == tuple(y.shape)
+    assert report.params == sum(p.numel() for p in net.parameters())
+
+
+@pytest.mark.parametrize("name", sorted(TORCHVISION))
+def test_torchvision_published_figures(name):
+    params, gmacs = TORCHVISION[name]
+    report = analyze(load_model(name))
+    assert report.params == params
+    decimals = len(gmacs.split(".")[1])
+    assert f"{report.macs / 1e9:.{decimals}f}" == gmacs
+
+
+@pytest.mark.parametrize("name", sorted(PUBLISHED))
+def test_teaching_networks_published_figures(name):
+    assert analyze(load_model(name)).params == PUBLISHED[name]
+
+
+def test_every_spec_has_a_reference_network():
+    assert set(ZOO) <= set(REFERENCE_NETS)
