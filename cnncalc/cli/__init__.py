@@ -85,13 +85,38 @@ def console():
     return Console()
 
 
-def main() -> None:  # the console-script entry point
-    from . import check, layer, shapes, zoo_cmds  # noqa: F401  (registers the commands)
+# command name -> the module that defines it. Only the invoked command is imported and built:
+# typer builds a click command for every registered one, which costs start-up time per command.
+COMMANDS = {
+    "shapes": "shapes", "layer": "layer", "list": "zoo_cmds", "kinds": "zoo_cmds", "check": "check",
+    "compare": "compare", "diff": "diff", "verify": "verify", "bench": "bench", "solve": "solve",
+}
 
-    for extra in ("verify", "compare", "bench", "solve", "diff"):
+
+@app.callback()
+def _group() -> None:
+    """CNN shapes, parameters and compute from a declarative spec — without running anything."""
+
+
+def register_all() -> None:
+    """Import every command module (for --help, and for tests that drive the whole app)."""
+    import importlib
+
+    for module in dict.fromkeys(COMMANDS.values()):
         try:
-            __import__(f"{__name__}.{extra}")
-        except ModuleNotFoundError as exc:
-            if exc.name != f"{__name__}.{extra}":
+            importlib.import_module(f"{__name__}.{module}")
+        except ModuleNotFoundError as exc:  # a command whose module is not written yet
+            if exc.name != f"{__name__}.{module}":
                 raise
+
+
+def main() -> None:  # the console-script entry point
+    import importlib
+    import importlib.util
+
+    wanted = next((a for a in sys.argv[1:] if not a.startswith("-")), None)
+    if wanted in COMMANDS and importlib.util.find_spec(f"{__name__}.{COMMANDS[wanted]}"):
+        importlib.import_module(f"{__name__}.{COMMANDS[wanted]}")
+    else:
+        register_all()
     app()
