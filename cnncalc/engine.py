@@ -215,10 +215,9 @@ def projection_layers(node: Residual, x, y) -> tuple:
         if not (dim.is_known(n) and dim.is_known(m)):
             # formulas: the stride is the ratio of the sizes for large inputs (the residual's
             # agreement check then records where the 1×1 conv's size differs from the main path)
-            big = {sym: 2**40 for sym in (n - m).free_symbols}
-            ratio = n.subs(big) / m.subs(big) if m.subs(big) else 1
-            s = max(1, int(round(float(ratio))))
-            if dim.same(dim.normal((n - 1) // s + 1), m) is not True:
+            big = {sym: 2**40 for sym in getattr(n - m, "free_symbols", set()) | getattr(m, "free_symbols", set())}
+            s = 1 if dim.is_known(m) else max(1, int(round(float(n.subs(big) / max(m.subs(big), 1)))))
+            if dim.is_known(m) or dim.same(dim.normal((n - 1) // s + 1), m) is not True:
                 raise CnncalcError(
                     f"the projection shortcut's stride would depend on the input size (main path: {n} → {m})",
                     fix="give the shortcut explicitly as a list of layers").located(

@@ -48,8 +48,9 @@ def window_count(n: int, k: int, s: int, before: int, after: int, d: int = 1, ce
     Works on formulas too (``cnncalc.dim``): a formula's ``span < 0`` is left to the caller's
     validity check, and the ceil-mode step back becomes a ``min`` where it can happen at all."""
     span = n + before + after - d * (k - 1) - 1
-    if dim.truth(span < 0, False):
-        return 0
+    if not ceil_mode and dim.truth(span < 0, False):
+        return 0  # (ceil mode: torch takes a window hanging over the end even if the kernel
+        #          is larger than the padded input, as long as it starts inside: 2×2 on 1×1 → 1)
     if ceil_mode:
         out = dim.ceildiv(span, s) + 1
         if dim.is_known(out):

@@ -122,7 +122,7 @@ class Problem:
         report = self.sr.report
         self.errors = _unique(c for c in self.sr.conditions if c.severity == "error")
         self.edges = [c for c in self.sr.conditions if c.what.startswith("uncovered")]
-        spatial = [r for r in report.rows if len(r.output) == 4 and
+        spatial = [r for r in report.rows if len(r.output) == 4 and r.depth == 0 and  # (not a branch)
                    any(self.sym in getattr(d, "free_symbols", ()) for d in r.output[2:])]
         self.feature = spatial[-1].output[1:] if spatial else None
         # one compiled function for every formula the scans need

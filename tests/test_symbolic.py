@@ -39,7 +39,7 @@ ZOO = [n for n in zoo_names() if len(load_model(n).input) == 3]
 FULL_SCAN = {"lenet5", "alexnet", "googlenet", "resnet50", "vgg16"}  # 1..512; the others 1..128
 H, W = symbol("H"), symbol("W")
 FIELDS = ("params", "macs", "torchinfo_mult_adds", "fvcore_flops")
-_UNUSED = re.compile(r"^the floor leaves (\d+) input (row|column)s? at")
+_UNUSED = re.compile(r"^the floor leaves (\d+) input (rows?|columns?)( and columns?)? at")
 
 
 def concrete(graph, shape):
@@ -56,7 +56,9 @@ def unused_edges(report) -> set:
     for w in report.warnings:
         m = _UNUSED.match(w.message)
         if m:
-            out.add((w.path, m.group(2)))
+            out.add((w.path, m.group(2).rstrip("s")))
+            if m.group(3):
+                out.add((w.path, "column"))
     return out
 
 
@@ -245,16 +247,25 @@ def test_resnet50_stride_output_and_uncovered_shortcuts():
 
 
 @pytest.mark.skipif("googlenet" not in zoo_names(), reason="zoo googlenet not written yet")
-def test_googlenet_ceil_mode_pools():
+def test_googlenet_ceil_mode_pools_against_torch():
+    """The smallest size solve finds runs in torch with the predicted map; one less fails there."""
+    torch = pytest.importorskip("torch")
+    build = pytest.importorskip("cnncalc.torch_backend.build")
     graph = load_model("googlenet")
+    assert any(_ceil_flags(graph))
     problem = Problem(graph)
-    pools = [r for r in problem.sr.report.rows if r.kind == "maxpool"]
-    assert pools and any(a for a in _ceil_flags(graph))
     s = problem.solve(1, 512)
-    assert s.stride == 32
-    # ceil-mode pools keep the last partial window: 224 → 7, and 225 → 8 (floor pools would give 7)
-    assert problem.at(224).feature_map[1:] == (7, 7)
-    assert problem.at(225).feature_map[1:] == (8, 8)
+    assert s.stride == 32 and "⌈" in s.feature_map
+    n = s.smallest
+    point = problem.at(n)
+    model = build.build_module(graph, input=(3, n, n))
+    with torch.no_grad():
+        out = model.layers[:-3](torch.zeros(1, 3, n, n))  # up to the last feature map
+    assert tuple(out.shape[1:]) == point.feature_map
+    small = build.build_module(graph, input=(3, n, n))  # same modules; one row and column less
+    with pytest.raises(RuntimeError), torch.no_grad():
+        small(torch.zeros(1, 3, n - 1, n - 1))
+    assert not problem.at(n - 1).valid
 
 
 def _ceil_flags(graph):

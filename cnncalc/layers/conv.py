@@ -97,7 +97,7 @@ def spatial_axis(kind, n, k, s, p, d, ceil_mode, axis_name) -> outsize.AxisResul
     r = outsize.axis(n, k, s, p, d, ceil_mode)
     keff = r.effective_kernel
     padded = n + r.pad_before + r.pad_after
-    if dim.violated(keff > padded, "kernel fits"):
+    if not ceil_mode and dim.violated(keff > padded, "kernel fits"):  # (ceil mode: torch only asks out ≥ 1)
         fix_pad = -(-(keff - n) // 2)
         raise CnncalcError(
             f"kernel {keff} is larger than the {axis_name} {n}"
