@@ -211,7 +211,8 @@ def projection_layers(node: Residual, x, y) -> tuple:
         raise CnncalcError("a projection shortcut needs [C, H, W] on both paths").located(
             line=node.line, path=node.path, layer=node.name)
     stride = []
-    for n, m in ((x[1], y[1]), (x[2], y[2])):
+    main_stride = _path_stride(node.main, x) if all(dim.is_known(d) for d in x) else None
+    for axis, (n, m) in enumerate(((x[1], y[1]), (x[2], y[2]))):
         if not (dim.is_known(n) and dim.is_known(m)):
             # formulas: the stride is the ratio of the sizes for large inputs (the residual's
             # agreement check then records where the 1×1 conv's size differs from the main path)
@@ -224,7 +225,7 @@ def projection_layers(node: Residual, x, y) -> tuple:
                     line=node.line, path=node.path, layer=node.name)
             stride.append(s)
             continue
-        s = max(1, round(n / m)) if m else 1
+        s = main_stride[axis] if main_stride else (max(1, round(n / m)) if m else 1)
         if (n - 1) // s + 1 != m:
             s = next((t for t in range(1, n + 1) if (n - 1) // t + 1 == m), None)
             if s is None:
@@ -239,3 +240,46 @@ def projection_layers(node: Residual, x, y) -> tuple:
         Layer(conv, conv_args, f"{node.name}.projection", f"{node.path}.shortcut[0]", node.line),
         Layer(bn, bn.parse_args({}), f"{node.name}.projection_bn", f"{node.path}.shortcut[1]", node.line),
     )
+
+
+def _path_stride(nodes, x):
+    """The total stride of a path (product of its windows' strides), or None where a layer sees
+    its whole input. The projection shortcut must step like the main path it is added to."""
+    stride = [1, 1]
+    for node in nodes:
+        if isinstance(node, Layer):
+            try:
+                inf = node.kind.infer(node.args, x)
+            except CnncalcError:
+                return None
+            if inf.window == GLOBAL:
+                return None
+            if inf.window is not None:
+                stride = [a * b for a, b in zip(stride, inf.window.stride)]
+            x = inf.output
+            continue
+        inner = (node.children if isinstance(node, Group) else node.main if isinstance(node, Residual)
+                 else node.branches[0])
+        sub = _path_stride(inner, x)
+        if sub is None:
+            return None
+        stride = [a * b for a, b in zip(stride, sub)]
+        x = _shape_after(inner, x)
+        if x is None:
+            return None
+        if isinstance(node, Parallel):
+            return None  # channels of a concatenation: leave it to the size search
+    return tuple(stride)
+
+
+def _shape_after(nodes, x):
+    for node in nodes:
+        if isinstance(node, Layer):
+            x = node.kind.infer(node.args, x).output
+        elif isinstance(node, Group):
+            x = _shape_after(node.children, x)
+        elif isinstance(node, Residual):
+            x = _shape_after(node.main, x)
+        else:
+            return None
+    return x

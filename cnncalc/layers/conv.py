@@ -111,12 +111,20 @@ def spatial_axis(kind, n, k, s, p, d, ceil_mode, axis_name) -> outsize.AxisResul
 
 def _window_inference(out, axes) -> Inference:
     warnings = []
-    for r, side in zip(axes, ("row", "column")):
-        if dim.flag(r.uncovered > 0, f"uncovered {side}s", r.uncovered):
+    uncovered = [dim.flag(r.uncovered > 0, f"uncovered {side}s", r.uncovered)
+                 for r, side in zip(axes, ("row", "column"))]
+    if all(uncovered) and axes[0].uncovered == axes[1].uncovered and axes[0].formula == axes[1].formula:
+        n = axes[0].uncovered
+        warnings.append(f"the floor leaves {n} input row{'s' * (n != 1)} and column{'s' * (n != 1)} at the "
+                        f"bottom/right edges unused: {axes[0].formula}")
+        uncovered = [False, False]
+    for r, side, flagged in zip(axes, ("row", "column"), uncovered):
+        if flagged:
             warnings.append(
                 f"the floor leaves {r.uncovered} input {side}{'s' if r.uncovered > 1 else ''} at the "
                 f"{'bottom' if side == 'row' else 'right'} edge unused: {r.formula}"
             )
+    for r in axes:
         if dim.flag(r.effective_kernel > r.size, "kernel larger than its input"):
             warnings.append(f"kernel {r.effective_kernel} is larger than its input {r.size} (only padding makes it fit)")
     if axes[0].formula == axes[1].formula:
