@@ -141,8 +141,11 @@ class _Loader:
         elif isinstance(item, dict):
             if len(item) != 1:
                 keys = ", ".join(map(str, item)) or "nothing"
+                second = list(item)[1] if len(item) > 1 else None
                 self.fail(f"a layer entry has one key, the layer kind, but this one has {keys}",
-                          line=line, path=path, fix="start each layer with '- ' on its own line")
+                          line=line, path=path,
+                          fix=f"did you forget the '- ' before '{second}'?" if second is not None
+                          else "write the layer kind, e.g. - relu")
             key, value = next(iter(item.items()))
             vline = line_of(item, key, line)
         else:

@@ -141,9 +141,9 @@ def _number(value, arg: Arg, kind: str):
             try:
                 value = float(value)
             except ValueError:
-                raise CnncalcError(f"{kind}: {arg.name} must be a number, not {value!r}") from None
+                raise CnncalcError(f"{arg.name} must be a number, not {value!r}") from None
         else:
-            raise CnncalcError(f"{kind}: {arg.name} must be a number, not {value!r}")
+            raise CnncalcError(f"{arg.name} must be a number, not {value!r}")
     return value
 
 
@@ -151,19 +151,19 @@ def _int(value, arg: Arg, kind: str, minimum: int) -> int:
     value = _number(value, arg, kind)
     if isinstance(value, float):
         if not value.is_integer():
-            raise CnncalcError(f"{kind}: {arg.name} must be a whole number, not {value}")
+            raise CnncalcError(f"{arg.name} must be a whole number, not {value}")
         value = int(value)
     if value < minimum:
-        raise CnncalcError(f"{kind}: {arg.name} must be at least {minimum}, not {value}")
+        raise CnncalcError(f"{arg.name} must be at least {minimum}, not {value}")
     if value > MAX_DIM:
-        raise CnncalcError(f"{kind}: {arg.name} = {value} is too large (at most {MAX_DIM})")
+        raise CnncalcError(f"{arg.name} = {value} is too large (at most {MAX_DIM})")
     return value
 
 
 def _pair(value, arg: Arg, kind: str, minimum: int) -> tuple[int, int]:
     if isinstance(value, (list, tuple)):
         if len(value) != 2:
-            raise CnncalcError(f"{kind}: {arg.name} must be one number or [h, w], not {list(value)}")
+            raise CnncalcError(f"{arg.name} must be one number or [h, w], not {list(value)}")
         return (_int(value[0], arg, kind, minimum), _int(value[1], arg, kind, minimum))
     v = _int(value, arg, kind, minimum)
     return (v, v)
@@ -178,27 +178,27 @@ def _padding(value, arg: Arg, kind: str):
 def _bool(value, arg: Arg, kind: str) -> bool:
     if isinstance(value, bool):
         return value
-    raise CnncalcError(f"{kind}: {arg.name} must be true or false, not {value!r}")
+    raise CnncalcError(f"{arg.name} must be true or false, not {value!r}")
 
 
 def _float(value, arg: Arg, kind: str) -> float:
     value = float(_number(value, arg, kind))
     if not math.isfinite(value):
-        raise CnncalcError(f"{kind}: {arg.name} must be finite, not {value}")
+        raise CnncalcError(f"{arg.name} must be finite, not {value}")
     return value
 
 
 def _prob(value, arg: Arg, kind: str) -> float:
     value = _float(value, arg, kind)
     if not 0 <= value < 1:
-        raise CnncalcError(f"{kind}: {arg.name} must be in [0, 1), not {value}")
+        raise CnncalcError(f"{arg.name} must be in [0, 1), not {value}")
     return value
 
 
 def _name(value, arg: Arg, kind: str) -> str | None:
     if value is None or isinstance(value, str):
         return value
-    raise CnncalcError(f"{kind}: {arg.name} must be a name, not {value!r}")
+    raise CnncalcError(f"{arg.name} must be a name, not {value!r}")
 
 
 _CONVERT = {
