@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 from . import dim, layers
 from .errors import CnncalcError
-from .graph import Graph, Group, Layer, Parallel, Residual
+from .graph import Graph, Group, Layer, Parallel, Residual, weighted_depth
 from .layers.base import GLOBAL, MAX_DIM
 from .report import CANONICAL_DTYPE, DTYPE_BYTES, LayerRow, Report, Warning_
 
@@ -29,7 +29,7 @@ def analyze(graph: Graph, input: tuple | None = None, batch: int = 1, dtype: str
     y, _ = walk.sequence(graph.layers, x, state, 0)
     return Report(model=graph.name, file=graph.file, input=(batch, *x), output=(batch, *y), batch=batch,
                   dtype=dtype, rows=tuple(walk.rows), warnings=tuple(walk.warnings),
-                  metadata=graph.metadata, family=graph.family)
+                  metadata=graph.metadata, family=graph.family, weighted_depth=weighted_depth(graph.layers))
 
 
 @dataclass(frozen=True)

@@ -89,3 +89,20 @@ def iter_layers(nodes):
         elif isinstance(node, Parallel):
             for branch in node.branches:
                 yield from iter_layers(branch)
+
+
+def weighted_depth(nodes) -> int:
+    """Weighted layers along the longest path: a sequence adds, parallel branches and a residual's
+    two paths take the longest (a projection shortcut is one layer, never the longest)."""
+    total = 0
+    for node in nodes:
+        if isinstance(node, Layer):
+            total += 1 if node.kind.weighted else 0
+        elif isinstance(node, Group):
+            total += weighted_depth(node.children)
+        elif isinstance(node, Residual):
+            shortcut = weighted_depth(node.shortcut) if isinstance(node.shortcut, tuple) else 0
+            total += max(weighted_depth(node.main), shortcut)
+        elif isinstance(node, Parallel):
+            total += max((weighted_depth(b) for b in node.branches), default=0)
+    return total

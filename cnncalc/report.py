@@ -82,6 +82,7 @@ class Report:
     warnings: tuple = ()
     metadata: dict = field(default_factory=dict)
     family: str | None = None
+    weighted_depth: int = 0
 
     @property
     def params(self) -> int:
@@ -117,9 +118,9 @@ class Report:
 
     @property
     def depth(self) -> int:
-        """Weighted layers (conv and linear), the way papers count ResNet-50's 50: layers on a
-        residual's shortcut (the projections) are not counted."""
-        return sum(1 for r in self.rows if r.weighted and ".shortcut[" not in r.path)
+        """Weighted layers (conv, linear) along the longest path, as papers count them:
+        ResNet-50 has 50, GoogLeNet 22 (set by the engine from the graph)."""
+        return self.weighted_depth
 
     def compute(self, convention: str = "cnncalc") -> int:
         """Total compute in a peer tool's own definition (see docs/verify.md)."""

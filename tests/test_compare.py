@@ -64,6 +64,9 @@ def test_depth_counts_weighted_layers_as_the_papers_do():
     rows = {r["model"]: r for r in compare_json("resnet", "vgg")["models"]}
     for name in NINE:  # ResNet-50 has 50 weighted layers, VGG-16 has 16 (shortcut projections not counted)
         assert rows[name]["depth"] == int(name.replace("resnet", "").replace("vgg", ""))
+    # Szegedy et al. 2014: "22 layers deep when counting only layers with parameters"; AlexNet: 8.
+    rows = {r["model"]: r for r in compare_json("googlenet", "alexnet", "lenet5")["models"]}
+    assert (rows["googlenet"]["depth"], rows["alexnet"]["depth"], rows["lenet5"]["depth"]) == (22, 8, 5)
 
 
 def test_table_prints_nine_rows():
