@@ -11,30 +11,44 @@ import torch.nn as nn
 
 
 # -- small networks ---------------------------------------------------------------------------
-def lenet5(hw=(32, 32)):
-    h, w = ((hw[0] - 4) // 2 - 4) // 2, ((hw[1] - 4) // 2 - 4) // 2
+def _flat(hw, steps):
+    """Height and width after `steps`, each ("conv", k) for a valid k×k conv or ("pool", 2)."""
+    out = []
+    for n in hw:
+        for op, k in steps:
+            n = n - k + 1 if op == "conv" else n // k
+        out.append(n)
+    return out
+
+
+def lenet5(input_hw=(32, 32)):
+    """LeNet-5, modern fully connected form (tanh, average pooling): 61,706 params at 32×32."""
+    h, w = _flat(input_hw, [("conv", 5), ("pool", 2), ("conv", 5), ("pool", 2)])
     return nn.Sequential(
         nn.Conv2d(1, 6, 5), nn.Tanh(), nn.AvgPool2d(2), nn.Conv2d(6, 16, 5), nn.Tanh(), nn.AvgPool2d(2),
         nn.Flatten(), nn.Linear(16 * h * w, 120), nn.Tanh(), nn.Linear(120, 84), nn.Tanh(), nn.Linear(84, 10))
 
 
-def mnist_convnet(hw=(28, 28)):
-    h, w = (((hw[0] - 2) // 2 - 2) // 2 - 2), (((hw[1] - 2) // 2 - 2) // 2 - 2)
+def mnist_convnet(input_hw=(28, 28)):
+    """Chollet's Keras MNIST convnet (Deep Learning with Python, ch. 5): 93,322 params at 28×28."""
+    h, w = _flat(input_hw, [("conv", 3), ("pool", 2), ("conv", 3), ("pool", 2), ("conv", 3)])
     return nn.Sequential(
         nn.Conv2d(1, 32, 3), nn.ReLU(), nn.MaxPool2d(2), nn.Conv2d(32, 64, 3), nn.ReLU(), nn.MaxPool2d(2),
         nn.Conv2d(64, 64, 3), nn.ReLU(), nn.Flatten(), nn.Linear(64 * h * w, 64), nn.ReLU(),
         nn.Linear(64, 10), nn.Softmax(dim=1))
 
 
-def cnn_28x28(hw=(28, 28)):
-    h, w = ((hw[0] - 4) // 2 - 4) // 2, ((hw[1] - 4) // 2 - 4) // 2
+def cnn_28x28(input_hw=(28, 28)):
+    """10 and 20 5×5 filters, linear 100, linear 10: 38,250 weights + 140 biases at 28×28."""
+    h, w = _flat(input_hw, [("conv", 5), ("pool", 2), ("conv", 5), ("pool", 2)])
     return nn.Sequential(
         nn.Conv2d(1, 10, 5), nn.ReLU(), nn.MaxPool2d(2), nn.Conv2d(10, 20, 5), nn.ReLU(), nn.MaxPool2d(2),
         nn.Flatten(), nn.Linear(20 * h * w, 100), nn.ReLU(), nn.Linear(100, 10))
 
 
 # -- AlexNet and VGG (torchvision/models/alexnet.py, vgg.py) ------------------------------------
-def alexnet(hw=None):
+def alexnet(input_hw=None):
+    """torchvision AlexNet (single tower): features, AdaptiveAvgPool2d((6, 6)), classifier."""
     return nn.Sequential(
         nn.Conv2d(3, 64, 11, 4, 2), nn.ReLU(True), nn.MaxPool2d(3, 2),
         nn.Conv2d(64, 192, 5, padding=2), nn.ReLU(True), nn.MaxPool2d(3, 2),
@@ -55,6 +69,7 @@ _VGG = {
 
 
 def _vgg(cfg, batch_norm):
+    """torchvision vgg.make_layers + VGG (features, AdaptiveAvgPool2d((7, 7)), classifier)."""
     layers, c = [], 3
     for v in cfg:
         if v == "M":
@@ -69,6 +84,38 @@ def _vgg(cfg, batch_norm):
         *layers, nn.AdaptiveAvgPool2d((7, 7)), nn.Flatten(),
         nn.Linear(512 * 49, 4096), nn.ReLU(True), nn.Dropout(), nn.Linear(4096, 4096), nn.ReLU(True),
         nn.Dropout(), nn.Linear(4096, 1000))
+
+
+def vgg11(input_hw=None):
+    return _vgg(_VGG["vgg11"], False)
+
+
+def vgg13(input_hw=None):
+    return _vgg(_VGG["vgg13"], False)
+
+
+def vgg16(input_hw=None):
+    return _vgg(_VGG["vgg16"], False)
+
+
+def vgg19(input_hw=None):
+    return _vgg(_VGG["vgg19"], False)
+
+
+def vgg11_bn(input_hw=None):
+    return _vgg(_VGG["vgg11"], True)
+
+
+def vgg13_bn(input_hw=None):
+    return _vgg(_VGG["vgg13"], True)
+
+
+def vgg16_bn(input_hw=None):
+    return _vgg(_VGG["vgg16"], True)
+
+
+def vgg19_bn(input_hw=None):
+    return _vgg(_VGG["vgg19"], True)
 
 
 # -- ResNet (torchvision/models/resnet.py) ----------------------------------------------------
@@ -144,6 +191,26 @@ class ResNet(nn.Module):
         return self.fc(torch.flatten(self.avgpool(x), 1))
 
 
+def resnet18(input_hw=None):
+    return ResNet(BasicBlock, [2, 2, 2, 2])
+
+
+def resnet34(input_hw=None):
+    return ResNet(BasicBlock, [3, 4, 6, 3])
+
+
+def resnet50(input_hw=None):
+    return ResNet(Bottleneck, [3, 4, 6, 3])
+
+
+def resnet101(input_hw=None):
+    return ResNet(Bottleneck, [3, 4, 23, 3])
+
+
+def resnet152(input_hw=None):
+    return ResNet(Bottleneck, [3, 8, 36, 3])
+
+
 # -- GoogLeNet (torchvision/models/googlenet.py, aux_logits=False) ---------------------------
 class BasicConv2d(nn.Module):
     def __init__(self, c_in, c_out, **kwargs):
@@ -202,12 +269,13 @@ class GoogLeNet(nn.Module):
         return self.fc(self.dropout(torch.flatten(self.avgpool(x), 1)))
 
 
-REFERENCE_NETS = {
-    "lenet5": lenet5, "mnist_convnet": mnist_convnet, "cnn_28x28": cnn_28x28, "alexnet": alexnet,
-    "googlenet": lambda hw=None: GoogLeNet(),
-    **{f"resnet{d}": (lambda hw=None, b=b, n=n: ResNet(b, n)) for d, (b, n) in {
-        18: (BasicBlock, [2, 2, 2, 2]), 34: (BasicBlock, [3, 4, 6, 3]), 50: (Bottleneck, [3, 4, 6, 3]),
-        101: (Bottleneck, [3, 4, 23, 3]), 152: (Bottleneck, [3, 8, 36, 3])}.items()},
-    **{name: (lambda hw=None, c=cfg: _vgg(c, False)) for name, cfg in _VGG.items()},
-    **{f"{name}_bn": (lambda hw=None, c=cfg: _vgg(c, True)) for name, cfg in _VGG.items()},
-}
+def googlenet(input_hw=None):
+    return GoogLeNet()
+
+
+# Every builder takes `input_hw` ((H, W)); only the fixed-size nets (flatten into a linear) use it.
+REFERENCE_NETS = {f.__name__: f for f in (
+    lenet5, mnist_convnet, cnn_28x28, alexnet,
+    vgg11, vgg13, vgg16, vgg19, vgg11_bn, vgg13_bn, vgg16_bn, vgg19_bn,
+    resnet18, resnet34, resnet50, resnet101, resnet152, googlenet,
+)}
