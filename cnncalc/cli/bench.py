@@ -1,0 +1,99 @@
+"""``cnncalc bench MODEL…``: real forward timing on CUDA (events) or CPU, against the symbolic work."""
+
+from __future__ import annotations
+
+import json
+import sys
+from enum import Enum
+from typing import Annotated, List, Optional
+
+import typer
+
+from ..errors import CnncalcError
+from . import app, console, handles_errors, parse_input
+
+
+class Device(str, Enum):
+    auto = "auto"
+    cuda = "cuda"
+    cpu = "cpu"
+
+
+class Dtype(str, Enum):
+    fp32 = "fp32"
+    fp16 = "fp16"
+    bf16 = "bf16"
+
+
+class BenchFormat(str, Enum):
+    table = "table"
+    json = "json"
+
+
+@app.command()
+@handles_errors
+def bench(
+    models: Annotated[List[str], typer.Argument(help="zoo names or spec paths")],
+    device: Annotated[Device, typer.Option("--device", help="cuda, cpu or auto")] = Device.auto,
+    batch: Annotated[List[int], typer.Option("--batch", "-b", help="batch size; repeat or list for a sweep")] = [1],  # noqa: B006
+    dtype: Annotated[Dtype, typer.Option("--dtype")] = Dtype.fp32,
+    input: Annotated[Optional[str], typer.Option("--input", "-i", help="C,H,W or CxHxW (or H, HxW)")] = None,
+    channels_last: Annotated[bool, typer.Option("--channels-last", help="NHWC memory format")] = False,
+    compile: Annotated[bool, typer.Option("--compile", help="torch.compile the module")] = False,
+    cuda_graphs: Annotated[bool, typer.Option("--cuda-graphs", help="replay a captured CUDA graph")] = False,
+    warmup_ms: Annotated[float, typer.Option("--warmup-ms", help="warm-up time before timing")] = 500,
+    min_runs: Annotated[int, typer.Option("--min-runs", help="timed forwards at least")] = 10,
+    min_time_ms: Annotated[float, typer.Option("--min-time-ms", help="timed seconds at least")] = 1000,
+    per_layer: Annotated[bool, typer.Option("--per-layer", help="roofline view: time every layer")] = False,
+    no_peak: Annotated[bool, typer.Option("--no-peak", help="skip measuring matmul/copy peaks")] = False,
+    format: Annotated[BenchFormat, typer.Option("--format", "-f", help="table or json")] = BenchFormat.table,
+):
+    """Time real forward passes (median, p10/p90, CV), throughput, achieved FLOP/s and the fraction
+    of the measured matmul peak; --per-layer adds a roofline view."""
+    from .. import analyze, load_model
+
+    graphs = [load_model(m) for m in models]
+    try:
+        import torch
+    except ImportError:
+        raise CnncalcError("bench needs torch, which is not installed", fix="pip install 'cnncalc[torch]'") from None
+    from ..torch_backend import bench as lib
+
+    dev = lib.resolve_device(device.value)
+    if min_runs < 1 or warmup_ms < 0 or min_time_ms < 0 or any(b < 1 for b in batch):
+        raise CnncalcError("--min-runs and --batch must be positive, times not negative")
+    name = torch.cuda.get_device_name(dev) if dev.type == "cuda" else f"CPU ({torch.get_num_threads()} threads)"
+    result = lib.BenchReport(dev.type, name, torch.__version__, dtype.value, None,
+                             options={"channels_last": channels_last, "compile": compile, "cuda_graphs": cuda_graphs,
+                                      "warmup_ms": warmup_ms, "min_runs": min_runs, "min_time_ms": min_time_ms})
+    from rich.progress import Progress
+
+    jobs = [(g, b) for g in graphs for b in batch]
+    with Progress(transient=True, console=_stderr_console()) as progress:
+        task = progress.add_task("measuring peaks", total=len(jobs) + (0 if no_peak else 1))
+        if not no_peak:
+            result.peaks = lib.measure_peaks(dev, lib.DTYPES[dtype.value])
+            progress.advance(task)
+        for graph, b in jobs:
+            progress.update(task, description=f"{graph.name} batch {b}")
+            report = analyze(graph, input=parse_input(input, graph.input), batch=b)
+            result.rows.append(lib.bench_model(
+                graph, report, b, dev, dtype.value, channels_last, compile, cuda_graphs, warmup_ms / 1e3,
+                min_runs, min_time_ms / 1e3, per_layer))
+            progress.advance(task)
+    if format is BenchFormat.json:
+        print(json.dumps(result.to_dict()))
+        return
+    from ..views.bench import bench_table, roofline_table
+
+    out = console()
+    out.print(bench_table(result))
+    if per_layer:
+        for row in result.rows:
+            out.print(roofline_table(row, result.peaks))
+
+
+def _stderr_console():
+    from rich.console import Console
+
+    return Console(stderr=True)
