@@ -52,9 +52,14 @@ class Case:
 
     @property
     def status(self) -> str:
-        if any(f.severity == "error" for f in self.findings):
-            return "error"
-        return "fail" if self.findings else "pass"
+        return status_of(self.findings)
+
+
+def status_of(findings) -> str:
+    """'error' (a spec that cannot be built) beats 'fail' (an expectation) beats 'pass'."""
+    if any(f.severity == "error" for f in findings):
+        return "error"
+    return "fail" if findings else "pass"
 
 
 @dataclass(frozen=True)
@@ -71,9 +76,7 @@ class FileResult:
 
     @property
     def status(self) -> str:
-        if any(f.severity == "error" for f in self.findings):
-            return "error"
-        return "fail" if self.findings else "pass"
+        return status_of(self.findings)
 
 
 @dataclass(frozen=True)

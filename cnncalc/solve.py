@@ -120,7 +120,7 @@ class Problem:
         self.shape = shape
         self.sr = symbolic.analyze(graph, shape)
         report = self.sr.report
-        self.errors = _unique(c for c in self.sr.conditions if c.severity == "error")
+        self.errors = symbolic.unique_conditions(c for c in self.sr.conditions if c.severity == "error")
         self.edges = [c for c in self.sr.conditions if c.what.startswith("uncovered")]
         spatial = [r for r in report.rows if len(r.output) == 4 and r.depth == 0 and  # (not a branch)
                    any(self.sym in getattr(d, "free_symbols", ()) for d in r.output[2:])]
@@ -215,15 +215,6 @@ def solve(graph: Graph, lo: int = DEFAULT_RANGE[0], hi: int = DEFAULT_RANGE[1], 
 def _before(first, c, conditions) -> bool:
     """Is condition ``c`` recorded after the failing one (so its layer is never reached)?"""
     return conditions.index(c) > conditions.index(first)
-
-
-def _unique(conditions) -> list:
-    seen, out = set(), []
-    for c in conditions:
-        if c.when not in seen:
-            seen.add(c.when)
-            out.append(c)
-    return out
 
 
 def _unique_exprs(exprs) -> list:

@@ -20,6 +20,7 @@ import sympy
 from . import dim
 from .engine import analyze as _analyze
 from .errors import CnncalcError
+from .inputs import complete
 from .report import Report
 
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
@@ -52,16 +53,7 @@ def parse_input(text: str, default: tuple) -> tuple:
     parts = [p.strip() for p in str(text).replace("×", "x").replace(",", "x").split("x")]
     if not parts or any(not p for p in parts) or len(parts) > 3:
         raise CnncalcError(f"--input {text!r} is not a size", fix="write C,H,W or CxHxW, e.g. 3xHxW")
-    dims = tuple(_size(p, text) for p in parts)
-    if len(dims) == 3:
-        return dims
-    if len(default) != 3:
-        if len(dims) == 1:
-            return dims
-        raise CnncalcError(f"this model takes a flat input [{default[0]}], not {text!r}")
-    if len(dims) == 1:
-        return (default[0], dims[0], dims[0])
-    return (default[0], *dims)
+    return complete(tuple(_size(p, text) for p in parts), default, text)
 
 
 def parse_batch(text) -> object:
@@ -194,7 +186,7 @@ def to_dict(sr: SymbolicReport, convention: str | None = None) -> dict:
         ],
         "conditions": [
             {"path": c.path, "layer": c.layer, "check": c.what, "fails_when": str(c.when)}
-            for c in _unique(sr.errors)
+            for c in unique_conditions(sr.errors)
         ],
     }
     if convention is not None:
@@ -205,7 +197,8 @@ def to_dict(sr: SymbolicReport, convention: str | None = None) -> dict:
     return out
 
 
-def _unique(conditions):
+def unique_conditions(conditions) -> list:
+    """Conditions with duplicates (same ``when``) dropped, in order."""
     seen, out = set(), []
     for c in conditions:
         if c.when not in seen:

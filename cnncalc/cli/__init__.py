@@ -14,6 +14,7 @@ from enum import Enum
 import typer
 
 from ..errors import CheckFailed, CnncalcError
+from ..inputs import parse_input  # noqa: F401  (re-exported for the command modules)
 
 app = typer.Typer(
     name="cnncalc",
@@ -50,28 +51,6 @@ def handles_errors(func):
             raise typer.Exit(0) from None
 
     return wrapper
-
-
-def parse_input(text: str | None, default: tuple) -> tuple | None:
-    """``3,224,224`` / ``3x224x224`` → (3, 224, 224); ``224`` or ``224x200`` keep the spec's channels."""
-    if text is None:
-        return None
-    parts = [p for p in text.replace("×", "x").replace(",", "x").split("x") if p.strip()]
-    try:
-        dims = tuple(int(p) for p in parts)
-    except ValueError:
-        raise CnncalcError(f"--input {text!r} is not a size", fix="write C,H,W or CxHxW, e.g. 3x224x224") from None
-    if any(d < 1 for d in dims) or not dims or len(dims) > 3:
-        raise CnncalcError(f"--input {text!r} is not a size", fix="write C,H,W or CxHxW with positive numbers")
-    if len(dims) == 3:
-        return dims
-    if len(default) != 3:
-        if len(dims) == 1:
-            return dims
-        raise CnncalcError(f"this model takes a flat input [{default[0]}], not {text!r}")
-    if len(dims) == 1:
-        return (default[0], dims[0], dims[0])
-    return (default[0], *dims)
 
 
 def print_warnings(report) -> None:
