@@ -10,7 +10,7 @@ from ..solve import AtSize, Solution
 def _intervals(ivs, limit: int = 8) -> str:
     parts = [f"{a}–{b}" if b > a else str(a) for a, b in ivs[:limit]]
     if len(ivs) > limit:
-        parts.append(f"… ({len(ivs)} runs)")
+        parts.append(f"… {len(ivs) - limit} more runs")
     return ", ".join(parts) if parts else "none"
 
 
@@ -27,7 +27,7 @@ def text(s: Solution, point: AtSize | None = None) -> str:
     if s.feature_map:
         lines.append(f"last feature map: {s.feature_map}")
     lines.append(f"output: {s.output}")
-    exact = f"exact sizes (no floor leaves a real row or column unused): {_intervals(s.exact)} ({s.exact_count:,})"
+    exact = f"exact sizes (no floor leaves a real row or column unused): {_intervals(s.exact)} ({s.exact_count:,} sizes)"
     lines.append(exact)
     if s.exact_pattern:
         lines.append(f"  that is {s.exact_pattern}")
