@@ -237,8 +237,8 @@ def projection_layers(node: Residual, x, y) -> tuple:
     conv, bn = layers.lookup("conv"), layers.lookup("batchnorm")
     conv_args = conv.parse_args({"filters": y[0], "kernel": 1, "stride": stride, "bias": False})
     return (
-        Layer(conv, conv_args, f"{node.name}.projection", f"{node.path}.shortcut[0]", node.line),
-        Layer(bn, bn.parse_args({}), f"{node.name}.projection_bn", f"{node.path}.shortcut[1]", node.line),
+        Layer(conv, conv_args, f"{node.name}.proj", f"{node.path}.shortcut[0]", node.line),
+        Layer(bn, bn.parse_args({}), f"{node.name}.proj_bn", f"{node.path}.shortcut[1]", node.line),
     )
 
 

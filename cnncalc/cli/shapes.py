@@ -72,7 +72,7 @@ def shapes(
         from ..views.table import shapes_table, summary_line
 
         out = console()
-        out.print(shapes_table(report, explain, conv))
+        out.print(shapes_table(report, explain, conv, width=out.width))
         out.print(summary_line(report, conv), highlight=False)
 
 
