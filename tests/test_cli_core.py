@@ -32,8 +32,9 @@ def test_lenet5_table_shows_the_textbook_shapes():
 
 def test_lenet5_json_matches_design_report():
     # DESIGN.md §4 prints these figures for LeNet-5; §3: FLOPs = 2 × MACs.
-    result = run("shapes", "lenet5", "--format", "json")
+    result = run("shapes", "lenet5", "--json")  # the flag as DESIGN.md §4 spells it
     assert result.exit_code == 0
+    assert result.stdout == run("shapes", "lenet5", "--format", "json").stdout
     report = json.loads(result.stdout)
     assert {"model", "input", "output", "params", "trainable_params", "macs", "flops", "activation_bytes",
             "layers"} <= set(report)

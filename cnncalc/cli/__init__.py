@@ -10,6 +10,7 @@ from __future__ import annotations
 import functools
 import sys
 from enum import Enum
+from typing import Annotated
 
 import typer
 
@@ -31,6 +32,18 @@ class Format(str, Enum):
     json = "json"
     csv = "csv"
     markdown = "markdown"
+
+
+# DESIGN.md §4 names the machine-readable report `cnncalc shapes MODEL --json`: every command with a
+# JSON format takes the flag as a shorthand for `--format json`.
+JsonOpt = Annotated[bool, typer.Option("--json", help="shorthand for --format json")]
+
+
+def json_wanted(format, json_flag: bool):
+    """The format to render: ``--json`` picks the json member of FORMAT's own enum (or the string)."""
+    if not json_flag:
+        return format
+    return type(format)("json") if isinstance(format, Enum) else "json"
 
 
 def handles_errors(func):

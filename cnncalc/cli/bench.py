@@ -10,7 +10,7 @@ from typing import Annotated, List, Optional
 import typer
 
 from ..errors import CnncalcError
-from . import app, console, handles_errors, parse_input
+from . import JsonOpt, app, console, handles_errors, json_wanted, parse_input
 
 
 class Device(str, Enum):
@@ -47,9 +47,11 @@ def bench(
     per_layer: Annotated[bool, typer.Option("--per-layer", help="roofline view: time every layer")] = False,
     no_peak: Annotated[bool, typer.Option("--no-peak", help="skip measuring matmul/copy peaks")] = False,
     format: Annotated[BenchFormat, typer.Option("--format", "-f", help="table or json")] = BenchFormat.table,
+    json_: JsonOpt = False,
 ):
     """Time real forward passes (median, p10/p90, CV), throughput, achieved FLOP/s and the fraction
     of the measured matmul peak; --per-layer adds a roofline view."""
+    format = json_wanted(format, json_)
     from .. import analyze, load_model
 
     graphs = [load_model(m) for m in models]

@@ -8,7 +8,7 @@ from typing import Annotated, List, Optional
 
 import typer
 
-from . import Format, app, console, handles_errors, parse_input
+from . import Format, JsonOpt, app, console, handles_errors, json_wanted, parse_input
 
 
 class PlotKind(str, Enum):
@@ -26,6 +26,7 @@ def compare(
         "--sort", "-s", help="model, family, params, macs, flops, activations, depth, output, top1, top5; "
         "prefix - for descending (--sort=-top1)")] = None,
     format: Annotated[Format, typer.Option("--format", "-f", help="table, json, csv or markdown")] = Format.table,
+    json_: JsonOpt = False,
     input: Annotated[Optional[str], typer.Option("--input", "-i", help="C,H,W or CxHxW (or H, HxW: keep C)")] = None,
     batch: Annotated[int, typer.Option("--batch", "-b", help="batch size (MACs and memory scale with it)")] = 1,
     dtype: Annotated[str, typer.Option("--dtype", help="for activation memory: fp32, fp16, bf16, fp64, int8")] = "fp32",
@@ -37,6 +38,7 @@ def compare(
 ):
     """Compare models side by side: params, MACs, FLOPs, activation memory, depth, output and the
     published top-1/top-5 where the spec's metadata gives them. A family name expands to its members."""
+    format = json_wanted(format, json_)
     from ..compare import compare as run_compare
     from ..views import compare as view
 

@@ -7,7 +7,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from . import Format, app, console, handles_errors, parse_input
+from . import Format, JsonOpt, app, console, handles_errors, json_wanted, parse_input
 
 
 @app.command()
@@ -17,6 +17,7 @@ def diff(
     new: Annotated[str, typer.Argument(help="the spec after")],
     format: Annotated[Format, typer.Option("--format", "-f", help="table, json or markdown (a PR comment)")]
     = Format.table,
+    json_: JsonOpt = False,
     input: Annotated[Optional[str], typer.Option("--input", "-i", help="C,H,W or CxHxW (or H, HxW: keep C)")] = None,
     batch: Annotated[int, typer.Option("--batch", "-b", help="batch size")] = 1,
     dtype: Annotated[str, typer.Option("--dtype", help="for activation memory: fp32, fp16, bf16, fp64, int8")] = "fp32",
@@ -24,6 +25,7 @@ def diff(
         "--exit-code", help="exit 1 when anything changed (like git diff --exit-code)")] = False,
 ):
     """Layers whose kind, shape, params or MACs changed (matched by path), and the totals' deltas."""
+    format = json_wanted(format, json_)
     from ..diff import diff_models
     from ..errors import CnncalcError
     from ..views import diff as view

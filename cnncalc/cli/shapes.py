@@ -8,7 +8,7 @@ from enum import Enum
 
 import typer
 
-from . import Format, app, console, handles_errors, parse_input, print_warnings
+from . import Format, JsonOpt, app, console, handles_errors, json_wanted, parse_input, print_warnings
 
 InputOpt = Annotated[Optional[str], typer.Option("--input", "-i", help="C,H,W or CxHxW (or H, HxW: keep C)")]
 BatchOpt = Annotated[int, typer.Option("--batch", "-b", help="batch size (shapes include it)")]
@@ -37,10 +37,12 @@ def shapes(
                                        "makes it a symbol")] = "1",
     dtype: DtypeOpt = "fp32",
     format: FormatOpt = Format.table,
+    json_: JsonOpt = False,
     explain: Annotated[bool, typer.Option("--explain", "-e", help="show the formula of every layer")] = False,
     convention: ConventionOpt = None,
 ):
     """Output shape, params, MACs and receptive field of every layer, and the totals."""
+    format = json_wanted(format, json_)
     from .. import analyze, load_model
     from ..views import text
 

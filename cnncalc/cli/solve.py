@@ -6,7 +6,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from . import app, handles_errors
+from . import JsonOpt, app, handles_errors, json_wanted
 
 
 
@@ -21,9 +21,11 @@ def solve(
     input: Annotated[Optional[str], typer.Option("--input", "-i", help="the size to solve for as a name: "
                                                                        "CxNxN (default, square) or CxNx224")] = None,
     format: Annotated[str, typer.Option("--format", "-f", help="table or json")] = "table",
+    json_: JsonOpt = False,
 ):
     """Valid input sizes (smallest, all in the range), total stride, the sizes no floor
     truncates, and the output size as a formula of the input size."""
+    format = json_wanted(format, json_)
     from .. import load_model
     from ..errors import CnncalcError
     from ..solve import Problem, parse_range

@@ -9,7 +9,7 @@ from typing import Annotated, Optional
 import typer
 
 from ..errors import CheckFailed, CnncalcError
-from . import app, console, handles_errors, parse_input, print_warnings
+from . import JsonOpt, app, console, handles_errors, json_wanted, parse_input, print_warnings
 
 
 class Format(str, Enum):
@@ -41,10 +41,12 @@ def verify(
     input: InputOpt = None,
     batch: BatchOpt = 1,
     format: FormatOpt = Format.table,
+    json_: JsonOpt = False,
     seed: Annotated[int, typer.Option("--seed", help="seed of the random weights and input")] = 0,
 ):
     """Build MODEL in PyTorch, run it once, and check every shape and total against torch, torchinfo
     and fvcore (exact equality). Exit 1 if any check fails."""
+    format = json_wanted(format, json_)
     from .. import analyze, load_model
 
     graph = load_model(model)

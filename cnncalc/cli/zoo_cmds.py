@@ -6,15 +6,17 @@ from typing import Annotated
 
 import typer
 
-from . import Format, app, console, handles_errors
+from . import Format, JsonOpt, app, console, handles_errors, json_wanted
 
 
 @app.command("list")
 @handles_errors
 def list_models(
     format: Annotated[Format, typer.Option("--format", "-f", help="table, json, csv or markdown")] = Format.table,
+    json_: JsonOpt = False,
 ):
     """The model zoo: every shipped spec with its family, input, params and MACs."""
+    format = json_wanted(format, json_)
     from .. import analyze, load_model
     from ..views.zoo import zoo_rows, render_zoo
     from ..zoo import zoo_names
