@@ -17,7 +17,9 @@ The ``expect:`` block::
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import time
+from dataclasses import dataclass, replace
+from datetime import datetime
 from pathlib import Path
 
 from .engine import analyze
@@ -69,6 +71,7 @@ class FileResult:
     findings: tuple
     checked: int  # expectations checked
     cases: tuple = ()
+    seconds: float = 0.0  # loading and analysing the file (JUnit reports it)
 
     @property
     def ok(self) -> bool:
@@ -82,6 +85,7 @@ class FileResult:
 @dataclass(frozen=True)
 class Summary:
     results: tuple
+    started: str = ""  # local ISO time the check began, without zone (JUnit's timestamp)
 
     @property
     def errors(self) -> int:
@@ -126,14 +130,21 @@ def check_paths(paths, baseline=None) -> Summary:
         from .diff import load_reports
 
         baselines = {r["model"]: (r, str(baseline)) for r in load_reports(baseline)}
-    results = tuple(check_file(f, baselines) for f in files)
+    started = datetime.now().isoformat(timespec="seconds")
+    results = tuple(_timed(check_file, f, baselines) for f in files)
     if baselines:
         checked = {r.model for r in results}
         unused = [m for m in baselines if m not in checked]
         if unused and not any(r.model in baselines for r in results):
             raise CnncalcError(f"the baseline is for {', '.join(unused)}, which no checked spec is",
                                file=str(baseline), fix="check the spec of that model, or save a new baseline")
-    return Summary(results)
+    return Summary(results, started)
+
+
+def _timed(check, file, baselines) -> FileResult:
+    t0 = time.perf_counter()
+    result = check(file, baselines)
+    return replace(result, seconds=time.perf_counter() - t0)
 
 
 def check_file(path, baselines: dict | None = None) -> FileResult:

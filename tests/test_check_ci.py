@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 import shutil
+from datetime import datetime
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
@@ -127,16 +128,44 @@ def test_junit_xml_structure(tmp_path):
             assert len(list(case)) <= 1  # at most one failure/error per testcase
     lines = expected_lines(CI / "broken")
     for el in failures + errors:
-        case = next(c for c in cases if el in list(c))
-        name = Path(case.get("file")).name
-        assert int(case.get("line")) == lines[name]
+        suite = next(s for s in suites if any(el in list(c) for c in s.findall("testcase")))
+        file, line = el.text.split(":")[:2]  # the schema has no line attribute: file:line: opens the text
+        assert file == suite.get("file") and int(line) == lines[Path(file).name]
         assert el.get("message")
+    assert_junit10(root)
     # one testcase per expectation: lenet5's block holds 3 totals and 6 per-layer checks
     lenet = next(s for s in suites if s.get("name") == "lenet5_ci")
     assert int(lenet.get("tests")) == 9
     # on stdout too, as a whole document
     text = run("check", CI / "pass", "--format", "junit").stdout
     assert ET.fromstring(text.split("\n", 1)[1]).tag == "testsuites"
+
+
+# Jenkins' xunit-plugin junit-10.xsd (the schema pytest's junit_family=xunit2 targets), restated as
+# data: for each element, its required attributes, the optional ones, and the children it may hold.
+JUNIT10 = {
+    "testsuites": (set(), {"name", "time", "tests", "failures", "errors"}, {"testsuite"}),
+    "testsuite": ({"name", "tests", "failures", "errors"},
+                  {"group", "time", "skipped", "timestamp", "hostname", "id", "package", "file", "log", "url"},
+                  {"testsuite", "properties", "testcase", "system-out", "system-err"}),
+    "testcase": ({"name"}, {"time", "classname", "group"},
+                 {"skipped", "error", "failure", "system-out", "system-err"}),
+    "failure": (set(), {"type", "message"}, set()),
+    "error": (set(), {"type", "message"}, set()),
+}
+SUREFIRE_TIME = re.compile(r"(([0-9]{0,3},)*[0-9]{3}|[0-9]{0,3})*(\.[0-9]*)?")
+
+
+def assert_junit10(el):
+    required, optional, children = JUNIT10[el.tag]
+    assert required <= set(el.attrib) <= required | optional, (el.tag, el.attrib)
+    if el.tag in ("testsuites", "testsuite") and "time" in el.attrib:
+        assert SUREFIRE_TIME.fullmatch(el.get("time")), el.get("time")
+    if el.get("timestamp"):
+        datetime.fromisoformat(el.get("timestamp"))
+    for child in el:
+        assert child.tag in children, (el.tag, child.tag)
+        assert_junit10(child)
 
 
 def test_layer_expectations_by_path_name_and_group(tmp_path):
