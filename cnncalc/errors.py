@@ -63,3 +63,18 @@ class CnncalcError(Exception):
 
 class CheckFailed(Exception):
     """A `check`/`verify` expectation did not hold (exit code 1, not 2)."""
+
+
+def require_extra(feature: str, extra: str, *modules: str) -> None:
+    """Raise a one-line :class:`CnncalcError` naming the pip extra when an optional module is missing.
+
+    The core install is typer, rich and PyYAML only; torch, sympy/numpy and matplotlib come with
+    extras, so a command that needs one must say how to get it instead of showing an ImportError.
+    """
+    import importlib.util
+
+    missing = [m for m in modules if importlib.util.find_spec(m) is None]
+    if missing:
+        verb = "is" if len(missing) == 1 else "are"
+        raise CnncalcError(f"{feature} needs {', '.join(missing)}, which {verb} not installed",
+                           fix=f"pip install 'cnncalc[{extra}]'")

@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
-from .errors import CnncalcError
+from .errors import CnncalcError, require_extra
 
 FORMATS = (".png", ".svg", ".pdf")
 MAX_AREA = 1400.0  # pt² of the largest bubble
@@ -26,6 +26,7 @@ def check_target(path) -> Path:
                            fix="end the file name in .png or .svg (or .pdf)")
     if path.parent and not path.parent.exists():
         raise CnncalcError(f"--plot {str(path)!r}: the folder {str(path.parent)!r} does not exist")
+    require_extra("--plot", "plot", "matplotlib")
     return path
 
 
@@ -74,17 +75,11 @@ def _fmt_count(v: float, unit: str) -> str:
 def plot_comparison(comparison, path, kind: str = "accuracy") -> list[str]:
     """Draw the chart of ``comparison`` to ``path``; returns the models left out (no top-1)."""
     path = check_target(path)
-    try:
-        import matplotlib
-    except ImportError:
-        raise CnncalcError("--plot needs matplotlib, which is not installed",
-                           fix="pip install 'cnncalc[plot]'") from None
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
     from matplotlib.lines import Line2D
     from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
 
-    del matplotlib
     rows, skipped = plottable(comparison, kind)
     batch = comparison.batch or 1
     per_image = [r.macs / batch for r in rows]

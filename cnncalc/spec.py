@@ -12,7 +12,7 @@ from pathlib import Path
 from . import expr, layers
 from .errors import CnncalcError
 from .graph import Graph, Group, Layer, Parallel, Residual
-from .yamlsrc import LMap, LSeq, line_of, load_text
+from .yamlsrc import LSeq, line_of, load_text
 
 TOP_KEYS = ("name", "family", "description", "input", "layers", "blocks", "expect", "metadata")
 COMPOSITES = ("residual", "parallel", "repeat")

@@ -84,3 +84,51 @@ def test_alias_bomb_is_refused_fast_and_small():
     peak = tracemalloc.get_traced_memory()[1]
     tracemalloc.stop()
     assert elapsed < 2 and peak < 50_000_000
+
+
+def _entry_point(*args: str, hide: tuple[str, ...] = (), cwd=None):
+    """Run the console script's ``main`` in a fresh interpreter, with the modules in ``hide``
+    made unimportable, as on a core install without that extra."""
+    code = ("import sys\n"
+            f"for m in {hide!r}: sys.modules[m] = None\n"
+            f"sys.argv = ['cnncalc', *{args!r}]\n"
+            "from cnncalc.cli import main\nmain()\n")
+    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=cwd)
+
+
+LENET = str(Path(__file__).parents[1] / "models" / "lenet5.yaml")
+
+
+@pytest.mark.parametrize("args, says", [
+    (("shapes", LENET, "--format", "xml"), "'xml' is not one of"),
+    (("shapes", LENET, "--nope"), "No such option: --nope"),
+    (("shapes",), "Missing argument"),
+    (("frobnicate",), "No such command 'frobnicate'"),
+    (("solve", LENET, "--at", "abc"), "'abc' is not a valid int"),
+    (("layer", "bogus", "--input", "7"), "'bogus' is not one of"),
+    (("bench", LENET, "--device", "tpu"), "'tpu' is not one of"),
+    (("check", LENET, "--format", "xml"), "'xml' is not one of"),
+])
+def test_bad_option_is_one_line_and_exit_2(args, says):
+    result = _entry_point(*args)
+    assert result.returncode == 2, result.stderr
+    assert result.stdout == "" and "Traceback" not in result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: cnncalc") and says in lines[0], lines
+    assert lines[0].endswith("--help`")  # where to look next
+
+
+@pytest.mark.parametrize("args, hide, extra", [
+    (("solve", "lenet5"), ("sympy",), "symbolic"),
+    (("shapes", "lenet5", "--input", "1xHxW"), ("sympy",), "symbolic"),
+    (("compare", "alexnet", "--plot", "never-written.png"), ("matplotlib",), "plot"),
+    (("verify", "lenet5"), ("fvcore",), "torch"),
+    (("bench", "lenet5", "--device", "cpu"), ("torch",), "torch"),
+])
+def test_missing_extra_says_which_to_install(tmp_path, args, hide, extra):
+    result = _entry_point(*args, hide=hide, cwd=tmp_path)
+    assert result.returncode == 2, result.stderr
+    assert result.stdout == "" and "Traceback" not in result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and f"pip install 'cnncalc[{extra}]'" in lines[0], lines
+    assert not any(tmp_path.iterdir())  # nothing partially written

@@ -8,6 +8,7 @@ Commands live one per module in this package and register on :data:`app`. Only h
 from __future__ import annotations
 
 import functools
+import importlib
 import sys
 from enum import Enum
 from typing import Annotated
@@ -92,8 +93,6 @@ def _group() -> None:
 
 def register_all() -> None:
     """Import every command module (for --help, and for tests that drive the whole app)."""
-    import importlib
-
     for module in dict.fromkeys(COMMANDS.values()):
         try:
             importlib.import_module(f"{__name__}.{module}")
@@ -103,7 +102,6 @@ def register_all() -> None:
 
 
 def main() -> None:  # the console-script entry point
-    import importlib
     import importlib.util
 
     wanted = next((a for a in sys.argv[1:] if not a.startswith("-")), None)
@@ -111,4 +109,30 @@ def main() -> None:  # the console-script entry point
         importlib.import_module(f"{__name__}.{COMMANDS[wanted]}")
     else:
         register_all()
-    app()
+    sys.exit(_run_app())
+
+
+def _run_app() -> int:
+    """Run the app, with click's usage errors (bad option value, unknown option, missing argument)
+    as one ``error:`` line and exit 2 like every other bad input, not click's three-line block."""
+    try:  # typer >= 0.28 runs on its own vendored click, earlier ones on the click package
+        click = importlib.import_module("typer._click.exceptions")
+    except ImportError:
+        click = importlib.import_module("click.exceptions")
+    try:
+        code = app(standalone_mode=False)
+    except click.UsageError as exc:
+        if type(exc).__name__ == "NoArgsIsHelpError":  # bare `cnncalc`: the help, as click shows it
+            print(exc.format_message(), file=sys.stderr)
+            return 2
+        command = exc.ctx.command_path if exc.ctx is not None else "cnncalc"
+        message = " ".join(exc.format_message().split()).rstrip(".")
+        print(f"error: {command}: {message}; see `{command} --help`", file=sys.stderr)
+        return 2
+    except click.ClickException as exc:  # e.g. a file option click itself could not open
+        print(f"error: {' '.join(exc.format_message().split())}", file=sys.stderr)
+        return exc.exit_code
+    except typer.Abort:  # Ctrl-C (typer.Abort is click's Abort where typer runs on the click package)
+        print("aborted", file=sys.stderr)
+        return 130
+    return code if isinstance(code, int) else 0

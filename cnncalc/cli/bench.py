@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import json
-import sys
 from enum import Enum
 from typing import Annotated, List, Optional
 
 import typer
 
-from ..errors import CnncalcError
+from ..errors import CnncalcError, require_extra
 from . import JsonOpt, app, console, handles_errors, json_wanted, parse_input
 
 
@@ -55,10 +54,8 @@ def bench(
     from .. import analyze, load_model
 
     graphs = [load_model(m) for m in models]
-    try:
-        import torch
-    except ImportError:
-        raise CnncalcError("bench needs torch, which is not installed", fix="pip install 'cnncalc[torch]'") from None
+    require_extra("bench", "torch", "torch")
+    import torch
     from ..torch_backend import bench as lib
 
     dev = lib.resolve_device(device.value)

@@ -9,6 +9,7 @@ from enum import Enum
 import typer
 
 from . import Format, JsonOpt, app, console, handles_errors, json_wanted, parse_input, print_warnings
+from ..errors import require_extra
 
 InputOpt = Annotated[Optional[str], typer.Option("--input", "-i", help="C,H,W or CxHxW (or H, HxW: keep C)")]
 BatchOpt = Annotated[int, typer.Option("--batch", "-b", help="batch size (shapes include it)")]
@@ -49,6 +50,7 @@ def shapes(
     graph = load_model(model)
     conv = convention.value if convention is not None else "cnncalc"
     if _names_a_size(input, batch):  # sizes as names: formulas (sympy is imported only here)
+        require_extra("--input with size names", "symbolic", "sympy")
         from .. import symbolic
         from ..views import symbolic as view
 

@@ -27,7 +27,9 @@ def solve(
     truncates, and the output size as a formula of the input size."""
     format = json_wanted(format, json_)
     from .. import load_model
-    from ..errors import CnncalcError
+    from ..errors import CnncalcError, require_extra
+
+    require_extra("solve", "symbolic", "sympy", "numpy")
     from ..solve import Problem, parse_range
     from ..views import solve as view
 

@@ -8,7 +8,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from ..errors import CheckFailed, CnncalcError
+from ..errors import CheckFailed, require_extra
 from . import JsonOpt, app, console, handles_errors, json_wanted, parse_input, print_warnings
 
 
@@ -20,18 +20,6 @@ class Format(str, Enum):
 InputOpt = Annotated[Optional[str], typer.Option("--input", "-i", help="C,H,W or CxHxW (or H, HxW: keep C)")]
 BatchOpt = Annotated[int, typer.Option("--batch", "-b", help="batch size of the forward pass")]
 FormatOpt = Annotated[Format, typer.Option("--format", "-f", help="table or json")]
-
-
-def _need_torch():
-    missing = []
-    for module in ("torch", "torchinfo", "fvcore"):
-        try:
-            __import__(module)
-        except ImportError:
-            missing.append(module)
-    if missing:
-        raise CnncalcError(f"verify needs {', '.join(missing)}, which {'is' if len(missing) == 1 else 'are'} "
-                           "not installed", fix="pip install 'cnncalc[torch]'")
 
 
 @app.command()
@@ -52,7 +40,7 @@ def verify(
     graph = load_model(model)
     report = analyze(graph, input=parse_input(input, graph.input), batch=batch, dtype="float32")
     print_warnings(report)
-    _need_torch()
+    require_extra("verify", "torch", "torch", "torchinfo", "fvcore")
     from ..torch_backend.verify import verify as run_verify
 
     result = run_verify(graph, report, seed=seed)
