@@ -25,7 +25,7 @@ from dataclasses import dataclass
 
 def is_known(value) -> bool:
     """A plain number (an int, or a sympy Integer), not a formula."""
-    return isinstance(value, numbers.Integral)
+    return type(value) is int or isinstance(value, numbers.Integral)  # the ABC check is slow; ints are most
 
 
 def all_known(values) -> bool:
