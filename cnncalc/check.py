@@ -326,6 +326,11 @@ def _budget(key, want, got):
             raise CnncalcError(f"unknown bound '{unknown[0] if unknown else ''}' (use min and max)")
         lo = _number(want["min"]) if "min" in want else None
         hi = _number(want["max"]) if "max" in want else None
+        for bound, value in (("min", lo), ("max", hi)):
+            if value is not None and value < 0:
+                raise CnncalcError(f"budget {bound} {value:,.0f} is negative; counts never are")
+        if lo is not None and hi is not None and lo > hi:
+            raise CnncalcError(f"budget min {lo:,.0f} is above max {hi:,.0f}; nothing can pass it")
         out = []
         if hi is not None and got > hi:
             out.append(f"{key}: {got:,} is over the budget max {hi:,.0f} (+{got - hi:,.0f})")

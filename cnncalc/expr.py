@@ -24,8 +24,17 @@ _OPERATORS = {
 _LIMIT = 2**62  # keeps intermediate values from growing without bound
 
 
+_ARITHMETIC = re.compile(r"[\d\s.()]*\d[\d\s.()]*(?:[-+*/%]+[\d\s.()]+)+")
+
+
 def is_expression(value: object) -> bool:
     return isinstance(value, str) and "$" in value
+
+
+def is_argument_expression(value: object) -> bool:
+    """An argument to evaluate: ``$width * 4``, or plain arithmetic such as ``64 * 4`` or
+    ``224 // 32``, which YAML hands over as a string just the same."""
+    return is_expression(value) or (isinstance(value, str) and _ARITHMETIC.fullmatch(value.strip()) is not None)
 
 
 def evaluate(text: str, env: dict[str, object]):

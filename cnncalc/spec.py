@@ -319,7 +319,7 @@ class _Loader:
 
     # -- values ---------------------------------------------------------------------------------
     def _resolve(self, value, env, line, path):
-        if expr.is_expression(value):
+        if expr.is_argument_expression(value):
             return self._eval(value, env, line, path)
         if isinstance(value, list):
             return [self._resolve(v, env, line, path) for v in value]

@@ -183,3 +183,13 @@ def test_layer_expectations_by_path_name_and_group(tmp_path):
     assert result.exit_code == 2
     assert "no layer has the path or name 'nosuch'" in result.output
     assert result.output.count(str(spec)) == 1  # only the unknown layer is reported
+
+
+@pytest.mark.parametrize("budget, says", [("{max: -1}", "budget max -1 is negative"),
+                                          ("{min: 10, max: 5}", "budget min 10 is above max 5")])
+def test_impossible_budget_is_an_invalid_spec_on_its_line(tmp_path, budget, says):
+    spec = tmp_path / "budget.yaml"
+    spec.write_text(f"name: t\ninput: [1, 8, 8]\nexpect:\n  params: {budget}\nlayers:\n  - conv: {{filters: 2, kernel: 3}}\n")
+    result = run("check", spec)
+    assert result.exit_code == 2
+    assert f"{spec}:4: expect.params: {says}" in result.output

@@ -143,3 +143,19 @@ def test_expressions_agree_with_python_arithmetic(a, b, c):
 def test_expressions_refuse_anything_but_arithmetic(text):
     with pytest.raises(CnncalcError):
         evaluate(text if "$" in text else text + " + $a", {"a": 1})
+
+
+@pytest.mark.parametrize("text, value", [("64 * 4", 64 * 4), ("224 // 32", 224 // 32), ("(3 + 1) * 2", (3 + 1) * 2),
+                                         ("10 - 3", 10 - 3), ("9 % 4", 9 % 4)])
+def test_plain_arithmetic_outside_blocks_agrees_with_python(text, value):
+    spec = f"name: t\ninput: [3, 64, 64]\nlayers:\n  - conv: {{filters: '{text}', kernel: 1}}\n"
+    assert analyze(load_string(spec)).output == (1, value, 64, 64)
+
+
+@pytest.mark.parametrize("text, says", [("1/0", "division by zero"), ("3 / 2", "whole number"),
+                                        ("2 ** 40", "'2 ** 40'")])
+def test_plain_arithmetic_errors_are_clear(text, says):
+    spec = f"name: t\ninput: [3, 64, 64]\nlayers:\n  - conv: {{filters: 4, kernel: 1, stride: '{text}'}}\n"
+    with pytest.raises(CnncalcError) as info:
+        analyze(load_string(spec))
+    assert says in info.value.oneline() and info.value.line == 4
