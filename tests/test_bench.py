@@ -21,8 +21,10 @@ cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device"
 QUICK = ["--min-runs", "3", "--min-time-ms", "50", "--warmup-ms", "20"]
 
 
-def test_cpu_bench_of_two_models_and_two_batches():
-    result = runner.invoke(app, ["bench", "lenet5", "resnet18", "--device", "cpu", "--batch", "1", "--batch", "8",
+@pytest.mark.parametrize("batches", [["--batch", "1", "8"], ["--batch", "1", "--batch", "8"]], ids=["list", "repeat"])
+def test_cpu_bench_of_two_models_and_two_batches(batches):
+    # the issue's own command line: cnncalc bench lenet5 resnet18 --device cpu --batch 1 8
+    result = runner.invoke(app, ["bench", "lenet5", "resnet18", "--device", "cpu", *batches,
                                  "--input", "64", "--format", "json", *QUICK])
     assert result.exit_code == 0, result.output
     report = json.loads(result.stdout)

@@ -29,12 +29,25 @@ class BenchFormat(str, Enum):
     json = "json"
 
 
+def _batches_after_models(models: list[str], batch: list[int] | None) -> tuple[list[str], list[int]]:
+    """Read ``--batch 1 8`` as two batch sizes. A click option takes one value, so the 8 lands among
+    the MODELS; once --batch is given, a whole number there that names no file is one more batch
+    size. Without --batch it stays a model name (and fails as one)."""
+    if batch is None:
+        return models, [1]
+    from pathlib import Path
+
+    sizes = [m for m in models if m.isdigit() and not Path(m).exists()]
+    return [m for m in models if m not in sizes], [*batch, *map(int, sizes)]
+
+
 @app.command()
 @handles_errors
 def bench(
     models: Annotated[List[str], typer.Argument(help="zoo names or spec paths")],
     device: Annotated[Device, typer.Option("--device", help="cuda, cpu or auto")] = Device.auto,
-    batch: Annotated[List[int], typer.Option("--batch", "-b", help="batch size; repeat or list for a sweep")] = [1],  # noqa: B006
+    batch: Annotated[Optional[List[int]], typer.Option(
+        "--batch", "-b", help="batch sizes for a sweep: --batch 1 8 (or --batch 1 --batch 8); default 1")] = None,
     dtype: Annotated[Dtype, typer.Option("--dtype")] = Dtype.fp32,
     input: Annotated[Optional[str], typer.Option("--input", "-i", help="C,H,W or CxHxW (or H, HxW)")] = None,
     channels_last: Annotated[bool, typer.Option("--channels-last", help="NHWC memory format")] = False,
@@ -53,6 +66,7 @@ def bench(
     format = json_wanted(format, json_)
     from .. import analyze, load_model
 
+    models, batch = _batches_after_models(models, batch)
     graphs = [load_model(m) for m in models]
     require_extra("bench", "torch", "torch")
     import torch
