@@ -119,7 +119,7 @@ class Problem:
         self.sym = names.pop()
         self.shape = shape
         self.sr = symbolic.analyze(graph, shape)
-        report = self.sr.report
+        report = self.sr
         self.errors = symbolic.unique_conditions(c for c in self.sr.conditions if c.severity == "error")
         self.edges = [c for c in self.sr.conditions if c.what.startswith("uncovered")]
         spatial = [r for r in report.rows if len(r.output) == 4 and r.depth == 0 and  # (not a branch)
@@ -164,7 +164,7 @@ class Problem:
         valid, exact = self.masks(sizes)
         valid_iv, exact_iv = intervals(sizes, valid), intervals(sizes, exact)
         stride = self.stride()
-        report = self.sr.report
+        report = self.sr
         feature = symbolic.shape(self.feature) if self.feature is not None else None
         return Solution(
             model=self.graph.name, input=symbolic.shape(self.shape), symbol=str(self.sym), lo=lo, hi=hi,
@@ -198,7 +198,7 @@ class Problem:
             def at_n(dims):
                 return tuple(int(d) if dim.is_known(d) else int(self._value(values, d)) for d in dims)
 
-            return AtSize(n, True, output=at_n(self.sr.report.output[1:]),
+            return AtSize(n, True, output=at_n(self.sr.output[1:]),
                           feature_map=at_n(self.feature) if self.feature else None, uncovered=tuple(uncovered))
         try:
             concrete_analyze(self.graph, shape)

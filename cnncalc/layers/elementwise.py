@@ -10,7 +10,7 @@ class _Elementwise(LayerKind):
     torch_name = ""
     torch_kwargs: dict = {}
 
-    def infer(self, a, x):
+    def infer(self, a, x, ctx):
         return Inference(x, "same shape")
 
     def build(self, a, x):

@@ -12,6 +12,8 @@ the same run and dtype, so the fraction is against what this machine really reac
 
 from __future__ import annotations
 
+import math
+
 import statistics
 import time
 from dataclasses import dataclass, field
@@ -257,7 +259,7 @@ def _per_layer(module, x, report, device, dtype) -> list[LayerTiming]:
     """Time every leaf row's module with hooks (events on CUDA), summed over a few forwards."""
     modules = dict(module.named_modules())
     bytes_per = DTYPE_BYTES[DTYPE_NAMES[dtype]]
-    rows = [r for r in report.rows if r.kind not in ("residual", "parallel")]
+    rows = report.rows
     totals = {r.path: 0.0 for r in rows}
     starts: dict = {}
     handles = []
@@ -297,9 +299,7 @@ def _per_layer(module, x, report, device, dtype) -> list[LayerTiming]:
             h.remove()
     out = []
     for r in rows:
-        numel_in = 1
-        for d in r.input:
-            numel_in *= d
+        numel_in = sum(math.prod(shape) for shape in r.inputs)
         moved = (numel_in + r.output_numel + r.params) * bytes_per
         out.append(LayerTiming(r.path, r.name, r.kind, totals[r.path] / repeats, r.macs, moved))
     return out

@@ -25,7 +25,6 @@ from ..graph import Graph, torch_name
 from ..report import Report
 from .build import build_module
 
-MERGE_KINDS = ("residual", "parallel")  # rows whose module holds other rows' modules
 FVCORE_MAC_OPS = ("conv", "linear", "addmm", "mm", "matmul", "bmm")
 
 
@@ -149,7 +148,7 @@ def verify(graph: Graph, report: Report, seed: int = 0) -> VerifyResult:
     # -- params ----------------------------------------------------------------------------
     torch_params = sum(p.numel() for p in model.parameters())
     checks.append(Check("params", "sum(p.numel())", report.params, torch_params))
-    layer_rows = [(r, m) for r, m in zip(rows, row_modules) if r.kind not in MERGE_KINDS]
+    layer_rows = list(zip(rows, row_modules))
     params_ok = 0
     for row, module in layer_rows:
         actual = sum(p.numel() for p in module.parameters()) if module is not None else None

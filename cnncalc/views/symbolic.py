@@ -7,22 +7,22 @@ from __future__ import annotations
 
 import json
 
-from ..report import CONVENTIONS
-from ..symbolic import SymbolicReport, factored, polynomial, pretty, shape, to_dict
+from ..report import CONVENTIONS, Report
+from ..symbolic import factored, polynomial, pretty, shape
 
 
-def to_json(sr: SymbolicReport, convention: str | None = None) -> str:
-    return json.dumps(to_dict(sr, convention), ensure_ascii=False)
+def to_json(sr: Report, convention: str | None = None) -> str:
+    return json.dumps(sr.to_dict(convention), ensure_ascii=False)
 
 
-def _rows(sr: SymbolicReport, convention: str):
-    for r in sr.report.rows:
+def _rows(sr: Report, convention: str):
+    for r in sr.rows:
         params, compute = r.params, r.compute(convention)
         yield (r, shape(r.output), pretty(factored(params)) if params != 0 else "—",
                pretty(factored(compute)) if compute != 0 else "—")
 
 
-def condition_lines(sr: SymbolicReport) -> list[str]:
+def condition_lines(sr: Report) -> list[str]:
     """One line per distinct way the network can fail: where, which check, when."""
     seen, lines = set(), []
     for c in sr.errors:
@@ -33,8 +33,8 @@ def condition_lines(sr: SymbolicReport) -> list[str]:
     return lines
 
 
-def print_table(sr: SymbolicReport, convention: str = "cnncalc", fmt: str = "table") -> None:
-    report = sr.report
+def print_table(sr: Report, convention: str = "cnncalc", fmt: str = "table") -> None:
+    report = sr
     title = f"{report.model} — input {shape(report.input)}"
     head = ["layer", "kind", "output", "params", CONVENTIONS[convention][0]]
     total_params = pretty(polynomial(report.params))
