@@ -678,13 +678,17 @@ class _Loader:
         if "name" in given and "name" not in params:
             name = given.pop("name") if name is None else name
         local: dict = {"in_channels": ShapeOf(source, 0)}
+        # the call's arguments are the caller's expressions, but `$in_channels` in them is the
+        # channels entering this call, as inside the block
+        at_call = Frame(Scope({**frame.scope.values, "in_channels": local["in_channels"]}), frame.names,
+                        frame.input, frame.prefix, frame.stack, frame.call_line, frame.depth)
         for key, v in given.items():
             if key not in params:
                 close = _close(str(key), list(params), n=1)
                 self.fail(f"block '{bname}' has no argument '{key}'", line=line_of(value, key, line), path=path,
                           fix=f"did you mean '{close[0]}'?" if close else
                           f"its arguments: {', '.join(params) or 'none'}")
-            local[key] = self._resolve(v, frame, line_of(value, key, line), path)
+            local[key] = self._resolve(v, at_call, line_of(value, key, line), path)
         for key, default in params.items():
             if key not in local:
                 if default is None:
