@@ -398,7 +398,7 @@ class _Loader:
                       fix=f"did you mean '{close[0]}'?" if close else "`cnncalc kinds` lists the known kinds")
         if kind.inputs is None:
             return self._merge(kind, value, vline, path, frame, prev, name, "from" in extra)
-        return self._layer(kind, value, vline, path, frame, source, name)
+        return self._layer(kind, value, vline, path, frame, source, name, prev)
 
     def _from(self, value, frame, prev, line, path) -> str:
         if isinstance(value, list):
@@ -442,7 +442,7 @@ class _Loader:
         self.fail(f"{kind.name} takes no shorthand value ({value!r})", line=line, path=path,
                   fix=f"write just `- {kind.name}`")
 
-    def _layer(self, kind, value, line, path, frame: Frame, source: str, name) -> str:
+    def _layer(self, kind, value, line, path, frame: Frame, source: str, name, prev: str) -> str:
         raw = self._raw_args(kind, value, line, path)
         arg_lines = {k: line_of(value, k, line) if isinstance(value, dict) else line for k in raw}
         if "name" in raw:
@@ -451,7 +451,7 @@ class _Loader:
                           line=arg_lines["name"], path=path)
             name = raw.pop("name")
         activation = raw.pop("activation", None) if kind.takes_activation else None
-        args, deferred, refs = self._arguments(kind, raw, arg_lines, line, path, frame, name)
+        args, deferred, refs = self._arguments(kind, raw, arg_lines, line, path, frame, name, prev)
         keras_pair = activation not in (None, "linear", "identity") and activation is not False
         node_path = f"{path}[0]" if keras_pair else path
         tensor = self._define(name, kind.name, line, path, frame, bind=not keras_pair)
@@ -471,7 +471,7 @@ class _Loader:
                        frame.depth))
         return act_tensor
 
-    def _arguments(self, kind, raw, arg_lines, line, path, frame: Frame, name):
+    def _arguments(self, kind, raw, arg_lines, line, path, frame: Frame, name, prev: str):
         """Parse the arguments now, or defer them (with the references they need) to the engine."""
         tensor_args = {a.name for a in kind.args if a.type == "tensor"}
         tensor_args |= {alias for a in kind.args if a.type == "tensor" for alias in a.aliases}
@@ -479,7 +479,7 @@ class _Loader:
         values = {}
         for key, v in raw.items():
             if key in tensor_args:
-                ref = self._tensor(v, frame, NETWORK_INPUT, arg_lines[key], path)
+                ref = self._tensor(v, frame, prev, arg_lines[key], path)
                 refs.append(ref)
                 values[key] = ShapeOf(ref)
                 pending = True
@@ -525,7 +525,7 @@ class _Loader:
             self.fail(f"{kind.name} needs the list of tensors it merges (at least two)", line=line, path=path,
                       fix=f"e.g. - {kind.name}: [skip, prev]")
         inputs = tuple(self._tensor(v, frame, prev, line_of(value, i, line), path) for i, v in enumerate(value))
-        args, deferred, refs = self._arguments(kind, raw, {k: line for k in raw}, line, path, frame, name)
+        args, deferred, refs = self._arguments(kind, raw, {k: line for k in raw}, line, path, frame, name, prev)
         tensor = self._define(name, kind.name, line, path, frame)
         self._add(Node(tensor, kind, args, inputs, path, line, frame.call_line, frame.depth, deferred, refs=refs))
         return tensor
