@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import Any, ClassVar, NamedTuple
 
 from ..errors import CnncalcError
 
@@ -35,10 +35,11 @@ class Arg:
     help: str = ""
 
 
-@dataclass(frozen=True)
-class Window:
+class Window(NamedTuple):
     """A sliding window per spatial axis, for the receptive field. In input units: an upsampling
-    layer steps by a fraction (``Fraction(1, 2)``) of an input pixel."""
+    layer steps by a fraction (``Fraction(1, 2)``) of an input pixel. (Named tuples here and in
+    :class:`Inference`: the engine makes one per node, and frozen dataclasses cost several times
+    more to build.)"""
 
     kernel: tuple  # effective (dilated) kernel
     stride: tuple
@@ -48,8 +49,7 @@ class Window:
 GLOBAL = "global"  # the layer sees its whole input (flatten, linear, global pooling)
 
 
-@dataclass(frozen=True)
-class Inference:
+class Inference(NamedTuple):
     """The shape rule's answer for one layer at one input shape."""
 
     output: tuple[int, ...]
