@@ -24,6 +24,7 @@ from pathlib import Path
 
 from . import expr, layers
 from .errors import CnncalcError
+from .files import read_text
 from .graph import NETWORK_INPUT, Deferred, Graph, Node, ShapeOf, StrideBetween
 from .yamlsrc import LMap, LSeq, line_of, load_text
 
@@ -40,16 +41,8 @@ BLOCK_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 
 def load_file(path: str | Path) -> Graph:
-    path = Path(path)
     shown = str(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise CnncalcError("no such file", file=shown) from None
-    except UnicodeDecodeError:
-        raise CnncalcError("the file is not UTF-8 text", file=shown) from None
-    except OSError as exc:
-        raise CnncalcError(f"cannot read the file: {exc.strerror}", file=shown) from None
+    text = read_text(path, what="spec file")  # a regular file only, read up to the size limit
     return from_data(load_text(text, shown), shown)
 
 
