@@ -26,6 +26,7 @@ from . import expr, layers
 from .errors import CnncalcError
 from .files import read_text
 from .graph import NETWORK_INPUT, Deferred, Graph, Node, ShapeOf, StrideBetween
+from .metadata import check_metadata
 from .yamlsrc import LMap, LSeq, line_of, load_text
 
 TOP_KEYS = ("name", "family", "description", "input", "layers", "outputs", "blocks", "expect", "metadata")
@@ -212,6 +213,7 @@ class _Loader:
         metadata = data.get("metadata") or {}
         if not isinstance(metadata, dict):
             self.fail("metadata must be a mapping", line=line_of(data, "metadata"))
+        check_metadata(metadata, self.file)  # the accuracies compare shows: finite percentages
         family = data.get("family")
         if family is not None and not isinstance(family, str):
             self.fail("family must be a name", line=line_of(data, "family"))
