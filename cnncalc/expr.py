@@ -69,7 +69,7 @@ def evaluate(text: str, env: dict[str, object]):
 
     if len(text) > MAX_LENGTH:
         raise CnncalcError(f"the expression {_shown(text)} is {len(text):,} characters long "
-                           f"(at most {MAX_LENGTH})", fix="split it with a block argument")
+                           f"(at most {MAX_LENGTH})", fix="write a shorter one (a block argument can hold a part of it)")
     source = _REF.sub(lambda m: f"__arg_{m.group(1)}", text)
     try:
         tree = ast.parse(source.strip(), mode="eval")

@@ -21,6 +21,7 @@ from . import dim, symbolic
 from .engine import analyze as concrete_analyze
 from .errors import CnncalcError
 from .graph import Graph
+from .inputs import check_size, parse_range  # noqa: F401  (parse_range: part of this module's API)
 from .layers.base import MAX_DIM
 
 DEFAULT_RANGE = (1, 1024)
@@ -86,28 +87,6 @@ class Solution:
             "feature_map": self.feature_map_plain, "output": self.output_plain,
             "conditions": [{"path": p, "layer": n, "check": c, "fails_when": w} for p, n, c, w in self.conditions],
         }
-
-
-def parse_range(text: str) -> tuple[int, int]:
-    """``1..1024`` (or ``1-1024``, ``1:1024``) → (1, 1024)."""
-    for sep in ("..", "–", ":", "-"):
-        if sep in text:
-            a, _, b = text.partition(sep)
-            break
-    else:
-        raise CnncalcError(f"--range {text!r} is not a range", fix="write FIRST..LAST, e.g. 1..1024")
-    try:
-        lo, hi = int(a), int(b)
-    except ValueError:
-        raise CnncalcError(f"--range {text!r} is not a range", fix="write FIRST..LAST, e.g. 1..1024") from None
-    if lo < 1 or hi < lo:
-        raise CnncalcError(f"--range {text!r} is empty or starts below 1", fix="e.g. 1..1024")
-    if hi > MAX_DIM:
-        raise CnncalcError(f"--range {text!r} goes past {MAX_DIM:,}, the largest size shapes takes",
-                           fix=f"end the range at {MAX_DIM} or below")
-    if hi - lo > 10_000_000:
-        raise CnncalcError(f"--range {text!r} is too long", fix="at most 10,000,000 sizes at once")
-    return lo, hi
 
 
 class Problem:
@@ -211,10 +190,7 @@ class Problem:
     def at(self, n: int) -> AtSize:
         """Which layer fails at size ``n`` and how (the concrete engine's own message), and which
         layers leave real input rows or columns unused there."""
-        if n < 1:
-            raise CnncalcError(f"--at {n}: sizes start at 1")
-        if n > MAX_DIM:
-            raise CnncalcError(f"--at {n}: sizes stop at {MAX_DIM:,}, the largest size shapes takes")
+        check_size(n, "--at")
         values = [v[0] for v in self._exact(np.array([n], dtype=object))]  # (exact: Python integers)
         first = next((c for c in self.errors if bool(self._value(values, c.when))), None)
         uncovered, seen = [], set()
