@@ -183,7 +183,7 @@ def _scalar(node, reader, file: str, line: int):
     if node.tag == _TAG + "timestamp":  # a date is text to cnncalc (metadata: date: 2015-12-10)
         return node.value
     if node.tag == _TAG + "int":
-        digits = sum(ch.isdigit() for ch in node.value)
+        digits = len(node.value.lstrip("+-").replace("_", ""))  # (hex and 1:2:3 forms count too)
         if digits > MAX_DIGITS:
             raise CnncalcError(f"a whole number of {digits:,} digits is too large (at most {MAX_DIGITS})",
                                file=file, line=line)

@@ -301,6 +301,7 @@ def test_solve_sizes_are_bounded(tmp_path, args, says):
     refused(cnncalc("solve", "lenet5", *args, cwd=tmp_path), says)
 
 
+@pytest.mark.slow  # (sympy's import and a symbolic walk: the property below checks it in-process)
 def test_solve_refuses_a_size_shapes_refuses(tmp_path):
     shapes = cnncalc("shapes", "lenet5", "--input", "1x100000x100000", cwd=tmp_path)
     assert shapes.returncode == 2 and "is too large" in shapes.stderr
