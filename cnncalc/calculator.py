@@ -79,7 +79,7 @@ def window(kind: str, size: int, kernel: int, stride: int | None = None, padding
     if "filters" in takes:
         args.setdefault("filters", 1)  # (the output channels do not change the size)
     parsed = _parse(kind, args)  # the kind's own defaults (a pool's stride is its kernel)
-    stride, dilation = parsed["stride"][0], parsed.get("dilation", (1, 1))[0]
+    stride, dilation = _first(parsed["stride"]), _first(parsed.get("dilation", 1))
     ceil = bool(parsed.get("ceil_mode", False))
     out, params = _run(kind, args, size, channels or 1)
     keff = dilation * (kernel - 1) + 1
@@ -93,6 +93,11 @@ def window(kind: str, size: int, kernel: int, stride: int | None = None, padding
     return WindowAnswer(kind, size, kernel, stride, padding, dilation, ceil, exact, out,
                         span >= 0 and exact.denominator == 1, uncovered, fitting_paddings, fitting_strides,
                         params)
+
+
+def _first(value) -> int:
+    """One axis of an argument the kind keeps as a number or one number per axis."""
+    return value[0] if isinstance(value, (tuple, list)) else value
 
 
 def _kind(kind: str):
