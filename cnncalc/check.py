@@ -23,7 +23,7 @@ from datetime import datetime
 from pathlib import Path
 
 from .engine import analyze
-from .errors import CnncalcError
+from .errors import CnncalcError, shorten
 from .spec import load_file
 from .yamlsrc import line_of
 
@@ -308,14 +308,19 @@ def _strip(exc: CnncalcError) -> str:
 
 
 def _number(value):
-    if isinstance(value, bool):
-        raise CnncalcError(f"{value!r} is not a number")
-    if isinstance(value, (int, float)):
-        return value
-    try:
-        return float(str(value).replace("_", ""))
-    except ValueError:
-        raise CnncalcError(f"{value!r} is not a number") from None
+    """A figure of an expectation: a finite number (``5e9`` and ``"5_000"`` read as numbers too)."""
+    import math
+
+    if isinstance(value, bool) or not isinstance(value, (int, float, str)):
+        raise CnncalcError(f"{shorten(repr(value))} is not a number")
+    if isinstance(value, str):
+        try:
+            value = float(value.replace("_", ""))
+        except ValueError:
+            raise CnncalcError(f"{shorten(repr(value))} is not a number") from None
+    if isinstance(value, float) and not math.isfinite(value):
+        raise CnncalcError(f"{value} is not a finite number; a count or budget never is")
+    return value
 
 
 def _budget(key, want, got):
@@ -338,6 +343,10 @@ def _budget(key, want, got):
             out.append(f"{key}: {got:,} is under the minimum {lo:,.0f} ({got - lo:,.0f})")
         return out
     target = _number(want)
+    if isinstance(target, float):
+        if not target.is_integer():  # (else "expected 168, got 168 (-0)" for 168.4)
+            raise CnncalcError(f"{target:g} is not a whole number; counts are (or give a {{min, max}} budget)")
+        target = int(target)
     if target != got:
         delta = got - target
         return [f"{key}: expected {target:,.0f}, got {got:,} ({delta:+,.0f})"]

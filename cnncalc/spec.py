@@ -24,7 +24,9 @@ from pathlib import Path
 
 from . import expr, layers
 from .errors import CnncalcError
+from .files import read_text
 from .graph import NETWORK_INPUT, Deferred, Graph, Node, ShapeOf, StrideBetween
+from .metadata import check_metadata
 from .yamlsrc import LMap, LSeq, line_of, load_text
 
 TOP_KEYS = ("name", "family", "description", "input", "layers", "outputs", "blocks", "expect", "metadata")
@@ -40,16 +42,8 @@ BLOCK_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 
 def load_file(path: str | Path) -> Graph:
-    path = Path(path)
     shown = str(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise CnncalcError("no such file", file=shown) from None
-    except UnicodeDecodeError:
-        raise CnncalcError("the file is not UTF-8 text", file=shown) from None
-    except OSError as exc:
-        raise CnncalcError(f"cannot read the file: {exc.strerror}", file=shown) from None
+    text = read_text(path, what="spec file")  # a regular file only, read up to the size limit
     return from_data(load_text(text, shown), shown)
 
 
@@ -219,6 +213,7 @@ class _Loader:
         metadata = data.get("metadata") or {}
         if not isinstance(metadata, dict):
             self.fail("metadata must be a mapping", line=line_of(data, "metadata"))
+        check_metadata(metadata, self.file)  # the accuracies compare shows: finite percentages
         family = data.get("family")
         if family is not None and not isinstance(family, str):
             self.fail("family must be a name", line=line_of(data, "family"))

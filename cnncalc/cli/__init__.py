@@ -15,7 +15,7 @@ from typing import Annotated
 
 import typer
 
-from ..errors import CheckFailed, CnncalcError
+from ..errors import CheckFailed, CnncalcError, printable
 from ..inputs import parse_input  # noqa: F401  (re-exported for the command modules)
 
 app = typer.Typer(
@@ -69,7 +69,7 @@ def handles_errors(func):
 
 def print_warnings(report) -> None:
     for w in report.warnings:
-        print(w.oneline(), file=sys.stderr)
+        print(" ".join(printable(w.oneline()).split()), file=sys.stderr)
 
 
 def console():

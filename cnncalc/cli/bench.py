@@ -66,6 +66,7 @@ def bench(
     format = json_wanted(format, json_)
     from .. import analyze, load_model
 
+    check_timing(warmup_ms, min_time_ms, min_runs)  # before any work: inf would time forever
     models, batch = _batches_after_models(models, batch)
     graphs = [load_model(m) for m in models]
     require_extra("bench", "torch", "torch")
@@ -73,8 +74,8 @@ def bench(
     from ..torch_backend import bench as lib
 
     dev = lib.resolve_device(device.value)
-    if min_runs < 1 or warmup_ms < 0 or min_time_ms < 0 or any(b < 1 for b in batch):
-        raise CnncalcError("--min-runs and --batch must be positive, times not negative")
+    if any(b < 1 for b in batch):
+        raise CnncalcError("--batch must be positive")
     name = torch.cuda.get_device_name(dev) if dev.type == "cuda" else f"CPU ({torch.get_num_threads()} threads)"
     result = lib.BenchReport(dev.type, name, torch.__version__, dtype.value, None,
                              options={"channels_last": channels_last, "compile": compile, "cuda_graphs": cuda_graphs,
@@ -104,6 +105,22 @@ def bench(
     if per_layer:
         for row in result.rows:
             out.print(roofline_table(row, result.peaks))
+
+
+MAX_TIME_MS = 3_600_000  # an hour of timing per model and batch size
+MAX_RUNS = 1_000_000
+
+
+def check_timing(warmup_ms: float, min_time_ms: float, min_runs: int) -> None:
+    """Refuse timing options that are not finite or would run for hours (they also reach the JSON,
+    where ``inf`` would print as the invalid ``Infinity``)."""
+    import math
+
+    for option, value in (("--warmup-ms", warmup_ms), ("--min-time-ms", min_time_ms)):
+        if not math.isfinite(value) or not 0 <= value <= MAX_TIME_MS:
+            raise CnncalcError(f"{option} {value} is not a time from 0 to {MAX_TIME_MS:,} ms")
+    if not 1 <= min_runs <= MAX_RUNS:
+        raise CnncalcError(f"--min-runs {min_runs} is not from 1 to {MAX_RUNS:,}")
 
 
 def _stderr_console():

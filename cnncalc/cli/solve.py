@@ -28,14 +28,17 @@ def solve(
     format = json_wanted(format, json_)
     from .. import load_model
     from ..errors import CnncalcError, require_extra
-
-    require_extra("solve", "symbolic", "sympy", "numpy")
-    from ..solve import Problem, parse_range
-    from ..views import solve as view
+    from ..inputs import check_size, parse_range
 
     if format not in ("table", "json"):
         raise CnncalcError(f"--format {format!r} is not one of table, json")
-    lo, hi = parse_range(range)
+    lo, hi = parse_range(range)  # sizes are checked before sympy is even imported
+    if at is not None:
+        check_size(at, "--at")
+    require_extra("solve", "symbolic", "sympy", "numpy")
+    from ..solve import Problem
+    from ..views import solve as view
+
     problem = Problem(load_model(model), input)
     solution = problem.solve(lo, hi)
     point = problem.at(at) if at is not None else None
