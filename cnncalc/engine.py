@@ -143,8 +143,8 @@ class _Walk:
             x = xs[0] if kind.inputs == 1 else xs
             inf = kind.infer(args, x, self.ctx)
             y = inf.output
-            if _too_large(y):
-                raise CnncalcError(f"output {list(y)} is too large")
+            if _too_large(y, self.ctx):
+                raise CnncalcError(f"output {list(y)} is too large", fix=f"every size is at most {MAX_DIM:,} (torch's int32 index limit)")
             params = kind.params(args, x, y)
             macs = kind.macs(args, x, y)
             ti = kind.torchinfo_mult_adds(args, x, y)
@@ -232,12 +232,13 @@ class _Walk:
         return merged, bound, (jumps.pop() if len(jumps) == 1 else None)
 
 
-def _too_large(y) -> bool:
+def _too_large(y, ctx) -> bool:
+    """A size above torch's int32 index limit (with formulas: recorded as the condition when)."""
     for d in y:
         if type(d) is int:
             if d > MAX_DIM:
                 return True
-        elif dim.truth(d > MAX_DIM, False):
+        elif ctx.violated(d > MAX_DIM, "output size at most 2**31 - 1"):
             return True
     return False
 

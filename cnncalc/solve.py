@@ -22,7 +22,6 @@ from .engine import analyze as concrete_analyze
 from .errors import CnncalcError
 from .graph import Graph
 from .inputs import check_size, parse_range  # noqa: F401  (parse_range: part of this module's API)
-from .layers.base import MAX_DIM
 
 DEFAULT_RANGE = (1, 1024)
 _BIG = 2**40  # "for large inputs": where the total stride is read off the output formula
@@ -106,8 +105,7 @@ class Problem:
         self.shape = shape
         self.sr = symbolic.analyze(graph, shape)
         report = self.sr
-        self.errors = symbolic.unique_conditions([c for c in self.sr.conditions if c.severity == "error"]
-                                                 + _size_limits(report, self.sym))
+        self.errors = symbolic.unique_conditions([c for c in self.sr.conditions if c.severity == "error"])
         self.edges = [c for c in self.sr.conditions if c.what.startswith("uncovered")]
         spatial = [r for r in report.rows if len(r.output) == 4 and r.depth == 0 and  # (not a branch)
                    any(self.sym in getattr(d, "free_symbols", ()) for d in r.output[2:])]
@@ -228,18 +226,6 @@ def solve(graph: Graph, lo: int = DEFAULT_RANGE[0], hi: int = DEFAULT_RANGE[1], 
 def _before(first, c, conditions) -> bool:
     """Is condition ``c`` recorded after the failing one (so its layer is never reached)?"""
     return first in conditions and conditions.index(c) > conditions.index(first)
-
-
-def _size_limits(report, sym) -> list:
-    """shapes refuses any layer whose output has a size above MAX_DIM (torch's int32 index
-    limit); solve must refuse the same sizes, so each such size is one more error condition."""
-    out = []
-    for row in report.rows:
-        for d in row.output[1:]:
-            if sym in getattr(d, "free_symbols", ()):
-                out.append(dim.Condition(sympy.Gt(d, MAX_DIM), "output size at most 2**31 - 1", "error",
-                                         row.path, row.name))
-    return out
 
 
 def _safe_up_to(exprs, sym, lo: int, hi: int) -> int:

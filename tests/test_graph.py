@@ -138,7 +138,8 @@ def test_symbolic_sizes_through_a_gate():
     report = symbolic.analyze(graph, symbolic.parse_input("16xHxW", graph.input))
     gate = next(r for r in report.rows if r.kind == "multiply")
     assert [str(d) for d in gate.output[2:]] == ["H", "W"]
-    assert not [c for c in report.errors if c.path.startswith("layers[1]")]  # the gate fits at every size
+    gate_errors = [c for c in report.errors if c.path.startswith("layers[1]") and "2**31" not in c.what]
+    assert not gate_errors  # the gate fits at every size (below torch's index limit)
 
 
 @pytest.mark.parametrize("spec, says", [
