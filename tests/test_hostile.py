@@ -393,3 +393,28 @@ def test_layer_calculator_accepts_what_torch_accepts(kind, size, kernel, stride,
     except CnncalcError:
         got = None
     assert got == want
+
+
+# -- the loader's expansion and nesting, and the memory of verify and bench -------------------------
+@pytest.mark.parametrize("text, says", matrix([
+    ("name: b\ninput: [3, 8, 8]\nblocks:\n" + "".join(
+        f"  b{i}:\n    - repeat: {{times: 10, layers: [b{i - 1}]}}\n" for i in range(1, 10))
+     + "  b0: []\nlayers: [b9, relu]\n", "expands to more than"),
+    ("name: b\ninput: [3, 8, 8]\nblocks:\n  b0: [relu]\n" + "".join(f"  b{i}: [b{i - 1}]\n" for i in range(1, 300))
+     + "layers: [b299]\n", "nests deeper than"),  # a flat file: a chain of 300 block calls
+    ("name: b\ninput: [3, 8, 8]\nblocks:\n  loop: [relu, {repeat: {times: 0, layers: [loop]}}]\nlayers: [relu]\n",
+     "uses itself"),
+], default=1))
+def test_expansion_and_nesting_are_bounded(tmp_path, text, says):
+    refused(cnncalc("shapes", spec(tmp_path, text), cwd=tmp_path), says)
+
+
+@pytest.mark.parametrize("args, says", matrix([
+    (("verify", "lenet5", "--input", "1x40000x40000"), "over the 8.0 GiB limit"),
+    (("bench", "vgg16", "--batch", "512", "--device", "cpu"), "over the 8.0 GiB limit"),
+    (("verify", "lenet5", "--max-memory", "lots"), "is not an amount of memory"),
+], default=1))
+def test_verify_and_bench_refuse_what_the_machine_cannot_hold(tmp_path, args, says):
+    """The estimate is made from the report before torch is imported (so the limit of 1 GB of
+    address space here is never reached), and the fix names the flag that raises it."""
+    refused(cnncalc(*args, cwd=tmp_path), says)

@@ -60,6 +60,8 @@ def bench(
     no_peak: Annotated[bool, typer.Option("--no-peak", help="skip measuring matmul/copy peaks")] = False,
     format: Annotated[BenchFormat, typer.Option("--format", "-f", help="table or json")] = BenchFormat.table,
     json_: JsonOpt = False,
+    max_memory: Annotated[str, typer.Option("--max-memory", help="refuse a network whose forward pass would need "
+                                            "more (estimated before torch runs)")] = "8GiB",
 ):
     """Time real forward passes (median, p10/p90, CV), throughput, achieved FLOP/s and the fraction
     of the measured matmul peak; --per-layer adds a roofline view."""
@@ -69,6 +71,13 @@ def bench(
     check_timing(warmup_ms, min_time_ms, min_runs)  # before any work: inf would time forever
     models, batch = _batches_after_models(models, batch)
     graphs = [load_model(m) for m in models]
+    from ..limits import parse_bytes, require_run_memory
+
+    limit = parse_bytes(max_memory, "--max-memory")
+    for graph in graphs:  # every network and batch size, before torch is imported
+        for b in batch:
+            require_run_memory(analyze(graph, input=parse_input(input, graph.input), batch=b), limit, "bench",
+                               2 if dtype.value in ("fp16", "bf16") else 4)
     require_extra("bench", "torch", "torch")
     import torch
     from ..torch_backend import bench as lib
