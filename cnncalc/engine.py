@@ -111,6 +111,7 @@ class _Walk:
         self.longest = {NETWORK_INPUT: 0}  # weighted layers on the longest path to each tensor
         self.alias: dict[str, str] = {}  # a projection left out where the shape is kept: its input
         self.rows: list[LayerRow] = []
+        self.by_name: dict[str, LayerRow] = {}
         self.warnings: list[Warning_] = []
         self.outputs: tuple = ()
 
@@ -145,7 +146,7 @@ class _Walk:
             y = inf.output
             if _too_large(y, self.ctx):
                 raise CnncalcError(f"output {list(y)} is too large", fix=f"every size is at most {MAX_DIM:,} (torch's int32 index limit)")
-            params = kind.params(args, x, y)
+            params = kind.params(args, x, y) if node.shares is None else self.shared(node, args, x)
             macs = kind.macs(args, x, y)
             ti = kind.torchinfo_mult_adds(args, x, y)
             fv = kind.fvcore_flops(args, x, y)
@@ -167,8 +168,23 @@ class _Walk:
             _squash(field.rf) if field else None,
             _squash(field.jump) if field else None,
             _squash(field.start) if field else None,
-            ti * b, fv * b, reads, tuple([(b, *s) for s in xs]), args, bound,
+            ti * b, fv * b, reads, tuple([(b, *s) for s in xs]), args, bound, node.shares,
         ))
+        self.by_name[name] = self.rows[-1]
+
+    def shared(self, node: Node, args: dict, x) -> int:
+        """A layer that reuses another's weights (``shares:``): they must be the very same weights —
+        same kind, same arguments, same input channels — and they are counted once, there, as
+        ``sum(p.numel())`` counts a module used twice."""
+        owner = self.by_name.get(node.shares)
+        if owner is None:
+            raise CnncalcError(f"shares: '{node.shares}' is not a layer with weights before this one",
+                               fix="name the layer whose weights are reused")
+        if owner.kind != node.kind.name or owner.args != args or owner.inputs[0][1] != x[0]:
+            raise CnncalcError(f"cannot share the weights of {node.shares} ({owner.kind}, input channels "
+                               f"{owner.inputs[0][1]}): this {node.kind.name} has other arguments or input channels",
+                               fix="tied layers have the same kind, arguments and input channels")
+        return 0
 
     # -- what the loader left to the engine ---------------------------------------------------------
     def resolve(self, node: Node) -> dict:

@@ -45,6 +45,7 @@ class LayerRow(NamedTuple):
     inputs: tuple = ()  # their shapes, with batch (``input`` is the first)
     args: dict | None = None  # its arguments, resolved: what the torch builder builds
     rf_bound: str | None = None  # a merge whose inputs' fields differ: the input that bounds it
+    shares: str | None = None  # the layer whose weights it reuses: its params are counted there, once
 
     @property
     def flops(self) -> int:
@@ -177,6 +178,7 @@ class Report:
                     "macs": v(r.macs),
                     "receptive_field": _json_field(r.receptive_field),
                     "formula": r.formula,
+                    **({"shares": r.shares} if r.shares else {}),
                 }
                 for r in self.rows
             ],

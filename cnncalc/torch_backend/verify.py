@@ -150,7 +150,7 @@ def verify(graph: Graph, report: Report, seed: int = 0) -> VerifyResult:
     module cnncalc builds from the same graph."""
     torch.manual_seed(seed)
     model = build_module(graph, report)
-    named = dict(model.named_modules())
+    named = dict(model.named_modules(remove_duplicate=False))  # (a module with tied weights has two names)
     m = measure(model, [named.get(torch_name(r.path)) for r in report.rows], torch.randn(*report.input))
     if isinstance(m, str):
         return VerifyResult(report, (Check("forward pass", "torch", "runs", f"raises: {m}"),), (), torch.__version__)
@@ -181,9 +181,15 @@ def check_shapes(report, m: Measured, graph):
 
 
 def check_params(report, m: Measured, graph):
-    failed = []
+    """Per layer: the parameters its module adds that no earlier layer's module had (tied weights
+    count at their first use, as ``sum(p.numel())`` counts them once)."""
+    failed, seen = [], set()
     for row, module in zip(report.rows, m.modules):
-        actual = sum(p.numel() for p in module.parameters()) if module is not None else None
+        actual = None
+        if module is not None:
+            fresh = [p for p in module.parameters() if id(p) not in seen]
+            seen.update(id(p) for p in fresh)
+            actual = sum(p.numel() for p in fresh)
         if actual != row.params:
             failed.append(Check("params", "p.numel()", row.params, actual, row.path, row.name))
     n = len(report.rows)
