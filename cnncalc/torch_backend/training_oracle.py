@@ -61,7 +61,8 @@ def _storage_key(t: torch.Tensor) -> tuple:
 
 def _sequence_now() -> int:
     """The autograd sequence number the next node will get (nodes are numbered as created)."""
-    return torch.zeros(1, requires_grad=True).clone().grad_fn._sequence_nr() + 1
+    with torch.enable_grad():
+        return torch.zeros(1, requires_grad=True).clone().grad_fn._sequence_nr() + 1
 
 
 class _ModuleTracker:

@@ -39,7 +39,21 @@ class Act:
 
 
 @dataclass
+class Step:
+    """One leaf in forward order, with what the peak estimate needs (docs/training.md)."""
+
+    name: str
+    x_bytes: int
+    y_bytes: int
+    x_needs_grad: bool
+    grad_bytes: int         # its parameters' gradients
+    held: int               # gradients held for an enclosing residual/parallel block's input
+    allocates: bool         # its backward allocates an input gradient (a view's does not)
+
+
+@dataclass
 class Prediction:
+    steps: list[Step] = field(default_factory=list)
     saved: dict[Storage, str] = field(default_factory=dict)   # storage → first layer that saves it
     extra: dict[str, int] = field(default_factory=dict)       # new tensors (indices, stats, masks)
     input_macs: int = 0
@@ -66,6 +80,7 @@ class Predictor:
     def __init__(self, itemsize: int):
         self.s = itemsize
         self.p = Prediction()
+        self.held: list[int] = []      # block inputs whose gradient one path holds while another runs
 
     def new(self, shape, requires_grad, itemsize=None) -> Act:
         return Act(tuple(shape), Storage(math.prod(shape) * (itemsize or self.s)), requires_grad)
@@ -84,7 +99,9 @@ class Predictor:
         if isinstance(module, B.Block):
             return self.run(module._modules[module.attr], f"{name}.{module.attr}", x, xt)
         if isinstance(module, B.ResidualAdd):
+            self.held.append(x.storage.nbytes)
             y, yt = self.run(module.main, f"{name}.main", x, xt)
+            self.held.pop()
             if "shortcut" in module._modules:
                 s, _ = self.run(module.shortcut, f"{name}.shortcut", x, xt)
             else:
@@ -92,7 +109,9 @@ class Predictor:
             # add saves nothing; its output is a new storage
             return self.new(y.shape, y.requires_grad or s.requires_grad), yt + yt
         if isinstance(module, B.Concat):
+            self.held.append(x.storage.nbytes)
             outs = [self.run(branch, f"{name}.branches.{i}", x, xt) for i, branch in enumerate(module.branches)]
+            self.held.pop()
             yt = torch.cat([t for _, t in outs], 1)
             return self.new(yt.shape, any(a.requires_grad for a, _ in outs)), yt   # cat saves nothing
         return self.leaf(module, name, x, xt)
@@ -103,6 +122,10 @@ class Predictor:
             yt = m(xt)
         params = any(p.requires_grad for p in m.parameters(recurse=False))
         grad = x.requires_grad or params
+        self.p.steps.append(Step(
+            name, math.prod(x.shape) * self.s, yt.numel() * self.s, x.requires_grad,
+            sum(p.numel() * p.element_size() for p in m.parameters(recurse=False) if p.requires_grad),
+            sum(self.held), not isinstance(m, (nn.Flatten, nn.Identity))))
         y_shape = tuple(yt.shape)
         numel_y = math.prod(y_shape)
         p = self.p
