@@ -196,3 +196,53 @@ def test_lenet5_worked_example():
     assert r.flops.backward_input_flops == 597_840
     assert (r.optimizer.param_bytes, r.optimizer.grad_bytes, r.optimizer.optimizer_bytes) == \
         (246_824, 246_824, 493_688)
+
+
+# --------------------------------------------------------------------------- the rules, against the oracle
+
+def _benchmarks():
+    import sys
+    from pathlib import Path
+
+    path = str(Path(__file__).parent / "benchmarks")
+    if path not in sys.path:
+        sys.path.insert(0, path)
+
+
+def test_every_rule_of_docs_training_agrees_with_torch(capsys):
+    """tests/benchmarks/training_rules.py: one case per op in docs/training.md's table."""
+    _benchmarks()
+    import training_rules
+
+    assert training_rules.main(["--batch", "2"]) == 0, capsys.readouterr().out
+
+
+def test_rules_compose_over_a_network_with_every_storage_merge():
+    """The prototype predictor (the rules, composed as layer kinds will) equals the oracle on a
+    network with in-place activations, depthwise and asymmetric-pad convs, a residual, LRN,
+    dropout and a global pool: total, per layer, and the backward split."""
+    _benchmarks()
+    from training_zoo import predict
+
+    from cnncalc.torch_backend.build import Network, ResidualAdd
+
+    def inverted(c, e):
+        return ResidualAdd(nn.Sequential(
+            nn.Conv2d(c, c * e, 1, bias=False), nn.BatchNorm2d(c * e), nn.ReLU6(inplace=True),
+            nn.Conv2d(c * e, c * e, 3, padding=1, groups=c * e, bias=False), nn.BatchNorm2d(c * e),
+            nn.ReLU6(inplace=True), nn.Conv2d(c * e, c, 1, bias=False), nn.BatchNorm2d(c)), None)
+
+    net = Network(nn.Sequential(
+        nn.MaxPool2d(2), nn.Conv2d(3, 8, 3, 2, 1), nn.BatchNorm2d(8), nn.ReLU(inplace=True), inverted(8, 3),
+        nn.Sequential(nn.ZeroPad2d((0, 1, 0, 1)), nn.Conv2d(8, 16, 3, 2, groups=8)), nn.SiLU(inplace=True),
+        nn.LocalResponseNorm(3), nn.GELU(), nn.MaxPool2d(2), nn.ELU(inplace=True), nn.AdaptiveAvgPool2d(1),
+        nn.Flatten(), nn.Dropout(0.2), nn.Linear(16, 10), nn.LogSoftmax(1)))
+    shape = (2, 3, 32, 32)
+    torch.manual_seed(0)
+    saved = measure_saved(net.train(), torch.randn(shape))
+    flops = measure_flops(net, torch.randn(shape))
+    p = predict(net, shape, torch.float32)
+    assert (p.saved_bytes, p.by_layer()) == (saved.saved_bytes, saved.by_module)
+    assert 2 * p.input_macs == flops.backward_input_flops
+    assert 2 * p.weight_macs_torch == flops.backward_weight_flops
+    assert p.weight_macs < p.weight_macs_torch          # the grouped convs: torch over-counts

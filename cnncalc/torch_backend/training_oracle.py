@@ -124,18 +124,23 @@ class _ModuleTracker:
     def remove(self):
         for handle in self.handles:
             handle.remove()
+        self.handles.clear()
+        self.node_module.clear()
 
     def attribute_backward(self, counter: FlopCounterMode) -> dict[str, int]:
         """Hook every claimed node so the FLOPs counted while it runs go to its module (the CPU
         engine runs nodes one at a time on this thread). Returns the dict it fills."""
         spent: dict[str, int] = defaultdict(int)
-        start: dict = {}
-        for node, name in self.node_module.items():
-            def pre(grad_outputs, node=node):
-                start[node] = counter.get_total_flops()
+        start = [0]
 
-            def post(grad_inputs, grad_outputs, node=node, name=name):
-                spent[name] += counter.get_total_flops() - start.pop(node)
+        def pre(grad_outputs):
+            start[0] = counter.get_total_flops()
+
+        for node, name in self.node_module.items():
+            # the hooks must not refer to the node: the node holds them, and a cycle through
+            # autograd's C++ objects is never collected (it would keep every copy of the model alive)
+            def post(grad_inputs, grad_outputs, name=name):
+                spent[name] += counter.get_total_flops() - start[0]
 
             self.handles.append(node.register_prehook(pre))
             self.handles.append(node.register_hook(post))
