@@ -33,6 +33,7 @@ class Arg:
     default: Any = REQUIRED
     aliases: tuple[str, ...] = ()
     help: str = ""
+    choices: tuple[str, ...] = ()  # the words a ``choice`` argument accepts
 
 
 class Window(NamedTuple):
@@ -241,6 +242,17 @@ def _prob(value, arg: Arg) -> float:
     return value
 
 
+def _choice(value, arg: Arg) -> str:
+    """One of a few words (``mode: bilinear``), case-insensitive, with the nearest one suggested."""
+    if isinstance(value, str) and value.lower() in arg.choices:
+        return value.lower()
+    import difflib
+
+    close = difflib.get_close_matches(str(value).lower(), arg.choices, n=1)
+    raise CnncalcError(f"{arg.name} must be one of {', '.join(arg.choices)}, not {value!r}",
+                       fix=f"did you mean '{close[0]}'?" if close else f"use one of {', '.join(arg.choices)}")
+
+
 def _name(value, arg: Arg) -> str | None:
     if value is None or isinstance(value, str):
         return value
@@ -263,6 +275,7 @@ _CONVERT = {
     "float": _float,
     "prob": _prob,
     "name": _name,
+    "choice": _choice,
     "opt_pos_int": lambda v, a: None if v is None else _int(v, a, 1),
     "tensor": _shape,  # the loader turns the name into a reference, the engine into a shape
 }

@@ -1,7 +1,10 @@
-"""Layers that keep the shape: activations and dropout (no parameters, no MACs)."""
+"""Layers that keep the shape: activations, dropout and stochastic depth (no parameters, no MACs)."""
 
 from __future__ import annotations
 
+import functools
+
+from ..errors import CnncalcError
 from . import register
 from .base import Arg, Inference, LayerKind, Unmappable
 
@@ -120,3 +123,54 @@ class Dropout(_Elementwise):
 
     def _kwargs(self, a):
         return {"p": a["p"]}
+
+
+@register
+class StochasticDepth(_Elementwise):
+    """torchvision's ``StochasticDepth`` (Huang et al. 2016): in training it drops the residual
+    branch it ends, per sample (``row``) or for the whole batch (``batch``), and rescales what it
+    keeps by 1/(1 − p); at inference it is the identity, so it changes no count."""
+
+    name = "stochastic_depth"
+    aliases = ("StochasticDepth", "drop_path", "DropPath")
+    shorthand = "p"
+    summary = "stochastic depth: drops a residual branch in training (row or batch), identity at inference"
+    args = (Arg("p", "float", 0.5, ("rate", "drop_prob")),
+            Arg("mode", "choice", "row", choices=("row", "batch")))
+    examples = ({}, {"p": 0.2, "mode": "batch"}, ({"p": 0.1}, (6,)), ({"p": 0.0125}, (3, 5, 4, 6)))
+
+    def parse_args(self, raw):
+        a = super().parse_args(raw)
+        if not 0 <= a["p"] <= 1:
+            raise CnncalcError(f"stochastic_depth p must be in [0, 1], not {a['p']}",
+                               fix="p is the probability of dropping the branch")
+        return a
+
+    def build(self, a, x):
+        return _stochastic_depth_module()(a["p"], a["mode"])
+
+
+@functools.cache
+def _stochastic_depth_module():
+    """The torch module, defined on first use so that the symbolic path never imports torch
+    (torchvision.ops.StochasticDepth itself needs torchvision's compiled ops to import)."""
+    import torch
+    import torch.nn as nn
+
+    class StochasticDepth(nn.Module):
+        def __init__(self, p: float, mode: str):
+            super().__init__()
+            self.p, self.mode = p, mode
+
+        def forward(self, x):
+            if not self.training or self.p == 0.0:
+                return x
+            keep = 1.0 - self.p
+            shape = [x.shape[0]] + [1] * (x.ndim - 1) if self.mode == "row" else [1] * x.ndim
+            noise = torch.empty(shape, dtype=x.dtype, device=x.device).bernoulli_(keep)
+            return x * noise.div_(keep) if keep > 0.0 else x * noise
+
+        def extra_repr(self) -> str:
+            return f"p={self.p}, mode={self.mode}"
+
+    return StochasticDepth
