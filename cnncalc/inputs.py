@@ -7,8 +7,9 @@ from .errors import CnncalcError, shorten
 from .layers.base import MAX_DIM
 
 
-def parse_input(text: str | None, default: tuple) -> tuple | None:
-    """``3,224,224`` / ``3x224x224`` → (3, 224, 224); ``224`` or ``224x200`` keep the spec's channels."""
+def parse_input(text: str | None, default: tuple | None) -> tuple | None:
+    """``3,224,224`` / ``3x224x224`` → (3, 224, 224); ``224`` or ``224x200`` keep the spec's channels.
+    (``default`` None: a model with no input size of its own, an imported module, takes it whole.)"""
     if text is None:
         return None
     parts = [p for p in text.replace("×", "x").replace(",", "x").split("x") if p.strip()]
@@ -16,22 +17,24 @@ def parse_input(text: str | None, default: tuple) -> tuple | None:
         dims = tuple(int(p) for p in parts)
     except ValueError:
         raise CnncalcError(f"--input {text!r} is not a size", fix="write C,H,W or CxHxW, e.g. 3x224x224") from None
-    if any(d < 1 for d in dims) or not dims or len(dims) > 3:
+    if any(d < 1 for d in dims) or not dims or len(dims) > 4:
         raise CnncalcError(f"--input {text!r} is not a size", fix="write C,H,W or CxHxW with positive numbers")
     return complete(dims, default, text)
 
 
-def complete(dims: tuple, default: tuple, text: str) -> tuple:
-    """Fill in what ``--input`` left out from the spec's own input shape."""
-    if len(dims) == 3:
+def complete(dims: tuple, default: tuple | None, text: str) -> tuple:
+    """Fill in what ``--input`` left out from the spec's own input shape: the channels, and for one
+    size a square (or cube) input."""
+    if default is None or len(dims) == len(default):
         return dims
-    if len(default) != 3:
-        if len(dims) == 1:
-            return dims
+    if len(default) == 1:
         raise CnncalcError(f"this model takes a flat input [{default[0]}], not {text!r}")
+    if len(dims) == len(default) - 1:
+        return (default[0], *dims)
     if len(dims) == 1:
-        return (default[0], dims[0], dims[0])
-    return (default[0], *dims)
+        return (default[0], *dims * (len(default) - 1))
+    raise CnncalcError(f"--input {text!r} does not fit this model's input {list(default)}",
+                       fix=f"give {len(default)} sizes (C first) or {len(default) - 1} (the spec's channels kept)")
 
 
 def parse_range(text: str) -> tuple[int, int]:

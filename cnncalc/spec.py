@@ -37,7 +37,7 @@ RESERVED = (PREV, NETWORK_INPUT)
 SHAPE_ARGS = ("in_channels",)  # what a block (or the top level) may read of its input's shape
 MAX_STEPS = 200_000  # layers, block calls and repeat copies expanded, together
 MAX_NESTING = 100  # residual, parallel, block and repeat inside one another
-NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z0-9_]+)*")
+NAME = re.compile(r"[A-Za-z0-9_]+(?:\.[A-Za-z0-9_]+)*")  # layer1.0.conv1, features.0.0 (quote a bare number)
 BLOCK_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 
@@ -154,6 +154,7 @@ class Frame:
     stack: tuple  # the block calls we are inside (to refuse recursion)
     call_line: int | None
     depth: int
+    label_calls: bool = True  # an unnamed block call qualifies its names with its own label
 
 
 # -- the loader ------------------------------------------------------------------------------------
@@ -536,10 +537,11 @@ class _Loader:
         copies), or the kind and a running number (``conv7``)."""
         if name is None:
             n = self.counters.get(kind_name, 0) + 1
-            tensor = f"{kind_name}{n}"
+            sep = "_" if kind_name[-1].isdigit() else ""  # relu6_34, not relu634
+            tensor = f"{kind_name}{sep}{n}"
             while tensor in self.tensors:
                 n += 1
-                tensor = f"{kind_name}{n}"
+                tensor = f"{kind_name}{sep}{n}"
             self.counters[kind_name] = n
         else:
             if not isinstance(name, str) or not NAME.fullmatch(name) or name in RESERVED:
@@ -638,8 +640,9 @@ class _Loader:
         if not isinstance(value, dict) or "times" not in value or "layers" not in value:
             self.fail("repeat needs times: N and layers: [...]", line=line, path=path)
         for key in value:
-            if key not in ("times", "layers", "name"):
-                self.fail(f"repeat has no key '{key}'", line=line_of(value, key, line), path=path)
+            if key not in ("times", "layers", "name", "first"):
+                self.fail(f"repeat has no key '{key}'", line=line_of(value, key, line), path=path,
+                          fix="repeat takes times, layers, name and first")
         times = self._resolve(value["times"], frame, line_of(value, "times", line), path)
         if isinstance(times, float) and times.is_integer():
             times = int(times)
@@ -653,14 +656,23 @@ class _Loader:
         if label is not None and (not isinstance(label, str) or not NAME.fullmatch(label)):
             self.fail(f"{label!r} cannot name a repeat", line=line, path=path)
         label = label or self._scope_label("repeat")
+        first = self._resolve(value.get("first", 0), frame, line_of(value, "first", line), path)
+        if isinstance(first, bool) or not isinstance(first, int) or not 0 <= first <= MAX_STEPS:
+            self.fail(f"repeat first must be a whole number ≥ 0, not {first!r}", line=line_of(value, "first", line),
+                      path=path, fix="first numbers the copies (their names, and $index in them)")
+        # a copy that is one block call is that call: its names are the copy's (layer1.1.conv1)
+        one_call = (isinstance(value["layers"], list) and len(value["layers"]) == 1
+                    and _kind_and_value(value["layers"][0])[0] in self.blocks)
         tensor = source
-        for i in range(times):
-            self.step(line, f"{path}.repeat[{i}]")
-            copy = Frame(frame.scope, Names(frame.names), frame.input, f"{frame.prefix}{label}.{i}.", frame.stack,
-                         frame.call_line or line, frame.depth)
-            tensor = self.sequence(value["layers"], f"{path}.repeat[{i}]", copy, tensor)
-        if name is not None and tensor != source:
-            frame.names.local[name] = tensor
+        for i in range(first, first + times):
+            self.step(line, f"{path}.repeat[{i - first}]")
+            copy = Frame(Scope({**frame.scope.values, "index": i}), Names(frame.names), frame.input,
+                         f"{frame.prefix}{label}.{i}.", frame.stack, frame.call_line or line, frame.depth,
+                         label_calls=not one_call)
+            tensor = self.sequence(value["layers"], f"{path}.repeat[{i - first}]", copy, tensor)
+        explicit = value.get("name") if name is None else name
+        if explicit is not None and tensor != source:
+            frame.names.local[explicit] = tensor
         return tensor
 
     def _call(self, bname, value, line, path, frame: Frame, source: str, name) -> str:
@@ -699,9 +711,9 @@ class _Loader:
         if name is not None and (not isinstance(name, str) or not NAME.fullmatch(name) or name in RESERVED):
             self.fail(f"{name!r} cannot name a block call", line=line, path=path,
                       fix="use letters, digits, _ and dots")
-        label = name or self._scope_label(bname)
-        inner = Frame(Scope(local), Names(), source, f"{frame.prefix}{label}.", (*frame.stack, bname),
-                      frame.call_line or line, frame.depth)
+        label = name or (self._scope_label(bname) if frame.label_calls else None)
+        inner = Frame(Scope(local), Names(), source, f"{frame.prefix}{label}." if label else frame.prefix,
+                      (*frame.stack, bname), frame.call_line or line, frame.depth)
         tensor = self.sequence(layer_list, f"{path}.{bname}", inner, source)
         if name is not None and tensor != source:
             frame.names.local[name] = tensor

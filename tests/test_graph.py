@@ -83,7 +83,7 @@ def test_names_inside_blocks_are_local_and_qualified():
                        {"repeat": {"times": 2, "layers": ["unit"], "name": "stage"}}]}
     report = verified(from_data(spec))
     named = [r.name for r in report.rows if r.kind == "conv" and r.name.endswith(".a")]
-    assert named == ["unit1.a", "second.a", "stage.0.unit2.a", "stage.1.unit3.a"]
+    assert named == ["unit1.a", "second.a", "stage.0.a", "stage.1.a"]  # a copy that is one call is that call
     adds = [r for r in report.rows if r.kind == "add"]
     assert [r.reads[0] for r in adds] == named  # each block's add reads its own `a`
 

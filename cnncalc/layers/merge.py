@@ -20,7 +20,8 @@ class _Merge(LayerKind):
     torch_module = ""
 
     def from_call(self, call):
-        if len(call.x) < 2 or len(call.tensors()) != len(call.x) or any(t.is_parameter for t in call.tensors()):
+        if len(call.tensors()) != len(call.x) or any(t.is_parameter for t in call.tensors()) or (
+                len(call.x) < 2 and self.name != "concat"):
             raise Unmappable(f"{call.name} of a tensor with a number or a parameter (not a merge of two layers)")
         if call.arg(2, "alpha", 1) != 1:
             raise Unmappable("add with alpha")

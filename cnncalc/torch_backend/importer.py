@@ -19,7 +19,7 @@ import importlib.util
 import operator
 import sys
 import warnings
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +28,7 @@ import torch.fx
 
 from .. import layers
 from ..errors import CnncalcError, shorten
+from ..importing import Entry, Folder, Imported, snake, valid_name
 from ..layers.base import Unmappable
 
 NO_OPS = {"contiguous", "clone", "detach", "to", "float", "type_as", "requires_grad_", "cpu", "cuda"}
@@ -35,13 +36,15 @@ SHAPE_CALLS = {"size", "dim", "numel"}
 
 
 # -- sources ---------------------------------------------------------------------------------------
-def is_torch_source(ref: str) -> bool:
-    """``path/file.py:Name`` or ``package.module:Name``."""
-    if ":" not in ref:
-        return False
-    where, _, name = ref.rpartition(":")
-    return bool(where) and name.isidentifier() and (where.endswith(".py") or all(
-        part.isidentifier() for part in where.split(".")))
+def import_module(ref: str, input_shape: tuple, allow_unknown: bool = False) -> "Imported":
+    """``cnncalc import file.py:Name``: the module, traced at ``input_shape``, as a spec and a Graph."""
+    from ..spec import from_data
+
+    module = load_source(ref)
+    name = ref.rpartition(":")[2]
+    imported = to_spec(module, input_shape, snake(name), ref, allow_unknown)
+    imported.graph = from_data(imported.spec, ref)
+    return imported
 
 
 def load_source(ref: str):
@@ -160,32 +163,15 @@ class _Recorder(torch.fx.Interpreter):
 
 
 # -- the spec ----------------------------------------------------------------------------------------
-@dataclass
-class Entry:
-    kind: str
-    args: Any  # a dict of arguments, or the list of tensors a merge reads
-    reads: tuple  # tensor names
-    name: str
-    module: bool  # named after a module (always written)
-    shares: str | None = None
-    extra: dict = field(default_factory=dict)
-
-
-@dataclass
-class Imported:
-    spec: dict
-    unknown: list  # (operator, node) pairs kept as opaque
-    nodes: int
-
-
 def to_spec(module, input_shape: tuple, model_name: str, source: str, allow_unknown: bool = False) -> Imported:
     graph_module, values = trace(module, input_shape)
-    return _Converter(graph_module, values, allow_unknown).spec(input_shape, model_name, source)
+    return _Converter(graph_module, values, allow_unknown, module).spec(input_shape, model_name, source)
 
 
 class _Converter:
-    def __init__(self, graph_module, values, allow_unknown):
+    def __init__(self, graph_module, values, allow_unknown, original):
         self.gm = graph_module
+        self.original = original  # (the traced module keeps only leaf modules' classes)
         self.values = values
         self.allow_unknown = allow_unknown
         self.tensor_of: dict = {}  # fx node -> spec tensor name (layer outputs)
@@ -195,12 +181,25 @@ class _Converter:
         self.used: set[str] = set()
         self.outputs: list[str] = []
 
+    def class_of(self, path: str) -> str | None:
+        try:
+            return type(self.original.get_submodule(path)).__name__
+        except AttributeError:
+            return None
+
     def spec(self, input_shape, model_name, source) -> Imported:
         for node in self.gm.graph.nodes:
             self.node(node)
-        layer_list = self.layer_entries()
+        for entry in self.entries:
+            self.used.update(entry.reads)
+            if entry.shares:
+                self.used.add(entry.shares)
+        blocks, layer_list = Folder(self.entries, self.used, set(self.outputs), self.class_of).fold()
         spec = {"name": model_name, "description": f"Imported from {source} with `cnncalc import` (torch.fx).",
-                "input": list(input_shape), "layers": layer_list}
+                "input": list(input_shape)}
+        if blocks:
+            spec["blocks"] = blocks
+        spec["layers"] = layer_list
         if self.outputs != [self.entries[-1].name if self.entries else "input"]:
             spec["outputs"] = self.outputs
         return Imported(spec, self.unknown, len(self.entries))
@@ -258,11 +257,12 @@ class _Converter:
         cls = type(submodule).__name__
         x = tuple(self.values[self._input_node(node)].shape[1:]) if reads else ()
         y = tuple(value.shape[1:])
-        name = target if _valid_name(target) else node.name
-        if target in self.module_names:  # the same module called again: tied weights
+        name = target if valid_name(target) else node.name
+        if target in self.module_names:  # the same module called again: tied weights, if it has any
             first = self.module_names[target]
             kind, args = self.claim(cls, lambda kind: kind.from_torch(submodule, x, y), "torch_modules", node, value, reads)
-            self.add(node, Entry(kind, args, tuple(reads), node.name, False, shares=first))
+            has_weights = any(True for _ in submodule.parameters())
+            self.add(node, Entry(kind, args, tuple(reads), node.name, False, shares=first if has_weights else None))
             return
         kind, args = self.claim(cls, lambda kind: kind.from_torch(submodule, x, y), "torch_modules", node, value,
                                 reads, params=sum(p.numel() for p in submodule.parameters()))
@@ -273,7 +273,10 @@ class _Converter:
         call = Call(name, self._plain(node.args), self._plain(node.kwargs),
                     tuple(self.shape_of(t) for t in reads), tuple(value.shape[1:]))
         kind, args = self.claim(name, lambda kind: kind.from_call(call), "torch_calls", node, value, reads)
-        if layers.lookup(kind).inputs is None:
+        if layers.lookup(kind).inputs is None and kind != "opaque":
+            if len(reads) == 1:  # torch.cat([x]): x itself
+                self.tensor_of[node] = reads[0]
+                return
             args = list(reads)
         self.add(node, Entry(kind, args, tuple(reads), node.name, False))
 
@@ -296,6 +299,10 @@ class _Converter:
         return "opaque", {"op": what, "shape": list(value.shape[1:]), "params": params}
 
     def add(self, node, entry: Entry) -> None:
+        stack = list(node.meta.get("nn_module_stack", {}))
+        if node.op == "call_module":
+            stack = stack[:-1]  # (the module itself)
+        entry.scopes = tuple(s.split("@")[0] for s in stack)
         if entry.kind == "opaque":
             entry.args = {**entry.args}
             entry.extra["inputs"] = list(entry.reads) or ["prev"]
@@ -327,31 +334,6 @@ class _Converter:
             return {k: self._plain(v) for k, v in value.items()}
         return value
 
-    # -- writing ------------------------------------------------------------------------------------
-    def layer_entries(self) -> list:
-        for entry in self.entries:
-            self.used.update(entry.reads)
-            if entry.shares:
-                self.used.add(entry.shares)
-        out, prev = [], "input"
-        for entry in self.entries:
-            if entry.kind == "opaque":
-                item = {"opaque": {"inputs": entry.extra["inputs"], **entry.args}}
-            elif isinstance(entry.args, list):
-                item = {entry.kind: [r if r != prev else "prev" for r in entry.args]}
-            else:
-                item = {entry.kind: entry.args or None}
-            if entry.module or entry.name in self.used:
-                item["name"] = entry.name
-            if entry.kind != "opaque" and not isinstance(entry.args, list) and entry.reads and entry.reads[0] != prev:
-                item["from"] = entry.reads[0]
-            if entry.shares:
-                item["shares"] = entry.shares
-            out.append(item)
-            prev = entry.name
-        return out
-
-
 def _claimants(table: str) -> dict:
     out: dict = {}
     for kind in layers.KINDS.values():
@@ -367,12 +349,6 @@ def _call_name(node) -> str:
     if target is operator.getitem:
         return "getitem"
     return getattr(target, "__name__", str(target))
-
-
-def _valid_name(name: str) -> bool:
-    from ..spec import NAME
-
-    return bool(NAME.fullmatch(name))
 
 
 def _python(value):
