@@ -131,7 +131,7 @@ def row_for(ref: str, input_text: str | None = None, batch: int = 1, dtype: str 
     from .engine import analyze
     from .zoo import load_model
 
-    graph = load_model(ref)
+    graph = load_model(ref, input_text)
     x = parse_input(input_text, graph.input) if (parse_input and input_text is not None) else None
     report = analyze(graph, input=x, batch=batch, dtype=dtype)
     meta = graph.metadata or {}

@@ -113,7 +113,7 @@ def report_dict(ref: str, input=None, batch: int = 1, dtype: str = "fp32", parse
     from .engine import analyze
     from .zoo import load_model
 
-    graph = load_model(ref)
+    graph = load_model(ref, input)
     x = parse_input(input, graph.input) if (parse_input and input is not None) else None
     return analyze(graph, input=x, batch=batch, dtype=dtype).to_dict()
 

@@ -70,6 +70,13 @@ def handles_errors(func):
 def print_warnings(report) -> None:
     for w in report.warnings:
         print(" ".join(printable(w.oneline()).split()), file=sys.stderr)
+    if report.coverage < 1:  # an import kept operators it cannot count: their cost is unknown, not 0
+        from .. import layers
+
+        unknown = [r for r in report.rows if not layers.lookup(r.kind).counted]
+        names = ", ".join(printable(r.name) for r in unknown[:3]) + (", …" if len(unknown) > 3 else "")
+        print(f"warning: {report.coverage:.1%} of nodes counted: {len(unknown)} opaque node(s) have an unknown cost "
+              f"({names}), so the totals are lower bounds", file=sys.stderr)
 
 
 def console():

@@ -70,7 +70,7 @@ def bench(
 
     check_timing(warmup_ms, min_time_ms, min_runs)  # before any work: inf would time forever
     models, batch = _batches_after_models(models, batch)
-    graphs = [load_model(m) for m in models]
+    graphs = [load_model(m, input) for m in models]
     from ..limits import parse_bytes, require_run_memory
 
     limit = parse_bytes(max_memory, "--max-memory")

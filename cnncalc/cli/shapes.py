@@ -47,7 +47,7 @@ def shapes(
     from .. import analyze, load_model
     from ..views import text
 
-    graph = load_model(model)
+    graph = load_model(model, input)
     conv = convention.value if convention is not None else "cnncalc"
     if _names_a_size(input, batch):  # sizes as names: formulas (sympy is imported only here)
         require_extra("--input with size names", "symbolic", "sympy")

@@ -159,23 +159,6 @@ class _AdaptivePool(LayerKind):
         return cls(per_axis(a["output"], rank, "output", self.name))
 
 
-def _mean_over_space(call, keepdim: bool) -> None:
-    """``x.mean((2, 3))`` is global average pooling; ``keepdim`` decides which kind. (fvcore
-    counts ``aten::mean`` as nothing, where it counts adaptive pooling: see docs/import.md.)"""
-    rank = len(call.x[0])
-    dims = call.arg(1, "dim")
-    dims = sorted(d % (rank + 1) for d in (dims if isinstance(dims, (list, tuple)) else [dims]))
-    if dims != list(range(2, rank + 1)) or bool(call.arg(2, "keepdim", False)) != keepdim:
-        raise Unmappable(f"mean over dims {dims} (keepdim={call.arg(2, 'keepdim', False)})")
-
-
-def _reduce_over_space(node, keepdims: bool) -> None:
-    rank = len(node.x[0])
-    axes = sorted(a % (rank + 1) for a in node.axes())
-    if axes != list(range(2, rank + 1)) or bool(node.attr("keepdims", 1)) != keepdims:
-        raise Unmappable(f"ReduceMean over axes {axes}")
-
-
 def _fvcore_adaptive(mode, x) -> int:
     """fvcore counts ``aten::adaptive_avg_pool2d`` as its input's size; it has no handle for the
     1-D and 3-D ops, nor for max pooling, which it counts as nothing."""
@@ -197,18 +180,8 @@ class AdaptiveAvgPool(_AdaptivePool):
     summary = "average pooling to a fixed output size"
     mode = "avg"
     torch_modules = ("AdaptiveAvgPool1d", "AdaptiveAvgPool2d", "AdaptiveAvgPool3d")
-    torch_calls = ("adaptive_avg_pool1d", "adaptive_avg_pool2d", "adaptive_avg_pool3d", "mean")
-    onnx_ops = ("GlobalAveragePool", "ReduceMean")
-
-    def from_call(self, call):
-        if call.name == "mean":
-            _mean_over_space(call, keepdim=True)
-        return {"output": squash(call.y[1:])}
-
-    def from_onnx(self, node):
-        if node.op == "ReduceMean":
-            _reduce_over_space(node, keepdims=True)
-        return {"output": 1}
+    torch_calls = ("adaptive_avg_pool1d", "adaptive_avg_pool2d", "adaptive_avg_pool3d")
+    onnx_ops = ("GlobalAveragePool",)
 
 
 @register
@@ -247,16 +220,6 @@ class GlobalAvgPool(_GlobalPool):
                "GlobalAveragePooling3D")
     summary = "mean over every spatial axis; output is flat [C] (Keras semantics)"
     mode = "avg"
-    torch_calls = ("mean",)
-    onnx_ops = ("ReduceMean",)
-
-    def from_call(self, call):
-        _mean_over_space(call, keepdim=False)
-        return {}
-
-    def from_onnx(self, node):
-        _reduce_over_space(node, keepdims=False)
-        return {}
 
 
 @register

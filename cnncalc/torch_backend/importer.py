@@ -147,8 +147,9 @@ class _Recorder(torch.fx.Interpreter):
     def values_for(self, x, original):
         self.values: dict = {}
         try:
-            meta = self.module.to("meta")
-            self.module = meta
+            import copy
+
+            self.module = copy.deepcopy(self.module).to("meta")  # (the user's module stays as it was)
             self.run(x)
         except Exception as exc:
             raise CnncalcError(f"running {type(original).__name__} on an input of shape {list(x.shape)} failed: "

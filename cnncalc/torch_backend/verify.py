@@ -263,3 +263,133 @@ def _torchinfo(model, x):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         return summary(model, input_data=x, verbose=0, mode="eval")
+
+
+# -- verify SPEC --against SOURCE: the spec against the real module ------------------------------------
+def verify_against(graph: Graph, report: Report, module, source: str, seed: int = 0) -> VerifyResult:
+    """Compare ``report`` (a spec's analysis) with the real ``module`` it claims to describe: per
+    layer (matched by name, else by order and kind) its params and output shape, and in total the
+    params, the output, MACs, FLOPs and the fvcore and torchinfo totals, each measured on the
+    module. The spec's own torch build is not involved: a spec that leaves a layer out fails here."""
+    torch.manual_seed(seed)
+    module = module.eval()
+    calls = _leaf_calls(module, torch.randn(*report.input))
+    if isinstance(calls, str):
+        return VerifyResult(report, (Check("forward pass", source, "runs", f"raises: {calls}"),), (), torch.__version__)
+    pairs = _match(report.rows, calls)
+    modules = [calls[pairs[i]]["module"] if i in pairs else None for i in range(len(report.rows))]
+    m = measure(module, modules, torch.randn(*report.input))
+    if isinstance(m, str):
+        return VerifyResult(report, (Check("forward pass", source, "runs", f"raises: {m}"),), (), torch.__version__)
+    checks, failed = [], []
+    n = len(pairs)
+    seen: set = set()
+    for i, row in enumerate(report.rows):
+        if i not in pairs:
+            if row.params:
+                failed.append(Check("layer", source, f"{row.kind}, {row.params:,} params", "not in the module",
+                                    row.path, row.name))
+            continue
+        call = calls[pairs[i]]
+        fresh = [p for p in call["module"].parameters() if id(p) not in seen]
+        seen.update(id(p) for p in fresh)
+        got = sum(p.numel() for p in fresh)
+        if got != row.params:
+            failed.append(Check(f"params ({call['name']})", "p.numel()", row.params, got, row.path, row.name))
+        if call["shape"] != tuple(row.output):
+            failed.append(Check(f"output shape ({call['name']})", "forward hook", tuple(row.output), call["shape"],
+                                row.path, row.name))
+    matched = set(pairs.values())
+    for j, call in enumerate(calls):
+        own = sum(p.numel() for p in call["module"].parameters(recurse=False))
+        if j not in matched and own:
+            failed.append(Check("layer", source, "not in the spec", f"{call['name']} ({call['class']}, {own:,} params)",
+                                call["name"], call["name"]))
+    checks.append(Check(f"layers matched ({len(calls)} in the module)", "forward hooks", n, n))
+    summary, _ = check_shapes(report, m, graph)
+    checks += [c for c in summary if not c.name.startswith("shapes")]
+    checks.append(Check("params", "sum(p.numel())", report.params, m.params))
+    found, _ = check_compute(report, m, graph)
+    checks += found
+    stats = m.torchinfo
+    checks.append(Check("torchinfo mult-adds", "torchinfo", report.torchinfo_mult_adds, int(stats.total_mult_adds)))
+    failed.sort(key=lambda c: _row_index(report, c.path))
+    return VerifyResult(report, tuple(checks), tuple(failed), torch.__version__,
+                        {"against": source, "fvcore_by_operator": {k: int(v) for k, v in m.fvcore_by_operator.items()}})
+
+
+def _leaf_calls(module, x):
+    """Every module without children, in the order the forward pass calls it: its name, class,
+    output shape (batch included) and the module."""
+    calls = []
+    names = {id(m): n for n, m in module.named_modules(remove_duplicate=False)}
+    handles = []
+    for name, sub in module.named_modules():
+        if next(sub.children(), None) is None and sub is not module:
+            def hook(m, _inputs, output, name=name):
+                shape = tuple(output.shape) if hasattr(output, "shape") else None
+                calls.append({"name": name, "class": type(m).__name__, "shape": shape, "module": m})
+            handles.append(sub.register_forward_hook(hook))
+    try:
+        with torch.no_grad():
+            module(x)
+    except Exception as exc:  # the user's module: whatever it raises is a failed check, said in one line
+        return f"{type(exc).__name__}: {' '.join(str(exc).split())[:200]}"
+    finally:
+        for h in handles:
+            h.remove()
+    del names
+    return calls
+
+
+def _match(rows, calls) -> dict:
+    """Spec rows ↔ module calls: the row named like the module first; the rest aligned in order
+    by kind (a weighted longest common subsequence: same kind counts, same kind with the same
+    params and output more), so one missing or extra layer shifts nothing else."""
+    from .. import layers
+
+    kind_of = {}
+    for kind in layers.KINDS.values():
+        for cls in kind.torch_modules:
+            kind_of.setdefault(cls, set()).add(kind.name)
+    pairs: dict[int, int] = {}
+    by_name = {c["name"]: j for j, c in enumerate(calls)}
+    for i, row in enumerate(rows):
+        j = by_name.get(row.name)
+        if j is not None and row.kind in kind_of.get(calls[j]["class"], ()):
+            pairs[i] = j
+    free_rows = [i for i, r in enumerate(rows) if i not in pairs and layers.lookup(r.kind).torch_modules]
+    taken = set(pairs.values())
+    free_calls = [j for j in range(len(calls)) if j not in taken]
+
+    def score(i, j):
+        row, call = rows[i], calls[j]
+        if row.kind not in kind_of.get(call["class"], ()):
+            return 0
+        own = sum(p.numel() for p in call["module"].parameters())
+        return 3 if (row.params, tuple(row.output)) == (own, call["shape"]) else 1
+
+    n, k = len(free_rows), len(free_calls)
+    best = [[0] * (k + 1) for _ in range(n + 1)]
+    for a in range(n - 1, -1, -1):
+        for b in range(k - 1, -1, -1):
+            s = score(free_rows[a], free_calls[b])
+            best[a][b] = max(best[a + 1][b], best[a][b + 1], best[a + 1][b + 1] + s if s else 0)
+    a = b = 0
+    while a < n and b < k:
+        s = score(free_rows[a], free_calls[b])
+        if s and best[a][b] == best[a + 1][b + 1] + s:
+            pairs[free_rows[a]] = free_calls[b]
+            a, b = a + 1, b + 1
+        elif best[a][b] == best[a + 1][b]:
+            a += 1
+        else:
+            b += 1
+    return pairs
+
+
+def _row_index(report, path) -> int:
+    for i, r in enumerate(report.rows):
+        if r.path == path:
+            return i
+    return len(report.rows)
