@@ -25,6 +25,7 @@ from pathlib import Path
 from .engine import analyze
 from .errors import CnncalcError
 from .spec import load_file
+from .units import number as _number
 from .yamlsrc import line_of
 
 TOTAL_KEYS = ("output", "input", "params", "macs", "flops", "activation_bytes")
@@ -193,67 +194,73 @@ def _shape(value):
 
 
 def _layer_cases(file, graph, report, spec, line) -> list[Case]:
+    """One case per per-layer check of ``expect.layers`` (a layer by path or name, or a group)."""
+    def fail(name, at, message):
+        return Case(name, at, (Finding(file, at, "error", message, graph.name),))
+
     if not isinstance(spec, dict):
-        f = Finding(file, line, "error", "expect.layers must map layer paths or names to expectations "
-                    "(e.g. \"layers[3]\": {output: [16, 10, 10]})", graph.name)
-        return [Case("expect.layers", line, (f,))]
-    by_path = {r.path: r for r in report.rows}
-    by_name = {r.name: r for r in report.rows}
+        return [fail("expect.layers", line, "expect.layers must map layer paths or names to expectations "
+                     "(e.g. \"layers[3]\": {output: [16, 10, 10]})")]
     cases = []
     for key, checks in spec.items():
         kline = line_of(spec, key, line)
         name = f'expect.layers["{key}"]' if not str(key).isidentifier() else f"expect.layers.{key}"
-        row, rows = by_path.get(str(key)) or by_name.get(str(key)), None
-        if row is None:
-            prefix = str(key)
-            rows = [r for r in report.rows if r.path.startswith(prefix + "[") or r.path.startswith(prefix + ".")]
-        if row is None and not rows:
-            import difflib
-
-            close = difflib.get_close_matches(str(key), list(by_path) + list(by_name), n=2)
-            hint = f"; did you mean {' or '.join(close)}?" if close else "; `cnncalc shapes` shows paths and names"
-            cases.append(Case(name, kline, (Finding(file, kline, "error",
-                                                    f"{name}: no layer has the path or name '{key}'{hint}",
-                                                    graph.name),)))
-            continue
-        if not isinstance(checks, dict):
-            cases.append(Case(name, kline, (Finding(file, kline, "error",
-                                                    f"{name} must be a mapping (output, params, macs, …)",
-                                                    graph.name),)))
-            continue
-        if row is not None:
-            got = {"output": list(row.output[1:]), "input": list(row.input[1:]), "params": row.params,
-                   "macs": row.macs, "flops": row.flops, "kind": row.kind, "line": row.line, "label": row.name}
-        else:  # a group (block call, repeat, activation pair): sums, and the output of its last step
-            top = min(r.depth for r in rows)
-            last = [r for r in rows if r.depth == top][-1]
-            got = {"output": list(last.output[1:]), "input": list(rows[0].input[1:]),
-                   "params": sum(r.params for r in rows), "macs": sum(r.macs for r in rows),
-                   "flops": sum(r.flops for r in rows), "kind": "group", "line": rows[0].line,
-                   "label": f"{len(rows)} layers"}
-        where = f" ({got['label']}" + (f", line {got['line']})" if got["line"] else ")")
-        for check, want in checks.items():
-            cline = line_of(checks, check, kline)
-            cname = f"{name}.{check}"
-            if check in ("output", "input"):
-                want = _shape(want)
-                msgs = [] if want == got[check] else [f"{cname}: expected {want}, got {got[check]}{where}"]
-                cases.append(Case(cname, cline, tuple(Finding(file, cline, "fail", m, graph.name) for m in msgs)))
-            elif check == "kind":
-                msgs = [] if str(want) == got["kind"] else [f"{cname}: expected {want}, got {got['kind']}{where}"]
-                cases.append(Case(cname, cline, tuple(Finding(file, cline, "fail", m, graph.name) for m in msgs)))
-            elif check in LAYER_KEYS:
-                try:
-                    msgs = [m + where for m in _budget(cname, want, got[check])]
-                    sev = "fail"
-                except CnncalcError as exc:
-                    msgs, sev = [f"{cname}: {exc.message}"], "error"
-                cases.append(Case(cname, cline, tuple(Finding(file, cline, sev, m, graph.name) for m in msgs)))
-            else:
-                cases.append(Case(cname, cline, (Finding(
-                    file, cline, "error", f"{name} has no key '{check}' (known: {', '.join(LAYER_KEYS)})",
-                    graph.name),)))
+        got = _observed(report, str(key))
+        if got is None:
+            cases.append(fail(name, kline, f"{name}: no layer has the path or name '{key}'{_hint(report, key)}"))
+        elif not isinstance(checks, dict):
+            cases.append(fail(name, kline, f"{name} must be a mapping (output, params, macs, …)"))
+        else:
+            cases += [_layer_case(file, graph.name, name, check, line_of(checks, check, kline), want, got)
+                      for check, want in checks.items()]
     return cases
+
+
+def _observed(report, key: str) -> dict | None:
+    """What ``expect.layers`` can check of one layer (by path, then name) or of a group of rows
+    under a path (a block call, a repeat, a conv with its activation): sums, and its output."""
+    from .groups import Group, inside
+
+    row = next((r for r in report.rows if r.path == key), None) or next(
+        (r for r in report.rows if r.name == key), None)
+    if row is not None:
+        return {"output": list(row.output[1:]), "input": list(row.input[1:]), "params": row.params,
+                "macs": row.macs, "flops": row.flops, "kind": row.kind, "line": row.line, "label": row.name}
+    rows = tuple(r for r in report.rows if inside(r.path, key))
+    if not rows:
+        return None
+    group = Group(key, rows)
+    return {"output": list(group.output[1:]), "input": list(group.input[1:]), "params": group.params,
+            "macs": group.macs, "flops": group.flops, "kind": "group", "line": group.line,
+            "label": f"{len(rows)} layers"}
+
+
+def _hint(report, key) -> str:
+    import difflib
+
+    names = [r.path for r in report.rows] + [r.name for r in report.rows]
+    close = difflib.get_close_matches(str(key), names, n=2)
+    return f"; did you mean {' or '.join(close)}?" if close else "; `cnncalc shapes` shows paths and names"
+
+
+def _layer_case(file, model, name, check, cline, want, got) -> Case:
+    """One check of one layer: shapes and kind exactly, counts exactly or within a budget."""
+    where = f" ({got['label']}" + (f", line {got['line']})" if got["line"] else ")")
+    cname = f"{name}.{check}"
+    severity = "fail"
+    if check in ("output", "input"):
+        want = _shape(want)
+        msgs = [] if want == got[check] else [f"{cname}: expected {want}, got {got[check]}{where}"]
+    elif check == "kind":
+        msgs = [] if str(want) == got["kind"] else [f"{cname}: expected {want}, got {got['kind']}{where}"]
+    elif check in LAYER_KEYS:
+        try:
+            msgs = [m + where for m in _budget(cname, want, got[check])]
+        except CnncalcError as exc:
+            msgs, severity = [f"{cname}: {exc.message}"], "error"
+    else:
+        msgs, severity = [f"{name} has no key '{check}' (known: {', '.join(LAYER_KEYS)})"], "error"
+    return Case(cname, cline, tuple(Finding(file, cline, severity, m, model) for m in msgs))
 
 
 def _baseline_cases(file, graph, baseline) -> list[Case]:
@@ -305,17 +312,6 @@ def _strip(exc: CnncalcError) -> str:
     text = exc.oneline()
     head = f"{exc.file}:{exc.line}: " if exc.file and exc.line else (f"{exc.file}: " if exc.file else "")
     return text[len(head):] if head and text.startswith(head) else text
-
-
-def _number(value):
-    if isinstance(value, bool):
-        raise CnncalcError(f"{value!r} is not a number")
-    if isinstance(value, (int, float)):
-        return value
-    try:
-        return float(str(value).replace("_", ""))
-    except ValueError:
-        raise CnncalcError(f"{value!r} is not a number") from None
 
 
 def _budget(key, want, got):

@@ -114,14 +114,12 @@ def resolve_args(args) -> list[str]:
 
 
 def _accuracy(metadata: dict, key: str):
-    value = metadata.get(key)
-    if value is None:
-        return None
-    if isinstance(value, bool):
-        return None
+    """A published accuracy from ``metadata:``, or None where it is missing or not a number."""
+    from .units import number
+
     try:
-        return float(value)
-    except (TypeError, ValueError):
+        return None if metadata.get(key) is None else float(number(metadata[key]))
+    except CnncalcError:
         return None
 
 
