@@ -76,8 +76,8 @@ def test_warning_goes_to_stderr_not_json(tmp_path):
 
 def test_list_shows_the_zoo():
     result = run("list", "--format", "json")
-    rows = {r["name"]: r for r in json.loads(result.stdout)}
-    assert rows["lenet5"]["params"] == 61706
+    rows = {r["model"]: r for r in json.loads(result.stdout)["models"]}  # compare's keys
+    assert rows["lenet5"]["params"] == 61706 and rows["lenet5"]["input"] == [1, 1, 32, 32]
 
 
 def test_layer_calculator_explains_a_stride_that_does_not_fit():

@@ -69,7 +69,7 @@ def compare(
         print(view.to_markdown(result), end="")
     else:
         out = console()
-        out.print(view.compare_table(result))
+        out.print(view.compare_table(result, width=out.width), crop=False)
     if plot is not None:
         from ..plot import plot_comparison
 

@@ -41,6 +41,9 @@ def shapes(
     json_: JsonOpt = False,
     explain: Annotated[bool, typer.Option("--explain", "-e", help="show the formula of every layer")] = False,
     convention: ConventionOpt = None,
+    depth: Annotated[Optional[int], typer.Option(
+        "--depth", help="fold everything nested deeper than N into one row per group (0: top-level entries)",
+        min=0)] = None,
 ):
     """Output shape, params, MACs and receptive field of every layer, and the totals."""
     format = json_wanted(format, json_)
@@ -59,8 +62,15 @@ def shapes(
                               symbolic.parse_batch(batch), dtype)
         if format is Format.json:
             print(view.to_json(sr, convention.value if convention is not None else None))
+        elif format is Format.csv:
+            print(view.to_csv(sr, conv), end="")
+        elif format is Format.markdown:
+            print(view.to_markdown(sr, conv), end="")
         else:
-            view.print_table(sr, conv, format.value)
+            out = console()
+            out.print(view.symbolic_table(sr, conv, width=out.width), crop=False)
+            for line in view.summary_lines(sr, conv):
+                out.print(line, highlight=False, soft_wrap=True)
         return
     batch = _int_batch(batch)
     report = analyze(graph, input=parse_input(input, graph.input), batch=batch, dtype=dtype)
@@ -76,7 +86,7 @@ def shapes(
         from ..views.table import shapes_table, summary_line
 
         out = console()
-        out.print(shapes_table(report, explain, conv, width=out.width))
+        out.print(shapes_table(report, explain, conv, width=out.width, depth=depth), crop=False)
         out.print(summary_line(report, conv), highlight=False)
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from rich import box
 from rich.table import Table
 
-from .table import human
+from ..units import count, nbytes
 
 
 def _t(seconds: float) -> str:
