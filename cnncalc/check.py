@@ -17,6 +17,7 @@ The ``expect:`` block::
 
 from __future__ import annotations
 
+import re
 import time
 from dataclasses import dataclass, replace
 from datetime import datetime
@@ -40,9 +41,12 @@ class Finding:
     message: str
     model: str = ""
 
-    def oneline(self) -> str:
-        where = f"{self.file}:{self.line}" if self.line else self.file
-        return f"{where}: {self.message}"
+    def oneline(self, file: str | None = None) -> str:
+        """``file:line: message`` (``file:line: warning: message`` for a warning); ``file`` to
+        show instead of the finding's own."""
+        file = file or self.file
+        where = f"{file}:{self.line}" if self.line else file
+        return f"{where}: {'warning: ' * (self.severity == 'warning')}{self.message}"
 
 
 @dataclass(frozen=True)
@@ -73,6 +77,7 @@ class FileResult:
     checked: int  # expectations checked
     cases: tuple = ()
     seconds: float = 0.0  # loading and analysing the file (JUnit reports it)
+    warnings: tuple = ()  # Findings of severity 'warning': what `shapes` warns about; they never fail
 
     @property
     def ok(self) -> bool:
@@ -87,6 +92,7 @@ class FileResult:
 class Summary:
     results: tuple
     started: str = ""  # local ISO time the check began, without zone (JUnit's timestamp)
+    passed_over: int = 0  # YAML files that are not specs
 
     @property
     def errors(self) -> int:
@@ -101,30 +107,63 @@ class Summary:
         return 2 if self.errors else 1 if self.failures else 0
 
     def line(self) -> str:
-        n = len(self.results)
-        ok = sum(r.ok for r in self.results)
-        invalid = sum(r.status == "error" for r in self.results)
-        cases = sum(r.checked for r in self.results)
-        return (f"checked {n} spec{'s' * (n != 1)} ({cases} expectation{'s' * (cases != 1)}): {ok} ok, "
-                f"{self.failures} failed expectation{'s' * (self.failures != 1)}, {invalid} invalid")
+        """``checked 3 specs: 4 of 9 expectations held, 5 failed; 1 spec invalid``."""
+        def counted(n, word):
+            return f"{n} {word}{'s' * (n != 1)}"
+
+        cases = [c for r in self.results for c in r.cases if c.name != "load"]
+        held = sum(c.status == "pass" for c in cases)
+        failed = sum(c.status == "fail" for c in cases)
+        text = (f"checked {counted(len(self.results), 'spec')}: {held} of {counted(len(cases), 'expectation')} "
+                f"held, {failed} failed")
+        bad = sum(c.status == "error" for c in cases)
+        if bad:
+            text += f", {bad} not valid"
+        invalid = sum(r.status == "error" and not r.checked for r in self.results)
+        if invalid:
+            text += f"; {counted(invalid, 'spec')} invalid"
+        if self.passed_over:
+            text += f"; {counted(self.passed_over, 'YAML file')} without layers passed over"
+        return text
 
 
-def spec_files(paths) -> list[Path]:
-    """Expand folders to the ``*.yaml``/``*.yml`` files below them, sorted."""
-    out: list[Path] = []
+SPEC_KEYS = re.compile(r"^(layers|input|blocks|expect)\s*:", re.M)  # top-level keys only a spec has
+
+
+def is_spec(path: Path) -> bool:
+    """Does this YAML file look like a cnncalc spec (a top-level ``layers:``, ``input:``,
+    ``blocks:`` or ``expect:``)? A workflow, a ``.pre-commit-config.yaml`` or a compose file does
+    not, so a hook or a folder scan passes them over; a spec with a mistake still counts."""
+    try:
+        with open(path, encoding="utf-8", errors="replace") as fh:
+            return bool(SPEC_KEYS.search(fh.read(1 << 20)))
+    except OSError:
+        return True  # let the loader say what is wrong with it
+
+
+def spec_files(paths, specs_only: bool = False) -> tuple[list[Path], list[Path]]:
+    """The specs under ``paths``, and the YAML files passed over because they are not specs.
+    Folders expand to their specs (``*.yaml``/``*.yml`` files that :func:`is_spec`), sorted; a file
+    named itself is checked whatever it holds, unless ``specs_only`` (a hook passing every changed
+    YAML file)."""
+    specs: list[Path] = []
+    passed_over: list[Path] = []
     for p in map(Path, paths):
         if p.is_dir():
-            out += sorted(q for q in p.rglob("*") if q.suffix in (".yaml", ".yml") and q.is_file())
+            found = sorted(q for q in p.rglob("*") if q.suffix in (".yaml", ".yml") and q.is_file())
         else:
-            out.append(p)
-    return out
+            found = [p]
+        for q in found:
+            keep = is_spec(q) if (p.is_dir() or specs_only) and q.exists() else True
+            (specs if keep else passed_over).append(q)
+    return specs, passed_over
 
 
-def check_paths(paths, baseline=None) -> Summary:
+def check_paths(paths, baseline=None, specs_only: bool = False) -> Summary:
     """Check every spec under ``paths``; ``baseline`` is a saved JSON report (or a list of them),
     matched to specs by model name."""
-    files = spec_files(paths)
-    if not files:
+    files, passed_over = spec_files(paths, specs_only)
+    if not files and not passed_over:
         raise CnncalcError(f"no spec files under {', '.join(map(str, paths))}", fix="give .yaml files or folders")
     baselines = None
     if baseline is not None:
@@ -139,7 +178,7 @@ def check_paths(paths, baseline=None) -> Summary:
         if unused and not any(r.model in baselines for r in results):
             raise CnncalcError(f"the baseline is for {', '.join(unused)}, which no checked spec is",
                                file=str(baseline), fix="check the spec of that model, or save a new baseline")
-    return Summary(results, started)
+    return Summary(results, started, len(passed_over))
 
 
 def _timed(check, file, baselines) -> FileResult:
@@ -158,6 +197,8 @@ def check_file(path, baselines: dict | None = None) -> FileResult:
         return FileResult(file, "", (finding,), 0, (Case("load", exc.line, (finding,)),))
     expect = graph.expect or {}
     cases: list[Case] = []
+    warnings = tuple(Finding(w.file or file, w.line, "warning", f"{w.path} ({w.layer}): {w.message}", graph.name)
+                     for w in report.warnings)
 
     def add(name, line, messages, severity="fail"):
         cases.append(Case(name, line, tuple(Finding(file, line, severity, m, graph.name) for m in messages)))
@@ -186,7 +227,7 @@ def check_file(path, baselines: dict | None = None) -> FileResult:
         cases.append(Case("load", graph.line))  # a spec without expectations: it loads, that is all
     findings = tuple(f for c in cases for f in c.findings)
     checked = len([c for c in cases if c.name != "load"])
-    return FileResult(file, graph.name, findings, checked, tuple(cases))
+    return FileResult(file, graph.name, findings, checked, tuple(cases), warnings=warnings)
 
 
 def _shape(value):

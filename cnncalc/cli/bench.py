@@ -9,7 +9,7 @@ from typing import Annotated, List, Optional
 import typer
 
 from ..errors import CnncalcError, require_extra
-from . import JsonOpt, app, console, handles_errors, json_wanted, parse_input
+from . import InputOpt, JsonOpt, app, console, handles_errors, json_wanted, parse_input
 
 
 class Device(str, Enum):
@@ -48,21 +48,25 @@ def bench(
     device: Annotated[Device, typer.Option("--device", help="cuda, cpu or auto")] = Device.auto,
     batch: Annotated[Optional[List[int]], typer.Option(
         "--batch", "-b", help="batch sizes for a sweep: --batch 1 8 (or --batch 1 --batch 8); default 1")] = None,
-    dtype: Annotated[Dtype, typer.Option("--dtype")] = Dtype.fp32,
-    input: Annotated[Optional[str], typer.Option("--input", "-i", help="C,H,W or CxHxW (or H, HxW)")] = None,
+    dtype: Annotated[Dtype, typer.Option("--dtype", help="fp32, fp16 or bf16 (weights and input)")] = Dtype.fp32,
+    input: InputOpt = None,
     channels_last: Annotated[bool, typer.Option("--channels-last", help="NHWC memory format")] = False,
     compile: Annotated[bool, typer.Option("--compile", help="torch.compile the module")] = False,
     cuda_graphs: Annotated[bool, typer.Option("--cuda-graphs", help="replay a captured CUDA graph")] = False,
-    warmup_ms: Annotated[float, typer.Option("--warmup-ms", help="warm-up time before timing")] = 500,
+    warmup_ms: Annotated[float, typer.Option("--warmup-ms", help="warm-up milliseconds before timing")] = 500,
     min_runs: Annotated[int, typer.Option("--min-runs", help="timed forwards at least")] = 10,
-    min_time_ms: Annotated[float, typer.Option("--min-time-ms", help="timed seconds at least")] = 1000,
+    min_time_ms: Annotated[float, typer.Option("--min-time-ms", help="time the forwards for at least this many "
+                                               "milliseconds")] = 1000,
     per_layer: Annotated[bool, typer.Option("--per-layer", help="roofline view: time every layer")] = False,
     no_peak: Annotated[bool, typer.Option("--no-peak", help="skip measuring matmul/copy peaks")] = False,
     format: Annotated[BenchFormat, typer.Option("--format", "-f", help="table or json")] = BenchFormat.table,
     json_: JsonOpt = False,
 ):
     """Time real forward passes (median, p10/p90, CV), throughput, achieved FLOP/s and the fraction
-    of the measured matmul peak; --per-layer adds a roofline view."""
+    of the measured matmul peak; --per-layer adds a roofline view.
+
+    Example: cnncalc bench lenet5 resnet18 --device cpu --batch 1 8
+    """
     format = json_wanted(format, json_)
     from .. import analyze, load_model
 

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import sys
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
-from . import Format, JsonOpt, app, console, handles_errors, json_wanted, parse_input
+from . import DtypeOpt, Format, InputOpt, JsonOpt, app, console, handles_errors, json_wanted, parse_input
 
 
 @app.command()
@@ -19,9 +19,9 @@ def diff(
                                            "markdown (a PR comment)")]
     = Format.table,
     json_: JsonOpt = False,
-    input: Annotated[Optional[str], typer.Option("--input", "-i", help="C,H,W or CxHxW (or H, HxW: keep C)")] = None,
+    input: InputOpt = None,
     batch: Annotated[int, typer.Option("--batch", "-b", help="batch size")] = 1,
-    dtype: Annotated[str, typer.Option("--dtype", help="for activation memory: fp32, fp16, bf16, fp64, int8")] = "fp32",
+    dtype: DtypeOpt = "fp32",
     exit_code: Annotated[bool, typer.Option(
         "--exit-code", help="exit 1 when anything changed (like git diff --exit-code)")] = False,
 ):
@@ -46,5 +46,7 @@ def diff(
         for table in view.diff_tables(result, width=out.width):
             out.print(table, crop=False)
     if exit_code and result.changed:
-        print(f"{len(result.changes)} layer(s) changed", file=sys.stderr)
+        n = len(result.changes)
+        print(f"{n} layer{'s' * (n != 1)} added, removed or changed" if n else "the totals changed",
+              file=sys.stderr)
         raise typer.Exit(1)

@@ -24,7 +24,7 @@ def layer(
     kernel: Annotated[int, typer.Option("--kernel", "-k", help="kernel size F")],
     stride: Annotated[Optional[int], typer.Option("--stride", "-s", help="stride S (pools: = kernel)")] = None,
     padding: Annotated[int, typer.Option("--padding", "-p", help="padding P on each side")] = 0,
-    dilation: Annotated[int, typer.Option("--dilation", "-d")] = 1,
+    dilation: Annotated[int, typer.Option("--dilation", "-d", help="dilation D (spacing of the kernel's taps)")] = 1,
     ceil_mode: Annotated[bool, typer.Option("--ceil-mode", help="pooling: round up")] = False,
     channels: Annotated[Optional[int], typer.Option("--channels", "-c", help="input channels (for params)")] = None,
     filters: Annotated[Optional[int], typer.Option("--filters", "-n", help="conv output channels")] = None,
@@ -32,6 +32,8 @@ def layer(
     """Does one conv/pool window fit? Shows (W − F + 2P)/S + 1, what torch does, and fixes.
 
     Exit 0 when it fits exactly, 1 when the division leaves a remainder.
+
+    Example: cnncalc layer conv --input 7 --kernel 3 --stride 3
     """
     from ..calculator import window
     from ..outsize import fraction_text

@@ -9,13 +9,11 @@ import typer
 from . import JsonOpt, app, handles_errors, json_wanted
 
 
-
-
 @app.command()
 @handles_errors
 def solve(
     model: Annotated[str, typer.Argument(help="zoo name (resnet50) or path to a spec")],
-    range: Annotated[str, typer.Option("--range", "-r", help="sizes to scan, FIRST..LAST")] = "1..1024",
+    range: Annotated[str, typer.Option("--range", help="sizes to scan, FIRST..LAST")] = "1..1024",
     at: Annotated[Optional[int], typer.Option("--at", help="explain one size: which layer fails and how, "
                                                            "which leave edge rows unused")] = None,
     input: Annotated[Optional[str], typer.Option("--input", "-i", help="the size to solve for as a name: "
@@ -24,7 +22,10 @@ def solve(
     json_: JsonOpt = False,
 ):
     """Valid input sizes (smallest, all in the range), total stride, the sizes no floor
-    truncates, and the output size as a formula of the input size."""
+    truncates, and the output size as a formula of the input size.
+
+    Example: cnncalc solve resnet50 --at 30
+    """
     format = json_wanted(format, json_)
     from .. import load_model
     from ..errors import CnncalcError, require_extra

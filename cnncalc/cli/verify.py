@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import json
 from enum import Enum
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
 from ..errors import CheckFailed, require_extra
-from . import JsonOpt, app, console, handles_errors, json_wanted, parse_input, print_warnings
+from . import InputOpt, JsonOpt, app, console, handles_errors, json_wanted, parse_input, print_warnings
 
 
 class Format(str, Enum):
@@ -17,29 +17,27 @@ class Format(str, Enum):
     json = "json"
 
 
-InputOpt = Annotated[Optional[str], typer.Option("--input", "-i", help="C,H,W or CxHxW (or H, HxW: keep C)")]
-BatchOpt = Annotated[int, typer.Option("--batch", "-b", help="batch size of the forward pass")]
-FormatOpt = Annotated[Format, typer.Option("--format", "-f", help="table or json")]
-
-
 @app.command()
 @handles_errors
 def verify(
     model: Annotated[str, typer.Argument(help="zoo name (lenet5) or path to a spec")],
     input: InputOpt = None,
-    batch: BatchOpt = 1,
-    format: FormatOpt = Format.table,
+    batch: Annotated[int, typer.Option("--batch", "-b", help="batch size of the forward pass")] = 1,
+    format: Annotated[Format, typer.Option("--format", "-f", help="table or json")] = Format.table,
     json_: JsonOpt = False,
     seed: Annotated[int, typer.Option("--seed", help="seed of the random weights and input")] = 0,
 ):
     """Build MODEL in PyTorch, run it once, and check every shape and total against torch, torchinfo
-    and fvcore (exact equality). Exit 1 if any check fails."""
+    and fvcore (exact equality). Exit 1 if any check fails.
+
+    Example: cnncalc verify resnet18 --input 64
+    """
     format = json_wanted(format, json_)
     from .. import analyze, load_model
 
     graph = load_model(model)
     report = analyze(graph, input=parse_input(input, graph.input), batch=batch, dtype="float32")
-    print_warnings(report)
+    print_warnings(report.warnings)
     require_extra("verify", "torch", "torch", "torchinfo", "fvcore")
     from ..torch_backend.verify import verify as run_verify
 
