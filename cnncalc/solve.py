@@ -70,16 +70,17 @@ class Solution:
     exact_count: int
     exact_pattern: str | None = None  # e.g. "N ≡ 1, 2, 3, 4 (mod 32) from N = 1 on"
     conditions: tuple = field(default_factory=tuple)  # (path, layer, check, fails_when) per check
+    shapes: dict = field(default_factory=dict)  # input/output (batch 1 first), feature_map: JSON dims
 
     def to_dict(self) -> dict:
         return {
-            "model": self.model, "input": self.input, "symbol": self.symbol,
+            "model": self.model, "input": self.shapes.get("input"), "symbol": self.symbol,
             "range": [self.lo, self.hi], "smallest_valid": self.smallest,
             "valid": [list(i) for i in self.valid], "valid_count": self.valid_count,
             "exact": [list(i) for i in self.exact], "exact_count": self.exact_count,
             "exact_pattern": self.exact_pattern,
             "total_stride": self.stride,
-            "feature_map": self.feature_map_plain, "output": self.output_plain,
+            "feature_map": self.shapes.get("feature_map"), "output": self.shapes.get("output"),
             "conditions": [{"path": p, "layer": n, "check": c, "fails_when": w} for p, n, c, w in self.conditions],
         }
 
@@ -176,6 +177,9 @@ class Problem:
             valid_count=int(valid.sum()), exact_count=int(exact.sum()),
             exact_pattern=_pattern(sizes, exact, stride, str(self.sym)),
             conditions=tuple((c.path, c.layer, c.what, str(c.when)) for c in self.errors),
+            shapes={"input": [1, *map(symbolic.json_value, self.shape)],
+                    "output": [1, *map(symbolic.json_value, report.output[1:])],
+                    "feature_map": list(map(symbolic.json_value, self.feature)) if self.feature else None},
         )
 
     def at(self, n: int) -> AtSize:

@@ -19,11 +19,10 @@ from dataclasses import dataclass, field
 import torch
 
 from ..graph import Graph, torch_name
-from ..report import DTYPE_BYTES
+from ..report import CANONICAL_DTYPE, DTYPE_BYTES
 from .build import build_module
 
 DTYPES = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}
-DTYPE_NAMES = {"fp32": "float32", "fp16": "float16", "bf16": "bfloat16"}
 
 
 @dataclass(frozen=True)
@@ -124,7 +123,7 @@ class BenchReport:
         p = self.peaks
         return {
             "device": self.device, "device_name": self.device_name, "torch": self.torch_version,
-            "dtype": self.dtype, "options": self.options,
+            "dtype": CANONICAL_DTYPE[self.dtype], "options": self.options,
             "peaks": {"matmul_flops": p.flops, "copy_bandwidth": p.bandwidth} if p else None,
             "results": [
                 {"model": r.model, "batch": r.batch, "median_s": r.stats.median, "p10_s": r.stats.p10,
@@ -247,7 +246,7 @@ def bench_model(graph: Graph, report, batch: int, device: torch.device, dtype: s
     except RuntimeError as exc:
         raise CnncalcError(f"the forward pass failed: {str(exc).splitlines()[0]}") from None
     peak_memory = torch.cuda.max_memory_allocated(device) if device.type == "cuda" else None
-    bytes_per = DTYPE_BYTES[DTYPE_NAMES[dtype]]
+    bytes_per = DTYPE_BYTES[dtype]
     symbolic = (sum(r.output_numel for r in report.rows) + report.params) * bytes_per
     return BenchRow(graph.name, batch, dtype, device.type, Stats.of(times), report.flops, symbolic,
                     peak_memory, tuple(layers))
@@ -256,7 +255,7 @@ def bench_model(graph: Graph, report, batch: int, device: torch.device, dtype: s
 def _per_layer(module, x, report, device, dtype) -> list[LayerTiming]:
     """Time every leaf row's module with hooks (events on CUDA), summed over a few forwards."""
     modules = dict(module.named_modules())
-    bytes_per = DTYPE_BYTES[DTYPE_NAMES[dtype]]
+    bytes_per = DTYPE_BYTES[dtype]
     rows = [r for r in report.rows if r.kind not in ("residual", "parallel")]
     totals = {r.path: 0.0 for r in rows}
     starts: dict = {}
