@@ -9,7 +9,7 @@ from typing import Annotated, List, Optional
 import typer
 
 from ..errors import CnncalcError, require_extra
-from . import InputOpt, JsonOpt, app, console, handles_errors, json_wanted, parse_input
+from . import InputOpt, JsonOpt, app, console, handles_errors, json_wanted, parse_input, say, stderr
 
 
 class Device(str, Enum):
@@ -68,7 +68,7 @@ def bench(
     Example: cnncalc bench lenet5 resnet18 --device cpu --batch 1 8
     """
     format = json_wanted(format, json_)
-    from .. import analyze, load_model
+    from .. import load_model
 
     models, batch = _batches_after_models(models, batch)
     graphs = [load_model(m) for m in models]
@@ -83,34 +83,41 @@ def bench(
     result = lib.BenchReport(dev.type, name, torch.__version__, dtype.value, None,
                              options={"channels_last": channels_last, "compile": compile, "cuda_graphs": cuda_graphs,
                                       "warmup_ms": warmup_ms, "min_runs": min_runs, "min_time_ms": min_time_ms})
-    from rich.progress import Progress
+    options = lib.BenchOptions(dtype.value, channels_last, compile, cuda_graphs, warmup_ms / 1e3, min_runs,
+                               min_time_ms / 1e3, per_layer)
+    _measure(result, graphs, batch, input, dev, options, no_peak)
+    from ..views.bench import bench_notes, bench_table, roofline_table
 
-    jobs = [(g, b) for g in graphs for b in batch]
-    with Progress(transient=True, console=_stderr_console()) as progress:
-        task = progress.add_task("measuring peaks", total=len(jobs) + (0 if no_peak else 1))
-        if not no_peak:
-            result.peaks = lib.measure_peaks(dev, lib.DTYPES[dtype.value])
-            progress.advance(task)
-        for graph, b in jobs:
-            progress.update(task, description=f"{graph.name} batch {b}")
-            report = analyze(graph, input=parse_input(input, graph.input), batch=b)
-            result.rows.append(lib.bench_model(
-                graph, report, b, dev, dtype.value, channels_last, compile, cuda_graphs, warmup_ms / 1e3,
-                min_runs, min_time_ms / 1e3, per_layer))
-            progress.advance(task)
+    for note in bench_notes(result):
+        say("warning", note)
     if format is BenchFormat.json:
         print(json.dumps(result.to_dict()))
         return
-    from ..views.bench import bench_table, roofline_table
-
     out = console()
-    out.print(bench_table(result))
+    out.print(bench_table(result, width=out.width), crop=False)
     if per_layer:
         for row in result.rows:
-            out.print(roofline_table(row, result.peaks))
+            out.print(roofline_table(row, result.peaks, width=out.width), crop=False)
 
 
-def _stderr_console():
-    from rich.console import Console
+def _measure(result, graphs, batches, input, device, options, no_peak: bool) -> None:
+    """Time every model at every batch, between two measurements of the device's peaks (so a
+    peak that moved while the models ran is seen, and said)."""
+    from rich.progress import Progress
 
-    return Console(stderr=True)
+    from .. import analyze
+    from ..torch_backend import bench as lib
+
+    jobs = [(g, b) for g in graphs for b in batches]
+    with Progress(transient=True, console=stderr()) as progress:
+        task = progress.add_task("measuring peaks", total=len(jobs) + (0 if no_peak else 2))
+        first = None if no_peak else lib.measure_peaks(device, lib.DTYPES[options.dtype])
+        progress.advance(task, 0 if no_peak else 1)
+        for graph, b in jobs:
+            progress.update(task, description=f"{graph.name} batch {b}")
+            report = analyze(graph, input=parse_input(input, graph.input), batch=b)
+            result.rows.append(lib.bench_model(graph, report, b, device, options))
+            progress.advance(task)
+        if first is not None:
+            progress.update(task, description="measuring peaks again")
+            result.peaks = lib.Peaks.combined(first, lib.measure_peaks(device, lib.DTYPES[options.dtype]))
