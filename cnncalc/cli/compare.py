@@ -66,6 +66,8 @@ def compare(
     else:
         out = console()
         out.print(view.compare_table(result, width=out.width), crop=False)
+        for line in view.notes(result):
+            out.print(line, highlight=False, markup=False)
     if plot is not None:
         from ..plot import plot_comparison
 

@@ -75,15 +75,13 @@ def compare_table(comparison, width: int | None = None):
     short_params = tuple(count(r.params) + _ratio(r, "params", "\n") for r in comparison.rows)
     steps = [lambda c: drop(c, "FLOPs"), lambda c: drop(c, "top-5"),
              lambda c: recast(c, "params", cells=short_params), lambda c: drop(c, "depth")]
-    return fit(forms(columns, *steps), width, title=title(comparison, common), caption=_caption(comparison))
+    return fit(forms(columns, *steps), width, title=title(comparison, common))
 
 
-def _caption(comparison):
-    parts = ["MACs per batch; FLOPs = 2 × MACs; act. mem = every layer output"]
+def notes(comparison) -> list[str]:
+    """The lines under the table (printed at the terminal's width, not the table's)."""
     note = footnote(comparison)
-    if note:
-        parts.append(note)
-    return "\n".join(parts)
+    return ["MACs per batch; FLOPs = 2 × MACs; act. mem = every layer output"] + ([note] if note else [])
 
 
 def footnote(comparison) -> str | None:
