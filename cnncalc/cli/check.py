@@ -58,7 +58,7 @@ def check(
         print(summary.line())
     else:
         _text(summary)
-        console().print(summary.line(), style=_verdict(summary), markup=False)
+        console().print(summary.line(), style=_verdict(summary), markup=False, soft_wrap=True)
     if summary.exit_code:
         raise typer.Exit(summary.exit_code)
 
