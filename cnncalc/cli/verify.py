@@ -48,7 +48,7 @@ def verify(
         from ..views.verify import verify_summary, verify_table
 
         out = console()
-        out.print(verify_table(result))
+        out.print(verify_table(result, width=out.width), crop=False)
         out.print(verify_summary(result), highlight=False)
     if not result.ok:
         raise CheckFailed(f"verify: {len(result.failures)} check(s) failed for {report.model}")
