@@ -66,6 +66,8 @@ class Row:
 
 @dataclass(frozen=True)
 class Comparison:
+    """The compared models' rows at one batch and dtype; ratios to ``relative_to`` where given."""
+
     rows: tuple
     batch: int
     dtype: str

@@ -53,20 +53,13 @@ class Group:
     path: str
     rows: tuple
 
-    @property
-    def params(self) -> int:
-        return sum(r.params for r in self.rows)
-
-    @property
-    def macs(self) -> int:
-        return sum(r.macs for r in self.rows)
-
-    @property
-    def flops(self) -> int:
-        return 2 * self.macs
-
     def compute(self, convention: str = "cnncalc") -> int:
+        """The group's compute in a convention's own definition: its rows' summed."""
         return sum(r.compute(convention) for r in self.rows)
+
+    params = property(lambda self: sum(r.params for r in self.rows))
+    macs = property(lambda self: self.compute("cnncalc"))
+    flops = property(lambda self: 2 * self.macs)
 
     @property
     def input(self) -> tuple:

@@ -127,7 +127,7 @@ class Problem:
                    any(self.sym in getattr(d, "free_symbols", ()) for d in r.output[2:])]
         self.feature = spatial[-1].output[1:] if spatial else None
         # one compiled function for every formula the scans need
-        self._exprs = _unique_exprs([c.when for c in self.errors] + [c.when for c in self.edges]
+        self._exprs = symbolic.unique([c.when for c in self.errors] + [c.when for c in self.edges]
                                     + [c.amount for c in self.edges] + list(report.output[1:])
                                     + list(self.feature or ()))
         self._index = {e: i for i, e in enumerate(self._exprs)}
@@ -221,15 +221,6 @@ def _before(first, c, conditions) -> bool:
     return conditions.index(c) > conditions.index(first)
 
 
-def _unique_exprs(exprs) -> list:
-    seen, out = set(), []
-    for e in exprs:
-        if e not in seen:
-            seen.add(e)
-            out.append(e)
-    return out
-
-
 def intervals(sizes: np.ndarray, mask: np.ndarray) -> tuple:
     """Runs of True as ((first, last), ...)."""
     if not mask.any():
@@ -310,9 +301,6 @@ def _slow(e, symbols, values):
     return bool(value) if value.is_Boolean else int(value)
 
 
-_REL = {"==": "==", "!=": "!=", "<": "<", "<=": "<=", ">": ">", ">=": ">="}
-
-
 def _code(e, names) -> str:
     if e is sympy.true:
         return "np.True_"
@@ -322,7 +310,7 @@ def _code(e, names) -> str:
         num, den = sympy.fraction(sympy.together(e.lhs - e.rhs))
         if not (den.is_Integer and den > 0):
             raise NotCompilable(e)
-        return f"(({_int(num, names)}) {_REL[e.rel_op]} 0)"
+        return f"(({_int(num, names)}) {e.rel_op} 0)"  # sympy's ==, !=, <, <=, >, >= are numpy's too
     if isinstance(e, sympy.And):
         return "(" + " & ".join(_code(a, names) for a in e.args) + ")"
     if isinstance(e, sympy.Or):

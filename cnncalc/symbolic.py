@@ -189,14 +189,19 @@ def to_dict(sr: SymbolicReport, convention: str | None = None) -> dict:
     return out
 
 
+def unique(items, key=lambda item: item) -> list:
+    """``items`` in order, each ``key`` once (the first item with it)."""
+    seen, out = set(), []
+    for item in items:
+        if key(item) not in seen:
+            seen.add(key(item))
+            out.append(item)
+    return out
+
+
 def unique_conditions(conditions) -> list:
     """Conditions with duplicates (same ``when``) dropped, in order."""
-    seen, out = set(), []
-    for c in conditions:
-        if c.when not in seen:
-            seen.add(c.when)
-            out.append(c)
-    return out
+    return unique(conditions, key=lambda c: c.when)
 
 
 def evaluate(value, sizes: dict):

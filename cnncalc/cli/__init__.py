@@ -34,11 +34,12 @@ app = typer.Typer(
 )
 
 
-class Format(str, Enum):
-    table = "table"
-    json = "json"
-    csv = "csv"
-    markdown = "markdown"
+def choices(name: str, *words: str) -> type[Enum]:
+    """A str Enum of ``words``: how typer offers, completes and checks a fixed set of values."""
+    return Enum(name, {word: word for word in words}, type=str)
+
+
+Format = choices("Format", "table", "json", "csv", "markdown")
 
 
 # The options every command that has them spells the same way (docs/shapes.md, "Options").
@@ -69,6 +70,20 @@ def console():
     from rich.console import Console
 
     return Console()
+
+
+def emit(format, table, **texts) -> None:
+    """Print one rendering: a text format's string as it is (``texts[format]()``: json, csv,
+    markdown), or else the renderables ``table(width)`` returns, through rich at the terminal's
+    width (uncropped: a table too wide for it is printed whole, and the terminal folds it)."""
+    name = getattr(format, "value", format)
+    if name in texts:
+        text = texts[name]()
+        print(text, end="" if text.endswith("\n") else "\n")
+        return
+    out = console()
+    for renderable in table(out.width):
+        out.print(renderable, crop=False, highlight=False)
 
 
 def say(kind: str, message: str) -> None:

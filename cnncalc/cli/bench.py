@@ -3,30 +3,17 @@
 from __future__ import annotations
 
 import json
-from enum import Enum
 from typing import Annotated, List, Optional
 
 import typer
 
 from ..errors import CnncalcError, require_extra
-from . import InputOpt, JsonOpt, app, console, handles_errors, json_wanted, parse_input, say, stderr
+from . import InputOpt, choices, emit, JsonOpt, app, handles_errors, json_wanted, parse_input, say, stderr
 
 
-class Device(str, Enum):
-    auto = "auto"
-    cuda = "cuda"
-    cpu = "cpu"
-
-
-class Dtype(str, Enum):
-    fp32 = "fp32"
-    fp16 = "fp16"
-    bf16 = "bf16"
-
-
-class BenchFormat(str, Enum):
-    table = "table"
-    json = "json"
+Device = choices("Device", "auto", "cuda", "cpu")
+Dtype = choices("Dtype", "fp32", "fp16", "bf16")
+BenchFormat = choices("BenchFormat", "table", "json")
 
 
 def _batches_after_models(models: list[str], batch: list[int] | None) -> tuple[list[str], list[int]]:
@@ -90,14 +77,9 @@ def bench(
 
     for note in bench_notes(result):
         say("warning", note)
-    if format is BenchFormat.json:
-        print(json.dumps(result.to_dict()))
-        return
-    out = console()
-    out.print(bench_table(result, width=out.width), crop=False)
-    if per_layer:
-        for row in result.rows:
-            out.print(roofline_table(row, result.peaks, width=out.width), crop=False)
+    emit(format, lambda width: [bench_table(result, width)] + [roofline_table(row, result.peaks, width)
+                                                               for row in result.rows if per_layer],
+         json=lambda: json.dumps(result.to_dict()))
 
 
 def _measure(result, graphs, batches, input, device, options, no_peak: bool) -> None:

@@ -2,18 +2,14 @@
 
 from __future__ import annotations
 
-from enum import Enum
 from typing import Annotated, List, Optional
 
 import typer
 
-from . import app, console, handles_errors, shown_file, stderr
+from . import app, choices, console, handles_errors, shown_file, stderr
 
 
-class CheckFormat(str, Enum):
-    text = "text"
-    github = "github"
-    junit = "junit"
+CheckFormat = choices("CheckFormat", "text", "github", "junit")
 
 
 @app.command()

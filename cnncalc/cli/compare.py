@@ -3,17 +3,16 @@
 from __future__ import annotations
 
 import sys
-from enum import Enum
 from typing import Annotated, List, Optional
 
 import typer
+from rich.text import Text
 
-from . import DtypeOpt, Format, FormatOpt, InputOpt, JsonOpt, app, console, handles_errors, json_wanted, parse_input, say
+from . import (DtypeOpt, Format, FormatOpt, InputOpt, JsonOpt, app, choices, emit, handles_errors, json_wanted, parse_input,
+               say)
 
 
-class PlotKind(str, Enum):
-    accuracy = "accuracy"
-    params = "params"
+PlotKind = choices("PlotKind", "accuracy", "params")
 
 
 @app.command()
@@ -57,17 +56,8 @@ def compare(
 
         plottable(result, plot_kind.value)  # nothing to draw is an error before anything prints
     _warn_once(result)
-    if format is Format.json:
-        print(view.to_json(result))
-    elif format is Format.csv:
-        print(view.to_csv(result), end="")
-    elif format is Format.markdown:
-        print(view.to_markdown(result), end="")
-    else:
-        out = console()
-        out.print(view.compare_table(result, width=out.width), crop=False)
-        for line in view.notes(result):
-            out.print(line, highlight=False, markup=False)
+    emit(format, lambda width: [view.compare_table(result, width), *map(Text, view.notes(result))],
+         json=lambda: view.to_json(result), csv=lambda: view.to_csv(result), markdown=lambda: view.to_markdown(result))
     if plot is not None:
         from ..plot import plot_comparison
 

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from . import DtypeOpt, Format, InputOpt, JsonOpt, app, console, handles_errors, json_wanted, parse_input
+from . import DtypeOpt, Format, InputOpt, JsonOpt, app, emit, handles_errors, json_wanted, parse_input
 
 
 @app.command()
@@ -35,16 +35,8 @@ def diff(
     from ..views import diff as view
 
     result = diff_models(old, new, input=input, batch=batch, dtype=dtype, parse_input=parse_input)
-    if format is Format.json:
-        print(view.to_json(result))
-    elif format is Format.markdown:
-        print(view.to_markdown(result), end="")
-    elif format is Format.csv:
-        print(view.to_csv(result), end="")
-    else:
-        out = console()
-        for table in view.diff_tables(result, width=out.width):
-            out.print(table, crop=False)
+    emit(format, lambda width: view.diff_tables(result, width), json=lambda: view.to_json(result),
+         csv=lambda: view.to_csv(result), markdown=lambda: view.to_markdown(result))
     if exit_code and result.changed:
         n = len(result.changes)
         print(f"{n} layer{'s' * (n != 1)} added, removed or changed" if n else "the totals changed",

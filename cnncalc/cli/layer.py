@@ -2,18 +2,14 @@
 
 from __future__ import annotations
 
-from enum import Enum
 from typing import Annotated, Optional
 
 import typer
 
-from . import app, handles_errors
+from . import app, choices, handles_errors
 
 
-class WindowKind(str, Enum):
-    conv = "conv"
-    maxpool = "maxpool"
-    avgpool = "avgpool"
+WindowKind = choices("WindowKind", "conv", "maxpool", "avgpool")
 
 
 @app.command()

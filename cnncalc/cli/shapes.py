@@ -10,7 +10,7 @@ import typer
 from ..errors import require_extra
 from ..inputs import parse_batch
 from ..report import CONVENTIONS
-from . import (DtypeOpt, Format, FormatOpt, InputOpt, JsonOpt, app, console, handles_errors, json_wanted,
+from . import (DtypeOpt, Format, FormatOpt, InputOpt, JsonOpt, app, emit, handles_errors, json_wanted,
                parse_input, print_warnings)
 
 Convention = Enum("Convention", {name: name for name in CONVENTIONS}, type=str)  # the report's own list
@@ -50,18 +50,15 @@ def shapes(
     print_warnings(report.warnings)
     from ..views import text
 
-    if format is Format.json:
-        print(text.to_json(report, convention.value if convention is not None else None))
-    elif format is Format.csv:
-        print(text.to_csv(report, conv), end="")
-    elif format is Format.markdown:
-        print(text.to_markdown(report, explain, conv), end="")
-    else:
+    def table(width):
+        from rich.text import Text
+
         from ..views.table import shapes_table, summary_line
 
-        out = console()
-        out.print(shapes_table(report, explain, conv, width=out.width, depth=depth), crop=False)
-        out.print(summary_line(report, conv), highlight=False)
+        return [shapes_table(report, explain, conv, width=width, depth=depth), Text(summary_line(report, conv))]
+
+    emit(format, table, json=lambda: text.to_json(report, convention.value if convention is not None else None),
+         csv=lambda: text.to_csv(report, conv), markdown=lambda: text.to_markdown(report, explain, conv))
 
 
 def _symbolic(graph, input, batch, dtype, format, convention) -> None:
@@ -71,17 +68,13 @@ def _symbolic(graph, input, batch, dtype, format, convention) -> None:
     conv = convention.value if convention is not None else "cnncalc"
     sr = symbolic.analyze(graph, symbolic.parse_input(input or "x".join(map(str, graph.input)), graph.input),
                           symbolic.parse_batch(batch), dtype)
-    if format is Format.json:
-        print(view.to_json(sr, convention.value if convention is not None else None))
-    elif format is Format.csv:
-        print(view.to_csv(sr, conv), end="")
-    elif format is Format.markdown:
-        print(view.to_markdown(sr, conv), end="")
-    else:
-        out = console()
-        out.print(view.symbolic_table(sr, conv, width=out.width), crop=False)
-        for line in view.summary_lines(sr, conv):
-            out.print(line, highlight=False, soft_wrap=True)
+    def table(width):
+        from rich.text import Text
+
+        return [view.symbolic_table(sr, conv, width=width), Text("\n".join(view.summary_lines(sr, conv)))]
+
+    emit(format, table, json=lambda: view.to_json(sr, convention.value if convention is not None else None),
+         csv=lambda: view.to_csv(sr, conv), markdown=lambda: view.to_markdown(sr, conv))
 
 
 def _names_a_size(input, batch) -> bool:

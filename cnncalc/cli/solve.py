@@ -6,7 +6,9 @@ from typing import Annotated, Optional
 
 import typer
 
-from . import JsonOpt, app, handles_errors, json_wanted
+from . import JsonOpt, app, choices, handles_errors, json_wanted
+
+SolveFormat = choices("SolveFormat", "table", "json")
 
 
 @app.command()
@@ -18,7 +20,7 @@ def solve(
                                                            "which leave edge rows unused")] = None,
     input: Annotated[Optional[str], typer.Option("--input", "-i", help="the size to solve for as a name: "
                                                                        "CxNxN (default, square) or CxNx224")] = None,
-    format: Annotated[str, typer.Option("--format", "-f", help="table or json")] = "table",
+    format: Annotated[SolveFormat, typer.Option("--format", "-f", help="table or json")] = SolveFormat.table,
     json_: JsonOpt = False,
 ):
     """Valid input sizes (smallest, all in the range), total stride, the sizes no floor
@@ -28,19 +30,14 @@ def solve(
     """
     format = json_wanted(format, json_)
     from .. import load_model
-    from ..errors import CnncalcError, require_extra
+    from ..errors import require_extra
 
     require_extra("solve", "symbolic", "sympy", "numpy")
     from ..solve import Problem, parse_range
     from ..views import solve as view
 
-    if format not in ("table", "json"):
-        raise CnncalcError(f"--format {format!r} is not one of table, json")
     lo, hi = parse_range(range)
     problem = Problem(load_model(model), input)
     solution = problem.solve(lo, hi)
     point = problem.at(at) if at is not None else None
-    if format == "json":
-        print(view.to_json(solution, point))
-    else:
-        print(view.text(solution, point))
+    print(view.to_json(solution, point) if format is SolveFormat.json else view.text(solution, point))

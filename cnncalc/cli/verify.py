@@ -3,18 +3,16 @@
 from __future__ import annotations
 
 import json
-from enum import Enum
 from typing import Annotated
 
 import typer
+from rich.text import Text
 
 from ..errors import CheckFailed, require_extra
-from . import InputOpt, JsonOpt, app, console, handles_errors, json_wanted, parse_input, print_warnings
+from . import InputOpt, JsonOpt, app, choices, emit, handles_errors, json_wanted, parse_input, print_warnings
 
 
-class Format(str, Enum):
-    table = "table"
-    json = "json"
+Format = choices("VerifyFormat", "table", "json")
 
 
 @app.command()
@@ -42,13 +40,9 @@ def verify(
     from ..torch_backend.verify import verify as run_verify
 
     result = run_verify(graph, report, seed=seed)
-    if format is Format.json:
-        print(json.dumps(result.to_dict(), ensure_ascii=False))
-    else:
-        from ..views.verify import verify_summary, verify_table
+    from ..views.verify import verify_summary, verify_table
 
-        out = console()
-        out.print(verify_table(result, width=out.width), crop=False)
-        out.print(verify_summary(result), highlight=False)
+    emit(format, lambda width: [verify_table(result, width), Text(verify_summary(result))],
+         json=lambda: json.dumps(result.to_dict(), ensure_ascii=False))
     if not result.ok:
         raise CheckFailed(f"verify: {len(result.failures)} check(s) failed for {report.model}")

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from enum import Enum
 from typing import Annotated
 
 import typer
 
-from . import Format, JsonOpt, app, console, handles_errors, json_wanted
+from . import Format, JsonOpt, app, choices, emit, handles_errors, json_wanted
 
 
 @app.command("list")
@@ -28,21 +27,11 @@ def list_models(
     from ..zoo import zoo_names
 
     comparison = compare(zoo_names())
-    if format is Format.json:
-        print(compare_view.to_json(comparison))
-    elif format is Format.csv:
-        print(compare_view.to_csv(comparison), end="")
-    elif format is Format.markdown:
-        print(view.to_markdown(comparison), end="")
-    else:
-        out = console()
-        out.print(view.zoo_table(comparison, width=out.width), crop=False)
+    emit(format, lambda width: [view.zoo_table(comparison, width)], json=lambda: compare_view.to_json(comparison),
+         csv=lambda: compare_view.to_csv(comparison), markdown=lambda: view.to_markdown(comparison))
 
 
-class KindsFormat(str, Enum):
-    table = "table"
-    json = "json"
-    markdown = "markdown"
+KindsFormat = choices("KindsFormat", "table", "json", "markdown")
 
 
 @app.command()
@@ -61,10 +50,5 @@ def kinds(
     from ..views import kinds as view
 
     rows = view.kind_rows(KINDS)
-    if format is KindsFormat.json:
-        print(view.to_json(rows))
-    elif format is KindsFormat.markdown:
-        print(view.to_markdown(rows), end="")
-    else:
-        out = console()
-        out.print(view.kinds_table(rows, width=out.width), crop=False)
+    emit(format, lambda width: [view.kinds_table(rows, width)], json=lambda: view.to_json(rows),
+         markdown=lambda: view.to_markdown(rows))

@@ -12,7 +12,7 @@ from collections import Counter
 from rich.text import Text
 
 from ..units import count
-from .layout import Column, fit, forms
+from .layout import Column, fit
 from .text import shape_text
 
 TOTAL_TITLES = {"params": "params", "macs": "MACs", "flops": "FLOPs", "activation_bytes": "activation bytes",
