@@ -150,7 +150,7 @@ def json_value(value):
 
 
 def to_dict(sr: SymbolicReport, convention: str | None = None) -> dict:
-    """The JSON report of DESIGN §4 with formulas as plain strings (``str`` of sympy, readable
+    """The JSON report (docs/schema/report.schema.json) with formulas as plain strings (``str`` of sympy, readable
     back with ``sympy.sympify``); ``conditions`` lists when each layer fails."""
     r = sr.report
     out = {

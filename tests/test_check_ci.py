@@ -1,7 +1,7 @@
 """`cnncalc check` for CI: per-layer expectations, budgets, text/github/junit formats, folders.
 
 The passing specs' figures are published ones (LeNet-5's 61,706 and its 16×5×5 maps; the Keras
-book's 93,322 and its 26×26×32 … 576 shapes, REFERENCE.md); the broken folder plants one failure
+book's 93,322 and its 26×26×32 … 576 shapes, docs/references.md); the broken folder plants one failure
 of each kind on a known YAML line.
 """
 

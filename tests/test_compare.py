@@ -1,4 +1,4 @@
-"""`cnncalc compare` and its chart, against torchvision's published figures (REFERENCE.md)."""
+"""`cnncalc compare` and its chart, against torchvision's published figures (docs/references.md)."""
 
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ ROOT = Path(__file__).resolve().parents[1]
 CI = ROOT / "tests" / "specs" / "ci"
 runner = CliRunner()
 
-# torchvision IMAGENET1K_V1 `_meta` (REFERENCE.md): num_params, _ops (GMACs), acc@1, acc@5
+# torchvision IMAGENET1K_V1 `_meta` (docs/references.md): num_params, _ops (GMACs), acc@1, acc@5
 TORCHVISION = {
     "resnet18": (11_689_512, 1.814, 69.758, 89.078),
     "resnet34": (21_797_672, 3.664, 73.314, 91.420),
@@ -78,7 +78,7 @@ def test_table_prints_nine_rows():
 
 
 def test_activation_memory_scales_with_dtype_and_batch():
-    # activation bytes = every layer output's elements × bytes per element (DESIGN §3)
+    # activation bytes = every layer output's elements × bytes per element (docs/conventions.md)
     one = compare_json("resnet18")["models"][0]
     half = compare_json("resnet18", "--dtype", "fp16", "--batch", "4")["models"][0]
     assert half["activation_bytes"] * 2 == one["activation_bytes"] * 4

@@ -42,3 +42,23 @@ def test_elisions_are_matched_whole():
 def test_every_page_with_output_is_checked():
     pages = {ex.page.name for ex in EXAMPLES}
     assert {"README.md", "layer.md", "formulas.md", "shapes.md", "symbolic.md", "verify.md", "ci.md"} <= pages
+
+
+def test_the_repository_cites_only_its_own_pages():
+    from docs_examples import ROOT
+
+    outside = ["DESIGN" + ".md", "REFERENCE" + ".md", "../" + "shared"]
+    files = [*ROOT.glob("cnncalc/**/*.py"), *ROOT.glob("tests/**/*.py"), *ROOT.glob("docs/**/*.md"),
+             ROOT / "README.md"]
+    cited = [(str(f.relative_to(ROOT)), word) for f in files for word in outside if word in f.read_text()]
+    assert not cited
+
+
+def test_links_between_pages_resolve():
+    import re
+
+    from docs_examples import PAGES
+
+    for page in PAGES:
+        for target in re.findall(r"\]\(([^)#:]+)(?:#[^)]*)?\)", page.read_text()):
+            assert (page.parent / target).exists(), (page.name, target)

@@ -1,6 +1,6 @@
 """Every layer kind in the registry, checked against the torch module its own builder makes.
 
-Parametrized over the registry itself (DESIGN.md §7): a kind added tomorrow is tested the day it
+Parametrized over the registry itself (docs/design.md, "The layer registry"): a kind added tomorrow is tested the day it
 is added, with the ``examples`` it declares. Oracles: torch's output shape, ``sum(p.numel())``,
 ``FlopCounterMode`` (2 × MACs), fvcore's total and torchinfo's ``total_mult_adds``.
 """
