@@ -1,16 +1,15 @@
 """Sizes that are numbers or formulas: what lets one shape rule serve both.
 
-Every shape rule (``cnncalc.outsize``, each layer kind's ``infer``, the engine's residual and
-parallel checks) is written once, with plain arithmetic. Given ints it computes numbers; given
+Every shape rule (``cnncalc.outsize``, each layer kind's ``infer``) is written once, with plain arithmetic. Given ints it computes numbers; given
 sympy expressions of ``H`` and ``W`` (``cnncalc.symbolic``) the very same code computes formulas,
 because Python's ``//`` on sympy is ``floor`` and ``-(-a // b)`` is ``ceil``. Only two things do
 not carry over, and this module handles them:
 
-* comparisons — ``if out < 1: raise`` cannot be decided for a formula. A rule asks
-  :func:`violated` instead: with numbers it is the plain comparison; with formulas it records the
-  failure condition (with the layer it belongs to) in the active :func:`collecting` list and lets
-  the rule go on as if it held. :func:`flag` does the same for a warning (a row left uncovered);
-  :func:`differ` for two shapes that must agree (residual sum, parallel concatenation).
+* comparisons — ``if out < 1: raise`` cannot be decided for a formula. A rule asks its context
+  (``ctx.violated``, passed in by the engine) instead: :class:`Exact` gives the plain comparison;
+  :class:`Collecting` records the failure condition (with the layer it belongs to) and lets the
+  rule go on as if it held. ``ctx.flag`` does the same for a warning (a row left uncovered);
+  ``ctx.differ`` for two shapes that must agree (the inputs of an ``add``, a ``concat``).
 * ``max``/``min`` and clean-up — :func:`max0`, :func:`minimum`, :func:`normal`.
 
 sympy is imported only when a value is a formula, so the numeric path never loads it.
@@ -19,7 +18,6 @@ sympy is imported only when a value is a formula, so the numeric path never load
 from __future__ import annotations
 
 import numbers
-from contextlib import contextmanager
 from dataclasses import dataclass
 
 
@@ -70,95 +68,109 @@ class Condition:
     amount: object = None
 
 
-class _Collector:
+class Exact:
+    """The context a shape rule decides its comparisons in, for plain numbers.
+
+    Every rule receives its context as an argument (``infer(args, x, ctx)``), never from a global,
+    so a rule written for numbers cannot silently skip the symbolic path: with formulas the engine
+    hands it a :class:`Collecting` context instead, and a formula reaching this one is an error.
+    """
+
+    symbolic = False
+
+    def locate(self, path: str | None, layer: str | None = None) -> None:
+        """Which layer the following conditions belong to (the engine calls it per node)."""
+
+    def violated(self, bad, what: str) -> bool:
+        """``bad`` is when the rule fails: its value (a formula here is a bug in the caller)."""
+        return _decided(bad, what)
+
+    def flag(self, when, what: str, amount=None) -> bool:
+        """A warning's condition: its value."""
+        return _decided(when, what)
+
+    def differ(self, xs: tuple, ys: tuple, what: str) -> bool:
+        """Two shapes that must be equal: True when they differ."""
+        if len(xs) != len(ys):
+            return True
+        for a, b in zip(xs, ys):
+            answer = same(a, b)
+            if answer is False:
+                return True
+            if answer is None:
+                import sympy
+
+                self.violated(sympy.Ne(a, b), what)
+        return False
+
+
+class Collecting(Exact):
+    """The context for formulas: a comparison that depends on the input size is recorded as a
+    :class:`Condition` (with the layer it belongs to) and the rule goes on as if it held."""
+
+    symbolic = True
+
     def __init__(self):
         self.conditions: list[Condition] = []
-        self.path = None
-        self.layer = None
+        self._path = None
+        self._layer = None
 
-    def add(self, when, what, severity, amount=None):
-        self.conditions.append(Condition(when, what, severity, self.path, self.layer, amount))
+    def locate(self, path, layer=None):
+        self._path, self._layer = path, layer
+
+    def _add(self, when, what, severity, amount=None):
+        self.conditions.append(Condition(when, what, severity, self._path, self._layer, amount))
+
+    def violated(self, bad, what):
+        decided = _try_bool(bad)
+        if decided is not None:
+            return decided
+        self._add(bad, what, "error")
+        return False
+
+    def flag(self, when, what, amount=None):
+        """(A warning that holds for every size is recorded too, as ``true``.)"""
+        decided = _try_bool(when)
+        if decided is False:
+            return False
+        if decided:
+            import sympy
+
+            self._add(sympy.true, what, "warning", amount)
+            return True
+        self._add(when, what, "warning", amount)
+        return False
 
 
-_active: _Collector | None = None
+EXACT = Exact()
 
 
-@contextmanager
-def collecting():
-    """Run rules on formulas and gather the conditions they could not decide."""
-    global _active
-    saved, _active = _active, _Collector()
+def _try_bool(condition):
+    if isinstance(condition, bool):
+        return condition
     try:
-        yield _active.conditions
-    finally:
-        _active = saved
+        return bool(condition)
+    except TypeError:  # a sympy relation that depends on the input size
+        return None
 
 
-def locate(path: str | None, layer: str | None = None) -> None:
-    """Tell the active collector which layer the following conditions belong to (the engine
-    calls this; with numbers nothing is collected and it costs one comparison)."""
-    if _active is not None:
-        _active.path, _active.layer = path, layer
-
-
-def violated(bad, what: str) -> bool:
-    """``bad`` is when the rule fails. Numbers: its value. A formula: record it, return False."""
-    if isinstance(bad, bool):
-        return bad
-    try:
-        return bool(bad)
-    except TypeError:
-        pass
-    if _active is None:
-        raise TypeError(f"cannot decide {bad} outside cnncalc.dim.collecting()")
-    _active.add(bad, what, "error")
-    return False
-
-
-def flag(when, what: str, amount=None) -> bool:
-    """A warning's condition: its value for numbers; for a formula, record it and return False.
-    (While collecting, a warning that holds for every size is recorded too, as ``true``.)"""
-    try:
-        decided = bool(when)
-    except TypeError:
-        decided = None
-    if _active is None or decided is False:
-        return bool(decided)
-    if decided:
-        import sympy
-
-        _active.add(sympy.true, what, "warning", amount)
-        return True
-    _active.add(when, what, "warning", amount)
-    return False
+def _decided(condition, what: str) -> bool:
+    decided = _try_bool(condition)
+    if decided is None:
+        raise TypeError(f"cannot decide '{what}' ({condition}) for numbers: use a Collecting context")
+    return decided
 
 
 def same(a, b):
     """True, False, or None when it depends on the input size (formulas)."""
     if is_known(a) and is_known(b):
         return a == b
-    diff = _simplified(a - b)
+    diff = tidy(a - b)
     if diff == 0:
         return True
     if diff.is_number:
         return False
     return None
-
-
-def differ(xs: tuple, ys: tuple, what: str) -> bool:
-    """Two shapes that must be equal: True when they certainly differ; a size-dependent
-    difference is recorded as a condition (for each axis) and reads as False."""
-    if len(xs) != len(ys):
-        return True
-    for a, b in zip(xs, ys):
-        answer = same(a, b)
-        if answer is False:
-            return True
-        if answer is None:
-            import sympy
-
-            violated(sympy.Ne(a, b), what)
-    return False
 
 
 # -- max, min and tidy formulas ------------------------------------------------------------------
@@ -187,10 +199,6 @@ def normal(value):
     if not value.free_symbols:
         return int(value)
     return tidy(value)
-
-
-def _simplified(expr):
-    return tidy(expr)
 
 
 def tidy(expr):

@@ -1,285 +1,268 @@
-"""The symbolic engine: walks a Graph with a concrete input shape and fills a Report.
+"""The symbolic engine: one walk over a Graph's nodes, in order, filling a Report.
 
-No data, no torch: every figure comes from the layer kinds' own rules (``cnncalc.layers``), so the
-engine itself is only the walk — sequences, residual sums, parallel concatenations — plus the
-receptive-field bookkeeping that composes windows.
+No data, no torch: every figure comes from the layer kinds' own rules (``cnncalc.layers``). The
+walk itself only moves shapes from the tensors a node reads to the rule, resolves what the loader
+left to it (arguments that read a shape; projection shortcuts that exist only where the shape
+changes), and composes receptive fields. Numbers and formulas go through this same walk: the size
+context ``ctx`` (:mod:`cnncalc.dim`) decides, or records, every comparison a rule makes.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from fractions import Fraction
 
-from . import dim, layers
+from . import dim
 from .errors import CnncalcError
-from .graph import Graph, Group, Layer, Parallel, Residual, weighted_depth
+from .graph import NETWORK_INPUT, Graph, Node, ShapeOf, StrideBetween
 from .layers.base import GLOBAL, MAX_DIM
 from .report import CANONICAL_DTYPE, DTYPE_BYTES, LayerRow, Report, Warning_
 
 
-def analyze(graph: Graph, input: tuple | None = None, batch: int = 1, dtype: str = "float32") -> Report:
-    """Every layer's shape, params, MACs and receptive field, for one batch size and input."""
+def analyze(graph: Graph, input: tuple | None = None, batch: int = 1, dtype: str = "float32",
+            ctx: dim.Exact | None = None) -> Report:
+    """Every layer's shape, params, MACs and receptive field, for one batch size and input.
+
+    ``ctx`` is :data:`cnncalc.dim.EXACT` for numbers; :mod:`cnncalc.symbolic` passes a
+    :class:`cnncalc.dim.Collecting` context for sizes that are formulas."""
+    ctx = ctx or dim.EXACT
     dtype = CANONICAL_DTYPE.get(dtype, dtype)
     if dtype not in DTYPE_BYTES:
         raise CnncalcError(f"unknown dtype '{dtype}'", fix="use fp32, fp16, bf16, fp64 or int8")
     if dim.is_known(batch) and (isinstance(batch, bool) or not isinstance(batch, int) or batch < 1 or batch > MAX_DIM):
         raise CnncalcError(f"batch must be a positive whole number, not {batch!r}")
     x = tuple(input) if input is not None else graph.input
-    walk = _Walk(graph, batch)
-    state = _Field.start(x)
-    y, _ = walk.sequence(graph.layers, x, state, 0)
-    return Report(model=graph.name, file=graph.file, input=(batch, *x), output=(batch, *y), batch=batch,
-                  dtype=dtype, rows=tuple(walk.rows), warnings=tuple(walk.warnings),
-                  metadata=graph.metadata, family=graph.family, weighted_depth=weighted_depth(graph.layers))
+    walk = _Walk(graph, batch, ctx, x)
+    walk.run()
+    outputs = tuple((t, (batch, *walk.shapes[t])) for t in walk.outputs)
+    return Report(model=graph.name, file=graph.file, input=(batch, *x), output=outputs[0][1], batch=batch,
+                  dtype=dtype, rows=tuple(walk.rows), warnings=tuple(walk.warnings), metadata=graph.metadata,
+                  family=graph.family, weighted_depth=max(walk.longest[t] for t in walk.outputs),
+                  outputs=outputs,
+                  conditions=tuple(getattr(ctx, "conditions", ())))
 
 
 @dataclass(frozen=True)
 class _Field:
-    """Receptive field per axis: size, jump (effective stride) and centre of the first unit."""
+    """Receptive field per spatial axis: size, jump (effective stride, a fraction after
+    upsampling) and centre of the first unit, all in input pixels."""
 
     rf: tuple
     jump: tuple
     start: tuple
 
     @staticmethod
-    def start(x):
-        return _Field((1, 1), (1, 1), (0.0, 0.0)) if len(x) == 3 else None
+    def start_for(x):
+        rank = len(x) - 1
+        return _Field((1,) * rank, (1,) * rank, (0.0,) * rank) if rank >= 1 else None
 
     def through(self, window):
         if window is None:
             return self
-        if window == GLOBAL or self is None or not dim.all_known(window.pad):
+        if window == GLOBAL or not dim.all_known(window.pad):
             return None  # (a formula for `same` padding: the field is not tracked)
-        rf = tuple(r + (k - 1) * j for r, k, j in zip(self.rf, window.kernel, self.jump))
-        start = tuple(s + ((k - 1) / 2 - p) * j for s, k, p, j in zip(self.start, window.kernel, window.pad, self.jump))
-        jump = tuple(j * s for j, s in zip(self.jump, window.stride))
+        rf = tuple(_whole(r + (k - 1) * j) for r, k, j in zip(self.rf, window.kernel, self.jump))
+        start = tuple(s + ((k - 1) / 2 - p) * float(j)
+                      for s, k, p, j in zip(self.start, window.kernel, window.pad, self.jump))
+        jump = tuple(_whole(j * s) for j, s in zip(self.jump, window.stride))
         return _Field(rf, jump, start)
 
     @staticmethod
     def widest(fields):
-        """The field of a sum or concatenation: per axis, the union of the paths' regions (a unit
-        sees every input pixel that any path sees). Paths may be centred differently (a 2×2 pool
-        beside a 3×3 conv), so the union is taken on the region edges, not on the sizes. Where
-        the paths' jumps differ, the region of the first unit is used with the largest jump."""
-        if any(f is None for f in fields):
+        """The field of a merge: per axis, the union of the inputs' regions (a unit sees every input
+        pixel that any path sees). Paths may be centred differently (a 2×2 pool beside a 3×3 conv),
+        so the union is taken on the region edges, not on the sizes. Where the paths' jumps differ,
+        the region of the first unit is used with the largest jump."""
+        if not fields or any(f is None for f in fields) or len({len(f.rf) for f in fields}) != 1:
             return None
         rf, jump, start = [], [], []
-        for axis in range(2):
+        for axis in range(len(fields[0].rf)):
             lo = min(f.start[axis] - (f.rf[axis] - 1) / 2 for f in fields)
             hi = max(f.start[axis] + (f.rf[axis] - 1) / 2 for f in fields)
-            rf.append(int(round(hi - lo)) + 1)
+            rf.append(_whole(Fraction(hi - lo).limit_denominator(1 << 20) + 1))
             start.append((lo + hi) / 2)
             jump.append(max(f.jump[axis] for f in fields))
         return _Field(tuple(rf), tuple(jump), tuple(start))
 
 
-def _squash(pair):
-    if pair is None:
+def _whole(value):
+    """An int where the value is whole (every field without upsampling), else the Fraction."""
+    if isinstance(value, Fraction) and value.denominator == 1:
+        return int(value)
+    return value
+
+
+def _squash(values):
+    """One number where every axis agrees (the common square case), else the tuple."""
+    if values is None:
         return None
-    return pair[0] if pair[0] == pair[1] else tuple(pair)
+    return values[0] if all(v == values[0] for v in values) else tuple(values)
 
 
 class _Walk:
-    def __init__(self, graph: Graph, batch: int):
+    def __init__(self, graph: Graph, batch, ctx, x: tuple):
         self.graph = graph
         self.batch = batch
+        self.ctx = ctx
+        self.shapes = {NETWORK_INPUT: x}
+        self.fields = {NETWORK_INPUT: _Field.start_for(x)}
+        self.jumps = {NETWORK_INPUT: (1,) * (len(x) - 1) if len(x) > 1 else None}
+        self.longest = {NETWORK_INPUT: 0}  # weighted layers on the longest path to each tensor
+        self.alias: dict[str, str] = {}  # a projection left out where the shape is kept: its input
         self.rows: list[LayerRow] = []
         self.warnings: list[Warning_] = []
+        self.outputs: tuple = ()
 
-    def sequence(self, nodes, x, field, depth):
-        for node in nodes:
-            x, field = self.node(node, x, field, depth)
-        return x, field
+    def tensor(self, name: str) -> str:
+        return self.alias.get(name, name)
 
-    def node(self, node, x, field, depth):
-        if isinstance(node, Layer):
-            return self.layer(node, x, field, depth)
-        if isinstance(node, Group):
-            return self.sequence(node.children, x, field, depth)
-        if isinstance(node, Residual):
-            return self.residual(node, x, field, depth)
-        if isinstance(node, Parallel):
-            return self.parallel(node, x, field, depth)
-        raise TypeError(node)
+    def run(self) -> None:
+        for node in self.graph.nodes:
+            self.node(node)
+        self.outputs = tuple(self.tensor(t) for t in self.graph.outputs)
 
-    def fail(self, exc: CnncalcError, node):
-        exc.located(file=self.graph.file, line=node.line, path=node.path, layer=getattr(node, "name", None))
-        call_line = getattr(node, "call_line", None)
-        if call_line and call_line != node.line and "block used at line" not in exc.message:
-            exc.message += f" (block used at line {call_line})"
+    def fail(self, exc: CnncalcError, node: Node):
+        exc.located(file=self.graph.file, line=node.line, path=node.path, layer=node.name)
+        if node.call_line and node.call_line != node.line and "block used at line" not in exc.message:
+            exc.message += f" (block used at line {node.call_line})"
         raise exc
 
-    def layer(self, node: Layer, x, field, depth):
-        kind, a = node.kind, node.args
-        dim.locate(node.path, node.name)
+    def node(self, node: Node) -> None:
+        kind = node.kind
+        reads = tuple(self.tensor(t) for t in node.inputs)
+        self.ctx.locate(node.path, node.name)
         try:
-            inf = kind.infer(a, x)
+            if node.only_if is not None and not self.differs(node.only_if):
+                self.alias[node.name] = reads[0]  # the shape is kept: identity, no layer
+                return
+            args = node.args if node.deferred is None else self.resolve(node)
+            xs = tuple(self.shapes[t] for t in reads)
+            x = xs[0] if kind.inputs == 1 else xs
+            inf = kind.infer(args, x, self.ctx)
             y = inf.output
             if any(dim.truth(d > MAX_DIM, False) for d in y):
                 raise CnncalcError(f"output {list(y)} is too large")
-            params = kind.params(a, x, y)
-            macs = kind.macs(a, x, y)
-            ti = kind.torchinfo_mult_adds(a, x, y)
-            fv = kind.fvcore_flops(a, x, y)
+            params = kind.params(args, x, y)
+            macs = kind.macs(args, x, y)
+            ti = kind.torchinfo_mult_adds(args, x, y)
+            fv = kind.fvcore_flops(args, x, y)
         except CnncalcError as exc:
             self.fail(exc, node)
         for message in inf.warnings:
             self.warnings.append(Warning_(self.graph.file, node.line, node.path, node.name, message))
-        field = field.through(inf.window) if field is not None else None
-        if len(y) != 3:
-            field = None
+        field, bound = self.field(kind, reads, inf.window, y)
+        self.shapes[node.name] = y
+        self.fields[node.name] = field
+        self.jumps[node.name] = self.jump(kind, reads, inf.window, y)
+        self.longest[node.name] = max(self.longest[t] for t in reads) + (1 if kind.weighted else 0)
         b = self.batch
         self.rows.append(LayerRow(
-            name=node.name, path=node.path, kind=kind.name, line=node.line, depth=depth,
-            input=(b, *x), output=(b, *y), params=params, macs=macs * b, formula=inf.formula,
+            name=node.name, path=node.path, kind=kind.name, line=node.line, depth=node.depth,
+            input=(b, *xs[0]), output=(b, *y), params=params, macs=macs * b, formula=inf.formula,
             receptive_field=_squash(field.rf) if field else None,
             rf_jump=_squash(field.jump) if field else None,
             rf_start=_squash(field.start) if field else None,
-            torchinfo_mult_adds=ti * b, fvcore_flops=fv * b, weighted=kind.weighted,
-        ))
-        return y, field
-
-    def _merge_row(self, node, kind, x, y, field, depth, formula, position):
-        b = self.batch
-        self.rows.insert(position, LayerRow(
-            name=node.name, path=node.path, kind=kind, line=node.line, depth=depth,
-            input=(b, *x), output=(b, *y), params=0, macs=0, formula=formula,
-            receptive_field=_squash(field.rf) if field else None,
-            rf_jump=_squash(field.jump) if field else None,
-            rf_start=_squash(field.start) if field else None,
-            torchinfo_mult_adds=0, fvcore_flops=0,
+            torchinfo_mult_adds=ti * b, fvcore_flops=fv * b,
+            reads=reads, inputs=tuple((b, *s) for s in xs), args=args, rf_bound=bound,
         ))
 
-    def residual(self, node: Residual, x, field, depth):
-        position = len(self.rows)
-        y, main_field = self.sequence(node.main, x, field, depth + 1)
-        shortcut = node.shortcut
-        dim.locate(node.path, node.name)
-        if shortcut == "projection":
-            shortcut = projection_layers(node, x, y) if _differs(node, x, y) else "identity"
-        if shortcut == "identity":
-            s, short_field = x, field
-        else:
-            s, short_field = self.sequence(shortcut, x, field, depth + 1)
-        dim.locate(node.path, node.name)
-        if dim.differ(s, y, "residual paths agree"):
-            what = "the input" if shortcut == "identity" else "the shortcut"
-            fix = ("add `shortcut: projection` (a 1×1 conv + batchnorm) or make main keep the shape"
-                   if shortcut == "identity" else "make the shortcut end in the main path's shape")
-            self.fail(CnncalcError(
-                f"residual cannot add main path output {list(y)} to {what} {list(s)}", fix=fix), node)
-        merged = _Field.widest([main_field, short_field]) if main_field and short_field else None
-        self._merge_row(node, "residual", x, y, merged, depth, "main + shortcut", position)
-        return y, merged
+    # -- what the loader left to the engine ---------------------------------------------------------
+    def resolve(self, node: Node) -> dict:
+        from .spec import resolve_deferred  # (the loader owns argument evaluation)
 
-    def parallel(self, node: Parallel, x, field, depth):
-        position = len(self.rows)
-        outs, fields = [], []
-        for branch in node.branches:
-            y, f = self.sequence(branch, x, field, depth + 1)
-            outs.append(y)
-            fields.append(f)
-        dim.locate(node.path, node.name)
-        if any(len(o) != 3 for o in outs) or any(
-                dim.differ(o[1:], outs[0][1:], "parallel branches agree") for o in outs[1:]):
-            sizes = ", ".join(f"branch {i}: {list(o)}" for i, o in enumerate(outs))
-            self.fail(CnncalcError(
-                f"parallel branches must agree on height and width to concatenate channels ({sizes})",
-                fix="give every branch the same stride and padding"), node)
-        channels = sum(o[0] for o in outs)
-        y = (channels, *outs[0][1:])
-        formula = "+".join(str(o[0]) for o in outs) + f" = {channels} channels"
+        return resolve_deferred(node, self.reference)
+
+    def reference(self, ref):
+        if isinstance(ref, ShapeOf):
+            shape = self.shapes[self.tensor(ref.tensor)]
+            return shape if ref.index is None else shape[ref.index]
+        if isinstance(ref, StrideBetween):
+            return self.stride_between(self.tensor(ref.source), self.tensor(ref.target))
+        raise TypeError(ref)
+
+    def differs(self, condition) -> bool:
+        """Does the main path change the shape? With formulas it must not depend on the size."""
+        _, a, b = condition
+        x, y = self.shapes[self.tensor(a)], self.shapes[self.tensor(b)]
+        if len(x) != len(y):
+            return True
+        answers = [dim.same(p, q) for p, q in zip(x, y)]
+        if None in answers and False not in answers:
+            raise CnncalcError("whether the projection shortcut is needed depends on the input size "
+                               f"({list(x)} vs {list(y)})", fix="give the shortcut explicitly")
+        return False in answers
+
+    def stride_between(self, source: str, target: str) -> tuple:
+        """The stride a 1×1 convolution needs to map ``source``'s grid onto ``target``'s: the
+        main path's own total stride where the sizes agree with it, else the one that fits."""
+        x, y = self.shapes[source], self.shapes[target]
+        if len(x) < 2 or len(x) != len(y):
+            raise CnncalcError("a projection shortcut needs [C, H, W] on both paths",
+                               fix="give the shortcut explicitly as a list of layers")
+        main = _ratio(self.jumps.get(source), self.jumps.get(target))
+        return tuple(_projection_stride(n, m, main[i] if main else None) for i, (n, m) in enumerate(zip(x[1:], y[1:])))
+
+    # -- receptive field and grid -----------------------------------------------------------------
+    def field(self, kind, reads, window, y):
+        """The receptive field of the node's output, and for a merge whose inputs disagree, the
+        input whose field bounds it."""
+        if len(y) < 2:
+            return None, None
+        if kind.inputs == 1:
+            f = self.fields.get(reads[0])
+            return (f.through(window) if f is not None else None), None
+        fields = [self.fields.get(t) for t in reads]
         merged = _Field.widest(fields)
-        self._merge_row(node, "parallel", x, y, merged, depth, formula, position)
-        return y, merged
+        bound = None
+        if merged is not None and len({(f.rf, f.start) for f in fields}) > 1:
+            bound = max(reads, key=lambda t: sum(self.fields[t].rf))
+        return merged, bound
+
+    def jump(self, kind, reads, window, y):
+        if len(y) < 2:
+            return None
+        if kind.inputs == 1:
+            j = self.jumps.get(reads[0])
+            if j is None or window is None:
+                return j
+            if window == GLOBAL:
+                return None
+            return tuple(_whole(Fraction(a) * s) for a, s in zip(j, window.stride))
+        jumps = {self.jumps.get(t) for t in reads}
+        return jumps.pop() if len(jumps) == 1 else None
 
 
-def _differs(node, x, y) -> bool:
-    """Does the main path change the shape? With formulas it must not depend on the size."""
-    if len(x) != len(y):
-        return True
-    answers = [dim.same(a, b) for a, b in zip(x, y)]
-    if None in answers and False not in answers:
-        raise CnncalcError("whether the projection shortcut is needed depends on the input size "
-                           f"({list(x)} vs {list(y)})", fix="give the shortcut explicitly").located(
-            line=node.line, path=node.path, layer=node.name)
-    return False in answers
+def _ratio(a, b):
+    if a is None or b is None or len(a) != len(b):
+        return None
+    out = []
+    for p, q in zip(a, b):
+        r = Fraction(q) / Fraction(p)
+        if r.denominator != 1:
+            return None
+        out.append(int(r))
+    return out
 
 
-def projection_layers(node: Residual, x, y) -> tuple:
-    """torchvision's ``downsample``: 1×1 conv (no bias, stride in/out) + batchnorm."""
-    if len(x) != 3 or len(y) != 3:
-        raise CnncalcError("a projection shortcut needs [C, H, W] on both paths").located(
-            line=node.line, path=node.path, layer=node.name)
-    stride = []
-    main_stride = _path_stride(node.main, x) if all(dim.is_known(d) for d in x) else None
-    for axis, (n, m) in enumerate(((x[1], y[1]), (x[2], y[2]))):
-        if not (dim.is_known(n) and dim.is_known(m)):
-            # formulas: the stride is the ratio of the sizes for large inputs (the residual's
-            # agreement check then records where the 1×1 conv's size differs from the main path)
+def _projection_stride(n, m, main):
+    """A stride ``s`` with ``⌈n/s⌉ = m`` (a 1×1 conv's output), preferring the main path's own."""
+    if not (dim.is_known(n) and dim.is_known(m)):
+        # formulas: the main path's stride where known, else the ratio for large inputs; the add's
+        # agreement check then records where the 1×1 conv's size differs from the main path
+        s = main
+        if s is None:
             big = {sym: 2**40 for sym in getattr(n - m, "free_symbols", set()) | getattr(m, "free_symbols", set())}
             s = 1 if dim.is_known(m) else max(1, int(round(float(n.subs(big) / max(m.subs(big), 1)))))
-            if dim.is_known(m) or dim.same(dim.normal((n - 1) // s + 1), m) is not True:
-                raise CnncalcError(
-                    f"the projection shortcut's stride would depend on the input size (main path: {n} → {m})",
-                    fix="give the shortcut explicitly as a list of layers").located(
-                    line=node.line, path=node.path, layer=node.name)
-            stride.append(s)
-            continue
-        s = main_stride[axis] if main_stride else (max(1, round(n / m)) if m else 1)
-        if (n - 1) // s + 1 != m:
-            s = next((t for t in range(1, n + 1) if (n - 1) // t + 1 == m), None)
-            if s is None:
-                raise CnncalcError(
-                    f"no 1×1 projection maps {list(x)} to {list(y)}",
-                    fix="give the shortcut explicitly as a list of layers").located(
-                    line=node.line, path=node.path, layer=node.name)
-        stride.append(s)
-    conv, bn = layers.lookup("conv"), layers.lookup("batchnorm")
-    conv_args = conv.parse_args({"filters": y[0], "kernel": 1, "stride": stride, "bias": False})
-    return (
-        Layer(conv, conv_args, f"{node.name}.proj", f"{node.path}.shortcut[0]", node.line),
-        Layer(bn, bn.parse_args({}), f"{node.name}.proj_bn", f"{node.path}.shortcut[1]", node.line),
-    )
-
-
-def _path_stride(nodes, x):
-    """The total stride of a path (product of its windows' strides), or None where a layer sees
-    its whole input. The projection shortcut must step like the main path it is added to."""
-    stride = [1, 1]
-    for node in nodes:
-        if isinstance(node, Layer):
-            try:
-                inf = node.kind.infer(node.args, x)
-            except CnncalcError:
-                return None
-            if inf.window == GLOBAL:
-                return None
-            if inf.window is not None:
-                stride = [a * b for a, b in zip(stride, inf.window.stride)]
-            x = inf.output
-            continue
-        inner = (node.children if isinstance(node, Group) else node.main if isinstance(node, Residual)
-                 else node.branches[0])
-        sub = _path_stride(inner, x)
-        if sub is None:
-            return None
-        stride = [a * b for a, b in zip(stride, sub)]
-        x = _shape_after(inner, x)
-        if x is None:
-            return None
-        if isinstance(node, Parallel):
-            return None  # channels of a concatenation: leave it to the size search
-    return tuple(stride)
-
-
-def _shape_after(nodes, x):
-    for node in nodes:
-        if isinstance(node, Layer):
-            x = node.kind.infer(node.args, x).output
-        elif isinstance(node, Group):
-            x = _shape_after(node.children, x)
-        elif isinstance(node, Residual):
-            x = _shape_after(node.main, x)
-        else:
-            return None
-    return x
+        if dim.is_known(m) or dim.same(dim.normal((n - 1) // s + 1), m) is not True:
+            raise CnncalcError(f"the projection shortcut's stride would depend on the input size (main path: {n} → {m})",
+                               fix="give the shortcut explicitly as a list of layers")
+        return s
+    if main is not None and (n - 1) // main + 1 == m:
+        return main
+    if m == 1:
+        return n
+    s = -(-n // m)  # the smallest stride with ⌈n/s⌉ ≤ m; it fits when ⌈n/s⌉ is exactly m
+    if m >= 1 and (m - 1) * s < n:
+        return s
+    raise CnncalcError(f"no 1×1 projection maps size {n} to {m}",
+                       fix="give the shortcut explicitly as a list of layers")

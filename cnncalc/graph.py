@@ -1,70 +1,91 @@
-"""The network as the spec loader leaves it: immutable nodes that remember where they came from.
+"""The network as the spec loader leaves it: a directed acyclic graph of named tensors.
 
-The symbolic engine and the torch backend both walk this same graph, which is what makes their
-numbers comparable layer by layer. Paths (``layers[4].main[1]``) double as torch module names
-(``layers.4.main.1``).
+Every node is one layer kind from the registry applied to the tensors it reads (``inputs``: the
+names of earlier nodes, or ``input`` for the network's input). Nodes are stored in topological
+order, as ONNX's ``GraphProto`` and ``torch.fx.Graph`` store theirs, so the engine, the torch
+builder and every check walk the same list once, front to back, and no walker needs to know how the
+spec spelled the structure: ``residual``, ``parallel``, blocks and ``repeat`` are desugared into
+plain nodes and merges (``add``, ``concat``) by :mod:`cnncalc.spec`.
+
+Two things a node may leave to the engine, because they need shapes the loader does not know:
+
+* ``deferred`` arguments: values that read a tensor's shape (a block's ``$in_channels``, an
+  ``upsample`` to the size of another tensor). The engine resolves them, then parses them with the
+  kind's own argument rules.
+* ``only_if``: a projection shortcut exists only where the main path changes the shape; where it
+  does not, the node passes its input through and has no row.
+
+Paths (``layers[4].main[1]``) are where a node came from in the spec; they double as torch module
+names (``layers.4.main.1``).
 """
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from typing import Union
+from typing import Any
 
 from .layers.base import LayerKind
 
+NETWORK_INPUT = "input"
+
 
 @dataclass(frozen=True)
-class Layer:
+class ShapeOf:
+    """A reference to a tensor's shape (batch excluded), or one entry of it (``index``)."""
+
+    tensor: str
+    index: int | None = None
+
+
+@dataclass(frozen=True)
+class StrideBetween:
+    """The total stride from one tensor to another, per spatial axis: what a projection
+    shortcut's 1×1 convolution must step by to land on the main path's grid."""
+
+    source: str
+    target: str
+
+
+@dataclass(frozen=True)
+class Deferred:
+    """Arguments waiting for shapes: ``raw`` holds values, :class:`ShapeOf` /
+    :class:`StrideBetween` references, and expressions over ``env`` (which may hold references)."""
+
+    raw: dict
+    env: Any  # a mapping whose values may be references; see cnncalc.spec.Scope
+
+
+@dataclass(frozen=True)
+class Node:
+    name: str  # the tensor it produces
     kind: LayerKind
-    args: dict
-    name: str
+    args: dict | None  # parsed arguments; None while ``deferred``
+    inputs: tuple[str, ...]  # the tensors it reads, in order
     path: str
     line: int | None
-    call_line: int | None = None  # the top-level entry's line when the layer comes from a block
-
-
-@dataclass(frozen=True)
-class Group:
-    """A block call or a repeat: a grouping with no computation (and no report row)."""
-
-    children: tuple
-    path: str
-    line: int | None
-    attr: str | None = None  # the name of the child container (block name or 'repeat')
-
-
-@dataclass(frozen=True)
-class Residual:
-    main: tuple
-    shortcut: Union[str, tuple]  # 'identity' | 'projection' | nodes
-    name: str
-    path: str
-    line: int | None
-
-
-@dataclass(frozen=True)
-class Parallel:
-    branches: tuple  # of tuples of nodes
-    name: str
-    path: str
-    line: int | None
-
-
-Node = Union[Layer, Group, Residual, Parallel]
+    call_line: int | None = None  # the top-level entry's line when the node comes from a block
+    depth: int = 0  # nesting of residual paths and parallel branches, for display
+    deferred: Deferred | None = None
+    only_if: tuple | None = None  # ("differ", a, b): exists only where tensors a and b differ in shape
+    refs: tuple[str, ...] = ()  # tensors whose shapes (not values) its arguments read
 
 
 @dataclass(frozen=True)
 class Graph:
     name: str
     input: tuple
-    layers: tuple
+    nodes: tuple[Node, ...]
+    outputs: tuple[str, ...]
     file: str | None = None
     family: str | None = None
     description: str = ""
     expect: dict | None = None
     metadata: dict = field(default_factory=dict)
     line: int | None = None
+
+    def node(self, name: str) -> Node | None:
+        return next((n for n in self.nodes if n.name == name), None)
 
 
 _INDEX = re.compile(r"\[(\d+)\]")
@@ -73,36 +94,3 @@ _INDEX = re.compile(r"\[(\d+)\]")
 def torch_name(path: str) -> str:
     """``layers[4].main[1]`` → ``layers.4.main.1``: the qualified name of the torch module."""
     return _INDEX.sub(r".\1", path)
-
-
-def iter_layers(nodes):
-    """Every :class:`Layer` in execution order (shortcuts after main paths)."""
-    for node in nodes:
-        if isinstance(node, Layer):
-            yield node
-        elif isinstance(node, Group):
-            yield from iter_layers(node.children)
-        elif isinstance(node, Residual):
-            yield from iter_layers(node.main)
-            if isinstance(node.shortcut, tuple):
-                yield from iter_layers(node.shortcut)
-        elif isinstance(node, Parallel):
-            for branch in node.branches:
-                yield from iter_layers(branch)
-
-
-def weighted_depth(nodes) -> int:
-    """Weighted layers along the longest path: a sequence adds, parallel branches and a residual's
-    two paths take the longest (a projection shortcut is one layer, never the longest)."""
-    total = 0
-    for node in nodes:
-        if isinstance(node, Layer):
-            total += 1 if node.kind.weighted else 0
-        elif isinstance(node, Group):
-            total += weighted_depth(node.children)
-        elif isinstance(node, Residual):
-            shortcut = weighted_depth(node.shortcut) if isinstance(node.shortcut, tuple) else 0
-            total += max(weighted_depth(node.main), shortcut)
-        elif isinstance(node, Parallel):
-            total += max((weighted_depth(b) for b in node.branches), default=0)
-    return total

@@ -38,7 +38,10 @@ class LayerRow:
     rf_start: float | tuple | None
     torchinfo_mult_adds: int  # with batch
     fvcore_flops: int  # with batch
-    weighted: bool = False
+    reads: tuple = ()  # the tensors it reads (``input`` is the network's input)
+    inputs: tuple = ()  # their shapes, with batch (``input`` is the first)
+    args: dict = field(default_factory=dict, compare=False)  # its arguments, resolved: what the torch builder builds
+    rf_bound: str | None = None  # a merge whose inputs' fields differ: the input that bounds it
 
     @property
     def flops(self) -> int:
@@ -83,6 +86,14 @@ class Report:
     metadata: dict = field(default_factory=dict)
     family: str | None = None
     weighted_depth: int = 0
+    outputs: tuple = ()  # ((tensor, shape), …): the network's outputs (``output`` is the first's shape)
+    conditions: tuple = ()  # sizes as formulas: when each layer fails or warns (cnncalc.dim.Condition)
+    symbols: tuple = ()  # sizes as formulas: the names, in the order they appear in the input
+
+    @property
+    def errors(self) -> tuple:
+        """The conditions under which some layer fails (sizes as formulas)."""
+        return tuple(c for c in self.conditions if c.severity == "error")
 
     @property
     def params(self) -> int:
@@ -134,39 +145,84 @@ class Report:
         }[convention]
 
     def to_dict(self, convention: str | None = None) -> dict:
-        """The stable JSON report of DESIGN.md §4; with a ``convention``, ``compute`` keys are added
-        (the total and each layer's figure in that tool's definition)."""
+        """The stable JSON report (docs/shapes.md); with a ``convention``, ``compute`` keys are added
+        (the total and each layer's figure in that tool's definition). Sizes that are formulas are
+        written as sympy's plain text (readable back with ``sympy.sympify``), with the conditions
+        under which a layer fails."""
+        v = json_number
         out = {
             "model": self.model,
-            "input": list(self.input),
-            "output": list(self.output),
-            "params": self.params,
-            "trainable_params": self.trainable_params,
-            "macs": self.macs,
-            "flops": self.flops,
-            "activation_bytes": self.activation_bytes,
+            "input": [v(d) for d in self.input],
+            "output": [v(d) for d in self.output],
+            "params": v(self.params),
+            "trainable_params": v(self.trainable_params),
+            "macs": v(self.macs),
+            "flops": v(self.flops),
+            "activation_bytes": v(self.activation_bytes),
             "dtype": self.dtype,
-            "batch": self.batch,
+            "batch": v(self.batch),
             "layers": [
                 {
                     "name": r.name,
                     "path": r.path,
                     "kind": r.kind,
                     "line": r.line,
-                    "input": list(r.input),
-                    "output": list(r.output),
-                    "params": r.params,
-                    "macs": r.macs,
-                    "receptive_field": list(r.receptive_field) if isinstance(r.receptive_field, tuple)
-                    else r.receptive_field,
+                    "reads": list(r.reads),
+                    "input": [v(d) for d in r.input],
+                    "output": [v(d) for d in r.output],
+                    "params": v(r.params),
+                    "macs": v(r.macs),
+                    "receptive_field": _json_field(r.receptive_field),
                     "formula": r.formula,
                 }
                 for r in self.rows
             ],
         }
+        if len(self.outputs) > 1:
+            out["outputs"] = [{"name": name, "shape": [v(d) for d in shape]} for name, shape in self.outputs]
+        if self.symbols:
+            out["symbols"] = [str(s) for s in self.symbols]
+            out["conditions"] = [{"path": c.path, "layer": c.layer, "check": c.what, "fails_when": str(c.when)}
+                                 for c in unique_conditions(self.errors)]
         if convention is not None:
             out["convention"] = convention
-            out["compute"] = self.compute(convention)
+            out["compute"] = v(self.compute(convention))
             for layer, r in zip(out["layers"], self.rows):
-                layer["compute"] = r.compute(convention)
+                layer["compute"] = v(r.compute(convention))
         return out
+
+
+def json_number(value):
+    """A count or size for JSON: an int, or a formula as plain text (sympy only for formulas)."""
+    if type(value) is int:
+        return value
+    from . import dim
+
+    if dim.is_known(value):
+        return int(value)
+    from .symbolic import plain_polynomial
+
+    return plain_polynomial(value)
+
+
+def _json_field(value):
+    if isinstance(value, tuple):
+        return [_json_rf(v) for v in value]
+    return _json_rf(value)
+
+
+def _json_rf(value):
+    """Receptive fields are whole pixels unless upsampling made them fractional."""
+    if value is None or isinstance(value, int):
+        return value
+    return float(value)
+
+
+def unique_conditions(conditions) -> list:
+    """Conditions with duplicates (same ``when``) dropped, in order."""
+    seen, out = set(), []
+    for c in conditions:
+        if c.when not in seen:
+            seen.add(c.when)
+            out.append(c)
+    return out

@@ -21,6 +21,7 @@ from . import dim, symbolic
 from .engine import analyze as concrete_analyze
 from .errors import CnncalcError
 from .graph import Graph
+from .report import json_number
 
 DEFAULT_RANGE = (1, 1024)
 _BIG = 2**40  # "for large inputs": where the total stride is read off the output formula
@@ -120,16 +121,16 @@ class Problem:
         self.sym = names.pop()
         self.shape = shape
         self.sr = symbolic.analyze(graph, shape)
-        report = self.sr.report
+        report = self.sr
         self.errors = symbolic.unique_conditions(c for c in self.sr.conditions if c.severity == "error")
         self.edges = [c for c in self.sr.conditions if c.what.startswith("uncovered")]
         spatial = [r for r in report.rows if len(r.output) == 4 and r.depth == 0 and  # (not a branch)
                    any(self.sym in getattr(d, "free_symbols", ()) for d in r.output[2:])]
         self.feature = spatial[-1].output[1:] if spatial else None
         # one compiled function for every formula the scans need
-        self._exprs = symbolic.unique([c.when for c in self.errors] + [c.when for c in self.edges]
-                                    + [c.amount for c in self.edges] + list(report.output[1:])
-                                    + list(self.feature or ()))
+        self._exprs = list(dict.fromkeys([c.when for c in self.errors] + [c.when for c in self.edges]
+                                         + [c.amount for c in self.edges] + list(report.output[1:])
+                                         + list(self.feature or ())))  # each formula once, in order
         self._index = {e: i for i, e in enumerate(self._exprs)}
         self._fn = compile_formulas(self._exprs, (self.sym,))
 
@@ -165,7 +166,7 @@ class Problem:
         valid, exact = self.masks(sizes)
         valid_iv, exact_iv = intervals(sizes, valid), intervals(sizes, exact)
         stride = self.stride()
-        report = self.sr.report
+        report = self.sr
         feature = symbolic.shape(self.feature) if self.feature is not None else None
         return Solution(
             model=self.graph.name, input=symbolic.shape(self.shape), symbol=str(self.sym), lo=lo, hi=hi,
@@ -177,9 +178,9 @@ class Problem:
             valid_count=int(valid.sum()), exact_count=int(exact.sum()),
             exact_pattern=_pattern(sizes, exact, stride, str(self.sym)),
             conditions=tuple((c.path, c.layer, c.what, str(c.when)) for c in self.errors),
-            shapes={"input": [1, *map(symbolic.json_value, self.shape)],
-                    "output": [1, *map(symbolic.json_value, report.output[1:])],
-                    "feature_map": list(map(symbolic.json_value, self.feature)) if self.feature else None},
+            shapes={"input": [1, *map(json_number, self.shape)],
+                    "output": [1, *map(json_number, report.output[1:])],
+                    "feature_map": list(map(json_number, self.feature)) if self.feature else None},
         )
 
     def at(self, n: int) -> AtSize:
@@ -202,7 +203,7 @@ class Problem:
             def at_n(dims):
                 return tuple(int(d) if dim.is_known(d) else int(self._value(values, d)) for d in dims)
 
-            return AtSize(n, True, output=at_n(self.sr.report.output[1:]),
+            return AtSize(n, True, output=at_n(self.sr.output[1:]),
                           feature_map=at_n(self.feature) if self.feature else None, uncovered=tuple(uncovered))
         try:
             concrete_analyze(self.graph, shape)

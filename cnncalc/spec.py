@@ -1,22 +1,42 @@
-"""Spec loader: YAML (or a dict) → :class:`~cnncalc.graph.Graph`.
+"""Spec loader: YAML (or a dict) → :class:`~cnncalc.graph.Graph`, a DAG of named tensors.
 
 It validates everything that can be checked without shapes — keys, layer kinds, argument types,
-blocks and their arguments, repeat counts — and expands blocks and repeats, so the engine only
-ever sees concrete layers. Every error names the file, the line and the layer path.
+names and what they refer to, blocks and their arguments, repeat counts — and desugars every
+spelling of structure into plain nodes:
+
+* a sequence chains each layer to the one before (``prev``); ``from:`` reads another tensor;
+* ``residual`` → its main path, its shortcut (nothing for ``identity``; for ``projection`` a 1×1
+  conv + batchnorm that exist only where the main path changes the shape), and an ``add`` node;
+* ``parallel`` → its branches and a ``concat`` node;
+* blocks and ``repeat`` → their layers, inlined, with paths that say where they came from.
+
+Arguments that need a shape (a block's ``$in_channels``, a tensor argument) are left to the
+engine as :class:`~cnncalc.graph.Deferred`. Every error names the file, the line and the layer
+path, and the fix.
 """
 
 from __future__ import annotations
 
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 
 from . import expr, layers
 from .errors import CnncalcError
-from .graph import Graph, Group, Layer, Parallel, Residual
-from .yamlsrc import LSeq, line_of, load_text
+from .graph import NETWORK_INPUT, Deferred, Graph, Node, ShapeOf, StrideBetween
+from .yamlsrc import LMap, LSeq, line_of, load_text
 
-TOP_KEYS = ("name", "family", "description", "input", "layers", "blocks", "expect", "metadata")
+TOP_KEYS = ("name", "family", "description", "input", "layers", "outputs", "blocks", "expect", "metadata")
 COMPOSITES = ("residual", "parallel", "repeat")
-MAX_LAYERS = 1_000_000
+ENTRY_KEYS = ("name", "from")  # keys an entry may carry beside its kind
+PREV = "prev"
+RESERVED = (PREV, NETWORK_INPUT)
+SHAPE_ARGS = ("in_channels",)  # what a block (or the top level) may read of its input's shape
+MAX_STEPS = 200_000  # layers, block calls and repeat copies expanded, together
+MAX_NESTING = 100  # residual, parallel, block and repeat inside one another
+NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z0-9_]+)*")
+BLOCK_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 
 def load_file(path: str | Path) -> Graph:
@@ -42,13 +62,117 @@ def from_data(data, file: str | None = None) -> Graph:
     return _Loader(file).graph(data)
 
 
+# -- argument scopes -------------------------------------------------------------------------------
+class Pending(Exception):
+    """An argument reads a shape the loader does not know: the engine will resolve it."""
+
+
+@dataclass(frozen=True)
+class Lazy:
+    """A block argument written as an expression at the call site, evaluated in the caller's
+    scope once the shapes it reads are known."""
+
+    text: object
+    scope: "Scope"
+
+
+class Scope(Mapping):
+    """The ``$name`` values visible to an expression. Values may be references to shapes
+    (:class:`ShapeOf`), which raise :class:`Pending` until a ``resolver`` can answer them."""
+
+    def __init__(self, values: dict, resolver=None):
+        self.values = values
+        self.resolver = resolver
+
+    def __getitem__(self, name):
+        return self.value(self.values[name])
+
+    def __iter__(self):
+        return iter(self.values)
+
+    def __len__(self):
+        return len(self.values)
+
+    def value(self, v):
+        if isinstance(v, Lazy):
+            return evaluate(v.text, Scope(v.scope.values, self.resolver))
+        if isinstance(v, (ShapeOf, StrideBetween)):
+            if self.resolver is None:
+                raise Pending
+            return self.resolver(v)
+        if isinstance(v, list):
+            return [self.value(item) for item in v]
+        return v
+
+
+def evaluate(value, scope: Scope):
+    """A spec value with its expressions evaluated (lists element by element)."""
+    if isinstance(value, (ShapeOf, StrideBetween, Lazy)):
+        return scope.value(value)
+    if expr.is_argument_expression(value):
+        return expr.evaluate(value, scope)
+    if isinstance(value, list):
+        return [evaluate(v, scope) for v in value]
+    return value
+
+
+def resolve_deferred(node: Node, resolver) -> dict:
+    """The engine's half of a deferred node: evaluate its arguments now that ``resolver`` can
+    give shapes, then parse them with the kind's own rules (errors are located by the caller)."""
+    scope = Scope(node.deferred.env.values, resolver)
+    raw = {key: evaluate(value, scope) for key, value in node.deferred.raw.items()}
+    return node.kind.parse_args(raw)
+
+
+# -- names -----------------------------------------------------------------------------------------
+class Names:
+    """The tensor names visible in one scope: a block body sees only its own (and ``input``, its
+    input); a repeat copy also sees the names around it."""
+
+    def __init__(self, parent: "Names | None" = None):
+        self.parent = parent
+        self.local: dict[str, str] = {}
+
+    def find(self, name: str) -> str | None:
+        scope = self
+        while scope is not None:
+            if name in scope.local:
+                return scope.local[name]
+            scope = scope.parent
+        return None
+
+    def visible(self) -> list[str]:
+        out, scope = [], self
+        while scope is not None:
+            out += list(scope.local)
+            scope = scope.parent
+        return out
+
+
+@dataclass
+class Frame:
+    """Where the loader is: what ``$name``, ``input`` and a layer name mean here."""
+
+    scope: Scope
+    names: Names
+    input: str  # the tensor ``input`` names: the block's input, or the network's
+    prefix: str  # qualifies explicit names inside block calls and repeat copies
+    stack: tuple  # the block calls we are inside (to refuse recursion)
+    call_line: int | None
+    depth: int
+
+
+# -- the loader ------------------------------------------------------------------------------------
 class _Loader:
     def __init__(self, file: str | None):
         self.file = file
         self.blocks: dict = {}
-        self.count = 0
-        self.names: dict[str, str] = {}
+        self.nodes: list[Node] = []
+        self.tensors: dict[str, str] = {}  # tensor name -> the path that made it
         self.counters: dict[str, int] = {}
+        self.steps = 0
+        self.nesting = 0  # composites we are inside (a bound on the loader's recursion)
+        self.later_names: dict[str, int] = {}  # every explicit name in the file -> its line
 
     # -- errors ---------------------------------------------------------------------------------
     def fail(self, message, line=None, path=None, layer=None, fix=None):
@@ -83,7 +207,12 @@ class _Loader:
         if not isinstance(layer_list, list) or not layer_list:
             self.fail("layers must be a non-empty list", line=line_of(data, "layers"),
                       fix="write each layer on its own line starting with '- '")
-        nodes = self.sequence(layer_list, "layers", {}, (), None)
+        self._refuse_recursion(layer_list)
+        _collect_names(data, self.later_names)
+        top = Frame(Scope({"in_channels": ShapeOf(NETWORK_INPUT, 0)}), Names(), NETWORK_INPUT, "", (), None, 0)
+        last = self.sequence(layer_list, "layers", top, NETWORK_INPUT)
+        outputs = self._outputs(data, top, last)
+        self._refuse_unused(outputs)
         expect = data.get("expect")
         if expect is not None and not isinstance(expect, dict):
             self.fail("expect must be a mapping (output, params, macs, …)", line=line_of(data, "expect"))
@@ -94,12 +223,12 @@ class _Loader:
         if family is not None and not isinstance(family, str):
             self.fail("family must be a name", line=line_of(data, "family"))
         description = data.get("description") or ""
-        return Graph(name=name, input=input_shape, layers=nodes, file=self.file, family=family,
-                     description=str(description).strip(), expect=expect, metadata=dict(metadata),
-                     line=getattr(data, "line", None))
+        return Graph(name=name, input=input_shape, nodes=tuple(self.nodes), outputs=outputs, file=self.file,
+                     family=family, description=str(description).strip(), expect=expect,
+                     metadata=dict(metadata), line=getattr(data, "line", None))
 
     def _input(self, value, line) -> tuple:
-        if isinstance(value, list) and len(value) in (1, 3):
+        if isinstance(value, list) and 1 <= len(value) <= 4:
             dims = []
             for v in value:
                 if isinstance(v, bool) or not isinstance(v, int) or v < 1:
@@ -108,11 +237,47 @@ class _Loader:
                     self.fail(f"input size {v} is too large", line=line)
                 dims.append(v)
             return tuple(dims)
-        self.fail(f"input must be [C, H, W] (or [F]), not {value!r}", line=line,
+        self.fail(f"input must be [C, H, W] (or [F], [C, L], [C, D, H, W]), not {value!r}", line=line,
                   fix="e.g. input: [3, 224, 224]; the batch is implicit")
 
+    def _outputs(self, data, top: Frame, last: str) -> tuple:
+        if "outputs" not in data:
+            return (last,)
+        value, line = data["outputs"], line_of(data, "outputs")
+        if isinstance(value, str):
+            value = [value]
+        if not isinstance(value, list) or not value:
+            self.fail("outputs must be a list of tensor names (or prev)", line=line, fix="e.g. outputs: [prev]")
+        out = []
+        for i, item in enumerate(value):
+            tensor = self._tensor(item, top, last, line_of(value, i, line), "outputs")
+            if tensor == NETWORK_INPUT:
+                self.fail("outputs names the network's input", line=line_of(value, i, line), path="outputs",
+                          fix="name a layer's output")
+            if tensor in out:
+                self.fail(f"outputs names '{item}' twice", line=line_of(value, i, line), path="outputs")
+            out.append(tensor)
+        return tuple(out)
+
+    def _refuse_unused(self, outputs: tuple) -> None:
+        """A tensor nobody reads is a layer that changes nothing: almost always a ``from:`` that
+        skipped the layer before it by mistake."""
+        used = set(outputs)
+        for node in self.nodes:
+            used.update(node.inputs)
+            used.update(node.refs)
+        for node in self.nodes:
+            if node.name not in used:
+                self.fail(f"the output of {node.name} is never used", line=node.line, path=node.path,
+                          layer=node.name,
+                          fix="a later layer reads another tensor (from:); read this one, list it in outputs, "
+                              "or remove the layer")
+
     def _check_block(self, bname, body, line):
-        if not isinstance(bname, str) or layers.lookup(bname) or bname in COMPOSITES:
+        if not isinstance(bname, str) or not BLOCK_NAME.fullmatch(bname):
+            self.fail(f"block name {bname!r} is not a plain name", line=line,
+                      fix="use letters, digits and _ (it becomes part of layer paths and torch module names)")
+        if layers.lookup(bname) or bname in COMPOSITES or bname in RESERVED or bname in ENTRY_KEYS:
             self.fail(f"block name '{bname}' is taken by a layer kind", line=line, fix="rename the block")
         if isinstance(body, list):
             return
@@ -122,44 +287,105 @@ class _Loader:
             if key not in ("args", "layers", "description"):
                 self.fail(f"block '{bname}' has an unknown key '{key}'", line=line_of(body, key),
                           fix="a block has args, layers and description")
-        if body.get("args") is not None and not isinstance(body["args"], dict):
+        args = body.get("args")
+        if args is not None and not isinstance(args, dict):
             self.fail(f"block '{bname}': args must be a mapping of names to defaults (null: required)",
                       line=line_of(body, "args"))
+        for arg in args or {}:
+            if arg in SHAPE_ARGS:
+                self.fail(f"block '{bname}' declares '{arg}', which cnncalc sets from the block's input",
+                          line=line_of(args, arg), fix=f"read ${arg} without declaring it, or rename the argument")
 
-    # -- layer lists ----------------------------------------------------------------------------
-    def sequence(self, items, path, env, stack, call_line) -> tuple:
+    # -- recursion, refused before anything expands -----------------------------------------------
+    def _refuse_recursion(self, layer_list) -> None:
+        """A block may not use itself, directly or through others — even inside ``repeat: {times: 0}``
+        or a block nobody calls, so a walk over the text finds it before any expansion."""
+        acyclic: set[str] = set()
+
+        def walk(items, path, stack, depth):
+            if depth > MAX_NESTING:
+                self.fail(f"the spec nests deeper than {MAX_NESTING} levels", line=getattr(items, "line", None),
+                          path=path, fix="flatten the nesting, or use repeat")
+            if not isinstance(items, list):
+                return
+            for i, item in enumerate(items):
+                entry_path = f"{path}[{i}]"
+                key, value = _kind_and_value(item)
+                if key in self.blocks:
+                    if key in stack:
+                        self.fail(f"block '{key}' uses itself ({' → '.join((*stack, key))})",
+                                  line=line_of(items, i), path=entry_path,
+                                  fix="a block may not call itself, directly or through others")
+                    if key not in acyclic:
+                        body = self.blocks[key]
+                        walk(body if isinstance(body, list) else body.get("layers"), f"{entry_path}.{key}",
+                             (*stack, key), depth + 1)
+                        acyclic.add(key)
+                elif key in COMPOSITES and isinstance(value, (dict, list)):
+                    for sub, sub_path in _sub_sequences(key, value, entry_path):
+                        walk(sub, sub_path, stack, depth + 1)
+
+        walk(layer_list, "layers", (), 0)
+        for bname, body in self.blocks.items():
+            if bname not in acyclic:
+                walk(body if isinstance(body, list) else body.get("layers"), f"blocks.{bname}", (bname,), 1)
+                acyclic.add(bname)
+
+    # -- sequences and entries ------------------------------------------------------------------
+    def sequence(self, items, path: str, frame: Frame, tensor: str) -> str:
+        """Load a list of entries, each reading the one before; returns the last tensor."""
         if not isinstance(items, list):
             self.fail(f"{path} must be a list of layers", line=getattr(items, "line", None), path=path)
-        return tuple(self.entry(item, line_of(items, i), f"{path}[{i}]", env, stack, call_line)
-                     for i, item in enumerate(items))
+        for i, item in enumerate(items):
+            tensor = self.entry(item, line_of(items, i), f"{path}[{i}]", frame, tensor)
+        return tensor
 
-    def entry(self, item, line, path, env, stack, call_line):
+    def step(self, line, path) -> None:
+        """Count every layer, block call and repeat copy, empty or not, so no spec can expand
+        without bound (ten blocks that each call the one before ten times is 10¹⁰ calls)."""
+        self.steps += 1
+        if self.steps > MAX_STEPS:
+            self.fail(f"the spec expands to more than {MAX_STEPS:,} layers and block calls", line=line, path=path,
+                      fix="lower a repeat count")
+
+    def entry(self, item, line, path, frame: Frame, prev: str) -> str:
+        self.step(line, path)
         if expr.is_expression(item):
-            item = self._eval(item, env, line, path)
+            item = self._eval(item, frame, line, path)
+        extra = {}
         if isinstance(item, str):
             key, value, vline = item, None, line
         elif isinstance(item, dict):
-            if len(item) != 1:
-                keys = ", ".join(map(str, item)) or "nothing"
-                second = list(item)[1] if len(item) > 1 else None
-                self.fail(f"a layer entry has one key, the layer kind, but this one has {keys}",
-                          line=line, path=path,
+            keys = [k for k in item if k not in ENTRY_KEYS]
+            if len(keys) != 1:
+                listed = ", ".join(map(str, item)) or "nothing"
+                second = keys[1] if len(keys) > 1 else None
+                self.fail(f"a layer entry has one key, the layer kind (plus name: and from:), but this one has "
+                          f"{listed}", line=line, path=path,
                           fix=f"did you forget the '- ' before '{second}'?" if second is not None
                           else "write the layer kind, e.g. - relu")
-            key, value = next(iter(item.items()))
+            key = keys[0]
+            value = item[key]
             vline = line_of(item, key, line)
+            extra = {k: (item[k], line_of(item, k, line)) for k in ENTRY_KEYS if k in item}
         else:
             self.fail(f"a layer must be a name or a mapping, not {item!r}", line=line, path=path)
         if not isinstance(key, str):
             self.fail(f"a layer kind must be a name, not {key!r}", line=line, path=path)
-        if key == "residual":
-            return self._residual(value, vline, path, env, stack, call_line)
-        if key == "parallel":
-            return self._parallel(value, vline, path, env, stack, call_line)
-        if key == "repeat":
-            return self._repeat(value, vline, path, env, stack, call_line)
-        if key in self.blocks:
-            return self._call(key, value, vline, path, env, stack, call_line)
+        source = prev
+        if "from" in extra:
+            source = self._from(extra["from"][0], frame, prev, extra["from"][1], path)
+        name = extra["name"][0] if "name" in extra else None
+        if key in COMPOSITES or key in self.blocks:
+            self.nesting += 1
+            if self.nesting > MAX_NESTING:
+                self.fail(f"the spec nests deeper than {MAX_NESTING} levels", line=vline, path=path,
+                          fix="flatten the nesting, or use repeat")
+            load = {"residual": self._residual, "parallel": self._parallel, "repeat": self._repeat}.get(key)
+            out = (load(value, vline, path, frame, source, name) if load is not None
+                   else self._call(key, value, vline, path, frame, source, name))
+            self.nesting -= 1
+            return out
         kind = layers.lookup(key)
         if key in ("Activation", "activation") and isinstance(value, str):
             kind, value = layers.lookup(value), None  # Keras' Activation('relu')
@@ -170,62 +396,174 @@ class _Loader:
             close = _close(key, candidates, n=1, cutoff=0.6)
             self.fail(f"unknown layer kind '{key}'", line=vline, path=path,
                       fix=f"did you mean '{close[0]}'?" if close else "`cnncalc kinds` lists the known kinds")
-        return self._layer(kind, value, vline, path, env, call_line)
+        if kind.inputs is None:
+            return self._merge(kind, value, vline, path, frame, prev, name, "from" in extra)
+        return self._layer(kind, value, vline, path, frame, source, name, prev)
 
-    def _layer(self, kind, value, line, path, env, call_line):
-        self.count += 1
-        if self.count > MAX_LAYERS:
-            self.fail(f"the spec expands to more than {MAX_LAYERS:,} layers", line=line, path=path,
-                      fix="lower a repeat count")
+    def _from(self, value, frame, prev, line, path) -> str:
+        if isinstance(value, list):
+            self.fail("from: names one tensor; a layer that reads several is a merge (add, concat, multiply)",
+                      line=line, path=path, fix="e.g. - concat: [enc1, prev]")
+        return self._tensor(value, frame, prev, line, path)
+
+    def _tensor(self, name, frame: Frame, prev: str, line, path) -> str:
+        """The tensor a name refers to here: ``prev``, ``input``, or a layer's name."""
+        if expr.is_expression(name):
+            name = self._eval(name, frame, line, path)
+        if not isinstance(name, str):
+            self.fail(f"a tensor is named by a string (a layer's name, prev or input), not {name!r}",
+                      line=line, path=path)
+        if name == PREV:
+            return prev
+        if name == NETWORK_INPUT:
+            return frame.input
+        found = frame.names.find(name)
+        if found is None and name in self.tensors:
+            found = name  # a full name (``se1.gate``) reaches into the scope it names
+        if found is not None:
+            return found
+        if name in self.later_names:
+            self.fail(f"'{name}' is defined later, at line {self.later_names[name]}: a layer reads only "
+                      "tensors defined before it (reading a later one would make a cycle)", line=line, path=path,
+                      fix="move the layer after it, or read an earlier tensor")
+        close = _close(name, frame.names.visible() + list(RESERVED), n=1)
+        self.fail(f"unknown tensor name '{name}'", line=line, path=path,
+                  fix=f"did you mean '{close[0]}'?" if close else
+                  "name a layer with name: and read it later; prev and input are always there")
+
+    # -- one layer ------------------------------------------------------------------------------
+    def _raw_args(self, kind, value, line, path) -> dict:
         if value is None:
-            raw = {}
-        elif isinstance(value, dict):
-            raw = dict(value)
-        elif kind.shorthand:
-            raw = {kind.shorthand: value}
-        else:
-            self.fail(f"{kind.name} takes no shorthand value ({value!r})", line=line, path=path,
-                      fix=f"write just `- {kind.name}`")
-        raw = {k: self._resolve(v, env, line_of(value, k, line) if isinstance(value, dict) else line, path)
-               for k, v in raw.items()}
-        name = raw.pop("name", None)
-        activation = raw.pop("activation", None) if kind.takes_activation else None
-        try:
-            args = kind.parse_args(raw)
-        except CnncalcError as exc:
-            bad = next((k for k in (value if isinstance(value, dict) else {}) if str(k) in exc.message), None)
-            raise exc.located(file=self.file, line=line_of(value, bad, line) if bad else line, path=path,
-                              layer=name or kind.name) from None
-        if name is not None and not isinstance(name, str):
-            self.fail(f"name must be a string, not {name!r}", line=line, path=path)
-        if activation in (None, "linear", "identity") or activation is False:
-            return Layer(kind, args, self._name(name, kind.name, line, path), path, line, call_line)
-        node = Layer(kind, args, self._name(name, kind.name, line, path), f"{path}[0]", line, call_line)
-        act = layers.lookup(activation) if isinstance(activation, str) else None
-        if act is None or act.weighted or act.args and any(a.default is layers.base.REQUIRED for a in act.args):
-            self.fail(f"unknown activation {activation!r}", line=line, path=path, layer=node.name,
-                      fix="e.g. relu, tanh, sigmoid, softmax")
-        act_node = Layer(act, act.parse_args({}), self._name(None, act.name, line, path),
-                         f"{path}[1]", line, call_line)
-        return Group((node, act_node), path, line, None)
+            return {}
+        if isinstance(value, dict):
+            return dict(value)
+        if kind.shorthand:
+            return {kind.shorthand: value}
+        self.fail(f"{kind.name} takes no shorthand value ({value!r})", line=line, path=path,
+                  fix=f"write just `- {kind.name}`")
 
-    def _name(self, name, kind, line, path) -> str:
+    def _layer(self, kind, value, line, path, frame: Frame, source: str, name, prev: str) -> str:
+        raw = self._raw_args(kind, value, line, path)
+        arg_lines = {k: line_of(value, k, line) if isinstance(value, dict) else line for k in raw}
+        if "name" in raw:
+            if name is not None:
+                self.fail("the layer is named twice (name: beside the kind and inside its arguments)",
+                          line=arg_lines["name"], path=path)
+            name = raw.pop("name")
+        activation = raw.pop("activation", None) if kind.takes_activation else None
+        args, deferred, refs = self._arguments(kind, raw, arg_lines, line, path, frame, name, prev)
+        keras_pair = activation not in (None, "linear", "identity") and activation is not False
+        node_path = f"{path}[0]" if keras_pair else path
+        tensor = self._define(name, kind.name, line, path, frame, bind=not keras_pair)
+        self._add(Node(tensor, kind, args, (source,), node_path, line, frame.call_line, frame.depth,
+                       deferred, refs=refs))
+        if not keras_pair:
+            return tensor
+        act = layers.lookup(activation) if isinstance(activation, str) else None
+        if act is None or act.weighted or act.inputs != 1 or act.args and any(
+                a.default is layers.base.REQUIRED for a in act.args):
+            self.fail(f"unknown activation {activation!r}", line=line, path=path, layer=tensor,
+                      fix="e.g. relu, tanh, sigmoid, softmax")
+        act_tensor = self._define(None, act.name, line, path, frame)
+        if name is not None:  # in Keras a named layer's output is after its activation
+            frame.names.local[name] = act_tensor
+        self._add(Node(act_tensor, act, act.parse_args({}), (tensor,), f"{path}[1]", line, frame.call_line,
+                       frame.depth))
+        return act_tensor
+
+    def _arguments(self, kind, raw, arg_lines, line, path, frame: Frame, name, prev: str):
+        """Parse the arguments now, or defer them (with the references they need) to the engine."""
+        tensor_args = {a.name for a in kind.args if a.type == "tensor"}
+        tensor_args |= {alias for a in kind.args if a.type == "tensor" for alias in a.aliases}
+        refs, pending = [], False
+        values = {}
+        for key, v in raw.items():
+            if key in tensor_args:
+                ref = self._tensor(v, frame, prev, arg_lines[key], path)
+                refs.append(ref)
+                values[key] = ShapeOf(ref)
+                pending = True
+                continue
+            try:
+                values[key] = evaluate(v, frame.scope)
+            except Pending:
+                values[key] = v
+                pending = True
+            except CnncalcError as exc:
+                raise exc.located(file=self.file, line=arg_lines[key], path=path, layer=name or kind.name) from None
+        if pending:
+            self._check_argument_names(kind, values, arg_lines, line, path, name)
+            return None, Deferred(values, frame.scope), tuple(refs)
+        try:
+            return kind.parse_args(values), None, ()
+        except CnncalcError as exc:
+            bad = next((k for k in values if str(k) in exc.message), None)
+            raise exc.located(file=self.file, line=arg_lines.get(bad, line), path=path,
+                              layer=name or kind.name) from None
+
+    def _check_argument_names(self, kind, values, arg_lines, line, path, name):
+        """Deferred arguments are parsed by the engine; their names can be checked now."""
+        known = {a.name for a in kind.args} | {al for a in kind.args for al in a.aliases}
+        for key in values:
+            if key not in known:
+                close = _close(str(key), sorted(known), n=1)
+                self.fail(f"{kind.name} has no argument '{key}'", line=arg_lines.get(key, line), path=path,
+                          layer=name or kind.name, fix=f"did you mean '{close[0]}'?" if close else
+                          "known: " + ", ".join(a.name for a in kind.args))
+
+    def _merge(self, kind, value, line, path, frame: Frame, prev: str, name, has_from: bool) -> str:
+        if has_from:
+            self.fail(f"{kind.name} reads the tensors in its list, not from:", line=line, path=path,
+                      fix=f"e.g. - {kind.name}: [a, prev]")
+        raw = {}
+        if isinstance(value, dict):
+            raw = dict(value)
+            value = raw.pop("inputs", None)
+            if "name" in raw:
+                name = raw.pop("name")
+        if not isinstance(value, list) or len(value) < 2:
+            self.fail(f"{kind.name} needs the list of tensors it merges (at least two)", line=line, path=path,
+                      fix=f"e.g. - {kind.name}: [skip, prev]")
+        inputs = tuple(self._tensor(v, frame, prev, line_of(value, i, line), path) for i, v in enumerate(value))
+        args, deferred, refs = self._arguments(kind, raw, {k: line for k in raw}, line, path, frame, name, prev)
+        tensor = self._define(name, kind.name, line, path, frame)
+        self._add(Node(tensor, kind, args, inputs, path, line, frame.call_line, frame.depth, deferred, refs=refs))
+        return tensor
+
+    def _define(self, name, kind_name: str, line, path, frame: Frame, bind: bool = True) -> str:
+        """The tensor name of a new node: an explicit name (qualified inside block calls and repeat
+        copies), or the kind and a running number (``conv7``)."""
         if name is None:
-            n = self.counters.get(kind, 0) + 1
-            self.counters[kind] = n
-            name = f"{kind}{n}"
-            while name in self.names:
+            n = self.counters.get(kind_name, 0) + 1
+            tensor = f"{kind_name}{n}"
+            while tensor in self.tensors:
                 n += 1
-                self.counters[kind] = n
-                name = f"{kind}{n}"
-        elif name in self.names:
-            self.fail(f"the name '{name}' is already used by {self.names[name]}", line=line, path=path,
+                tensor = f"{kind_name}{n}"
+            self.counters[kind_name] = n
+        else:
+            if not isinstance(name, str) or not NAME.fullmatch(name) or name in RESERVED:
+                self.fail(f"{name!r} cannot name a layer", line=line, path=path,
+                          fix="use letters, digits, _ and dots (layer1.0.conv1); prev and input are reserved")
+            if frame.names.local.get(name) is not None:
+                self.fail(f"the name '{name}' is already used by {self.tensors[frame.names.local[name]]}",
+                          line=line, path=path, fix="give each layer its own name")
+            tensor = frame.prefix + name
+            if bind:
+                frame.names.local[name] = tensor
+        return self._claim(tensor, line, path)
+
+    def _claim(self, tensor: str, line, path) -> str:
+        if tensor in self.tensors:
+            self.fail(f"the name '{tensor}' is already used by {self.tensors[tensor]}", line=line, path=path,
                       fix="give each layer its own name")
-        self.names[name] = path
-        return name
+        self.tensors[tensor] = path
+        return tensor
+
+    def _add(self, node: Node) -> None:
+        self.nodes.append(node)
 
     # -- composition ----------------------------------------------------------------------------
-    def _residual(self, value, line, path, env, stack, call_line):
+    def _residual(self, value, line, path, frame: Frame, source: str, name) -> str:
         if isinstance(value, list):
             value = {"main": value}
         if not isinstance(value, dict) or "main" not in value:
@@ -234,60 +572,97 @@ class _Loader:
             if key not in ("main", "shortcut", "name"):
                 self.fail(f"residual has no key '{key}'", line=line_of(value, key, line), path=path,
                           fix="residual takes main, shortcut and name")
-        name = self._name(value.get("name"), "residual", line, path)
-        main = self.sequence(value["main"], f"{path}.main", env, stack, call_line or line)
+        if name is None:
+            name = value.get("name")
+        tensor = self._define(name, "residual", line, path, frame, bind=False)
+        inner = _nested(frame, line)
+        main = self.sequence(value["main"], f"{path}.main", inner, source)
         shortcut = value.get("shortcut", "identity")
         if expr.is_expression(shortcut):
-            shortcut = self._eval(shortcut, env, line, path)
+            shortcut = self._eval(shortcut, frame, line, path)
         if isinstance(shortcut, list):
-            shortcut = self.sequence(shortcut, f"{path}.shortcut", env, stack, call_line or line)
-        elif shortcut not in ("identity", "projection"):
+            short = self.sequence(shortcut, f"{path}.shortcut", inner, source)
+        elif shortcut == "projection":
+            short = self._projection(tensor, source, main, path, line, inner)
+        elif shortcut == "identity":
+            short = source
+        else:
             self.fail(f"residual shortcut must be identity, projection or a list of layers, not {shortcut!r}",
                       line=line_of(value, "shortcut", line), path=path)
-        return Residual(main, shortcut, name, path, line)
+        if name is not None:
+            frame.names.local[name] = tensor
+        self._add(Node(tensor, layers.lookup("add"), {}, (main, short), f"{path}.add", line, frame.call_line,
+                       frame.depth))
+        return tensor
 
-    def _parallel(self, value, line, path, env, stack, call_line):
-        name = None
+    def _projection(self, residual: str, source: str, main: str, path, line, frame: Frame) -> str:
+        """torchvision's ``downsample``: a 1×1 conv (no bias) stepping like the main path, to the
+        main path's channels, then batchnorm — only where the main path changes the shape."""
+        conv, bn = layers.lookup("conv"), layers.lookup("batchnorm")
+        raw = {"filters": ShapeOf(main, 0), "kernel": 1, "stride": StrideBetween(source, main), "bias": False}
+        only_if = ("differ", source, main)
+        conv_tensor = self._claim(f"{residual}.proj", line, path)
+        self._add(Node(conv_tensor, conv, None, (source,), f"{path}.shortcut[0]", line, frame.call_line,
+                       frame.depth + 1, Deferred(raw, frame.scope), only_if, (main,)))
+        bn_tensor = self._claim(f"{residual}.proj_bn", line, path)
+        self._add(Node(bn_tensor, bn, bn.parse_args({}), (conv_tensor,), f"{path}.shortcut[1]", line,
+                       frame.call_line, frame.depth + 1, only_if=only_if, refs=(main,)))
+        return bn_tensor
+
+    def _parallel(self, value, line, path, frame: Frame, source: str, name) -> str:
         if isinstance(value, dict):
-            name = value.get("name")
+            for key in value:
+                if key not in ("branches", "name"):
+                    self.fail(f"parallel has no key '{key}'", line=line_of(value, key, line), path=path,
+                              fix="parallel takes branches and name")
+            name = value.get("name") if name is None else name
             value = value.get("branches")
         if not isinstance(value, list) or len(value) < 1:
             self.fail("parallel needs a list of branches (each a list of layers)", line=line, path=path)
-        name = self._name(name, "parallel", line, path)
-        branches = []
+        tensor = self._define(name, "parallel", line, path, frame, bind=False)
+        inner = _nested(frame, line)
+        outs = []
         for b, branch in enumerate(value):
             bline = line_of(value, b, line)
             if not isinstance(branch, list):
                 branch = _single(branch, bline)
-            branches.append(self.sequence(branch, f"{path}.branches[{b}]", env, stack, call_line or line))
-        return Parallel(tuple(branches), name, path, line)
+            outs.append(self.sequence(branch, f"{path}.branches[{b}]", inner, source))
+        if name is not None:
+            frame.names.local[name] = tensor
+        self._add(Node(tensor, layers.lookup("concat"), {}, tuple(outs), f"{path}.concat", line, frame.call_line,
+                       frame.depth))
+        return tensor
 
-    def _repeat(self, value, line, path, env, stack, call_line):
+    def _repeat(self, value, line, path, frame: Frame, source: str, name) -> str:
         if not isinstance(value, dict) or "times" not in value or "layers" not in value:
             self.fail("repeat needs times: N and layers: [...]", line=line, path=path)
         for key in value:
-            if key not in ("times", "layers"):
+            if key not in ("times", "layers", "name"):
                 self.fail(f"repeat has no key '{key}'", line=line_of(value, key, line), path=path)
-        times = self._resolve(value["times"], env, line_of(value, "times", line), path)
+        times = self._resolve(value["times"], frame, line_of(value, "times", line), path)
         if isinstance(times, float) and times.is_integer():
             times = int(times)
         if isinstance(times, bool) or not isinstance(times, int) or times < 0:
             self.fail(f"repeat times must be a whole number ≥ 0, not {times!r}",
                       line=line_of(value, "times", line), path=path)
-        if times > MAX_LAYERS:
-            self.fail(f"repeat times {times:,} is too large", line=line_of(value, "times", line), path=path)
-        copies = tuple(
-            Group(self.sequence(value["layers"], f"{path}.repeat[{i}]", env, stack, call_line or line),
-                  f"{path}.repeat[{i}]", line)
-            for i in range(times)
-        )
-        return Group(copies, path, line, "repeat")
+        if times > MAX_STEPS:
+            self.fail(f"repeat times {times:,} is too large", line=line_of(value, "times", line), path=path,
+                      fix=f"at most {MAX_STEPS:,} layers and block calls in all")
+        label = value.get("name") if name is None else name
+        if label is not None and (not isinstance(label, str) or not NAME.fullmatch(label)):
+            self.fail(f"{label!r} cannot name a repeat", line=line, path=path)
+        label = label or self._scope_label("repeat")
+        tensor = source
+        for i in range(times):
+            self.step(line, f"{path}.repeat[{i}]")
+            copy = Frame(frame.scope, Names(frame.names), frame.input, f"{frame.prefix}{label}.{i}.", frame.stack,
+                         frame.call_line or line, frame.depth)
+            tensor = self.sequence(value["layers"], f"{path}.repeat[{i}]", copy, tensor)
+        if name is not None and tensor != source:
+            frame.names.local[name] = tensor
+        return tensor
 
-    def _call(self, bname, value, line, path, env, stack, call_line):
-        if bname in stack:
-            chain = " → ".join((*stack, bname))
-            self.fail(f"block '{bname}' uses itself ({chain})", line=line, path=path,
-                      fix="a block may not call itself, directly or through others")
+    def _call(self, bname, value, line, path, frame: Frame, source: str, name) -> str:
         body = self.blocks[bname]
         params = {} if isinstance(body, list) else dict(body.get("args") or {})
         layer_list = body if isinstance(body, list) else body["layers"]
@@ -300,36 +675,105 @@ class _Loader:
         else:
             self.fail(f"block '{bname}' takes arguments as a mapping ({', '.join(params) or 'none'})",
                       line=line, path=path)
-        local = {}
+        if "name" in given and "name" not in params:
+            name = given.pop("name") if name is None else name
+        local: dict = {"in_channels": ShapeOf(source, 0)}
+        # the call's arguments are the caller's expressions, but `$in_channels` in them is the
+        # channels entering this call, as inside the block
+        at_call = Frame(Scope({**frame.scope.values, "in_channels": local["in_channels"]}), frame.names,
+                        frame.input, frame.prefix, frame.stack, frame.call_line, frame.depth)
         for key, v in given.items():
             if key not in params:
                 close = _close(str(key), list(params), n=1)
                 self.fail(f"block '{bname}' has no argument '{key}'", line=line_of(value, key, line), path=path,
                           fix=f"did you mean '{close[0]}'?" if close else
                           f"its arguments: {', '.join(params) or 'none'}")
-            local[key] = self._resolve(v, env, line_of(value, key, line), path)
+            local[key] = self._resolve(v, at_call, line_of(value, key, line), path)
         for key, default in params.items():
             if key not in local:
                 if default is None:
                     self.fail(f"block '{bname}' needs argument '{key}'", line=line, path=path,
                               fix=f"pass it: {bname}: {{{key}: …}}")
                 local[key] = default
-        children = self.sequence(layer_list, f"{path}.{bname}", local, (*stack, bname), call_line or line)
-        return Group(children, path, line, bname)
+        if name is not None and (not isinstance(name, str) or not NAME.fullmatch(name) or name in RESERVED):
+            self.fail(f"{name!r} cannot name a block call", line=line, path=path,
+                      fix="use letters, digits, _ and dots")
+        label = name or self._scope_label(bname)
+        inner = Frame(Scope(local), Names(), source, f"{frame.prefix}{label}.", (*frame.stack, bname),
+                      frame.call_line or line, frame.depth)
+        tensor = self.sequence(layer_list, f"{path}.{bname}", inner, source)
+        if name is not None and tensor != source:
+            frame.names.local[name] = tensor
+        return tensor
+
+    def _scope_label(self, base: str) -> str:
+        """The qualifier of names given inside an unnamed block call or repeat (``se3.gate``)."""
+        n = self.counters.get(f"scope:{base}", 0) + 1
+        self.counters[f"scope:{base}"] = n
+        return f"{base}{n}"
 
     # -- values ---------------------------------------------------------------------------------
-    def _resolve(self, value, env, line, path):
-        if expr.is_argument_expression(value):
-            return self._eval(value, env, line, path)
-        if isinstance(value, list):
-            return [self._resolve(v, env, line, path) for v in value]
-        return value
-
-    def _eval(self, text, env, line, path):
+    def _resolve(self, value, frame: Frame, line, path):
+        """A block argument at its call site: its value now, or later if it reads a shape."""
         try:
-            return expr.evaluate(text, env)
+            return evaluate(value, frame.scope)
+        except Pending:
+            return Lazy(value, frame.scope)
         except CnncalcError as exc:
             raise exc.located(file=self.file, line=line, path=path) from None
+
+    def _eval(self, text, frame: Frame, line, path):
+        try:
+            return expr.evaluate(text, frame.scope)
+        except Pending:
+            self.fail(f"{text!r} reads a shape here, where a name or a layer is needed", line=line, path=path)
+        except CnncalcError as exc:
+            raise exc.located(file=self.file, line=line, path=path) from None
+
+
+def _nested(frame: Frame, line) -> Frame:
+    """The frame of a residual path or a parallel branch: one level deeper, same names."""
+    return Frame(frame.scope, frame.names, frame.input, frame.prefix, frame.stack, frame.call_line or line,
+                 frame.depth + 1)
+
+
+def _kind_and_value(item):
+    if isinstance(item, str):
+        return item, None
+    if isinstance(item, dict):
+        keys = [k for k in item if k not in ENTRY_KEYS]
+        if len(keys) == 1:
+            return keys[0], item[keys[0]]
+    return None, None
+
+
+def _sub_sequences(key, value, path):
+    """The layer lists inside a residual, parallel or repeat entry (for the recursion walk)."""
+    if key == "residual":
+        value = {"main": value} if isinstance(value, list) else value
+        yield value.get("main"), f"{path}.main"
+        if isinstance(value.get("shortcut"), list):
+            yield value["shortcut"], f"{path}.shortcut"
+    elif key == "parallel":
+        branches = value.get("branches") if isinstance(value, dict) else value
+        for b, branch in enumerate(branches or []):
+            yield (branch if isinstance(branch, list) else [branch]), f"{path}.branches[{b}]"
+    elif key == "repeat" and isinstance(value, dict):
+        yield value.get("layers"), f"{path}.repeat[0]"
+
+
+def _collect_names(data, out: dict) -> None:
+    """Every ``name:`` written in the file, with its line (to tell a cycle from a typo)."""
+    stack = [data.get("layers"), data.get("blocks")]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, dict):
+            name = item.get("name")
+            if isinstance(name, str) and name not in out:
+                out[name] = line_of(item, "name")
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
 
 
 def _single(entry, line):
@@ -343,3 +787,6 @@ def _close(word, candidates, n=1, cutoff=0.6):
     import difflib
 
     return difflib.get_close_matches(word, candidates, n=n, cutoff=cutoff)
+
+
+__all__ = ["load_file", "load_string", "from_data", "resolve_deferred", "LMap", "Scope"]

@@ -12,7 +12,7 @@ sympy is imported here, and this module is imported only when an input size is a
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import replace
 from functools import lru_cache
 
 import sympy
@@ -21,7 +21,8 @@ from . import dim
 from .engine import analyze as _analyze
 from .errors import CnncalcError
 from .inputs import complete, is_name, parse_batch as _parse_count, split_sizes
-from .report import Report
+from .report import Report, unique_conditions  # noqa: F401  (unique_conditions: for solve)
+
 
 @lru_cache(maxsize=None)
 def symbol(name: str) -> sympy.Symbol:
@@ -58,30 +59,18 @@ def parse_batch(text) -> object:
     return symbol(str(text).strip()) if is_name(str(text)) else _parse_count(text)
 
 
-@dataclass(frozen=True)
-class SymbolicReport:
-    """The engine's Report, with formulas in its shapes and counts, plus the conditions on the
-    sizes the rules found (``cnncalc.dim.Condition``), in the order of the layers."""
-
-    report: Report
-    conditions: tuple
-    symbols: tuple  # the names, in the order they appear in the input
-
-    @property
-    def errors(self) -> tuple:
-        return tuple(c for c in self.conditions if c.severity == "error")
-
-
-def analyze(graph, input: tuple, batch=1, dtype: str = "float32") -> SymbolicReport:
-    """The engine's walk with names for sizes (``input`` from :func:`parse_input`)."""
-    with dim.collecting() as conditions:
-        report = _analyze(graph, input=input, batch=batch, dtype=dtype)
+def analyze(graph, input: tuple, batch=1, dtype: str = "float32") -> Report:
+    """The engine's walk with names for sizes (``input`` from :func:`parse_input`): the same
+    Report as for numbers, with formulas in it and the conditions on the sizes the rules found
+    (``Report.conditions``, in the order of the layers)."""
+    ctx = dim.Collecting()
+    report = _analyze(graph, input=input, batch=batch, dtype=dtype, ctx=ctx)
     names = []
     for d in (batch, *input):
         for s in sorted(getattr(d, "free_symbols", ()), key=str):
             if s not in names:
                 names.append(s)
-    return SymbolicReport(report, tuple(conditions), tuple(names))
+    return replace(report, symbols=tuple(names))
 
 
 # -- writing formulas ---------------------------------------------------------------------------
@@ -145,63 +134,9 @@ def shape(dims) -> str:
     return " × ".join(parts)
 
 
-def json_value(value):
-    return int(value) if dim.is_known(value) else str(polynomial(value))
-
-
-def to_dict(sr: SymbolicReport, convention: str | None = None) -> dict:
-    """The JSON report (docs/schema/report.schema.json) with formulas as plain strings (``str`` of sympy, readable
-    back with ``sympy.sympify``); ``conditions`` lists when each layer fails."""
-    r = sr.report
-    out = {
-        "model": r.model,
-        "symbols": [str(s) for s in sr.symbols],
-        "input": [json_value(d) for d in r.input],
-        "output": [json_value(d) for d in r.output],
-        "params": json_value(r.params),
-        "trainable_params": json_value(r.trainable_params),
-        "macs": json_value(r.macs),
-        "flops": json_value(r.flops),
-        "activation_bytes": json_value(r.activation_bytes),
-        "dtype": r.dtype,
-        "batch": json_value(r.batch),
-        "layers": [
-            {
-                "name": row.name, "path": row.path, "kind": row.kind, "line": row.line,
-                "input": [json_value(d) for d in row.input],
-                "output": [json_value(d) for d in row.output],
-                "params": json_value(row.params), "macs": json_value(row.macs),
-                "receptive_field": list(row.receptive_field) if isinstance(row.receptive_field, tuple)
-                else row.receptive_field,
-            }
-            for row in r.rows
-        ],
-        "conditions": [
-            {"path": c.path, "layer": c.layer, "check": c.what, "fails_when": str(c.when)}
-            for c in unique_conditions(sr.errors)
-        ],
-    }
-    if convention is not None:
-        out["convention"] = convention
-        out["compute"] = json_value(r.compute(convention))
-        for layer, row in zip(out["layers"], r.rows):
-            layer["compute"] = json_value(row.compute(convention))
-    return out
-
-
-def unique(items, key=lambda item: item) -> list:
-    """``items`` in order, each ``key`` once (the first item with it)."""
-    seen, out = set(), []
-    for item in items:
-        if key(item) not in seen:
-            seen.add(key(item))
-            out.append(item)
-    return out
-
-
-def unique_conditions(conditions) -> list:
-    """Conditions with duplicates (same ``when``) dropped, in order."""
-    return unique(conditions, key=lambda c: c.when)
+def plain_polynomial(value) -> str:
+    """A count or size for JSON: sympy's plain text of the expanded polynomial."""
+    return str(polynomial(value))
 
 
 def evaluate(value, sizes: dict):

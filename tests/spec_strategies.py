@@ -124,23 +124,60 @@ def _accepts(spec) -> tuple | None:
     return report.output[1:]
 
 
+def graph_entries(draw, shape, names) -> list:
+    """Entries that read a named earlier tensor: a merge with the previous one (add, concat or
+    multiply, with a tensor whose shape fits), or a squeeze-and-excitation gate."""
+    fits = {"add": [n for n, s in names.items() if s == shape],
+            "concat": [n for n, s in names.items() if len(s) == len(shape) and s[1:] == shape[1:]],
+            "multiply": [n for n, s in names.items() if len(s) == len(shape) and s[0] == shape[0]
+                         and all(a == b or a == 1 or b == 1 for a, b in zip(s[1:], shape[1:]))]}
+    kinds = [k for k, v in fits.items() if v]
+    if kinds and draw(st.booleans()):
+        kind = draw(st.sampled_from(kinds))
+        return [{kind: [draw(st.sampled_from(fits[kind])), "prev"]}]
+    channels = shape[0]
+    return [{"adaptive_avgpool": 1}, {"conv": {"filters": max(1, channels // 2), "kernel": 1}}, "relu",
+            {"conv": {"filters": channels, "kernel": 1}}, "sigmoid", {"multiply": ["gated", "prev"]}]
+
+
+def _named(entry, name):
+    """The entry with ``name:`` beside its kind (how a spec names a tensor for later layers)."""
+    if isinstance(entry, str):
+        return {entry: None, "name": name}
+    return {**entry, "name": name}
+
+
 @st.composite
-def specs(draw, max_layers=6, max_size=12, head=True, rf_safe=False):
-    """A dict spec: random input, a few random entries, maybe a classifier head."""
+def specs(draw, max_layers=6, max_size=12, head=True, rf_safe=False, graphs=True):
+    """A dict spec: random input, a few random entries (with ``graphs``, some named and read again
+    by merges and gates), maybe a classifier head."""
     c = draw(st.integers(1, 4))
     h, w = draw(st.integers(1, max_size)), draw(st.integers(1, max_size))
     spec = {"name": "random", "input": [c, h, w], "layers": []}
     shape = (c, h, w)
-    for _ in range(draw(st.integers(1, max_layers))):
+    names = {}  # named tensors -> their shapes
+    for i in range(draw(st.integers(1, max_layers))):
         for _attempt in range(3):
-            if draw(st.integers(0, 4)) == 0:
-                entry = composite_entry(draw, shape[0], rf_safe)
+            roll = draw(st.integers(0, 9))
+            layers = list(spec["layers"])
+            if graphs and roll <= 1 and layers and len(shape) == 3:
+                entries = graph_entries(draw, shape, names)
+                if entries[-1] == {"multiply": ["gated", "prev"]}:
+                    if any(isinstance(e, dict) and e.get("name") == "gated" for e in layers):
+                        continue
+                    layers[-1] = _named(layers[-1], "gated")
+            elif roll <= 3:
+                entries = [composite_entry(draw, shape[0], rf_safe)]
             else:
-                entry = simple_entry(draw, shape[0], rf_safe)
-            out = _accepts({**spec, "layers": spec["layers"] + [entry]})
+                entries = [simple_entry(draw, shape[0], rf_safe)]
+            if graphs and draw(st.booleans()):
+                entries[-1] = _named(entries[-1], f"t{i}")
+            out = _accepts({**spec, "layers": layers + entries})
             if out is not None:
-                spec["layers"].append(entry)
+                spec["layers"] = layers + entries
                 shape = out
+                if isinstance(entries[-1], dict) and "name" in entries[-1]:
+                    names[entries[-1]["name"]] = out
                 break
     if head and draw(st.booleans()):
         tail = [draw(st.sampled_from(["flatten", "global_avgpool", "global_maxpool"]))]

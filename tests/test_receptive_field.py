@@ -38,7 +38,7 @@ from spec_strategies import specs  # noqa: E402
 
 from cnncalc import analyze  # noqa: E402
 from cnncalc.errors import CnncalcError  # noqa: E402
-from cnncalc.graph import Group, Layer, Parallel, Residual, torch_name  # noqa: E402
+from cnncalc.graph import torch_name  # noqa: E402
 from cnncalc.spec import from_data  # noqa: E402
 from cnncalc.torch_backend.build import build_module  # noqa: E402
 from cnncalc.torch_backend.modules import PadValue  # noqa: E402
@@ -100,29 +100,20 @@ def densify(model: nn.Module) -> nn.Module:
 
 
 # -- thinning: one channel per conv (same windows, same fields) -------------------------------------
-def thin_nodes(nodes):
-    out = []
-    for node in nodes:
-        if isinstance(node, Layer):
-            args = dict(node.args)
-            if node.kind.name == "conv":
-                args.update(filters=1, groups=1, in_channels=None)
-            for key in ("num_features", "in_features"):
-                if key in args:
-                    args[key] = None
-            out.append(dataclasses.replace(node, args=args))
-        elif isinstance(node, Group):
-            out.append(dataclasses.replace(node, children=thin_nodes(node.children)))
-        elif isinstance(node, Residual):
-            shortcut = node.shortcut if isinstance(node.shortcut, str) else thin_nodes(node.shortcut)
-            out.append(dataclasses.replace(node, main=thin_nodes(node.main), shortcut=shortcut))
-        elif isinstance(node, Parallel):
-            out.append(dataclasses.replace(node, branches=tuple(thin_nodes(b) for b in node.branches)))
-    return tuple(out)
+def thin_node(node):
+    if node.args is None:  # a projection (its filters follow the thinned main path) or deferred args
+        return node
+    args = dict(node.args)
+    if node.kind.name == "conv":
+        args.update(filters=1, groups=1, in_channels=None)
+    for key in ("num_features", "in_features"):
+        if key in args:
+            args[key] = None
+    return dataclasses.replace(node, args=args)
 
 
 def thin(graph):
-    return dataclasses.replace(graph, layers=thin_nodes(graph.layers))
+    return dataclasses.replace(graph, nodes=tuple(thin_node(n) for n in graph.nodes))
 
 
 # -- the measurement -------------------------------------------------------------------------------
@@ -252,6 +243,8 @@ def test_union_of_differently_centred_paths():
         {"conv": {"filters": 1, "kernel": 3, "stride": 2}}]}
     graph = from_data(spec)
     report = analyze(graph)
-    assert (report.rows[0].receptive_field, report.rows[0].rf_start) == (4, 0.5)
+    merge = next(r for r in report.rows if r.kind == "concat")
+    assert (merge.receptive_field, merge.rf_start) == (4, 0.5)
+    assert merge.rf_bound is not None  # the paths' fields differ: one of them bounds the merge
     exact, clipped = measure(graph, report)
     assert exact == 5 and clipped == 0

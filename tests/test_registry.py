@@ -1,7 +1,8 @@
 """Every layer kind in the registry, checked against the torch module its own builder makes.
 
-Parametrized over the registry itself (docs/design.md, "The layer registry"): a kind added tomorrow is tested the day it
-is added, with the ``examples`` it declares. Oracles: torch's output shape, ``sum(p.numel())``,
+Parametrized over the registry itself: a kind added tomorrow is tested the day it is added, with
+the ``examples`` it declares (an example is its arguments, or ``(arguments, input shape)`` where it
+needs another input than the kind's ``example_input``; a merge's input is a tuple of shapes). Oracles: torch's output shape, ``sum(p.numel())``,
 ``FlopCounterMode`` (2 × MACs), fvcore's total and torchinfo's ``total_mult_adds``.
 """
 
@@ -11,6 +12,7 @@ import warnings
 
 import pytest
 
+from cnncalc.dim import EXACT
 from cnncalc.layers import KINDS
 
 torch = pytest.importorskip("torch")
@@ -29,18 +31,19 @@ def quiet():
 
 
 def built(kind, example):
+    example, x = example if isinstance(example, tuple) else (example, kind.example_input)
     a = kind.parse_args(dict(example))
-    x = kind.example_input
-    inference = kind.infer(a, x)
+    inference = kind.infer(a, x, EXACT)
     module = kind.build(a, x).eval()
-    return a, x, inference, module, torch.randn(BATCH, *x)
+    shapes = x if kind.inputs is None else (x,)
+    return a, x, inference, module, tuple(torch.randn(BATCH, *s) for s in shapes)
 
 
 @pytest.mark.parametrize("kind, example", CASES)
 def test_shape_and_params_match_torch(kind, example):
     a, x, inference, module, data = built(kind, example)
     with torch.no_grad():
-        y = module(data)
+        y = module(*data)
     assert tuple(y.shape) == (BATCH, *inference.output)
     assert kind.params(a, x, inference.output) == sum(p.numel() for p in module.parameters())
 
@@ -52,7 +55,7 @@ def test_macs_match_flop_counter_mode(kind, example):
     a, x, inference, module, data = built(kind, example)
     counter = FlopCounterMode(display=False)
     with counter, torch.no_grad():
-        module(data)
+        module(*data)
     assert counter.get_total_flops() == 2 * BATCH * kind.macs(a, x, inference.output)
 
 
@@ -63,9 +66,9 @@ def test_fvcore_and_torchinfo_conventions(kind, example):
 
     a, x, inference, module, data = built(kind, example)
     y = inference.output
-    fv = FlopCountAnalysis(module, data).unsupported_ops_warnings(False).uncalled_modules_warnings(False)
+    fv = FlopCountAnalysis(module, data if len(data) > 1 else data[0]).unsupported_ops_warnings(False).uncalled_modules_warnings(False)
     assert fv.total() == BATCH * kind.fvcore_flops(a, x, y)
-    info = summary(module, input_data=data, verbose=0)
+    info = summary(module, input_data=list(data), verbose=0)
     assert info.total_mult_adds == BATCH * kind.torchinfo_mult_adds(a, x, y)
 
 

@@ -2,15 +2,20 @@
 
 A layer kind is one class: its arguments, its shape rule, its parameter and MAC counts, its window
 (for the receptive field), its counts in the torchinfo and fvcore conventions, and the torch module
-it builds. The engine and the torch backend only ever ask these questions, so adding a kind never
-touches them (the fvcore ``_DEFAULT_SUPPORTED_OPS`` idea, with the shape rule beside the count).
-Shapes here exclude the batch dimension: ``(C, H, W)`` or ``(F,)``.
+it builds. The engine and the torch backend only ever ask these questions, in one walk over the
+graph, so adding a kind is one class in one module plus its tests (the fvcore
+``_DEFAULT_SUPPORTED_OPS`` idea, with the shape rule beside the count).
+
+Shapes here exclude the batch dimension: ``(F,)``, ``(C, L)``, ``(C, H, W)`` or ``(C, D, H, W)``.
+A kind that reads one tensor gets its shape as ``x``; a merge (``inputs = None``: two or more)
+gets the tuple of its inputs' shapes. Every shape rule gets the size context ``ctx``
+(:mod:`cnncalc.dim`) and asks it, never Python's ``if``, whether a condition on a size holds.
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from ..errors import CnncalcError
@@ -32,11 +37,12 @@ class Arg:
 
 @dataclass(frozen=True)
 class Window:
-    """A sliding window per axis (h, w), for the receptive field."""
+    """A sliding window per spatial axis, for the receptive field. In input units: an upsampling
+    layer steps by a fraction (``Fraction(1, 2)``) of an input pixel."""
 
-    kernel: tuple[int, int]  # effective (dilated) kernel
-    stride: tuple[int, int]
-    pad: tuple[int, int]  # padding before
+    kernel: tuple  # effective (dilated) kernel
+    stride: tuple
+    pad: tuple  # padding before
 
 
 GLOBAL = "global"  # the layer sees its whole input (flatten, linear, global pooling)
@@ -50,7 +56,6 @@ class Inference:
     formula: str = ""
     window: Window | str | None = None  # None: pointwise (the receptive field is unchanged)
     warnings: tuple[str, ...] = ()
-    notes: dict = field(default_factory=dict)  # kind-private facts for the counts (e.g. padding)
 
 
 class LayerKind:
@@ -63,6 +68,7 @@ class LayerKind:
     takes_activation: ClassVar[bool] = False  # Keras' `activation: relu` inside the layer
     weighted: ClassVar[bool] = False  # counts towards a network's depth
     summary: ClassVar[str] = ""
+    inputs: ClassVar[int | None] = 1  # tensors it reads; None: two or more (add, concat, multiply)
     # Arguments and an input the registry test builds in torch, so a new kind is tested the day
     # it is added (tests/test_registry.py).
     examples: ClassVar[tuple[dict, ...]] = ({},)
@@ -88,17 +94,18 @@ class LayerKind:
                 raise CnncalcError(f"{self.name} has no argument '{key}'", fix=hint)
             if arg.name in out:
                 raise CnncalcError(f"{self.name}: '{key}' repeats argument '{arg.name}'")
-            out[arg.name] = convert(arg, value, self.name)
+            out[arg.name] = convert(arg, value)
         for arg in self.args:
             if arg.name not in out:
                 if arg.default is REQUIRED:
                     raise CnncalcError(f"{self.name} needs '{arg.name}'",
                                        fix=f"e.g. {self.name}: {{{arg.name}: …}}")
-                out[arg.name] = None if arg.default is None else convert(arg, arg.default, self.name)
+                out[arg.name] = None if arg.default is None else convert(arg, arg.default)
         return out
 
     # -- the questions the engine asks ---------------------------------------------------------
-    def infer(self, a: dict, x: tuple) -> Inference:
+    def infer(self, a: dict, x: tuple, ctx) -> Inference:
+        """The output shape for input shape ``x`` (a tuple of shapes for a merge)."""
         raise NotImplementedError
 
     def params(self, a: dict, x: tuple, y: tuple) -> int:
@@ -122,12 +129,14 @@ class LayerKind:
 
     # -- helpers for subclasses ----------------------------------------------------------------
     @staticmethod
-    def need_spatial(kind: str, x: tuple) -> None:
-        if len(x) != 3:
+    def need_spatial(kind: str, x: tuple) -> int:
+        """The number of spatial axes of ``x`` (1 to 3); a flat input is an error."""
+        if not 2 <= len(x) <= 4:
             raise CnncalcError(
-                f"{kind} needs a [C, H, W] input but gets {list(x)}",
+                f"{kind} needs a [C, L], [C, H, W] or [C, D, H, W] input but gets {list(x)}",
                 fix="it cannot follow flatten or linear; move it before them",
             )
+        return len(x) - 1
 
 
 def numel(shape: tuple) -> int:
@@ -135,7 +144,7 @@ def numel(shape: tuple) -> int:
 
 
 # -- argument conversion ------------------------------------------------------------------------
-def _number(value, arg: Arg, kind: str):
+def _number(value, arg: Arg):
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         if isinstance(value, str):
             try:
@@ -147,8 +156,8 @@ def _number(value, arg: Arg, kind: str):
     return value
 
 
-def _int(value, arg: Arg, kind: str, minimum: int) -> int:
-    value = _number(value, arg, kind)
+def _int(value, arg: Arg, minimum: int) -> int:
+    value = _number(value, arg)
     if isinstance(value, float):
         if not value.is_integer():
             raise CnncalcError(f"{arg.name} must be a whole number, not {value}")
@@ -160,61 +169,82 @@ def _int(value, arg: Arg, kind: str, minimum: int) -> int:
     return value
 
 
-def _pair(value, arg: Arg, kind: str, minimum: int) -> tuple[int, int]:
+def _sizes(value, arg: Arg, minimum: int) -> int | tuple[int, ...]:
+    """One number for every spatial axis, or one per axis (``[h, w]``; ``[l]``; ``[d, h, w]``):
+    the layer matches it to its input's rank (:func:`per_axis`)."""
     if isinstance(value, (list, tuple)):
-        if len(value) != 2:
-            raise CnncalcError(f"{arg.name} must be one number or [h, w], not {list(value)}")
-        return (_int(value[0], arg, kind, minimum), _int(value[1], arg, kind, minimum))
-    v = _int(value, arg, kind, minimum)
-    return (v, v)
+        if not 1 <= len(value) <= 3:
+            raise CnncalcError(f"{arg.name} must be one number or one per spatial axis ([h, w]), not {list(value)}")
+        return tuple(_int(v, arg, minimum) for v in value)
+    return _int(value, arg, minimum)
 
 
-def _padding(value, arg: Arg, kind: str):
+def _padding(value, arg: Arg):
     if isinstance(value, str) and value.lower() in ("same", "valid"):
         return value.lower()
-    return _pair(value, arg, kind, 0)
+    return _sizes(value, arg, 0)
 
 
-def _bool(value, arg: Arg, kind: str) -> bool:
+def _bool(value, arg: Arg) -> bool:
     if isinstance(value, bool):
         return value
     raise CnncalcError(f"{arg.name} must be true or false, not {value!r}")
 
 
-def _float(value, arg: Arg, kind: str) -> float:
-    value = float(_number(value, arg, kind))
+def _float(value, arg: Arg) -> float:
+    value = float(_number(value, arg))
     if not math.isfinite(value):
         raise CnncalcError(f"{arg.name} must be finite, not {value}")
     return value
 
 
-def _prob(value, arg: Arg, kind: str) -> float:
-    value = _float(value, arg, kind)
+def _prob(value, arg: Arg) -> float:
+    value = _float(value, arg)
     if not 0 <= value < 1:
         raise CnncalcError(f"{arg.name} must be in [0, 1), not {value}")
     return value
 
 
-def _name(value, arg: Arg, kind: str) -> str | None:
+def _name(value, arg: Arg) -> str | None:
     if value is None or isinstance(value, str):
         return value
     raise CnncalcError(f"{arg.name} must be a name, not {value!r}")
 
 
+def _shape(value, arg: Arg) -> tuple:
+    """A ``tensor`` argument arrives as the shape of the tensor it names (the engine resolves it)."""
+    if isinstance(value, tuple) and value:
+        return value
+    raise CnncalcError(f"{arg.name} must name a tensor (a layer's name, prev or input), not {value!r}")
+
+
 _CONVERT = {
-    "int": lambda v, a, k: _int(v, a, k, 0),
-    "pos_int": lambda v, a, k: _int(v, a, k, 1),
-    "pair": lambda v, a, k: _pair(v, a, k, 1),
+    "int": lambda v, a: _int(v, a, 0),
+    "pos_int": lambda v, a: _int(v, a, 1),
+    "sizes": lambda v, a: _sizes(v, a, 1),
     "padding": _padding,
     "bool": _bool,
     "float": _float,
     "prob": _prob,
     "name": _name,
-    "opt_pos_int": lambda v, a, k: None if v is None else _int(v, a, k, 1),
+    "opt_pos_int": lambda v, a: None if v is None else _int(v, a, 1),
+    "tensor": _shape,  # the loader turns the name into a reference, the engine into a shape
 }
 
 
-def convert(arg: Arg, value, kind: str):
+def convert(arg: Arg, value):
     if value is None and arg.default is None:
         return None
-    return _CONVERT[arg.type](value, arg, kind)
+    return _CONVERT[arg.type](value, arg)
+
+
+def per_axis(value, rank: int, arg: str, kind: str) -> tuple:
+    """A ``sizes`` argument for an input with ``rank`` spatial axes: one number repeats."""
+    if isinstance(value, tuple):
+        if len(value) != rank:
+            raise CnncalcError(
+                f"{kind} {arg} {list(value)} has {len(value)} value{'s' * (len(value) != 1)} but the input has "
+                f"{rank} spatial ax{'e' if rank == 1 else 'i'}s",
+                fix=f"give one number or {rank} ({'[l]' if rank == 1 else '[h, w]' if rank == 2 else '[d, h, w]'})")
+        return value
+    return (value,) * rank

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from .. import dim
 from ..errors import CnncalcError
 from . import register
 from .base import GLOBAL, Arg, Inference, LayerKind, numel
@@ -14,7 +13,7 @@ class Flatten(LayerKind):
     aliases = ("Flatten",)
     summary = "[C, H, W] → [C·H·W]"
 
-    def infer(self, a, x):
+    def infer(self, a, x, ctx):
         n = numel(x)
         formula = "×".join(map(str, x)) + f" = {n}" if len(x) > 1 else str(n)
         return Inference((n,), formula, GLOBAL if len(x) > 1 else None)
@@ -41,13 +40,13 @@ class Linear(LayerKind):
         Arg("in_features", "opt_pos_int", None, help="optional check of the input size"),
     )
 
-    def infer(self, a, x):
+    def infer(self, a, x, ctx):
         if len(x) != 1:
             raise CnncalcError(
                 f"linear needs a flat input but gets {list(x)}",
                 fix="add `- flatten` (or global_avgpool) before it",
             )
-        if a["in_features"] is not None and dim.differ((a["in_features"],), (x[0],), "input features match"):
+        if a["in_features"] is not None and ctx.differ((a["in_features"],), (x[0],), "input features match"):
             raise CnncalcError(
                 f"linear expects {a['in_features']} inputs but gets {x[0]}",
                 fix=f"set in_features: {x[0]} or fix the layers before it",

@@ -10,7 +10,7 @@ class _Elementwise(LayerKind):
     torch_name = ""
     torch_kwargs: dict = {}
 
-    def infer(self, a, x):
+    def infer(self, a, x, ctx):
         return Inference(x, "same shape")
 
     def build(self, a, x):
@@ -47,6 +47,7 @@ _activation("elu", "ELU", ("ELU",), args=(Arg("alpha", "float", 1.0),))
 _activation("gelu", "GELU", ("GELU",))
 _activation("silu", "SiLU", ("SiLU", "swish"))
 _activation("hardswish", "Hardswish", ("Hardswish", "hard_swish"))
+_activation("hardsigmoid", "Hardsigmoid", ("Hardsigmoid", "hard_sigmoid"))
 _activation("tanh", "Tanh", ("Tanh",))
 _activation("sigmoid", "Sigmoid", ("Sigmoid",))
 _activation("softmax", "Softmax", ("Softmax",), {"dim": 1}, summary="softmax over channels (dim 1)")

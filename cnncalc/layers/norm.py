@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from .. import dim
 from ..errors import CnncalcError
 from . import register
 from .base import Arg, Inference, LayerKind, numel
@@ -21,10 +20,10 @@ class BatchNorm(LayerKind):
         Arg("num_features", "opt_pos_int", None, help="optional check of the channels"),
     )
 
-    def infer(self, a, x):
-        if len(x) not in (1, 3):
-            raise CnncalcError(f"batchnorm needs [C, H, W] or [F] but gets {list(x)}")
-        if a["num_features"] is not None and dim.differ((a["num_features"],), (x[0],), "channels match"):
+    def infer(self, a, x, ctx):
+        if not 1 <= len(x) <= 4:
+            raise CnncalcError(f"batchnorm needs [F], [C, L], [C, H, W] or [C, D, H, W] but gets {list(x)}")
+        if a["num_features"] is not None and ctx.differ((a["num_features"],), (x[0],), "channels match"):
             raise CnncalcError(f"batchnorm expects {a['num_features']} channels but gets {x[0]}",
                                fix=f"set num_features: {x[0]}")
         return Inference(x, f"normalise {x[0]} channels")
@@ -41,7 +40,7 @@ class BatchNorm(LayerKind):
     def build(self, a, x):
         import torch.nn as nn
 
-        cls = nn.BatchNorm2d if len(x) == 3 else nn.BatchNorm1d
+        cls = {1: nn.BatchNorm1d, 2: nn.BatchNorm1d, 3: nn.BatchNorm2d, 4: nn.BatchNorm3d}[len(x)]
         return cls(x[0], eps=a["eps"], momentum=a["momentum"], affine=a["affine"])
 
 
@@ -59,8 +58,8 @@ class LocalResponseNorm(LayerKind):
         Arg("k", "float", 1.0, ("bias",)),
     )
 
-    def infer(self, a, x):
-        self.need_spatial("lrn", x)
+    def infer(self, a, x, ctx):
+        self.need_spatial("lrn", x)  # torch's LocalResponseNorm takes any rank with channels
         return Inference(x, f"across {a['size']} channels")
 
     def build(self, a, x):

@@ -1,16 +1,16 @@
-"""Pooling: sliding-window max/average, adaptive and global pooling."""
+"""Pooling: sliding-window max/average, adaptive and global pooling, 1-D to 3-D by the input."""
 
 from __future__ import annotations
 
 from .. import dim
 from ..errors import CnncalcError
 from . import register
-from .base import GLOBAL, Arg, Inference, LayerKind, Window, numel
-from .conv import _explicit_padding, _per_axis, _window_inference, spatial_axis
+from .base import GLOBAL, Arg, Inference, LayerKind, Window, numel, per_axis
+from .sliding import explicit_padding, sliding
 
 _POOL_ARGS = (
-    Arg("kernel", "pair", aliases=("pool_size", "kernel_size")),
-    Arg("stride", "pair", None, ("strides",), help="defaults to the kernel"),
+    Arg("kernel", "sizes", aliases=("pool_size", "kernel_size")),
+    Arg("stride", "sizes", None, ("strides",), help="defaults to the kernel"),
     Arg("padding", "padding", 0),
     Arg("ceil_mode", "bool", False),
 )
@@ -26,86 +26,102 @@ class _WindowPool(LayerKind):
             a["stride"] = a["kernel"]
         return a
 
-    def infer(self, a, x):
+    def infer(self, a, x, ctx):
         self.need_spatial(self.name, x)
         if a["ceil_mode"] and isinstance(a["padding"], str):
             raise CnncalcError(f"{self.name}: ceil_mode does not combine with padding '{a['padding']}'",
                                fix="use numeric padding with ceil_mode")
-        axes = []
-        for n, k, s, p, d, axis_name in _per_axis(a, x[1], x[2]):
+
+        def half_kernel(n, k, s, p, d):
             if isinstance(p, int) and p > k // 2:
                 raise CnncalcError(
                     f"{self.name} padding {p} is more than half the kernel {k}",
                     fix=f"use padding of at most {k // 2} (torch refuses more)",
                 )
-            axes.append(spatial_axis(self.name, n, k, s, p, d, a["ceil_mode"], axis_name))
-        return _window_inference((x[0], axes[0].out, axes[1].out), axes)
+
+        return sliding(ctx, self.name, a, x, x[0], a["ceil_mode"], check=half_kernel)
 
     def build(self, a, x):
         from ..torch_backend import modules
 
-        before, after = _explicit_padding(a, x)
-        return modules.pool2d(self.mode, a["kernel"], a["stride"], before, after, a["ceil_mode"],
-                              a.get("dilation", (1, 1)), a.get("count_include_pad", True),
-                              same=a["padding"] == "same")
+        rank = len(x) - 1
+        before, after = explicit_padding(a, x, self.name)
+        return modules.pool(rank, self.mode, per_axis(a["kernel"], rank, "kernel", self.name),
+                            per_axis(a["stride"], rank, "stride", self.name), before, after, a["ceil_mode"],
+                            per_axis(a.get("dilation", 1), rank, "dilation", self.name),
+                            a.get("count_include_pad", True), same=a["padding"] == "same")
 
 
 @register
 class MaxPool(_WindowPool):
     name = "maxpool"
-    aliases = ("MaxPooling2D", "MaxPool2D", "MaxPool2d", "max_pool2d", "maxpool2d")
+    aliases = ("MaxPooling2D", "MaxPool2D", "MaxPool2d", "max_pool2d", "maxpool2d", "MaxPooling1D", "MaxPool1d",
+               "MaxPooling3D", "MaxPool3d")
     summary = "max pooling: same rule as conv, ceil_mode optional"
     mode = "max"
-    args = _POOL_ARGS + (Arg("dilation", "pair", 1),)
+    args = _POOL_ARGS + (Arg("dilation", "sizes", 1),)
     examples = ({"kernel": 2}, {"kernel": 3, "stride": 2, "padding": 1, "ceil_mode": True},
-                {"kernel": 3, "stride": 2, "padding": "same"}, {"kernel": 2, "dilation": 2, "stride": 1})
+                {"kernel": 3, "stride": 2, "padding": "same"}, {"kernel": 2, "dilation": 2, "stride": 1},
+                ({"kernel": 3, "stride": 2, "padding": 1, "ceil_mode": True}, (3, 10)),
+                ({"kernel": 2, "stride": [1, 2, 2], "padding": "same"}, (2, 5, 7, 6)))
 
 
 @register
 class AvgPool(_WindowPool):
     name = "avgpool"
-    aliases = ("AveragePooling2D", "AvgPool2D", "AvgPool2d", "avg_pool2d", "avgpool2d")
+    aliases = ("AveragePooling2D", "AvgPool2D", "AvgPool2d", "avg_pool2d", "avgpool2d", "AveragePooling1D",
+               "AvgPool1d", "AveragePooling3D", "AvgPool3d")
     summary = "average pooling: same rule as conv, ceil_mode optional"
     mode = "avg"
     args = _POOL_ARGS + (Arg("count_include_pad", "bool", True),)
     examples = ({"kernel": 2}, {"kernel": 3, "stride": 2, "padding": 1, "ceil_mode": True},
-                {"kernel": 3, "stride": 2, "padding": "same"}, {"kernel": [3, 2], "count_include_pad": False})
+                {"kernel": 3, "stride": 2, "padding": "same"}, {"kernel": [3, 2], "count_include_pad": False},
+                ({"kernel": 2, "stride": 2, "padding": "same"}, (3, 9)),
+                ({"kernel": [2, 3, 3], "stride": 2, "padding": 1}, (2, 5, 7, 6)))
 
 
 class _AdaptivePool(LayerKind):
     shorthand = "output"
-    args = (Arg("output", "pair", aliases=("output_size",)),)
-    examples = ({"output": 1}, {"output": 3}, {"output": [2, 4]})
+    args = (Arg("output", "sizes", aliases=("output_size",)),)
+    examples = ({"output": 1}, {"output": 3}, {"output": [2, 4]}, ({"output": 4}, (3, 9)),
+                ({"output": [1, 2, 3]}, (2, 5, 7, 6)))
     mode = ""
 
-    def infer(self, a, x):
-        self.need_spatial(self.name, x)
-        oh, ow = a["output"]
-        window = GLOBAL if (oh, ow) == (1, 1) else _adaptive_window(x, (oh, ow))
-        return Inference((x[0], oh, ow), f"adaptive → {oh}×{ow}", window)
+    def infer(self, a, x, ctx):
+        rank = self.need_spatial(self.name, x)
+        out = per_axis(a["output"], rank, "output", self.name)
+        window = GLOBAL if all(o == 1 for o in out) else _adaptive_window(x, out)
+        return Inference((x[0], *out), f"adaptive → {'×'.join(map(str, out))}", window)
 
     def fvcore_flops(self, a, x, y):
-        return numel(x) if self.mode == "avg" else 0  # fvcore: aten::adaptive_avg_pool2d = input numel
+        return _fvcore_adaptive(self.mode, x)
 
     def build(self, a, x):
         import torch.nn as nn
 
-        cls = nn.AdaptiveAvgPool2d if self.mode == "avg" else nn.AdaptiveMaxPool2d
-        return cls(a["output"])
+        rank = len(x) - 1
+        cls = getattr(nn, f"Adaptive{'Avg' if self.mode == 'avg' else 'Max'}Pool{rank}d")
+        return cls(per_axis(a["output"], rank, "output", self.name))
+
+
+def _fvcore_adaptive(mode, x) -> int:
+    """fvcore counts ``aten::adaptive_avg_pool2d`` as its input's size; it has no handle for the
+    1-D and 3-D ops, nor for max pooling, which it counts as nothing."""
+    return numel(x) if mode == "avg" and len(x) == 3 else 0
 
 
 def _adaptive_window(x, out):
     """Exact receptive-field window only when the input divides evenly (fixed kernel and stride)."""
-    if not dim.all_known(x) or x[1] % out[0] or x[2] % out[1]:
+    if not dim.all_known(x) or any(n % o for n, o in zip(x[1:], out)):
         return GLOBAL
-    s = (x[1] // out[0], x[2] // out[1])
-    return Window(kernel=s, stride=s, pad=(0, 0))
+    s = tuple(n // o for n, o in zip(x[1:], out))
+    return Window(kernel=s, stride=s, pad=(0,) * len(s))
 
 
 @register
 class AdaptiveAvgPool(_AdaptivePool):
     name = "adaptive_avgpool"
-    aliases = ("AdaptiveAvgPool2d", "adaptive_avg_pool2d")
+    aliases = ("AdaptiveAvgPool2d", "adaptive_avg_pool2d", "AdaptiveAvgPool1d", "AdaptiveAvgPool3d")
     summary = "average pooling to a fixed output size"
     mode = "avg"
 
@@ -113,7 +129,7 @@ class AdaptiveAvgPool(_AdaptivePool):
 @register
 class AdaptiveMaxPool(_AdaptivePool):
     name = "adaptive_maxpool"
-    aliases = ("AdaptiveMaxPool2d", "adaptive_max_pool2d")
+    aliases = ("AdaptiveMaxPool2d", "adaptive_max_pool2d", "AdaptiveMaxPool1d", "AdaptiveMaxPool3d")
     summary = "max pooling to a fixed output size"
     mode = "max"
 
@@ -121,31 +137,33 @@ class AdaptiveMaxPool(_AdaptivePool):
 class _GlobalPool(LayerKind):
     mode = ""
 
-    def infer(self, a, x):
+    def infer(self, a, x, ctx):
         self.need_spatial(self.name, x)
-        return Inference((x[0],), f"{x[1]}×{x[2]} → 1 per channel", GLOBAL)
+        return Inference((x[0],), f"{'×'.join(map(str, x[1:]))} → 1 per channel", GLOBAL)
 
     def fvcore_flops(self, a, x, y):
-        return numel(x) if self.mode == "avg" else 0
+        return _fvcore_adaptive(self.mode, x)
 
     def build(self, a, x):
         import torch.nn as nn
 
-        pool = nn.AdaptiveAvgPool2d(1) if self.mode == "avg" else nn.AdaptiveMaxPool2d(1)
+        rank = len(x) - 1
+        pool = getattr(nn, f"Adaptive{'Avg' if self.mode == 'avg' else 'Max'}Pool{rank}d")(1)
         return nn.Sequential(pool, nn.Flatten(1))
 
 
 @register
 class GlobalAvgPool(_GlobalPool):
     name = "global_avgpool"
-    aliases = ("GlobalAveragePooling2D", "GlobalAvgPool2D", "global_average_pooling")
-    summary = "mean over H and W; output is flat [C] (Keras semantics)"
+    aliases = ("GlobalAveragePooling2D", "GlobalAvgPool2D", "global_average_pooling", "GlobalAveragePooling1D",
+               "GlobalAveragePooling3D")
+    summary = "mean over every spatial axis; output is flat [C] (Keras semantics)"
     mode = "avg"
 
 
 @register
 class GlobalMaxPool(_GlobalPool):
     name = "global_maxpool"
-    aliases = ("GlobalMaxPooling2D", "GlobalMaxPool2D")
-    summary = "max over H and W; output is flat [C] (Keras semantics)"
+    aliases = ("GlobalMaxPooling2D", "GlobalMaxPool2D", "GlobalMaxPooling1D", "GlobalMaxPooling3D")
+    summary = "max over every spatial axis; output is flat [C] (Keras semantics)"
     mode = "max"

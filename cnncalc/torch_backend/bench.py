@@ -325,7 +325,7 @@ def _per_layer(module, x, report, device, dtype) -> list[LayerTiming]:
     """Time every leaf row's module with hooks (events on CUDA), summed over a few forwards."""
     modules = dict(module.named_modules())
     bytes_per = DTYPE_BYTES[dtype]
-    rows = [r for r in report.rows if r.kind not in ("residual", "parallel")]
+    rows = report.rows
     totals = {r.path: 0.0 for r in rows}
     starts: dict = {}
     handles = []
@@ -365,6 +365,7 @@ def _per_layer(module, x, report, device, dtype) -> list[LayerTiming]:
             h.remove()
     out = []
     for r in rows:
-        moved = (math.prod(r.input) + r.output_numel + r.params) * bytes_per
+        numel_in = sum(math.prod(shape) for shape in r.inputs)
+        moved = (numel_in + r.output_numel + r.params) * bytes_per
         out.append(LayerTiming(r.path, r.name, r.kind, totals[r.path] / repeats, r.macs, moved))
     return out

@@ -1,117 +1,85 @@
-"""Build an ``nn.Module`` from the same Graph the symbolic engine walks.
+"""Build an ``nn.Module`` from the analysed graph: one torch module per report row.
+
+The Report already holds, for every node, its resolved arguments, the shapes it reads and the
+tensors it reads (``LayerRow.args``, ``inputs``, ``reads``), so nothing is inferred a second time:
+each row's module comes from its kind's own ``build``, and :class:`Network` runs the rows in order,
+feeding each module the tensors it reads (the way ``torch.fx.GraphModule`` runs its nodes).
 
 Module names follow the spec's layer paths (``layers[4].main[1]`` is the module
 ``layers.4.main.1``, see :func:`cnncalc.graph.torch_name`), so every report row finds the module
-that computes it, and a torch module name maps back to a spec line. Each layer's module comes from
-its kind's own ``build`` method; this file only composes them.
+that computes it, and a torch module name maps back to a spec line.
 """
 
 from __future__ import annotations
 
-import torch
 import torch.nn as nn
 
-from ..engine import projection_layers
+from .. import layers
 from ..errors import CnncalcError
-from ..graph import Graph, Group, Layer, Parallel, Residual
+from ..graph import NETWORK_INPUT, Graph, torch_name
+from ..report import Report
+
+
+class Scope(nn.Module):
+    """A level of the spec's nesting (``layers``, a block call, a residual's ``main``): it holds
+    modules so their qualified names follow the spec; :class:`Network` calls them, never it."""
 
 
 class Network(nn.Module):
-    """The whole spec: ``layers`` is an ``nn.Sequential`` of the top-level entries."""
+    """The whole spec: runs every row's module on the tensors the row reads, in order."""
 
-    def __init__(self, layers: nn.Sequential, name: str = ""):
+    def __init__(self, report: Report, name: str = ""):
         super().__init__()
-        self.layers = layers
         self.spec_name = name
+        self.steps = []  # (module path, tensors read, tensor written); the modules are registered below
+        for row in report.rows:
+            kind = layers.lookup(row.kind)
+            x = tuple(row.inputs[0][1:]) if kind.inputs == 1 else tuple(tuple(s[1:]) for s in row.inputs)
+            try:
+                module = kind.build(row.args, x)
+            except CnncalcError as exc:
+                raise exc.located(line=row.line, path=row.path, layer=row.name)
+            qualified = torch_name(row.path)
+            _place(self, qualified, module)
+            self.steps.append((tuple(qualified.split(".")), row.reads, row.name))
+        self.outputs = tuple(name for name, _ in report.outputs)
 
     def forward(self, x):
-        return self.layers(x)
+        tensors = {NETWORK_INPUT: x}
+        for parts, reads, name in self.steps:
+            module = self  # looked up on every call, so a module replaced after the build is the one run
+            for part in parts:
+                module = module._modules[part]
+            tensors[name] = module(*(tensors[t] for t in reads))
+        if len(self.outputs) == 1:
+            return tensors[self.outputs[0]]
+        return tuple(tensors[t] for t in self.outputs)
 
     def extra_repr(self) -> str:
         return f"spec={self.spec_name!r}" if self.spec_name else ""
 
 
-class Block(nn.Module):
-    """A block call or a repeat: its children sit in one ``nn.Sequential`` named after the block."""
-
-    def __init__(self, attr: str, body: nn.Sequential):
-        super().__init__()
-        self.attr = attr
-        self._modules[attr] = body  # not add_module: a block may be named like a Module method
-
-    def forward(self, x):
-        return self._modules[self.attr](x)
-
-
-class ResidualAdd(nn.Module):
-    """``main(x) + shortcut(x)``; the shortcut module is absent for identity."""
-
-    def __init__(self, main: nn.Sequential, shortcut: nn.Sequential | None):
-        super().__init__()
-        self.main = main
-        if shortcut is not None:
-            self.shortcut = shortcut
-
-    def forward(self, x):
-        y = self.main(x)
-        s = self.shortcut(x) if "shortcut" in self._modules else x
-        return y + s
+def _place(root: nn.Module, qualified: str, module: nn.Module) -> None:
+    """Register ``module`` at ``qualified`` (``layers.4.main.1``), making the scopes on the way.
+    (``_modules`` directly: a spec's block may be named like an ``nn.Module`` attribute.)"""
+    parent = root
+    *scopes, last = qualified.split(".")
+    for part in scopes:
+        child = parent._modules.get(part)
+        if child is None:
+            child = parent._modules[part] = Scope()
+        parent = child
+    parent._modules[last] = module
 
 
-class Concat(nn.Module):
-    """Inception's parallel branches, concatenated on channels."""
-
-    def __init__(self, branches: list[nn.Sequential]):
-        super().__init__()
-        self.branches = nn.ModuleList(branches)
-
-    def forward(self, x):
-        return torch.cat([branch(x) for branch in self.branches], dim=1)
-
-
-def build_module(graph: Graph, report=None, input: tuple | None = None) -> nn.Module:
+def build_module(graph: Graph, report: Report | None = None, input: tuple | None = None) -> nn.Module:
     """The torch network for ``graph`` at the report's (or the given, or the spec's) input shape.
 
     The input shape matters: Keras ``same`` padding depends on it. Weights are torch's default
     initialisation; the module is returned in eval mode.
     """
-    if input is None:
-        input = tuple(report.input[1:]) if report is not None else tuple(graph.input)
-    body, _ = _sequence(graph.layers, tuple(input))
-    return Network(body, graph.name).eval()
+    if report is None:
+        from ..engine import analyze
 
-
-def _sequence(nodes, x) -> tuple[nn.Sequential, tuple]:
-    modules = []
-    for node in nodes:
-        module, x = _node(node, x)
-        modules.append(module)
-    return nn.Sequential(*modules), x
-
-
-def _node(node, x):
-    if isinstance(node, Layer):
-        try:
-            y = node.kind.infer(node.args, x).output
-            module = node.kind.build(node.args, x)
-        except CnncalcError as exc:
-            raise exc.located(line=node.line, path=node.path, layer=node.name)
-        return module, y
-    if isinstance(node, Group):
-        body, y = _sequence(node.children, x)
-        return (body if node.attr is None else Block(node.attr, body)), y
-    if isinstance(node, Residual):
-        main, y = _sequence(node.main, x)
-        shortcut = node.shortcut
-        if shortcut == "projection":
-            shortcut = projection_layers(node, x, y) if y != x else "identity"
-        short = None if shortcut == "identity" else _sequence(shortcut, x)[0]
-        return ResidualAdd(main, short), y
-    if isinstance(node, Parallel):
-        branches, outs = [], []
-        for branch in node.branches:
-            module, y = _sequence(branch, x)
-            branches.append(module)
-            outs.append(y)
-        return Concat(branches), (sum(o[0] for o in outs), *outs[0][1:])
-    raise TypeError(node)
+        report = analyze(graph, input=input)
+    return Network(report, graph.name).eval()

@@ -25,7 +25,6 @@ from ..graph import Graph, torch_name
 from ..report import Report
 from .build import build_module
 
-MERGE_KINDS = ("residual", "parallel")  # rows whose module holds other rows' modules
 FVCORE_MAC_OPS = ("conv", "linear", "addmm", "mm", "matmul", "bmm")
 
 
@@ -144,12 +143,17 @@ def verify(graph: Graph, report: Report, seed: int = 0) -> VerifyResult:
             layer_failures.append(Check("output shape", "forward hook", tuple(row.output), actual or "not run",
                                         row.path, row.name))
     checks.append(Check(f"shapes ({len(rows)} layers)", "forward hooks", len(rows), shape_ok))
-    checks.append(Check("output", "forward", tuple(report.output), tuple(out.shape)))
+    outs = out if isinstance(out, tuple) else (out,)
+    if len(outs) == 1:
+        checks.append(Check("output", "forward", tuple(report.output), tuple(out.shape)))
+    else:
+        checks.append(Check(f"outputs ({len(outs)})", "forward", tuple(shape for _, shape in report.outputs),
+                            tuple(tuple(o.shape) for o in outs)))
 
     # -- params ----------------------------------------------------------------------------
     torch_params = sum(p.numel() for p in model.parameters())
     checks.append(Check("params", "sum(p.numel())", report.params, torch_params))
-    layer_rows = [(r, m) for r, m in zip(rows, row_modules) if r.kind not in MERGE_KINDS]
+    layer_rows = list(zip(rows, row_modules))
     params_ok = 0
     for row, module in layer_rows:
         actual = sum(p.numel() for p in module.parameters()) if module is not None else None
@@ -189,7 +193,7 @@ def verify(graph: Graph, report: Report, seed: int = 0) -> VerifyResult:
     # -- the spec's own expect: block, against what torch measured (default input only) --------
     if tuple(report.input[1:]) == tuple(graph.input):
         b = report.batch
-        measured = {"output": tuple(out.shape[1:]), "params": torch_params, "macs": fv_macs // b,
+        measured = {"output": tuple(outs[0].shape[1:]), "params": torch_params, "macs": fv_macs // b,
                     "flops": int(counter.get_total_flops()) // b}
         for key, want in (graph.expect or {}).items():
             if key in measured and not isinstance(want, dict):

@@ -12,52 +12,51 @@ import io
 import json
 
 from ..groups import guides
-from ..report import CONVENTIONS
-from ..symbolic import SymbolicReport, factored, polynomial, pretty, shape, to_dict, unique_conditions
+from ..report import CONVENTIONS, Report
+from ..symbolic import factored, polynomial, pretty, shape, unique_conditions
 from .layout import Column, fit, forms, recast
 from .table import compute_title
 
 
-def to_json(sr: SymbolicReport, convention: str | None = None) -> str:
-    return json.dumps(to_dict(sr, convention), ensure_ascii=False)
+def to_json(sr: Report, convention: str | None = None) -> str:
+    return json.dumps(sr.to_dict(convention), ensure_ascii=False)
 
 
-def _rows(sr: SymbolicReport, convention: str):
-    for r in sr.report.rows:
+def _rows(sr: Report, convention: str):
+    for r in sr.rows:
         params, compute = r.params, r.compute(convention)
         yield (r, shape(r.output), pretty(factored(params)) if params != 0 else "—",
                pretty(factored(compute)) if compute != 0 else "—")
 
 
-def _totals(sr: SymbolicReport, convention: str) -> tuple[str, str]:
-    return (pretty(polynomial(sr.report.params)), pretty(polynomial(sr.report.compute(convention))))
+def _totals(sr: Report, convention: str) -> tuple[str, str]:
+    return pretty(polynomial(sr.params)), pretty(polynomial(sr.compute(convention)))
 
 
-def condition_lines(sr: SymbolicReport) -> list[str]:
+def condition_lines(sr: Report) -> list[str]:
     """One line per distinct way the network can fail: where, which check, when."""
     return [f"  {c.path} ({c.layer}): {c.what} fails when {pretty(c.when)}" for c in unique_conditions(sr.errors)]
 
 
-def symbolic_table(sr: SymbolicReport, convention: str = "cnncalc", width: int | None = None):
-    report = sr.report
+def symbolic_table(sr: Report, convention: str = "cnncalc", width: int | None = None):
     rows = list(_rows(sr, convention))
     tree = guides([r.path for r, *_ in rows])
+    heading = compute_title(convention)
     columns = [Column("layer", tuple(g + r.name for g, (r, *_) in zip(tree, rows)), footer="total"),
                Column("kind", tuple(r.kind for r, *_ in rows)),
-               Column("output", tuple(out for _, out, _, _ in rows), footer=shape(report.output), wrap=24),
+               Column("output", tuple(out for _, out, _, _ in rows), footer=shape(sr.output), wrap=24),
                Column("params", tuple(p for _, _, p, _ in rows), justify="right", wrap=16),
-               Column(compute_title(convention), tuple(c for *_, c in rows), justify="right", wrap=20)]
+               Column(heading, tuple(c for *_, c in rows), justify="right", wrap=20)]
     spaced = {col: tuple(cell.replace("·", " · ") for cell in cells) for col, cells in
-              (("params", tuple(p for _, _, p, _ in rows)), (compute_title(convention), tuple(c for *_, c in rows)))}
-    steps = [lambda c: recast(recast(c, "output", wrap=16), compute_title(convention), wrap=14),
+              (("params", tuple(p for _, _, p, _ in rows)), (heading, tuple(c for *_, c in rows)))}
+    steps = [lambda c: recast(recast(c, "output", wrap=16), heading, wrap=14),
              lambda c: recast(recast(c, "params", wrap=10), "kind", wrap=9),
              lambda c: [recast([col], col.header, cells=spaced[col.header])[0] if col.header in spaced else col
                         for col in c]]
-    return fit(forms(columns, *steps), width, title=f"{report.model} — input {shape(report.input)}",
-               show_footer=True)
+    return fit(forms(columns, *steps), width, title=f"{sr.model} — input {shape(sr.input)}", show_footer=True)
 
 
-def summary_lines(sr: SymbolicReport, convention: str = "cnncalc") -> list[str]:
+def summary_lines(sr: Report, convention: str = "cnncalc") -> list[str]:
     params, compute = _totals(sr, convention)
     lines = [f"params = {params}", f"{compute_title(convention)} = {compute}"]
     n = len(condition_lines(sr))
@@ -67,25 +66,24 @@ def summary_lines(sr: SymbolicReport, convention: str = "cnncalc") -> list[str]:
     return lines
 
 
-def to_csv(sr: SymbolicReport, convention: str = "cnncalc") -> str:
+def to_csv(sr: Report, convention: str = "cnncalc") -> str:
     buf = io.StringIO()
     writer = csv.writer(buf, lineterminator="\n")
     writer.writerow(["name", "path", "kind", "output", "params", CONVENTIONS[convention][1]])
     for r, out, params, compute in _rows(sr, convention):
         writer.writerow([r.name, r.path, r.kind, out, params, compute])
-    writer.writerow(["total", "", "", shape(sr.report.output), *_totals(sr, convention)])
+    writer.writerow(["total", "", "", shape(sr.output), *_totals(sr, convention)])
     return buf.getvalue()
 
 
-def to_markdown(sr: SymbolicReport, convention: str = "cnncalc") -> str:
-    report = sr.report
+def to_markdown(sr: Report, convention: str = "cnncalc") -> str:
     head = ["layer", "kind", "output", "params", compute_title(convention)]
     params, compute = _totals(sr, convention)
     rows = list(_rows(sr, convention))
     tree = guides([r.path for r, *_ in rows])
-    lines = [f"**{report.model}** — input {shape(report.input)}", "",
+    lines = [f"**{sr.model}** — input {shape(sr.input)}", "",
              "| " + " | ".join(head) + " |", "|" + "|".join(["---"] * len(head)) + "|"]
     for g, (r, out, p, c) in zip(tree, rows):
         lines.append(f"| {g.replace(' ', '&nbsp;')}{r.name} | {r.kind} | {out} | {p} | {c} |")
-    lines.append(f"| **total** | | {shape(report.output)} | **{params}** | **{compute}** |")
+    lines.append(f"| **total** | | {shape(sr.output)} | **{params}** | **{compute}** |")
     return "\n".join(lines) + "\n"

@@ -1,0 +1,115 @@
+"""Merges: layers that read two or more tensors — a residual's sum, Inception's concatenation,
+squeeze-and-excitation's gate. Each is an ordinary registry entry (``inputs = None``); the loader
+turns ``residual`` into ``add`` and ``parallel`` into ``concat``.
+
+None of them has parameters or MACs; fvcore and FlopCounterMode count none of ``aten::add``,
+``aten::cat`` or ``aten::mul``.
+"""
+
+from __future__ import annotations
+
+from .. import dim
+from ..errors import CnncalcError
+from . import register
+from .base import Inference, LayerKind
+
+
+class _Merge(LayerKind):
+    inputs = None
+    example_input = ((4, 9, 9), (4, 9, 9))
+    torch_module = ""
+
+    def build(self, a, x):
+        from ..torch_backend import modules
+
+        return getattr(modules, self.torch_module)()
+
+
+def _listed(shapes) -> str:
+    return " and ".join(str(list(s)) for s in shapes)
+
+
+@register
+class Add(_Merge):
+    name = "add"
+    aliases = ("Add",)
+    summary = "element-wise sum of tensors of one shape (a residual's merge)"
+    torch_module = "Add"
+
+    def infer(self, a, xs, ctx):
+        first = xs[0]
+        for other in xs[1:]:
+            if ctx.differ(other, first, "added shapes agree"):
+                raise CnncalcError(f"add needs tensors of one shape but gets {_listed(xs)}",
+                                   fix=_add_fix(first, other))
+        return Inference(first, " + ".join(_shape_text(s) for s in xs))
+
+
+def _add_fix(x: tuple, y: tuple) -> str:
+    """The fix that fits the mismatch: a per-channel gate is a multiply, not a sum, and only a
+    stride or channel change is what a projection shortcut repairs."""
+    if len(x) == len(y) and len(x) > 1 and (all(d == 1 for d in x[1:]) or all(d == 1 for d in y[1:])):
+        return ("a [C, 1, 1] tensor scales the other (squeeze-and-excitation): use `multiply: [input, prev]`, "
+                "not a residual sum")
+    if len(x) == len(y) and len(x) > 1:
+        return ("make both paths end in the same shape; for a stride or channel change a residual's "
+                "`shortcut: projection` adds the 1×1 conv + batchnorm")
+    return "make both paths end in the same shape"
+
+
+@register
+class Concat(_Merge):
+    name = "concat"
+    aliases = ("Concatenate", "cat")
+    summary = "concatenation on channels; the other sizes must agree (Inception, U-Net, DenseNet)"
+    example_input = ((4, 9, 9), (3, 9, 9))
+    torch_module = "Concat"
+
+    def infer(self, a, xs, ctx):
+        first = xs[0]
+        for other in xs[1:]:
+            if len(other) != len(first) or ctx.differ(other[1:], first[1:], "concatenated sizes agree"):
+                raise CnncalcError(
+                    f"concat joins channels, so every other size must agree, but gets {_listed(xs)}",
+                    fix="give every branch the same stride and padding, or crop the larger one")
+        channels = sum(s[0] for s in xs)
+        return Inference((channels, *first[1:]), "+".join(str(s[0]) for s in xs) + f" = {channels} channels")
+
+
+@register
+class Multiply(_Merge):
+    name = "multiply"
+    aliases = ("Multiply", "mul")
+    summary = "element-wise product with torch broadcasting ([C,1,1] × [C,H,W]: a squeeze-and-excitation gate)"
+    example_input = ((4, 1, 1), (4, 9, 9))
+    torch_module = "Multiply"
+
+    def infer(self, a, xs, ctx):
+        out = xs[0]
+        for other in xs[1:]:
+            out = _broadcast(out, other, ctx, xs)
+        return Inference(out, " × ".join(_shape_text(s) for s in xs))
+
+
+def _broadcast(x: tuple, y: tuple, ctx, all_shapes) -> tuple:
+    """torch's rule, batch excluded: align on the right; each pair of sizes is equal or one is 1."""
+    n = max(len(x), len(y))
+    x = (1,) * (n - len(x)) + tuple(x)
+    y = (1,) * (n - len(y)) + tuple(y)
+    out = []
+    for a, b in zip(x, y):
+        if dim.is_known(a) and a == 1:
+            out.append(b)
+        elif dim.is_known(b) and b == 1:
+            out.append(a)
+        elif ctx.differ((a,), (b,), "broadcast sizes agree"):
+            raise CnncalcError(
+                f"multiply cannot broadcast {_listed(all_shapes)}: sizes {a} and {b} differ and neither is 1",
+                fix="a gate must have the other tensor's channels and 1 for every size it spreads over")
+        else:
+            out.append(a)
+    return tuple(out)
+
+
+def _shape_text(shape) -> str:
+    return "×".join(map(str, shape))
