@@ -7,7 +7,8 @@ its first index, and each further bare index (``branches[1]`` then ``[0]``). Gro
 the tables; the engine knows nothing of it.
 
 Where a spec forks, its rows fall into *branches*: ``main`` and ``shortcut`` of a residual block,
-``branches[k]`` of a parallel one. Everything else (the top-level ``layers``, block calls and the
+``branches[k]`` of a parallel one, closed by the block's merge row (its ``add`` or ``concat``: a
+last step without an index). Everything else (the top-level ``layers``, block calls and the
 repetitions of a ``repeat``) runs in sequence.
 """
 
@@ -16,7 +17,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-_STEP = re.compile(r"\.?[A-Za-z_][A-Za-z0-9_]*\[\d+\]|\[\d+\]")
+_STEP = re.compile(r"\.?[A-Za-z_][A-Za-z0-9_]*(?:\[\d+\])?|\[\d+\]")
 SEQUENTIAL = ("repeat",)  # names whose indexed items run one after another, not side by side
 
 
@@ -39,6 +40,14 @@ def steps(path: str) -> list[str]:
     """``a[1].b[2][3]`` → ``['a[1]', '.b[2]', '[3]']``; joined back they are the path."""
     found = _STEP.findall(path)
     return found if "".join(found) == path else [path]
+
+
+def owner(path: str) -> str:
+    """The node a row stands for: itself, or for a merge row (``….bottleneck[0].add``, a last step
+    without an index: the ``add`` of a residual block, the ``concat`` of a parallel one) the block
+    it closes (``….bottleneck[0]``)."""
+    parts = steps(path)
+    return "".join(parts[:-1]) if len(parts) > 1 and "[" not in parts[-1] else path
 
 
 def inside(path: str, group: str) -> bool:
@@ -81,10 +90,10 @@ class Group:
 
 
 def output_row(rows, path: str):
-    own = [r for r in rows if r.path == path]
+    own = [r for r in rows if owner(r.path) == path]
     if own:
         return own[-1]
-    children = [path + steps(r.path[len(path):])[0] for r in rows if r.path != path]
+    children = [path + steps(r.path[len(path):])[0] for r in rows if owner(r.path) != path]
     if not children:
         return rows[-1]
     last = children[-1]
@@ -117,7 +126,7 @@ def _one(path, members):
 
 def label(group: Group) -> str:
     """A group's name: its own row's (``residual3``), or the block it calls (``bottleneck``)."""
-    own = next((r for r in group.rows if r.path == group.path), None)
+    own = next((r for r in group.rows if owner(r.path) == group.path), None)
     if own is not None:
         return own.name
     names = {_name(steps(r.path[len(group.path):])[0]) for r in group.rows}
@@ -148,7 +157,7 @@ def guides(paths: list[str]) -> list[str]:
     own (a residual block's merge, with an identity shortcut that has no rows)."""
     branches: dict[str, list[str]] = {}  # fork path -> its branches in order
     chains = []
-    for path in paths:
+    for path in map(owner, paths):  # a merge row sits where its block does, after the branches
         parts = steps(path)
         chain = []
         for k in range(len(parts) - 1):
@@ -167,7 +176,7 @@ def guides(paths: list[str]) -> list[str]:
             if key not in known:
                 known.append(key)
         chains.append(chain)
-    merges = set(paths)  # a row at a fork's own path is its merge (residual, parallel)
+    merges = set(map(owner, paths))  # a row standing for a fork itself is its merge
     forks = {node for node, keys in branches.items() if len(keys) > 1 or node in merges}
     out, opened = [], set()
     for chain in chains:

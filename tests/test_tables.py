@@ -90,14 +90,16 @@ def test_resnet50_at_80_columns_drops_rf_first():
 
 def test_branches_are_delimited_by_tree_guides():
     lines = render(shapes_table(analyze(load_model("googlenet")), width=200), 200)
-    i = row_line(lines, "parallel1", 1)
-    block = lines[i + 1:row_line(lines, "parallel2", i)]
+    start, end = row_line(lines, "maxpool2", 1), row_line(lines, "parallel1", 1)  # the concat closes the block
+    block = lines[start + 1:end]
     opened = [line.split()[0] for line in block if line.startswith(("├", "└"))]
     assert opened == ["├", "├", "├", "└"]  # four branches, the last one marked
-    assert all(line.startswith(("├", "│", "└", " ")) for line in block)
+    assert all(line.startswith(("├", "│", "└", "  ")) for line in block)
+    assert not lines[end].startswith((" ", "│", "├", "└"))  # the merge row is back at the block's level
     resnet = render(shapes_table(analyze(load_model("resnet18")), width=200), 200)
-    i = row_line(resnet, "residual1", 1)
+    i = row_line(resnet, "maxpool1", 1)
     assert resnet[i + 1].startswith("└ conv2")  # identity shortcut: the main path is the one branch
+    assert resnet[row_line(resnet, "residual1", i)].startswith("residual1")
 
 
 def test_depth_folds_groups_with_summed_counts():
@@ -122,7 +124,7 @@ def test_depth_folds_groups_with_summed_counts():
 def test_googlenet_depth_one_row_per_inception_with_concatenated_output():
     report = analyze(load_model("googlenet"))
     rows = collapse(report.rows, 0)
-    inceptions = [g for g in rows if getattr(g, "rows", None) and g.rows[0].kind == "parallel"]
+    inceptions = [g for g in rows if getattr(g, "rows", None) and g.rows[-1].kind == "concat"]
     # torchvision's GoogLeNet: inception 3a → 256 channels, 3b → 480, 4a → 512, 5b → 1024
     assert [g.output[1] for g in inceptions] == [256, 480, 512, 512, 512, 528, 832, 832, 1024]
 
@@ -173,7 +175,7 @@ def test_symbolic_formulas_are_never_cut(model, width):
     starts = [sum(w + 2 for w in widths[:i]) for i in range(len(widths))]  # padding 1 and a rule 1
     cells = {c.header: i for i, c in enumerate(table.columns)}
     named = [i for i, line in enumerate(lines[3:], 3) if line[:widths[0]].strip(" │├└")]
-    for r, first, stop in zip(sr.report.rows, named, named[1:] + [len(lines) - 2]):
+    for r, first, stop in zip(sr.rows, named, named[1:] + [len(lines) - 2]):
         for header, value in (("params", r.params), ("MACs", r.macs)):
             i = cells[header]
             got = "".join(line[starts[i]:starts[i] + widths[i]] for line in lines[first:stop])
