@@ -75,7 +75,10 @@ def console():
 def emit(format, table, **texts) -> None:
     """Print one rendering: a text format's string as it is (``texts[format]()``: json, csv,
     markdown), or else the renderables ``table(width)`` returns, through rich at the terminal's
-    width (uncropped: a table too wide for it is printed whole, and the terminal folds it)."""
+    width (uncropped: a table too wide for it is printed whole, and the terminal folds it). Lines
+    of text under a table (notes, totals, formulas) are printed whole, never broken by rich."""
+    from rich.text import Text
+
     name = getattr(format, "value", format)
     if name in texts:
         text = texts[name]()
@@ -83,7 +86,7 @@ def emit(format, table, **texts) -> None:
         return
     out = console()
     for renderable in table(out.width):
-        out.print(renderable, crop=False, highlight=False)
+        out.print(renderable, crop=False, highlight=False, soft_wrap=isinstance(renderable, Text))
 
 
 def say(kind: str, message: str) -> None:

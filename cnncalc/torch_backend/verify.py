@@ -1,7 +1,7 @@
 """Cross-check a symbolic Report against PyTorch, torchinfo and fvcore.
 
 Builds the network from the same Graph (:func:`build_module`), runs it on random data and compares,
-to the last unit, every figure cnncalc claims with the tool that defines it (DESIGN.md §3):
+to the last unit, every figure cnncalc claims with the tool that defines it (docs/conventions.md):
 
 * per-layer output shapes and activation bytes — forward hooks on the module of every row;
 * per-layer and total params — ``p.numel()`` of the module's parameters;
