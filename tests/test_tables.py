@@ -192,3 +192,17 @@ def test_the_console_script_reads_the_terminal_width(width):
     assert out.returncode == 0 and max(map(cell_len, lines)) <= width
     assert lines[1].split()[:3] == ["layer", "kind", "output"]
     assert ("RF" in lines[1].split()) == (width == 200)
+
+
+def test_depth_folds_the_symbolic_table_too():
+    pytest.importorskip("sympy")
+    from cnncalc import symbolic
+    from cnncalc.views.symbolic import symbolic_table
+
+    graph = load_model("resnet18")
+    sr = symbolic.analyze(graph, symbolic.parse_input("3xHxW", graph.input))
+    lines = render(symbolic_table(sr, width=200, depth=0), 200)
+    folded = [line.split()[0] for line in lines[3:-2] if line and not line.startswith(" ")]
+    numeric = collapse(analyze(graph).rows, 0)
+    assert len(folded) == len(numeric) and folded.count("basic_stage") == 4
+    assert any("14 layers" in line for line in lines)

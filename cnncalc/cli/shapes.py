@@ -30,7 +30,7 @@ def shapes(
     convention: Annotated[Optional[Convention], typer.Option(
         "--convention", help="count compute as " + ", ".join(CONVENTIONS) + " does (docs/verify.md)")] = None,
     depth: Annotated[Optional[int], typer.Option(
-        "--depth", min=0, help="fold everything nested deeper than N into one row per group "
+        "--depth", min=0, help="table: fold everything nested deeper than N into one row per group "
         "(0: one row per top-level entry)")] = None,
 ):
     """Output shape, params, MACs and receptive field of every layer, and the totals.
@@ -44,7 +44,7 @@ def shapes(
     conv = convention.value if convention is not None else "cnncalc"
     if _names_a_size(input, batch):  # sizes as names: formulas (sympy is imported only here)
         require_extra("--input with size names", "symbolic", "sympy")
-        _symbolic(graph, input, batch, dtype, format, convention)
+        _symbolic(graph, input, batch, dtype, format, convention, depth)
         return
     report = analyze(graph, input=parse_input(input, graph.input), batch=parse_batch(batch), dtype=dtype)
     print_warnings(report.warnings)
@@ -61,7 +61,7 @@ def shapes(
          csv=lambda: text.to_csv(report, conv), markdown=lambda: text.to_markdown(report, explain, conv))
 
 
-def _symbolic(graph, input, batch, dtype, format, convention) -> None:
+def _symbolic(graph, input, batch, dtype, format, convention, depth) -> None:
     from .. import symbolic
     from ..views import symbolic as view
 
@@ -71,7 +71,7 @@ def _symbolic(graph, input, batch, dtype, format, convention) -> None:
     def table(width):
         from rich.text import Text
 
-        return [view.symbolic_table(sr, conv, width=width), Text("\n".join(view.summary_lines(sr, conv)))]
+        return [view.symbolic_table(sr, conv, width=width, depth=depth), Text("\n".join(view.summary_lines(sr, conv)))]
 
     emit(format, table, json=lambda: view.to_json(sr, convention.value if convention is not None else None),
          csv=lambda: view.to_csv(sr, conv), markdown=lambda: view.to_markdown(sr, conv))

@@ -15,15 +15,15 @@ from ..groups import guides
 from ..report import CONVENTIONS, Report
 from ..symbolic import factored, polynomial, pretty, shape, unique_conditions
 from .layout import Column, fit, forms, recast
-from .table import compute_title
+from .table import compute_title, display_rows, row_kind, row_name
 
 
 def to_json(sr: Report, convention: str | None = None) -> str:
     return json.dumps(sr.to_dict(convention), ensure_ascii=False)
 
 
-def _rows(sr: Report, convention: str):
-    for r in sr.rows:
+def _rows(sr: Report, convention: str, depth: int | None = None):
+    for r in display_rows(sr, depth):
         params, compute = r.params, r.compute(convention)
         yield (r, shape(r.output), pretty(factored(params)) if params != 0 else "—",
                pretty(factored(compute)) if compute != 0 else "—")
@@ -38,12 +38,12 @@ def condition_lines(sr: Report) -> list[str]:
     return [f"  {c.path} ({c.layer}): {c.what} fails when {pretty(c.when)}" for c in unique_conditions(sr.errors)]
 
 
-def symbolic_table(sr: Report, convention: str = "cnncalc", width: int | None = None):
-    rows = list(_rows(sr, convention))
+def symbolic_table(sr: Report, convention: str = "cnncalc", width: int | None = None, depth: int | None = None):
+    rows = list(_rows(sr, convention, depth))
     tree = guides([r.path for r, *_ in rows])
     heading = compute_title(convention)
-    columns = [Column("layer", tuple(g + r.name for g, (r, *_) in zip(tree, rows)), footer="total"),
-               Column("kind", tuple(r.kind for r, *_ in rows)),
+    columns = [Column("layer", tuple(g + row_name(r) for g, (r, *_) in zip(tree, rows)), footer="total"),
+               Column("kind", tuple(row_kind(r) for r, *_ in rows)),
                Column("output", tuple(out for _, out, _, _ in rows), footer=shape(sr.output), wrap=24),
                Column("params", tuple(p for _, _, p, _ in rows), justify="right", wrap=16),
                Column(heading, tuple(c for *_, c in rows), justify="right", wrap=20)]

@@ -31,11 +31,11 @@ def display_rows(report: Report, depth: int | None = None) -> list:
     return list(report.rows) if depth is None else collapse(report.rows, depth)
 
 
-def _name(row) -> str:
+def row_name(row) -> str:
     return label(row) if isinstance(row, Group) else row.name
 
 
-def _kind(row) -> str:
+def row_kind(row) -> str:
     return f"{len(row.rows)} layers" if isinstance(row, Group) else row.kind
 
 
@@ -63,8 +63,8 @@ def shapes_table(report: Report, explain: bool = False, convention: str = "cnnca
     compute = [r.compute(convention) for r in rows]
     heading = compute_title(convention)
     columns = [
-        Column("layer", tuple(Text(g + _name(r)) for g, r in zip(tree, rows)), footer="total"),
-        Column("kind", tuple(_kind(r) for r in rows)),
+        Column("layer", tuple(Text(g + row_name(r)) for g, r in zip(tree, rows)), footer="total"),
+        Column("kind", tuple(row_kind(r) for r in rows)),
         Column("output", tuple(shape_text(r.output) for r in rows), footer=shape_text(report.output)),
         Column("params", tuple(map(_exact, params)), footer=f"{report.params:,}", justify="right"),
         Column(heading, tuple(map(_exact, compute)), footer=f"{report.compute(convention):,}", justify="right"),
