@@ -23,7 +23,6 @@ class Column:
     footer: str | None = None
     justify: str = "left"
     wrap: int = 0  # 0: never wraps (numbers, shapes, names); n: text that may fold down to n columns
-    style: str | None = None
 
     @property
     def natural(self) -> int:
@@ -65,7 +64,7 @@ def table(columns, *, title: str | None = None, caption: str | None = None, show
                 padding=(0, 1, 0, 0), show_footer=show_footer)
     for c, w in zip(columns, widths):
         out.add_column(c.header, footer=c.footer or "", justify=c.justify, no_wrap=not c.wrap,
-                       overflow="fold", style=c.style, width=w)
+                       overflow="fold", width=w)
     for row in zip(*(c.cells for c in columns)):
         out.add_row(*row)
     return out
