@@ -375,6 +375,10 @@ def _budget(key, want, got):
             out.append(f"{key}: {got:,} is under the minimum {lo:,.0f} ({got - lo:,.0f})")
         return out
     target = _number(want)
+    if isinstance(target, float):
+        if not target.is_integer():  # (else "expected 168, got 168 (-0)" for 168.4)
+            raise CnncalcError(f"{target:g} is not a whole number; counts are (or give a {{min, max}} budget)")
+        target = int(target)
     if target != got:
         delta = got - target
         return [f"{key}: expected {target:,.0f}, got {got:,} ({delta:+,.0f})"]

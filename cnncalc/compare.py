@@ -9,6 +9,7 @@ activation memory at a dtype and batch, depth (weighted layers), output shape an
 from __future__ import annotations
 
 import math
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -90,7 +91,7 @@ def resolve_args(args) -> list[str]:
     for arg in args:
         arg = str(arg)
         path = Path(arg)
-        if path.suffix in (".yaml", ".yml") or "/" in arg or path.is_file():
+        if path.suffix in (".yaml", ".yml") or "/" in arg or os.path.lexists(arg):
             refs = [str(resolve(arg))]
         else:
             if names is None:

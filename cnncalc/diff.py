@@ -16,9 +16,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from pathlib import Path
-
-from .errors import CnncalcError
+from .errors import CnncalcError, control_character
 
 FIELDS = ("kind", "input", "output", "params", "macs")
 TOTALS = ("params", "macs", "flops", "activation_bytes")
@@ -193,18 +191,112 @@ def report_dict(ref: str, input=None, batch: int = 1, dtype: str = "fp32", parse
 
 
 def load_reports(path) -> list[dict]:
-    """A saved JSON report (``cnncalc shapes M --format json``), or a list of them."""
+    """A saved JSON report (``cnncalc shapes M --format json``), or a list of them, checked against
+    the report's schema on the way in: nothing read from the file reaches the engine or the diff
+    unless every field the diff and ``check --baseline`` use has its type and a sane size."""
+    from .files import read_text
+
     shown = str(path)
+    text = read_text(path, what="JSON report")
     try:
-        data = json.loads(Path(path).read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise CnncalcError("no such file", file=shown) from None
+        data = json.loads(text, parse_int=_bounded_int, parse_constant=_no_constant)
     except json.JSONDecodeError as exc:
-        raise CnncalcError(f"not JSON: {exc.msg}", file=shown, line=exc.lineno,
-                           fix="save one with `cnncalc shapes MODEL --format json > FILE.json`") from None
+        raise CnncalcError(f"not JSON: {exc.msg}", file=shown, line=exc.lineno, fix=_SAVE) from None
+    except RecursionError:
+        raise CnncalcError("the JSON is nested too deep for a report (which is 4 levels deep)", file=shown,
+                           line=_too_deep_line(text), fix=_SAVE) from None
+    except ValueError as exc:  # from the two hooks
+        raise CnncalcError(f"not a cnncalc JSON report: {exc}", file=shown, fix=_SAVE) from None
     reports = data if isinstance(data, list) else [data]
-    for r in reports:
-        if not isinstance(r, dict) or not isinstance(r.get("layers"), list) or "model" not in r:
-            raise CnncalcError("not a cnncalc JSON report (no model and layers)", file=shown,
-                               fix="save one with `cnncalc shapes MODEL --format json > FILE.json`")
+    if not reports:
+        raise CnncalcError("holds no report (an empty list)", file=shown, fix=_SAVE)
+    for i, report in enumerate(reports):
+        where = f"report [{i}]: " if isinstance(data, list) else ""
+        problem = _report_problem(report)
+        if problem:
+            raise CnncalcError(f"not a cnncalc JSON report: {where}{problem}", file=shown, fix=_SAVE)
     return reports
+
+
+_SAVE = "save one with `cnncalc shapes MODEL --format json > FILE.json`"
+_DEEP = 100  # where the error points when Python's JSON parser runs out of recursion (~1,000)
+_MAX_INT = 2**63 - 1  # a count beyond int64 is no report cnncalc wrote
+
+
+def _bounded_int(text: str) -> int:
+    if len(text.lstrip("-")) > 19:
+        raise ValueError(f"the number {text[:20]}… is too large")
+    return int(text)
+
+
+def _no_constant(name: str):
+    raise ValueError(f"{name} is not a number a report holds")
+
+
+def _too_deep_line(text: str) -> int | None:
+    """The line where the nesting passes _DEEP levels (strings skipped), for the error."""
+    import re
+
+    depth = 0
+    for m in re.finditer(r'"(?:[^"\\]|\\.)*"|[\[\]{}]', text):
+        token = m.group()
+        if token in "[{":
+            depth += 1
+            if depth > _DEEP:
+                return text.count("\n", 0, m.start()) + 1
+        elif token in "]}":
+            depth -= 1
+    return None
+
+
+def _is_count(v, low: int = 0) -> bool:
+    return type(v) is int and low <= v <= _MAX_INT
+
+
+def _is_shape(v) -> bool:
+    return isinstance(v, list) and 1 <= len(v) <= 8 and all(_is_count(d, 1) for d in v)
+
+
+def _report_problem(report) -> str | None:
+    """What is wrong with one report (None when the diff can use it)."""
+    if not isinstance(report, dict):
+        return f"a report is a JSON object, not {type(report).__name__ if report is not None else 'null'}"
+    for key in ("model", "layers"):
+        if key not in report:
+            return f"it has no '{key}'"
+    if not isinstance(report["model"], str):
+        return "'model' must be a name"
+    if control_character(report["model"]):
+        return f"'model' holds the control character {control_character(report['model'])}"
+    for key in ("input", "output"):
+        if key in report and not _is_shape(report[key]):
+            return f"'{key}' must be a shape (a list of positive whole numbers)"
+    for key in TOTALS + ("trainable_params",):
+        if key in report and not _is_count(report[key]):
+            return f"'{key}' must be a whole number ≥ 0"
+    if "batch" in report and not _is_count(report["batch"], 1):
+        return "'batch' must be a whole number ≥ 1"
+    if "dtype" in report and not isinstance(report["dtype"], str):
+        return "'dtype' must be a name such as float32"
+    layers = report["layers"]
+    if not isinstance(layers, list):
+        return "'layers' must be a list"
+    for i, row in enumerate(layers):
+        if not isinstance(row, dict):
+            return f"layers[{i}] must be an object"
+        if not isinstance(row.get("path"), str):
+            return f"layers[{i}] has no path (a text such as 'layers[0]')"
+        for key in ("path", "name", "kind"):
+            if key in row and not isinstance(row[key], str):
+                return f"layers[{i}].{key} must be text"
+            if key in row and control_character(row[key]):  # (shown in tables and CI lines)
+                return f"layers[{i}].{key} holds the control character {control_character(row[key])}"
+        for key in ("input", "output"):
+            if key in row and not _is_shape(row[key]):
+                return f"layers[{i}].{key} must be a shape (a list of positive whole numbers)"
+        for key in ("params", "macs"):
+            if key in row and not _is_count(row[key]):
+                return f"layers[{i}].{key} must be a whole number ≥ 0"
+        if row.get("line") is not None and not _is_count(row["line"], 1):
+            return f"layers[{i}].line must be a line number"
+    return None

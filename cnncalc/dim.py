@@ -146,7 +146,7 @@ EXACT = Exact()
 
 
 def _try_bool(condition):
-    if isinstance(condition, bool):
+    if condition is True or condition is False:
         return condition
     try:
         return bool(condition)
@@ -155,6 +155,8 @@ def _try_bool(condition):
 
 
 def _decided(condition, what: str) -> bool:
+    if condition is True or condition is False:
+        return condition
     decided = _try_bool(condition)
     if decided is None:
         raise TypeError(f"cannot decide '{what}' ({condition}) for numbers: use a Collecting context")

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import re
 
-from .errors import CnncalcError
+from .errors import CnncalcError, shorten
+from .layers.base import MAX_DIM
 
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
@@ -25,7 +26,7 @@ def parse_batch(text) -> int:
     try:
         return int(str(text).strip())
     except ValueError:
-        raise CnncalcError(f"--batch {text!r} is neither a whole number nor a name") from None
+        raise CnncalcError(f"--batch {shorten(repr(text))} is neither a whole number nor a name") from None
 
 
 def parse_input(text: str | None, default: tuple) -> tuple | None:
@@ -53,3 +54,34 @@ def complete(dims: tuple, default: tuple, text: str) -> tuple:
     if len(dims) == 1:
         return (default[0], dims[0], dims[0])
     return (default[0], *dims)
+
+
+def parse_range(text: str) -> tuple[int, int]:
+    """``1..1024`` (or ``1-1024``, ``1:1024``) → (1, 1024)."""
+    for sep in ("..", "–", ":", "-"):
+        if sep in text:
+            a, _, b = text.partition(sep)
+            break
+    else:
+        raise CnncalcError(f"--range {shorten(text)!r} is not a range", fix="write FIRST..LAST, e.g. 1..1024")
+    try:
+        lo, hi = int(a), int(b)
+    except ValueError:
+        raise CnncalcError(f"--range {shorten(text)!r} is not a range", fix="write FIRST..LAST, e.g. 1..1024") from None
+    if lo < 1 or hi < lo:
+        raise CnncalcError(f"--range {shorten(text)!r} is empty or starts below 1", fix="e.g. 1..1024")
+    if hi > MAX_DIM:  # (before numpy sees it: an int64 overflow)
+        raise CnncalcError(f"--range {shorten(text)!r} goes past {MAX_DIM:,}, the largest size shapes takes",
+                           fix=f"end the range at {MAX_DIM} or below")
+    if hi - lo > 10_000_000:
+        raise CnncalcError(f"--range {shorten(text)!r} is too long", fix="at most 10,000,000 sizes at once")
+    return lo, hi
+
+
+def check_size(n: int, option: str) -> int:
+    """One input size given on the command line: from 1 to MAX_DIM, the sizes shapes takes."""
+    if n < 1:
+        raise CnncalcError(f"{option} {n}: sizes start at 1")
+    if n > MAX_DIM:
+        raise CnncalcError(f"{option} {n}: sizes stop at {MAX_DIM:,}, the largest size shapes takes")
+    return n

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .errors import CnncalcError, require_extra
+from .files import OutputFile
 
 FORMATS = (".png", ".svg", ".pdf")
 MAX_AREA = 1400.0  # pt² of the largest bubble
@@ -22,15 +23,14 @@ WIDE_DECADES = 3.0  # a log axis spanning more decades than this gets ticks at d
 DPI = 150
 
 
-def check_target(path) -> Path:
-    path = Path(path)
-    if path.suffix.lower() not in FORMATS:
+def check_target(path, inputs=()) -> OutputFile:
+    """The chart's file, checked before any work: an image name, in a folder that takes new files,
+    not a folder, a device or one of the compared specs (see :class:`cnncalc.files.OutputFile`)."""
+    if Path(str(path)).suffix.lower() not in FORMATS:
         raise CnncalcError(f"--plot {str(path)!r}: cannot tell the image format",
                            fix="end the file name in .png or .svg (or .pdf)")
-    if path.parent and not path.parent.exists():
-        raise CnncalcError(f"--plot {str(path)!r}: the folder {str(path.parent)!r} does not exist")
     require_extra("--plot", "plot", "matplotlib")
-    return path
+    return OutputFile(path, option="--plot", inputs=inputs, suffixes=FORMATS)
 
 
 def plottable(comparison, kind: str = "accuracy"):
@@ -113,8 +113,16 @@ def _series(comparison, kind: str) -> Series:
 
 
 def plot_comparison(comparison, path, kind: str = "accuracy") -> list[str]:
-    """Draw the chart of ``comparison`` to ``path``; returns the models left out (no top-1)."""
-    path = check_target(path)
+    """Draw the chart of ``comparison`` to ``path`` (a file name, or a checked :class:`OutputFile`);
+    returns the models left out (no top-1)."""
+    target = path if isinstance(path, OutputFile) else check_target(path)
+    with target:
+        skipped = _draw(comparison, target.tmp, target.path.suffix.lower(), kind)
+        target.commit()
+    return skipped
+
+
+def _draw(comparison, path: Path, suffix: str, kind: str) -> list[str]:
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
@@ -132,7 +140,10 @@ def plot_comparison(comparison, path, kind: str = "accuracy") -> list[str]:
     _axes(ax, series)
     _legends(ax, series, families, color)
     _place_labels(fig, ax, series.rows, series.xs, series.ys, areas)
-    fig.savefig(str(path), dpi=DPI, metadata={"Date": None} if path.suffix.lower() == ".svg" else None)
+    try:
+        fig.savefig(str(path), format=suffix[1:], dpi=DPI, metadata={"Date": None} if suffix == ".svg" else None)
+    except OSError as exc:
+        raise CnncalcError(f"--plot: cannot write the chart: {exc.strerror}") from None
     return skipped
 
 

@@ -24,12 +24,14 @@ from pathlib import Path
 
 from . import expr, layers
 from .errors import CnncalcError
+from .files import read_text
 from .graph import NETWORK_INPUT, Deferred, Graph, Node, ShapeOf, StrideBetween
+from .metadata import check_metadata
 from .yamlsrc import LMap, LSeq, line_of, load_text
 
 TOP_KEYS = ("name", "family", "description", "input", "layers", "outputs", "blocks", "expect", "metadata")
 COMPOSITES = ("residual", "parallel", "repeat")
-ENTRY_KEYS = ("name", "from")  # keys an entry may carry beside its kind
+ENTRY_KEYS = ("name", "from", "shares")  # keys an entry may carry beside its kind
 PREV = "prev"
 RESERVED = (PREV, NETWORK_INPUT)
 SHAPE_ARGS = ("in_channels",)  # what a block (or the top level) may read of its input's shape
@@ -40,16 +42,8 @@ BLOCK_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 
 def load_file(path: str | Path) -> Graph:
-    path = Path(path)
     shown = str(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise CnncalcError("no such file", file=shown) from None
-    except UnicodeDecodeError:
-        raise CnncalcError("the file is not UTF-8 text", file=shown) from None
-    except OSError as exc:
-        raise CnncalcError(f"cannot read the file: {exc.strerror}", file=shown) from None
+    text = read_text(path, what="spec file")  # a regular file only, read up to the size limit
     return from_data(load_text(text, shown), shown)
 
 
@@ -219,6 +213,7 @@ class _Loader:
         metadata = data.get("metadata") or {}
         if not isinstance(metadata, dict):
             self.fail("metadata must be a mapping", line=line_of(data, "metadata"))
+        check_metadata(metadata, self.file)  # the accuracies compare shows: finite percentages
         family = data.get("family")
         if family is not None and not isinstance(family, str):
             self.fail("family must be a name", line=line_of(data, "family"))
@@ -376,6 +371,12 @@ class _Loader:
         if "from" in extra:
             source = self._from(extra["from"][0], frame, prev, extra["from"][1], path)
         name = extra["name"][0] if "name" in extra else None
+        shares = None
+        if "shares" in extra:
+            shares = self._tensor(extra["shares"][0], frame, prev, extra["shares"][1], path)
+            if key in COMPOSITES or key in self.blocks or (layers.lookup(key) and layers.lookup(key).inputs is None):
+                self.fail(f"shares: reuses one layer's weights; {key} is not a layer with weights", line=vline,
+                          path=path, fix="put shares: on the conv or linear that reuses another's weights")
         if key in COMPOSITES or key in self.blocks:
             self.nesting += 1
             if self.nesting > MAX_NESTING:
@@ -398,7 +399,7 @@ class _Loader:
                       fix=f"did you mean '{close[0]}'?" if close else "`cnncalc kinds` lists the known kinds")
         if kind.inputs is None:
             return self._merge(kind, value, vline, path, frame, prev, name, "from" in extra)
-        return self._layer(kind, value, vline, path, frame, source, name, prev)
+        return self._layer(kind, value, vline, path, frame, source, name, prev, shares)
 
     def _from(self, value, frame, prev, line, path) -> str:
         if isinstance(value, list):
@@ -442,7 +443,7 @@ class _Loader:
         self.fail(f"{kind.name} takes no shorthand value ({value!r})", line=line, path=path,
                   fix=f"write just `- {kind.name}`")
 
-    def _layer(self, kind, value, line, path, frame: Frame, source: str, name, prev: str) -> str:
+    def _layer(self, kind, value, line, path, frame: Frame, source: str, name, prev: str, shares=None) -> str:
         raw = self._raw_args(kind, value, line, path)
         arg_lines = {k: line_of(value, k, line) if isinstance(value, dict) else line for k in raw}
         if "name" in raw:
@@ -456,7 +457,7 @@ class _Loader:
         node_path = f"{path}[0]" if keras_pair else path
         tensor = self._define(name, kind.name, line, path, frame, bind=not keras_pair)
         self._add(Node(tensor, kind, args, (source,), node_path, line, frame.call_line, frame.depth,
-                       deferred, refs=refs))
+                       deferred, refs=refs, shares=shares))
         if not keras_pair:
             return tensor
         act = layers.lookup(activation) if isinstance(activation, str) else None

@@ -31,13 +31,19 @@ def nbytes(n: float, per: str = "") -> str:
 
 
 def number(value) -> float:
-    """A number as a spec or metadata writes it: ``61706``, ``5e9``, ``30_000_000``, ``"76.13"``.
-    Booleans are not numbers (YAML reads ``yes`` as one)."""
-    if isinstance(value, bool):
-        raise CnncalcError(f"{value!r} is not a number")
-    if isinstance(value, (int, float)):
-        return value
-    try:
-        return float(str(value).replace("_", ""))
-    except ValueError:
-        raise CnncalcError(f"{value!r} is not a number") from None
+    """A finite number as a spec or metadata writes it: ``61706``, ``5e9``, ``30_000_000``,
+    ``"76.13"``. Booleans are not numbers (YAML reads ``yes`` as one), nor are lists or mappings."""
+    import math
+
+    from .errors import shorten
+
+    if isinstance(value, bool) or not isinstance(value, (int, float, str)):
+        raise CnncalcError(f"{shorten(repr(value))} is not a number")
+    if isinstance(value, str):
+        try:
+            value = float(value.replace("_", ""))
+        except ValueError:
+            raise CnncalcError(f"{shorten(repr(value))} is not a number") from None
+    if isinstance(value, float) and not math.isfinite(value):
+        raise CnncalcError(f"{value} is not a finite number; a count or budget never is")
+    return value

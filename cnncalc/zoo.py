@@ -28,11 +28,11 @@ def zoo_names() -> list[str]:
 
 def resolve(ref: str) -> Path:
     """A path to an existing file, or a zoo name (``lenet5``, ``resnet50``)."""
+    import os
+
     path = Path(ref)
-    if path.suffix in (".yaml", ".yml") or path.exists() or "/" in ref:
-        if not path.exists():
-            raise CnncalcError("no such file", file=ref)
-        return path
+    if path.suffix in (".yaml", ".yml") or os.path.lexists(ref) or "/" in ref:
+        return path  # a path: reading it says what is wrong with it (missing, a folder, a loop…)
     candidate = zoo_dir() / f"{ref}.yaml"
     if candidate.exists():
         return candidate

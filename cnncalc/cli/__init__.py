@@ -16,7 +16,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from ..errors import CheckFailed, CnncalcError
+from ..errors import CheckFailed, CnncalcError, printable
 from ..inputs import parse_input  # noqa: F401  (re-exported for the command modules)
 
 try:  # typer >= 0.28 runs on its own copy of click and exports that copy's base exception
@@ -90,11 +90,13 @@ def emit(format, table, **texts) -> None:
 
 
 def say(kind: str, message: str) -> None:
-    """``error: …`` / ``warning: …`` / ``note: …`` on stderr, the word coloured on a terminal."""
+    """``error: …`` / ``warning: …`` / ``note: …`` on stderr, one line, the word coloured on a
+    terminal; control characters from a spec are escaped, so they can drive neither the terminal
+    nor a CI log."""
     from rich.text import Text
 
     style = {"error": "bold red", "warning": "yellow", "note": "cyan"}[kind]
-    stderr().print(Text.assemble((f"{kind}:", style), " ", message))
+    stderr().print(Text.assemble((f"{kind}:", style), " ", " ".join(printable(message).split())))
 
 
 def shown_file(file: str | None) -> str | None:
@@ -126,7 +128,7 @@ def handles_errors(func):
             raise typer.Exit(2) from None
         except CheckFailed as exc:
             if str(exc):
-                stderr().print(str(exc), style="bold red", markup=False)
+                stderr().print(printable(exc), style="bold red", markup=False)
             raise typer.Exit(1) from None
         except BrokenPipeError:
             raise typer.Exit(0) from None

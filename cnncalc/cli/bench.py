@@ -48,6 +48,8 @@ def bench(
     no_peak: Annotated[bool, typer.Option("--no-peak", help="skip measuring matmul/copy peaks")] = False,
     format: Annotated[BenchFormat, typer.Option("--format", "-f", help="table or json")] = BenchFormat.table,
     json_: JsonOpt = False,
+    max_memory: Annotated[str, typer.Option("--max-memory", help="refuse a network whose forward pass would need "
+                                            "more (estimated before torch runs)")] = "8GiB",
 ):
     """Time real forward passes (median, p10/p90, CV), throughput, achieved FLOP/s and the fraction
     of the measured matmul peak; --per-layer adds a roofline view.
@@ -55,17 +57,25 @@ def bench(
     Example: cnncalc bench lenet5 resnet18 --device cpu --batch 1 8
     """
     format = json_wanted(format, json_)
-    from .. import load_model
+    from .. import analyze, load_model
 
+    check_timing(warmup_ms, min_time_ms, min_runs)  # before any work: inf would time forever
     models, batch = _batches_after_models(models, batch)
     graphs = [load_model(m) for m in models]
+    from ..limits import parse_bytes, require_run_memory
+
+    limit = parse_bytes(max_memory, "--max-memory")
+    for graph in graphs:  # every network and batch size, before torch is imported
+        for b in batch:
+            require_run_memory(analyze(graph, input=parse_input(input, graph.input), batch=b), limit, "bench",
+                               2 if dtype.value in ("fp16", "bf16") else 4)
     require_extra("bench", "torch", "torch")
     import torch
     from ..torch_backend import bench as lib
 
     dev = lib.resolve_device(device.value)
-    if min_runs < 1 or warmup_ms < 0 or min_time_ms < 0 or any(b < 1 for b in batch):
-        raise CnncalcError("--min-runs and --batch must be positive, times not negative")
+    if any(b < 1 for b in batch):
+        raise CnncalcError("--batch must be positive")
     name = torch.cuda.get_device_name(dev) if dev.type == "cuda" else f"CPU ({torch.get_num_threads()} threads)"
     result = lib.BenchReport(dev.type, name, torch.__version__, dtype.value, None,
                              options={"channels_last": channels_last, "compile": compile, "cuda_graphs": cuda_graphs,
@@ -103,3 +113,19 @@ def _measure(result, graphs, batches, input, device, options, no_peak: bool) -> 
         if first is not None:
             progress.update(task, description="measuring peaks again")
             result.peaks = lib.Peaks.combined(first, lib.measure_peaks(device, lib.DTYPES[options.dtype]))
+
+
+MAX_TIME_MS = 3_600_000  # an hour of timing per model and batch size
+MAX_RUNS = 1_000_000
+
+
+def check_timing(warmup_ms: float, min_time_ms: float, min_runs: int) -> None:
+    """Refuse timing options that are not finite or would run for hours (they also reach the JSON,
+    where ``inf`` would print as the invalid ``Infinity``)."""
+    import math
+
+    for option, value in (("--warmup-ms", warmup_ms), ("--min-time-ms", min_time_ms)):
+        if not math.isfinite(value) or not 0 <= value <= MAX_TIME_MS:
+            raise CnncalcError(f"{option} {value} is not a time from 0 to {MAX_TIME_MS:,} ms")
+    if not 1 <= min_runs <= MAX_RUNS:
+        raise CnncalcError(f"--min-runs {min_runs} is not from 1 to {MAX_RUNS:,}")

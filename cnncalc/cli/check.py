@@ -8,7 +8,6 @@ import typer
 
 from . import app, choices, console, handles_errors, shown_file, stderr
 
-
 CheckFormat = choices("CheckFormat", "text", "github", "junit")
 
 
@@ -22,7 +21,7 @@ def check(
     baseline: Annotated[Optional[str], typer.Option(
         "--baseline", help="a saved JSON report (cnncalc shapes M -f json): fail on any layer that changed")] = None,
     output: Annotated[Optional[str], typer.Option(
-        "--output", "-o", help="write the JUnit XML to this file instead of stdout")] = None,
+        "--output", "-o", help="write the JUnit XML to this file instead of stdout (--format junit only)")] = None,
     specs_only: Annotated[bool, typer.Option(
         "--specs-only", help="pass over named YAML files that are not specs (no top-level layers:, input:, "
         "blocks: or expect:), as in a folder; for hooks that pass every changed YAML file")] = False,
@@ -34,27 +33,39 @@ def check(
 
     Example: cnncalc check specs/ --format github
     """
-    from ..check import check_paths
+    from contextlib import nullcontext
+
+    from ..check import check_paths, spec_files
+    from ..errors import CnncalcError
+    from ..files import OutputFile
     from ..views import check as view
     from ..zoo import zoo_dir
 
-    summary = check_paths(paths or [str(zoo_dir())], baseline=baseline, specs_only=specs_only)
-    if format is CheckFormat.junit:
-        xml = view.junit_xml(summary)
-        if output:
-            with open(output, "w", encoding="utf-8") as fh:
-                fh.write(xml)
+    paths = paths or [str(zoo_dir())]
+    if output is not None and format is not CheckFormat.junit:
+        raise CnncalcError(f"--output is for --format junit, not {format.value}",
+                           fix=f"add --format junit, or redirect: cnncalc check … > {output}")
+    specs, _ = spec_files(paths, specs_only)
+    target = (OutputFile(output, option="--output", inputs=[*specs, baseline])
+              if output is not None else nullcontext())  # checked before any work
+    with target:
+        summary = check_paths(paths, baseline=baseline, specs_only=specs_only)
+        if format is CheckFormat.junit:
+            xml = view.junit_xml(summary)
+            if output is not None:
+                target.write_text(xml)
+                target.commit()
+            else:
+                print(xml, end="")
+            _text(summary)
+            stderr().print(summary.line(), style=_verdict(summary), markup=False)
+        elif format is CheckFormat.github:
+            for line in view.github_lines(summary):
+                print(line)
+            print(summary.line())
         else:
-            print(xml, end="")
-        _text(summary)
-        stderr().print(summary.line(), style=_verdict(summary), markup=False)
-    elif format is CheckFormat.github:
-        for line in view.github_lines(summary):
-            print(line)
-        print(summary.line())
-    else:
-        _text(summary)
-        console().print(summary.line(), style=_verdict(summary), markup=False, soft_wrap=True)
+            _text(summary)
+            console().print(summary.line(), style=_verdict(summary), markup=False, soft_wrap=True)
     if summary.exit_code:
         raise typer.Exit(summary.exit_code)
 

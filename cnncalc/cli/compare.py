@@ -8,6 +8,7 @@ from typing import Annotated, List, Optional
 import typer
 from rich.text import Text
 
+from ..errors import printable
 from . import (DtypeOpt, Format, FormatOpt, InputOpt, JsonOpt, app, choices, emit, handles_errors, json_wanted, parse_input,
                say)
 
@@ -42,13 +43,26 @@ def compare(
     Example: cnncalc compare resnet vgg --sort=-top1
     """
     format = json_wanted(format, json_)
+    target = None
+    if plot is not None:
+        import os
+
+        from ..plot import check_target
+
+        inputs = [m for m in (*models, relative_to) if m is not None and os.path.lexists(m)]
+        target = check_target(plot, inputs)  # a bad file name fails before any work
+    try:
+        _compare(models, relative_to, sort, format, input, batch, dtype, plot_kind, target)
+    finally:
+        if target is not None:
+            target.discard()
+
+
+def _compare(models, relative_to, sort, format, input, batch, dtype, plot_kind, target):
     from ..compare import compare as run_compare
     from ..views import compare as view
 
-    if plot is not None:
-        from ..plot import check_target
-
-        check_target(plot)  # a bad file name fails before any work
+    plot = target.shown if target is not None else None
     result = run_compare(models, input=input, batch=batch, dtype=dtype, relative_to=relative_to, sort=sort,
                          parse_input=parse_input)
     if plot is not None:
@@ -61,11 +75,11 @@ def compare(
     if plot is not None:
         from ..plot import plot_comparison
 
-        skipped = plot_comparison(result, plot, kind=plot_kind.value)
+        skipped = plot_comparison(result, target, kind=plot_kind.value)
         if skipped:
             say("note", f"no top-1 for {', '.join(skipped)} (none in the metadata, or measured at another "
                 "input): left out of the chart (--plot-kind params shows every model)")
-        print(f"wrote {plot}", file=sys.stderr)
+        print(f"wrote {printable(plot)}", file=sys.stderr)
 
 
 def _warn_once(result) -> None:

@@ -31,12 +31,15 @@ def solve(
     format = json_wanted(format, json_)
     from .. import load_model
     from ..errors import require_extra
+    from ..inputs import check_size, parse_range
 
+    lo, hi = parse_range(range)  # sizes are checked before sympy is even imported
+    if at is not None:
+        check_size(at, "--at")
     require_extra("solve", "symbolic", "sympy", "numpy")
-    from ..solve import Problem, parse_range
+    from ..solve import Problem
     from ..views import solve as view
 
-    lo, hi = parse_range(range)
     problem = Problem(load_model(model), input)
     solution = problem.solve(lo, hi)
     point = problem.at(at) if at is not None else None

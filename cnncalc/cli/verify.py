@@ -24,6 +24,8 @@ def verify(
     format: Annotated[Format, typer.Option("--format", "-f", help="table or json")] = Format.table,
     json_: JsonOpt = False,
     seed: Annotated[int, typer.Option("--seed", help="seed of the random weights and input")] = 0,
+    max_memory: Annotated[str, typer.Option("--max-memory", help="refuse a network whose forward pass would need "
+                                            "more (estimated before torch runs)")] = "8GiB",
 ):
     """Build MODEL in PyTorch, run it once, and check every shape and total against torch, torchinfo
     and fvcore (exact equality). Exit 1 if any check fails.
@@ -33,9 +35,13 @@ def verify(
     format = json_wanted(format, json_)
     from .. import analyze, load_model
 
+    from ..limits import parse_bytes, require_run_memory
+
+    limit = parse_bytes(max_memory, "--max-memory")
     graph = load_model(model)
     report = analyze(graph, input=parse_input(input, graph.input), batch=batch, dtype="float32")
     print_warnings(report.warnings)
+    require_run_memory(report, limit, "verify")
     require_extra("verify", "torch", "torch", "torchinfo", "fvcore")
     from ..torch_backend.verify import verify as run_verify
 

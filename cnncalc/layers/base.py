@@ -16,9 +16,9 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import Any, ClassVar, NamedTuple
 
-from ..errors import CnncalcError
+from ..errors import CnncalcError, shorten
 
 REQUIRED = object()
 MAX_DIM = 2**31 - 1  # torch's int32 index limit: larger sizes are a typo, not a network
@@ -35,10 +35,11 @@ class Arg:
     help: str = ""
 
 
-@dataclass(frozen=True)
-class Window:
+class Window(NamedTuple):
     """A sliding window per spatial axis, for the receptive field. In input units: an upsampling
-    layer steps by a fraction (``Fraction(1, 2)``) of an input pixel."""
+    layer steps by a fraction (``Fraction(1, 2)``) of an input pixel. (Named tuples here and in
+    :class:`Inference`: the engine makes one per node, and frozen dataclasses cost several times
+    more to build.)"""
 
     kernel: tuple  # effective (dilated) kernel
     stride: tuple
@@ -48,8 +49,7 @@ class Window:
 GLOBAL = "global"  # the layer sees its whole input (flatten, linear, global pooling)
 
 
-@dataclass(frozen=True)
-class Inference:
+class Inference(NamedTuple):
     """The shape rule's answer for one layer at one input shape."""
 
     output: tuple[int, ...]
@@ -150,9 +150,9 @@ def _number(value, arg: Arg):
             try:
                 value = float(value)
             except ValueError:
-                raise CnncalcError(f"{arg.name} must be a number, not {value!r}") from None
+                raise CnncalcError(f"{arg.name} must be a number, not {shorten(repr(value))}") from None
         else:
-            raise CnncalcError(f"{arg.name} must be a number, not {value!r}")
+            raise CnncalcError(f"{arg.name} must be a number, not {shorten(repr(value))}")
     return value
 
 
@@ -174,7 +174,7 @@ def _sizes(value, arg: Arg, minimum: int) -> int | tuple[int, ...]:
     the layer matches it to its input's rank (:func:`per_axis`)."""
     if isinstance(value, (list, tuple)):
         if not 1 <= len(value) <= 3:
-            raise CnncalcError(f"{arg.name} must be one number or one per spatial axis ([h, w]), not {list(value)}")
+            raise CnncalcError(f"{arg.name} must be one number or one per spatial axis ([h, w]), not {shorten(list(value))}")
         return tuple(_int(v, arg, minimum) for v in value)
     return _int(value, arg, minimum)
 
@@ -188,7 +188,7 @@ def _padding(value, arg: Arg):
 def _bool(value, arg: Arg) -> bool:
     if isinstance(value, bool):
         return value
-    raise CnncalcError(f"{arg.name} must be true or false, not {value!r}")
+    raise CnncalcError(f"{arg.name} must be true or false, not {shorten(repr(value))}")
 
 
 def _float(value, arg: Arg) -> float:
@@ -208,14 +208,14 @@ def _prob(value, arg: Arg) -> float:
 def _name(value, arg: Arg) -> str | None:
     if value is None or isinstance(value, str):
         return value
-    raise CnncalcError(f"{arg.name} must be a name, not {value!r}")
+    raise CnncalcError(f"{arg.name} must be a name, not {shorten(repr(value))}")
 
 
 def _shape(value, arg: Arg) -> tuple:
     """A ``tensor`` argument arrives as the shape of the tensor it names (the engine resolves it)."""
     if isinstance(value, tuple) and value:
         return value
-    raise CnncalcError(f"{arg.name} must name a tensor (a layer's name, prev or input), not {value!r}")
+    raise CnncalcError(f"{arg.name} must name a tensor (a layer's name, prev or input), not {shorten(repr(value))}")
 
 
 _CONVERT = {
