@@ -110,7 +110,7 @@ def shown_file(file: str | None) -> str | None:
     path = Path(file)
     try:
         path.resolve().relative_to(zoo_dir().resolve())
-    except ValueError:
+    except (ValueError, OSError, RuntimeError):  # not in the zoo, or a path that does not resolve (a loop)
         return file
     return f"{path.stem} (zoo)"
 
