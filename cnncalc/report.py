@@ -95,6 +95,17 @@ class Report:
     symbols: tuple = ()  # sizes as formulas: the names, in the order they appear in the input
 
     @property
+    def coverage(self) -> float:
+        """The share of nodes whose cost cnncalc counts: 1.0 unless an import kept operators it
+        does not know (``opaque``), whose cost is unknown rather than zero."""
+        from . import layers
+
+        if not self.rows:
+            return 1.0
+        unknown = sum(1 for r in self.rows if not layers.lookup(r.kind).counted)
+        return 1 - unknown / len(self.rows)
+
+    @property
     def errors(self) -> tuple:
         """The conditions under which some layer fails (sizes as formulas)."""
         return tuple(c for c in self.conditions if c.severity == "error")

@@ -522,9 +522,9 @@ class _Loader:
             value = raw.pop("inputs", None)
             if "name" in raw:
                 name = raw.pop("name")
-        if not isinstance(value, list) or len(value) < 2:
-            self.fail(f"{kind.name} needs the list of tensors it merges (at least two)", line=line, path=path,
-                      fix=f"e.g. - {kind.name}: [skip, prev]")
+        if not isinstance(value, list) or len(value) < kind.min_inputs:
+            self.fail(f"{kind.name} needs the list of tensors it reads (at least {kind.min_inputs})", line=line,
+                      path=path, fix=f"e.g. - {kind.name}: [skip, prev]")
         inputs = tuple(self._tensor(v, frame, prev, line_of(value, i, line), path) for i, v in enumerate(value))
         args, deferred, refs = self._arguments(kind, raw, {k: line for k in raw}, line, path, frame, name, prev)
         tensor = self._define(name, kind.name, line, path, frame)

@@ -143,7 +143,7 @@ def test_symbolic_sizes_through_a_gate():
 
 
 @pytest.mark.parametrize("spec, says", [
-    ({"layers": [{"concat": ["prev"]}]}, "needs the list of tensors it merges"),
+    ({"layers": [{"concat": ["prev"]}]}, "needs the list of tensors it reads (at least 2)"),
     ({"layers": [{"relu": None, "from": ["input", "prev"]}]}, "from: names one tensor"),
     ({"layers": [{"relu": None, "name": "prev"}]}, "cannot name a layer"),
     ({"layers": [{"relu": None, "name": "a"}, {"relu": None, "name": "a"}]}, "already used"),

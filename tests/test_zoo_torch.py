@@ -1,8 +1,9 @@
-"""Every zoo spec against its reference network built directly with torch.nn (tests/reference_nets.py),
-at several input sizes, and against torchvision's published figures (docs/references.md).
+"""Every zoo spec against its reference network built directly with torch.nn (tests/reference_nets.py,
+or tests/reference_nets_modern.py for the CNNs of 2017–2024), at several input sizes, and against
+torchvision's published figures (docs/references.md).
 
 The zoo is globbed from models/, so a new spec is tested the day it is added, and fails until
-reference_nets.py has a builder of the same name.
+one of those files has a builder of the same name.
 """
 
 from __future__ import annotations
@@ -15,7 +16,10 @@ import pytest
 from cnncalc import analyze, load_model
 
 torch = pytest.importorskip("torch")
-from reference_nets import REFERENCE_NETS  # noqa: E402
+from reference_nets import REFERENCE_NETS as CLASSIC_NETS  # noqa: E402
+from reference_nets_modern import MODERN_REFERENCE_NETS  # noqa: E402
+
+REFERENCE_NETS = {**CLASSIC_NETS, **MODERN_REFERENCE_NETS}
 
 ROOT = Path(__file__).resolve().parents[1]
 ZOO = sorted(p.stem for p in (ROOT / "models").glob("*.yaml"))
@@ -52,7 +56,7 @@ def cases():
 
 @pytest.mark.parametrize("name, size", list(cases()))
 def test_spec_matches_reference_network(name, size):
-    assert name in REFERENCE_NETS, f"no reference network in tests/reference_nets.py for zoo spec {name}"
+    assert name in REFERENCE_NETS, f"no reference network in tests/reference_nets*.py for zoo spec {name}"
     graph = load_model(name)
     channels = graph.input[0]
     net, params = reference(name, size if name in SMALL else None)

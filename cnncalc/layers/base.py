@@ -33,6 +33,7 @@ class Arg:
     default: Any = REQUIRED
     aliases: tuple[str, ...] = ()
     help: str = ""
+    choices: tuple[str, ...] = ()  # the words a ``choice`` argument accepts
 
 
 class Window(NamedTuple):
@@ -68,11 +69,19 @@ class LayerKind:
     takes_activation: ClassVar[bool] = False  # Keras' `activation: relu` inside the layer
     weighted: ClassVar[bool] = False  # counts towards a network's depth
     summary: ClassVar[str] = ""
-    inputs: ClassVar[int | None] = 1  # tensors it reads; None: two or more (add, concat, multiply)
+    inputs: ClassVar[int | None] = 1  # tensors it reads; None: a list of them (add, concat, multiply)
+    min_inputs: ClassVar[int] = 2  # (for a list) how many at least
+    counted: ClassVar[bool] = True  # False: its compute is unknown (an opaque import), not zero
     # Arguments and an input the registry test builds in torch, so a new kind is tested the day
     # it is added (tests/test_registry.py).
     examples: ClassVar[tuple[dict, ...]] = ({},)
     example_input: ClassVar[tuple] = (4, 9, 9)
+    # What computes this kind in torch and in ONNX: ``cnncalc import`` and ``verify --against`` look
+    # kinds up by these names and ask the kind for its arguments (``from_torch``, ``from_call``,
+    # ``from_onnx``), so what imports as a kind is said where the kind is.
+    torch_modules: ClassVar[tuple[str, ...]] = ()  # nn.Module class names
+    torch_calls: ClassVar[tuple[str, ...]] = ()  # function and Tensor method names (relu, cat, flatten)
+    onnx_ops: ClassVar[tuple[str, ...]] = ()
 
     # -- arguments -----------------------------------------------------------------------------
     def parse_args(self, raw: dict) -> dict:
@@ -127,6 +136,23 @@ class LayerKind:
         """The torch module that computes this layer (imports torch lazily)."""
         raise NotImplementedError(f"{self.name} has no torch builder")
 
+    # -- import: this kind's arguments for what computes it in torch or ONNX ---------------------
+    def from_torch(self, module, x: tuple, y: tuple) -> dict:
+        """The arguments for a torch module of a class in ``torch_modules``, traced with input
+        shape ``x`` and output shape ``y`` (batch excluded). Raise :class:`Unmappable` where the
+        module does something this kind cannot say."""
+        return {}
+
+    def from_call(self, call) -> dict:
+        """The arguments for a call of a function or method in ``torch_calls`` (see
+        ``cnncalc.torch_backend.importer.Call``: its arguments, input and output shapes)."""
+        return {}
+
+    def from_onnx(self, node) -> dict:
+        """The arguments for an ONNX node of an operator in ``onnx_ops`` (see
+        ``cnncalc.onnx_import.OnnxNode``: its attributes, input and output shapes)."""
+        return {}
+
     # -- helpers for subclasses ----------------------------------------------------------------
     @staticmethod
     def need_spatial(kind: str, x: tuple) -> int:
@@ -137,6 +163,17 @@ class LayerKind:
                 fix="it cannot follow flatten or linear; move it before them",
             )
         return len(x) - 1
+
+
+def squash(values) -> int | list:
+    """One number where every axis agrees (how a person writes ``kernel: 3``), else the list."""
+    values = tuple(values) if isinstance(values, (tuple, list)) else (values,)
+    return values[0] if all(v == values[0] for v in values) else list(values)
+
+
+class Unmappable(Exception):
+    """A torch module, call or ONNX node this kind cannot express exactly (the importer then
+    reports the operator as unknown, with this reason)."""
 
 
 def numel(shape: tuple) -> int:
@@ -205,6 +242,17 @@ def _prob(value, arg: Arg) -> float:
     return value
 
 
+def _choice(value, arg: Arg) -> str:
+    """One of a few words (``mode: bilinear``), case-insensitive, with the nearest one suggested."""
+    if isinstance(value, str) and value.lower() in arg.choices:
+        return value.lower()
+    import difflib
+
+    close = difflib.get_close_matches(str(value).lower(), arg.choices, n=1)
+    raise CnncalcError(f"{arg.name} must be one of {', '.join(arg.choices)}, not {value!r}",
+                       fix=f"did you mean '{close[0]}'?" if close else f"use one of {', '.join(arg.choices)}")
+
+
 def _name(value, arg: Arg) -> str | None:
     if value is None or isinstance(value, str):
         return value
@@ -227,6 +275,7 @@ _CONVERT = {
     "float": _float,
     "prob": _prob,
     "name": _name,
+    "choice": _choice,
     "opt_pos_int": lambda v, a: None if v is None else _int(v, a, 1),
     "tensor": _shape,  # the loader turns the name into a reference, the engine into a shape
 }

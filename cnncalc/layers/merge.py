@@ -11,13 +11,25 @@ from __future__ import annotations
 from .. import dim
 from ..errors import CnncalcError
 from . import register
-from .base import Inference, LayerKind
+from .base import Inference, LayerKind, Unmappable
 
 
 class _Merge(LayerKind):
     inputs = None
     example_input = ((4, 9, 9), (4, 9, 9))
     torch_module = ""
+
+    def from_call(self, call):
+        if len(call.x) < 2 or len(call.tensors()) != len(call.x) or any(t.is_parameter for t in call.tensors()):
+            raise Unmappable(f"{call.name} of a tensor with a number or a parameter (not a merge of two layers)")
+        if call.arg(2, "alpha", 1) != 1:
+            raise Unmappable("add with alpha")
+        return {}
+
+    def from_onnx(self, node):
+        if len(node.x) < 2 or node.has_initializer_input():
+            raise Unmappable(f"{node.op} with a constant (not a merge of two layers)")
+        return {}
 
     def build(self, a, x):
         from ..torch_backend import modules
@@ -35,6 +47,8 @@ class Add(_Merge):
     aliases = ("Add",)
     summary = "element-wise sum of tensors of one shape (a residual's merge)"
     torch_module = "Add"
+    torch_calls = ("add", "add_", "iadd")
+    onnx_ops = ("Add", "Sum")
 
     def infer(self, a, xs, ctx):
         first = xs[0]
@@ -64,6 +78,19 @@ class Concat(_Merge):
     summary = "concatenation on channels; the other sizes must agree (Inception, U-Net, DenseNet)"
     example_input = ((4, 9, 9), (3, 9, 9))
     torch_module = "Concat"
+    torch_calls = ("cat", "concat", "concatenate")
+    onnx_ops = ("Concat",)
+
+    def from_call(self, call):
+        rank = len(call.x[0]) + 1
+        if call.arg(1, "dim", 0) % rank != 1:
+            raise Unmappable(f"a concatenation on dim {call.arg(1, 'dim', 0)} (cnncalc's is on the channels)")
+        return {}
+
+    def from_onnx(self, node):
+        if node.attr("axis") % (len(node.x[0]) + 1) != 1:
+            raise Unmappable("a concatenation on another axis than the channels")
+        return {}
 
     def infer(self, a, xs, ctx):
         first = xs[0]
@@ -83,6 +110,8 @@ class Multiply(_Merge):
     summary = "element-wise product with torch broadcasting ([C,1,1] × [C,H,W]: a squeeze-and-excitation gate)"
     example_input = ((4, 1, 1), (4, 9, 9))
     torch_module = "Multiply"
+    torch_calls = ("mul", "mul_", "imul", "multiply")
+    onnx_ops = ("Mul",)
 
     def infer(self, a, xs, ctx):
         out = xs[0]

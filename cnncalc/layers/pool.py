@@ -5,7 +5,7 @@ from __future__ import annotations
 from .. import dim
 from ..errors import CnncalcError
 from . import register
-from .base import GLOBAL, Arg, Inference, LayerKind, Window, numel, per_axis
+from .base import GLOBAL, Arg, Inference, LayerKind, Unmappable, Window, numel, per_axis, squash
 from .sliding import explicit_padding, sliding
 
 _POOL_ARGS = (
@@ -41,6 +41,44 @@ class _WindowPool(LayerKind):
 
         return sliding(ctx, self.name, a, x, x[0], a["ceil_mode"], check=half_kernel)
 
+    def from_torch(self, module, x, y):
+        if getattr(module, "return_indices", False) or getattr(module, "divisor_override", None):
+            raise Unmappable("return_indices / divisor_override")
+        return self._args(module.kernel_size, module.stride, module.padding, module.ceil_mode,
+                          getattr(module, "dilation", 1), getattr(module, "count_include_pad", True))
+
+    def from_call(self, call):
+        if call.arg(6, "return_indices" if self.mode == "max" else "divisor_override"):
+            raise Unmappable("return_indices / divisor_override")
+        if self.mode == "max":
+            return self._args(call.arg(1, "kernel_size"), call.arg(2, "stride"), call.arg(3, "padding", 0),
+                              call.arg(5, "ceil_mode", False), call.arg(4, "dilation", 1), True)
+        return self._args(call.arg(1, "kernel_size"), call.arg(2, "stride"), call.arg(3, "padding", 0),
+                          call.arg(4, "ceil_mode", False), 1, call.arg(5, "count_include_pad", True))
+
+    def from_onnx(self, node):
+        from .conv import onnx_padding
+
+        kernel = node.attr("kernel_shape")
+        return self._args(kernel, node.attr("strides", kernel), onnx_padding(node, kernel),
+                          bool(node.attr("ceil_mode", 0)), node.attr("dilations", 1),
+                          bool(node.attr("count_include_pad", 0)))
+
+    def _args(self, kernel, stride, padding, ceil_mode, dilation, count_include_pad) -> dict:
+        kernel = squash(kernel)
+        out = {"kernel": kernel}
+        stride = squash(stride) if stride not in (None, [], ()) else kernel
+        for key, value, default in (("stride", stride, kernel), ("padding", padding if isinstance(padding, str)
+                                                                 else squash(padding), 0),
+                                    ("ceil_mode", bool(ceil_mode), False)):
+            if value != default:
+                out[key] = value
+        if self.mode == "max" and squash(dilation) != 1:
+            out["dilation"] = squash(dilation)
+        if self.mode == "avg" and not count_include_pad:
+            out["count_include_pad"] = False
+        return out
+
     def build(self, a, x):
         from ..torch_backend import modules
 
@@ -59,6 +97,9 @@ class MaxPool(_WindowPool):
                "MaxPooling3D", "MaxPool3d")
     summary = "max pooling: same rule as conv, ceil_mode optional"
     mode = "max"
+    torch_modules = ("MaxPool1d", "MaxPool2d", "MaxPool3d")
+    torch_calls = ("max_pool1d", "max_pool2d", "max_pool3d")
+    onnx_ops = ("MaxPool",)
     args = _POOL_ARGS + (Arg("dilation", "sizes", 1),)
     examples = ({"kernel": 2}, {"kernel": 3, "stride": 2, "padding": 1, "ceil_mode": True},
                 {"kernel": 3, "stride": 2, "padding": "same"}, {"kernel": 2, "dilation": 2, "stride": 1},
@@ -73,6 +114,9 @@ class AvgPool(_WindowPool):
                "AvgPool1d", "AveragePooling3D", "AvgPool3d")
     summary = "average pooling: same rule as conv, ceil_mode optional"
     mode = "avg"
+    torch_modules = ("AvgPool1d", "AvgPool2d", "AvgPool3d")
+    torch_calls = ("avg_pool1d", "avg_pool2d", "avg_pool3d")
+    onnx_ops = ("AveragePool",)
     args = _POOL_ARGS + (Arg("count_include_pad", "bool", True),)
     examples = ({"kernel": 2}, {"kernel": 3, "stride": 2, "padding": 1, "ceil_mode": True},
                 {"kernel": 3, "stride": 2, "padding": "same"}, {"kernel": [3, 2], "count_include_pad": False},
@@ -96,12 +140,40 @@ class _AdaptivePool(LayerKind):
     def fvcore_flops(self, a, x, y):
         return _fvcore_adaptive(self.mode, x)
 
+    def from_torch(self, module, x, y):
+        if getattr(module, "return_indices", False):
+            raise Unmappable("return_indices")
+        return {"output": squash(y[1:])}
+
+    def from_call(self, call):
+        return {"output": squash(call.y[1:])}
+
+    def from_onnx(self, node):  # GlobalAveragePool / GlobalMaxPool keep [C, 1, 1]
+        return {"output": 1}
+
     def build(self, a, x):
         import torch.nn as nn
 
         rank = len(x) - 1
         cls = getattr(nn, f"Adaptive{'Avg' if self.mode == 'avg' else 'Max'}Pool{rank}d")
         return cls(per_axis(a["output"], rank, "output", self.name))
+
+
+def _mean_over_space(call, keepdim: bool) -> None:
+    """``x.mean((2, 3))`` is global average pooling; ``keepdim`` decides which kind. (fvcore
+    counts ``aten::mean`` as nothing, where it counts adaptive pooling: see docs/import.md.)"""
+    rank = len(call.x[0])
+    dims = call.arg(1, "dim")
+    dims = sorted(d % (rank + 1) for d in (dims if isinstance(dims, (list, tuple)) else [dims]))
+    if dims != list(range(2, rank + 1)) or bool(call.arg(2, "keepdim", False)) != keepdim:
+        raise Unmappable(f"mean over dims {dims} (keepdim={call.arg(2, 'keepdim', False)})")
+
+
+def _reduce_over_space(node, keepdims: bool) -> None:
+    rank = len(node.x[0])
+    axes = sorted(a % (rank + 1) for a in node.axes())
+    if axes != list(range(2, rank + 1)) or bool(node.attr("keepdims", 1)) != keepdims:
+        raise Unmappable(f"ReduceMean over axes {axes}")
 
 
 def _fvcore_adaptive(mode, x) -> int:
@@ -124,6 +196,19 @@ class AdaptiveAvgPool(_AdaptivePool):
     aliases = ("AdaptiveAvgPool2d", "adaptive_avg_pool2d", "AdaptiveAvgPool1d", "AdaptiveAvgPool3d")
     summary = "average pooling to a fixed output size"
     mode = "avg"
+    torch_modules = ("AdaptiveAvgPool1d", "AdaptiveAvgPool2d", "AdaptiveAvgPool3d")
+    torch_calls = ("adaptive_avg_pool1d", "adaptive_avg_pool2d", "adaptive_avg_pool3d", "mean")
+    onnx_ops = ("GlobalAveragePool", "ReduceMean")
+
+    def from_call(self, call):
+        if call.name == "mean":
+            _mean_over_space(call, keepdim=True)
+        return {"output": squash(call.y[1:])}
+
+    def from_onnx(self, node):
+        if node.op == "ReduceMean":
+            _reduce_over_space(node, keepdims=True)
+        return {"output": 1}
 
 
 @register
@@ -132,6 +217,9 @@ class AdaptiveMaxPool(_AdaptivePool):
     aliases = ("AdaptiveMaxPool2d", "adaptive_max_pool2d", "AdaptiveMaxPool1d", "AdaptiveMaxPool3d")
     summary = "max pooling to a fixed output size"
     mode = "max"
+    torch_modules = ("AdaptiveMaxPool1d", "AdaptiveMaxPool2d", "AdaptiveMaxPool3d")
+    torch_calls = ("adaptive_max_pool1d", "adaptive_max_pool2d", "adaptive_max_pool3d")
+    onnx_ops = ("GlobalMaxPool",)
 
 
 class _GlobalPool(LayerKind):
@@ -159,6 +247,16 @@ class GlobalAvgPool(_GlobalPool):
                "GlobalAveragePooling3D")
     summary = "mean over every spatial axis; output is flat [C] (Keras semantics)"
     mode = "avg"
+    torch_calls = ("mean",)
+    onnx_ops = ("ReduceMean",)
+
+    def from_call(self, call):
+        _mean_over_space(call, keepdim=False)
+        return {}
+
+    def from_onnx(self, node):
+        _reduce_over_space(node, keepdims=False)
+        return {}
 
 
 @register
