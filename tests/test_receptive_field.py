@@ -101,7 +101,10 @@ def densify(model: nn.Module) -> nn.Module:
 
 # -- thinning: one channel per conv (same windows, same fields) -------------------------------------
 def thin_node(node):
-    if node.args is None:  # a projection (its filters follow the thinned main path) or deferred args
+    if node.args is None:  # arguments that read a shape ($in_channels, a projection's main path)
+        if node.kind.name == "conv" and node.only_if is None:
+            raw = {**node.deferred.raw, "filters": 1, "groups": 1}
+            return dataclasses.replace(node, deferred=dataclasses.replace(node.deferred, raw=raw))
         return node
     args = dict(node.args)
     if node.kind.name == "conv":

@@ -122,7 +122,8 @@ class Multiply(_Merge):
 
 
 def _broadcast(x: tuple, y: tuple, ctx, all_shapes) -> tuple:
-    """torch's rule, batch excluded: align on the right; each pair of sizes is equal or one is 1."""
+    """torch's rule, batch excluded: align on the right; each pair of sizes is equal or one is 1.
+    With formulas a pair fails only where the sizes differ and neither is 1."""
     n = max(len(x), len(y))
     x = (1,) * (n - len(x)) + tuple(x)
     y = (1,) * (n - len(y)) + tuple(y)
@@ -132,12 +133,18 @@ def _broadcast(x: tuple, y: tuple, ctx, all_shapes) -> tuple:
             out.append(b)
         elif dim.is_known(b) and b == 1:
             out.append(a)
-        elif ctx.differ((a,), (b,), "broadcast sizes agree"):
-            raise CnncalcError(
-                f"multiply cannot broadcast {_listed(all_shapes)}: sizes {a} and {b} differ and neither is 1",
-                fix="a gate must have the other tensor's channels and 1 for every size it spreads over")
-        else:
+        elif dim.is_known(a) and dim.is_known(b):
+            if a != b:
+                raise CnncalcError(
+                    f"multiply cannot broadcast {_listed(all_shapes)}: sizes {a} and {b} differ and neither is 1",
+                    fix="a gate must have the other tensor's channels and 1 for every size it spreads over")
             out.append(a)
+        else:
+            import sympy
+
+            if ctx.violated(sympy.And(sympy.Ne(a, b), sympy.Ne(a, 1), sympy.Ne(b, 1)), "broadcast sizes agree"):
+                raise CnncalcError(f"multiply cannot broadcast {_listed(all_shapes)}")
+            out.append(b if dim.is_known(b) else a if dim.is_known(a) else sympy.Max(a, b))
     return tuple(out)
 
 
