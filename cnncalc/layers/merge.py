@@ -17,7 +17,6 @@ from .base import Inference, LayerKind, Unmappable
 class _Merge(LayerKind):
     inputs = None
     example_input = ((4, 9, 9), (4, 9, 9))
-    torch_module = ""
 
     def from_call(self, call):
         if len(call.tensors()) != len(call.x) or any(t.is_parameter for t in call.tensors()) or (
@@ -35,7 +34,7 @@ class _Merge(LayerKind):
     def build(self, a, x):
         from ..torch_backend import modules
 
-        return getattr(modules, self.torch_module)()
+        return getattr(modules, type(self).__name__)()  # (modules.Add, modules.Concat, modules.Multiply)
 
 
 def _listed(shapes) -> str:
@@ -44,10 +43,11 @@ def _listed(shapes) -> str:
 
 @register
 class Add(_Merge):
+    """A residual's sum: the loader turns `residual` into its paths and one of these."""
+
     name = "add"
     aliases = ("Add",)
     summary = "element-wise sum of tensors of one shape (a residual's merge)"
-    torch_module = "Add"
     torch_calls = ("add", "add_", "iadd")
     onnx_ops = ("Add", "Sum")
 
@@ -74,11 +74,12 @@ def _add_fix(x: tuple, y: tuple) -> str:
 
 @register
 class Concat(_Merge):
+    """Inception's branches, U-Net's skips and DenseNet's running features, joined on channels."""
+
     name = "concat"
     aliases = ("Concatenate", "cat")
     summary = "concatenation on channels; the other sizes must agree (Inception, U-Net, DenseNet)"
     example_input = ((4, 9, 9), (3, 9, 9))
-    torch_module = "Concat"
     torch_calls = ("cat", "concat", "concatenate")
     onnx_ops = ("Concat",)
 
@@ -106,11 +107,12 @@ class Concat(_Merge):
 
 @register
 class Multiply(_Merge):
+    """A squeeze-and-excitation gate ([C,1,1] × [C,H,W]) or any product torch can broadcast."""
+
     name = "multiply"
     aliases = ("Multiply", "mul")
     summary = "element-wise product with torch broadcasting ([C,1,1] × [C,H,W]: a squeeze-and-excitation gate)"
     example_input = ((4, 1, 1), (4, 9, 9))
-    torch_module = "Multiply"
     torch_calls = ("mul", "mul_", "imul", "multiply")
     onnx_ops = ("Mul",)
 
