@@ -78,7 +78,8 @@ class Concat(_Merge):
 
     name = "concat"
     aliases = ("Concatenate", "cat")
-    summary = "concatenation on channels; the other sizes must agree (Inception, U-Net, DenseNet)"
+    summary = ("concatenation on channels; the other sizes must agree "
+               "(Inception, U-Net, DenseNet)")
     example_input = ((4, 9, 9), (3, 9, 9))
     torch_calls = ("cat", "concat", "concatenate")
     onnx_ops = ("Concat",)
