@@ -59,7 +59,7 @@ class _Field:
     def through(self, window):
         if window is None:
             return self
-        if window == GLOBAL or not dim.all_known(window.pad):
+        if window == GLOBAL or not all(_numeric(p) for p in window.pad):
             return None  # (a formula for `same` padding: the field is not tracked)
         rf = tuple(_whole(r + (k - 1) * j) for r, k, j in zip(self.rf, window.kernel, self.jump))
         start = tuple(s + ((k - 1) / 2 - p) * float(j)
@@ -83,6 +83,11 @@ class _Field:
             start.append((lo + hi) / 2)
             jump.append(max(f.jump[axis] for f in fields))
         return _Field(tuple(rf), tuple(jump), tuple(start))
+
+
+def _numeric(value) -> bool:
+    """A number, whole or a fraction of a pixel (upsampling), not a formula."""
+    return dim.is_known(value) or isinstance(value, Fraction)
 
 
 def _whole(value):

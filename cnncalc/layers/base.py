@@ -180,6 +180,40 @@ def _sizes(value, arg: Arg, minimum: int) -> int | tuple[int, ...]:
     return _int(value, arg, minimum)
 
 
+def _positive(value, arg: Arg):
+    value = _number(value, arg)
+    if not (math.isfinite(value) and 0 < value <= MAX_DIM):
+        raise CnncalcError(f"{arg.name} must be a positive number, not {value}")
+    return value
+
+
+def _factors(value, arg: Arg):
+    """A positive number (whole or not: ``scale: 1.5``) for every spatial axis, or one per axis."""
+    if isinstance(value, (list, tuple)):
+        if not 1 <= len(value) <= 3:
+            raise CnncalcError(f"{arg.name} must be one number or one per spatial axis ([h, w]), not {list(value)}")
+        return tuple(_positive(v, arg) for v in value)
+    return _positive(value, arg)
+
+
+def _edges(value, arg: Arg):
+    """Rows added or removed at the edges (Keras ``ZeroPadding2D`` / ``Cropping2D``): one number
+    for every edge, one per spatial axis (``[h, w]``: both ends alike), or a ``[before, after]``
+    pair per axis (``[[top, bottom], [left, right]]``). The layer matches it to its input's rank."""
+    if not isinstance(value, (list, tuple)):
+        return _int(value, arg, 0)
+    if not 1 <= len(value) <= 3:
+        raise CnncalcError(f"{arg.name} must be one number, one per spatial axis ([h, w]) or a pair per axis "
+                           f"([[top, bottom], [left, right]]), not {list(value)}")
+    pairs = [isinstance(v, (list, tuple)) for v in value]
+    if not any(pairs):
+        return tuple(_int(v, arg, 0) for v in value)
+    if not all(pairs) or any(len(v) != 2 for v in value):
+        raise CnncalcError(f"{arg.name} {list(value)} mixes numbers and pairs",
+                           fix="give a [before, after] pair for every axis: [[top, bottom], [left, right]]")
+    return tuple((_int(v[0], arg, 0), _int(v[1], arg, 0)) for v in value)
+
+
 def _padding(value, arg: Arg):
     if isinstance(value, str) and value.lower() in ("same", "valid"):
         return value.lower()
@@ -234,7 +268,9 @@ _CONVERT = {
     "int": lambda v, a: _int(v, a, 0),
     "pos_int": lambda v, a: _int(v, a, 1),
     "sizes": lambda v, a: _sizes(v, a, 1),
+    "factors": _factors,
     "padding": _padding,
+    "edges": _edges,
     "bool": _bool,
     "float": _float,
     "prob": _prob,
