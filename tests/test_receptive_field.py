@@ -25,7 +25,9 @@ separately and keep rare.
 from __future__ import annotations
 
 import dataclasses
+import math
 import warnings
+from fractions import Fraction
 
 import pytest
 
@@ -92,7 +94,7 @@ def densify(model: nn.Module) -> nn.Module:
                 setattr(module, child_name, nn.Identity())  # pointwise: no effect on the field
     with torch.no_grad():
         for m in model.modules():
-            if isinstance(m, (nn.Conv2d, nn.Linear)):
+            if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d, nn.Linear)):
                 m.weight.fill_(1.0 / (m.weight[0].numel()))
                 if m.bias is not None:
                     m.bias.zero_()
@@ -104,7 +106,7 @@ def thin_node(node):
     if node.args is None:  # a projection (its filters follow the thinned main path) or deferred args
         return node
     args = dict(node.args)
-    if node.kind.name == "conv":
+    if node.kind.name in ("conv", "conv_transpose"):
         args.update(filters=1, groups=1, in_channels=None)
     for key in ("num_features", "in_features"):
         if key in args:
@@ -127,12 +129,44 @@ def expected_region(row, axis, index):
     return centre - (rf - 1) / 2, centre + (rf - 1) / 2
 
 
-def measure(graph, report):
-    """(rows checked exactly, rows checked clipped); asserts on any disagreement."""
+def fractional(value) -> bool:
+    return any(Fraction(v).denominator != 1 for v in (value if isinstance(value, tuple) else (value,)))
+
+
+def bounded_rows(report) -> set:
+    """The rows whose field went through an upsampling step (a fractional jump or field, here or
+    on any path before): their field is a bound, not the exact region (docs/receptive-field.md)."""
+    bounded = set()
+    for r in report.rows:
+        if any(t in bounded for t in r.reads) or any(
+                v is not None and fractional(v) for v in (r.receptive_field, r.rf_jump)):
+            bounded.add(r.name)
+    return bounded
+
+
+def gradient_region(out, x, index):
+    """(rows, cols) hit by the gradient of output unit ``index``, or None where it reads nothing."""
+    (grad,) = torch.autograd.grad(out[0, :, index[0], index[1]].sum(), x, retain_graph=True)
+    mask = grad[0].abs().sum(0) > 0
+    if not mask.any():
+        return None
+    rows_hit = mask.any(1).nonzero().flatten()
+    cols_hit = mask.any(0).nonzero().flatten()
+    return (rows_hit.min().item(), rows_hit.max().item()), (cols_hit.min().item(), cols_hit.max().item())
+
+
+def measure(graph, report, period_units=0):
+    """(rows checked exactly, rows checked clipped or as a bound); asserts on any disagreement.
+
+    A row whose field went through upsampling is checked as the bound it is: the centre unit's
+    gradient lies inside the predicted interval (its whole pixels); with ``period_units`` the
+    next units are measured too, and over them each end of the interval must be reached (the bound
+    is tight across positions)."""
     model = densify(build_module(graph, report))
     modules = dict(model.named_modules())
     outputs = {}
     rows = [r for r in report.rows if r.receptive_field is not None]
+    bounded = bounded_rows(report)
     handles = []
     for r in rows:
         def hook(_m, _i, out, path=r.path):
@@ -154,19 +188,22 @@ def measure(graph, report):
         out = outputs[r.path]
         assert out.dim() == 4, r.path
         ci, cj = (out.shape[2] - 1) // 2, (out.shape[3] - 1) // 2
-        (grad,) = torch.autograd.grad(out[0, :, ci, cj].sum(), x, retain_graph=True)
-        mask = grad[0].abs().sum(0) > 0
         want = (expected_region(r, 0, ci), expected_region(r, 1, cj))
         inside = all(lo >= 0 and hi <= n - 1 for (lo, hi), n in zip(want, report.input[2:]))
-        if not mask.any():  # a unit that sees only padding (possible only at the edge)
+        got = gradient_region(out, x, (ci, cj))
+        message = (f"{r.path} ({r.name}): gradient region {got}; cnncalc "
+                   f"rf {r.receptive_field} jump {r.rf_jump} start {r.rf_start} → {want}")
+        if r.name in bounded:
+            for (glo, ghi), (lo, hi) in zip(got or (), want):
+                assert glo >= math.ceil(lo - 1e-9) and ghi <= math.floor(hi + 1e-9), message
+            if period_units and inside:
+                check_tight(r, out, x, (ci, cj), period_units, report.input[2:])
+            clipped += 1
+            continue
+        if got is None:  # a unit that sees only padding (possible only at the edge)
             assert not inside, f"{r.path}: the centre unit's gradient vanished"
             clipped += 1
             continue
-        rows_hit = mask.any(1).nonzero().flatten()
-        cols_hit = mask.any(0).nonzero().flatten()
-        got = ((rows_hit.min().item(), rows_hit.max().item()), (cols_hit.min().item(), cols_hit.max().item()))
-        message = (f"{r.path} ({r.name}): gradient region rows {got[0]}, cols {got[1]}; cnncalc "
-                   f"rf {r.receptive_field} jump {r.rf_jump} start {r.rf_start} → {want}")
         if inside:
             assert got == tuple((int(lo), int(hi)) for lo, hi in want), message
             exact += 1
@@ -175,6 +212,24 @@ def measure(graph, report):
                 assert glo >= lo and ghi <= hi, message
             clipped += 1
     return exact, clipped
+
+
+def check_tight(row, out, x, centre, units, size):
+    """Over ``units`` consecutive units on the diagonal from the centre, some unit reaches each end
+    of its predicted interval, on both axes."""
+    reached = [[False, False], [False, False]]
+    for step in range(units):
+        index = (centre[0] + step, centre[1] + step)
+        if index[0] >= out.shape[2] or index[1] >= out.shape[3]:
+            break
+        want = [expected_region(row, axis, index[axis]) for axis in (0, 1)]
+        if not all(lo >= 0 and hi <= n - 1 for (lo, hi), n in zip(want, size)):
+            break
+        got = gradient_region(out, x, index)
+        for axis, ((glo, ghi), (lo, hi)) in enumerate(zip(got or (), want)):
+            reached[axis][0] |= glo == math.ceil(lo - 1e-9)
+            reached[axis][1] |= ghi == math.floor(hi + 1e-9)
+    assert all(all(ends) for ends in reached), (row.path, row.name, reached)
 
 
 def fitting_input(graph, start=64, cap=1024):
@@ -248,3 +303,81 @@ def test_union_of_differently_centred_paths():
     assert merge.rf_bound is not None  # the paths' fields differ: one of them bounds the merge
     exact, clipped = measure(graph, report)
     assert exact == 5 and clipped == 0
+
+
+# -- upsampling, transposed convolution, pad and crop -------------------------------------------------
+@settings(max_examples=120, deadline=None,
+          suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.filter_too_much])
+@given(spec=specs(max_layers=6, max_size=12, head=False, rf_safe=True, resampling=True))
+def test_random_stacks_with_upsampling_receptive_field_holds_the_gradient(spec):
+    """Exact rows stay exact; after an upsampling step the centre unit's gradient lies inside the
+    predicted interval."""
+    graph = from_data(spec)
+    try:
+        report = fitting_input(graph, start=24, cap=96)
+    except CnncalcError:
+        assume(False)
+    assume(report.activation_bytes < 8_000_000)
+    measure(graph, report)
+
+
+def single_layer_field(name, args, n):
+    """(per output unit: the input pixels its gradient reaches, or None; the predicted intervals)
+    for one layer on a 1-D input of length n, in float64."""
+    from cnncalc.dim import EXACT
+    from cnncalc.engine import _Field
+    from cnncalc.layers import lookup
+
+    kind = lookup(name)
+    a = kind.parse_args(args)
+    inference = kind.infer(a, (1, n), EXACT)
+    field = _Field.start_for((1, n)).through(inference.window)
+    module = kind.build(a, (1, n)).double().eval()
+    with torch.no_grad():
+        for p in module.parameters():
+            p.fill_(1.0) if p.dim() > 1 else p.zero_()
+    x = (torch.rand(1, 1, n, dtype=torch.float64) + 0.5).requires_grad_(True)
+    y = module(x)
+    assert tuple(y.shape[1:]) == inference.output
+    rf, jump, start = float(field.rf[0]), float(field.jump[0]), field.start[0]
+    regions, intervals = [], []
+    for o in range(y.shape[-1]):
+        (grad,) = torch.autograd.grad(y[0, 0, o], x, retain_graph=True)
+        hit = (grad[0, 0] != 0).nonzero().flatten().tolist()
+        regions.append((hit[0], hit[-1]) if hit else None)
+        centre = start + o * jump
+        intervals.append((centre - (rf - 1) / 2, centre + (rf - 1) / 2))
+    return regions, intervals
+
+
+SINGLE_LAYERS = [
+    *[("upsample", {"scale": s, "mode": m}) for m in ("nearest", "linear", "nearest-exact")
+      for s in (2, 3, 1.5, 2.5, 0.5, 0.75, 1.25, 4)],
+    *[("upsample", {"scale": s, "mode": "linear", "align_corners": True}) for s in (2, 1.5, 3)],
+    *[("upsample", {"size": s, "mode": m}) for m in ("nearest", "linear") for s in (7, 40, 50, 61)],
+    *[("conv_transpose", {"filters": 1, "kernel": k, "stride": s, "padding": p})
+      for k in (1, 2, 3, 4, 5) for s in (1, 2, 3) for p in (0, 1, 2)],
+    *[("conv_transpose", {"filters": 1, "kernel": k, "stride": s, "padding": p})
+      for k in (2, 3, 4) for s in (1, 2, 3) for p in ("same", "valid")],
+    ("conv_transpose", {"filters": 1, "kernel": 3, "stride": 2, "dilation": 2, "padding": 1}),
+    ("pad", {"padding": [2, 3]}), ("pad", {"padding": [1, 2], "mode": "reflect"}),
+    ("crop", {"cropping": [2, 3]}), ("crop", {"like": (1, 9)}),
+]
+
+
+@pytest.mark.parametrize("name, args", SINGLE_LAYERS, ids=lambda v: str(v))
+def test_single_layer_field_is_the_tightest_moving_interval(name, args):
+    """Every output unit (away from the edges, where torch clamps) reads only input pixels
+    inside its predicted interval; across the units each end of the interval is reached, so no
+    narrower interval moving by the same jump would hold them all. Units that read nothing (a
+    kernel shorter than its stride, or dilation skipping the input rows) are skipped."""
+    regions, intervals = single_layer_field(name, args, 23)
+    ends = [False, False]
+    for region, (lo, hi) in zip(regions, intervals):
+        if lo < 0 or hi > 22 or region is None:
+            continue
+        first, last = math.ceil(lo - 1e-9), math.floor(hi + 1e-9)
+        assert first <= region[0] and region[1] <= last, (region, (lo, hi))
+        ends[0] |= region[0] == first
+        ends[1] |= region[1] == last
+    assert all(ends)
