@@ -113,3 +113,24 @@ def test_conv_transpose_keras_padding_keeps_keras_rows(n, k, s, d, padding, op):
     expected = keras_conv_transpose_1d(x, module.weight, module.bias, s, d, left, right)
     with torch.no_grad():
         assert torch.allclose(module(x), expected, atol=1e-5)
+
+
+# -- layernorm and scale --------------------------------------------------------------------------
+def test_layernorm_is_convnexts_layernorm2d():
+    from reference_nets_modern import LayerNorm2d
+
+    ours = build("layernorm", {"eps": 1e-6}, (8, 5, 6)).eval()
+    reference = LayerNorm2d(8, eps=1e-6).eval()
+    with torch.no_grad():
+        for p in (*ours.parameters(), *reference.parameters()):
+            p.copy_(torch.arange(8.0) / 7 + 0.5)
+        x = torch.randn(2, 8, 5, 6)
+        assert torch.allclose(ours(x), reference(x), atol=1e-6)
+
+
+def test_scale_multiplies_each_channel_by_its_own_learnable_factor():
+    module = build("scale", {"init": 1e-6}, (4, 3, 3))
+    (gamma,) = module.parameters()
+    assert tuple(gamma.shape) == (4, 1, 1) and gamma.requires_grad
+    x = torch.randn(2, 4, 3, 3)
+    assert torch.allclose(module(x), x * 1e-6)
