@@ -74,9 +74,21 @@ def pool_entry(draw, channels):
     return {kind: args}
 
 
-def resampling_entry(draw, channels):
-    """An upsample, a transposed convolution, a pad or a crop, with most of their options."""
-    choice = draw(st.sampled_from(["upsample", "conv_transpose", "conv_transpose", "pad", "crop"]))
+def resampling_entry(draw, channels, rf_safe=False):
+    """An upsample, a transposed convolution, a pad, a crop, a slice or a chunk, with most of their
+    options (``rf_safe``: constant padding only, as reflected rows sit outside any field)."""
+    choice = draw(st.sampled_from(["upsample", "conv_transpose", "conv_transpose", "pad", "crop", "slice"]))
+    if choice == "slice":
+        args = {"axis": draw(st.sampled_from(["height", "width", "channels"]))}
+        if draw(st.booleans()):
+            args["start"] = draw(st.integers(-3, 3))
+        if draw(st.booleans()):
+            args["end"] = draw(st.integers(-3, 12))
+        if draw(st.booleans()):
+            args["step"] = draw(st.integers(1, 3))
+        if args["axis"] == "channels" and draw(st.booleans()):
+            return {"chunk": {"chunks": draw(st.integers(1, 3)), "index": draw(st.integers(-1, 1))}}
+        return {"slice": args}
     if choice == "upsample":
         args = {"mode": draw(st.sampled_from(["nearest", "bilinear", "bicubic", "nearest-exact"]))}
         how = draw(st.sampled_from(["scale", "scale", "pair", "size", "like"]))
@@ -110,7 +122,7 @@ def resampling_entry(draw, channels):
     if choice == "pad":
         args = {"padding": draw(st.one_of(st.integers(0, 2), st.builds(lambda a, b, c, d: [[a, b], [c, d]],
                                                                       *[st.integers(0, 2)] * 4)))}
-        mode = draw(st.sampled_from(["constant", "constant", "reflect", "replicate"]))
+        mode = "constant" if rf_safe else draw(st.sampled_from(["constant", "constant", "reflect", "replicate"]))
         if mode != "constant":
             args["mode"] = mode
         return {"pad": args}
@@ -120,9 +132,9 @@ def resampling_entry(draw, channels):
 
 def simple_entry(draw, channels, rf_safe=False, resampling=False):
     choice = draw(st.sampled_from(["conv", "conv", "conv", "pool", "pool", "batchnorm", "act", "lrn", "adaptive"]
-                                  + ["resample"] * (4 if resampling else 0)))
+                                  + ["resample"] * (9 if resampling else 0)))
     if choice == "resample":
-        return resampling_entry(draw, channels)
+        return resampling_entry(draw, channels, rf_safe)
     if choice == "conv":
         return conv_entry(draw, channels, rf_safe)
     if choice == "pool":

@@ -134,3 +134,69 @@ def test_scale_multiplies_each_channel_by_its_own_learnable_factor():
     assert tuple(gamma.shape) == (4, 1, 1) and gamma.requires_grad
     x = torch.randn(2, 4, 3, 3)
     assert torch.allclose(module(x), x * 1e-6)
+
+
+# -- acceptance and shapes against torch, at random -------------------------------------------------
+def ours(name, args, x):
+    try:
+        return infer(name, args, x)[1].output
+    except CnncalcError:
+        return None
+
+
+def torch_shape(f, x):
+    try:
+        return tuple(f(x).shape[1:])
+    except (RuntimeError, ValueError, IndexError):
+        return None
+
+
+@settings(max_examples=300, deadline=None)
+@given(n=st.integers(1, 9), start=st.one_of(st.none(), st.integers(-12, 12)),
+       end=st.one_of(st.none(), st.integers(-12, 12)), step=st.integers(1, 4))
+def test_slice_is_pythons_slice(n, start, end, step):
+    want = torch_shape(lambda t: t[:, :, start:end:step], torch.zeros(1, 2, n))
+    if want is not None and 0 in want:
+        want = None  # an empty tensor: cnncalc refuses it
+    assert ours("slice", {"axis": "length", "start": start, "end": end, "step": step}, (2, n)) == want
+
+
+@settings(max_examples=300, deadline=None)
+@given(n=st.integers(1, 12), chunks=st.integers(1, 6), index=st.integers(-7, 7))
+def test_chunk_is_torch_chunk(n, chunks, index):
+    want = torch_shape(lambda t: t.chunk(chunks, 1)[index], torch.zeros(1, n, 3))
+    assert ours("chunk", {"chunks": chunks, "index": index}, (n, 3)) == want
+
+
+@settings(max_examples=300, deadline=None)
+@given(n=st.integers(1, 9), how=st.sampled_from(["scale", "size"]),
+       scale=st.floats(0.05, 4.0).map(lambda v: round(v, 2)), size=st.integers(1, 20),
+       mode=st.sampled_from(["nearest", "linear", "nearest-exact"]), align=st.booleans())
+def test_upsample_accepts_exactly_what_torch_accepts(n, how, scale, size, mode, align):
+    align = align and mode == "linear"
+    kwargs = {"scale_factor": scale} if how == "scale" else {"size": size}
+    want = torch_shape(lambda t: torch.nn.functional.interpolate(t, mode=mode, align_corners=align or None,
+                                                                 **kwargs), torch.zeros(1, 2, n))
+    args = {"scale" if how == "scale" else "size": scale if how == "scale" else size, "mode": mode}
+    if align:
+        args["align_corners"] = True
+    assert ours("upsample", args, (2, n)) == want
+
+
+@settings(max_examples=200, deadline=None)
+@given(n=st.integers(1, 6), before=st.integers(0, 7), after=st.integers(0, 7),
+       mode=st.sampled_from(["constant", "reflect", "replicate", "circular"]))
+def test_pad_accepts_exactly_what_torch_accepts(n, before, after, mode):
+    want = torch_shape(lambda t: torch.nn.functional.pad(t, (before, after), mode=mode), torch.zeros(1, 2, n))
+    assert ours("pad", {"padding": [[before, after]], "mode": mode}, (2, n)) == want
+
+
+@pytest.mark.parametrize("size, target", [((9, 9), (5, 4)), ((568, 568), (392, 392)), ((17, 8), (16, 8)), ((6, 6), (6, 6))])
+def test_crop_like_is_unets_centre_crop(size, target):
+    from reference_nets_modern import center_crop
+
+    kind = lookup("crop")
+    a = kind.parse_args({"like": (1, *target)})
+    assert kind.infer(a, (2, *size), EXACT).output == (2, *target)
+    x = torch.randn(1, 2, *size)
+    assert torch.equal(kind.build(a, (2, *size))(x), center_crop(x, *target))

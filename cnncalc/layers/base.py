@@ -214,6 +214,34 @@ def _edges(value, arg: Arg):
     return tuple((_int(v[0], arg, 0), _int(v[1], arg, 0)) for v in value)
 
 
+def _index(value, arg: Arg) -> int:
+    """A whole number of either sign: a position counted from the end when negative (Python's)."""
+    value = _number(value, arg)
+    if isinstance(value, float):
+        if not value.is_integer():
+            raise CnncalcError(f"{arg.name} must be a whole number, not {value}")
+        value = int(value)
+    if abs(value) > MAX_DIM:
+        raise CnncalcError(f"{arg.name} = {value} is too large (at most {MAX_DIM})")
+    return value
+
+
+AXES = ("batch", "channels", "length", "depth", "height", "width")
+
+
+def _axis(value, arg: Arg):
+    """An axis by name (``channels``, ``height``, …) or by torch's ``dim`` number, which counts
+    the batch as 0 (1 is the channels, −1 the last axis); the layer resolves it for its input."""
+    if isinstance(value, str):
+        word = value.lower()
+        word = {"channel": "channels", "c": "channels", "h": "height", "w": "width", "d": "depth", "l": "length"}.get(
+            word, word)
+        if word in AXES:
+            return word
+        raise CnncalcError(f"{arg.name} must be channels, length, depth, height, width or a dim number, not {value!r}")
+    return _index(value, arg)
+
+
 def _padding(value, arg: Arg):
     if isinstance(value, str) and value.lower() in ("same", "valid"):
         return value.lower()
@@ -271,6 +299,8 @@ _CONVERT = {
     "factors": _factors,
     "padding": _padding,
     "edges": _edges,
+    "index": _index,
+    "axis": _axis,
     "bool": _bool,
     "float": _float,
     "prob": _prob,

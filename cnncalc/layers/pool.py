@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+
 from .. import dim
 from ..errors import CnncalcError
 from . import register
@@ -167,3 +169,41 @@ class GlobalMaxPool(_GlobalPool):
     aliases = ("GlobalMaxPooling2D", "GlobalMaxPool2D", "GlobalMaxPooling1D", "GlobalMaxPooling3D")
     summary = "max over every spatial axis; output is flat [C] (Keras semantics)"
     mode = "max"
+
+
+@register
+class Mean(LayerKind):
+    """The mean over every spatial axis written as a tensor reduction, ``x.mean([2, 3])`` (as
+    torchvision's ShuffleNet v2 ends) or ONNX ``ReduceMean``: the same numbers as
+    ``global_avgpool`` except fvcore's, which has a handle for adaptive average pooling (counted
+    as its input's size) but none for ``aten::mean`` (counted as nothing)."""
+
+    name = "mean"
+    aliases = ("reduce_mean", "ReduceMean", "spatial_mean")
+    summary = "mean over every spatial axis as a reduction (x.mean([2, 3])); fvcore counts nothing for it"
+    examples = ({}, {"keepdim": True}, ({}, (3, 7)), ({"keepdim": True}, (2, 3, 4, 5)))
+    args = (Arg("keepdim", "bool", False, ("keepdims",), help="keep the axes as size 1: [C, 1, 1]"),)
+
+    def infer(self, a, x, ctx):
+        rank = self.need_spatial(self.name, x)
+        out = (x[0], *(1,) * rank) if a["keepdim"] else (x[0],)
+        return Inference(out, f"mean of {'×'.join(map(str, x[1:]))} per channel", GLOBAL)
+
+    def build(self, a, x):
+        return _mean_module()(tuple(range(2, len(x) + 1)), a["keepdim"])
+
+
+@functools.cache
+def _mean_module():
+    """``x.mean(dims)`` as a module, defined on first use (no torch on the symbolic path)."""
+    import torch.nn as nn
+
+    class Mean(nn.Module):
+        def __init__(self, dims: tuple, keepdim: bool):
+            super().__init__()
+            self.dims, self.keepdim = dims, keepdim
+
+        def forward(self, x):
+            return x.mean(list(self.dims), keepdim=self.keepdim)
+
+    return Mean
