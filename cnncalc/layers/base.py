@@ -38,12 +38,21 @@ class Arg:
 
 @dataclass(frozen=True)
 class Window:
-    """A sliding window per spatial axis, for the receptive field. In input units: an upsampling
-    layer steps by a fraction (``Fraction(1, 2)``) of an input pixel."""
+    """What each output unit reads of its input, per spatial axis, for the receptive field.
+
+    A sliding window reads input units ``s·o − p`` to ``s·o − p + k − 1``, every ``dilation``-th
+    (``kernel`` is the effective, dilated kernel). A layer whose reads are not that regular
+    (upsampling: output ``o`` reads ``⌊o/2⌋``) gives them exactly in ``reads``, per axis
+    ``(period, step, first, last, tap)``: output ``o = m·period + q`` reads input units
+    ``first[q] + m·step`` to ``last[q] + m·step``, every ``tap``-th (nothing where ``first[q]`` is
+    None); its ``kernel``/``stride``/``pad`` are then the narrowest window moving by a fraction of
+    a pixel (``stride = Fraction(1, 2)``) that holds those reads."""
 
     kernel: tuple  # effective (dilated) kernel
     stride: tuple
     pad: tuple  # padding before
+    reads: tuple | None = None  # exact periodic reads per axis, where they are not a sliding window
+    dilation: tuple | None = None  # the step between a sliding window's taps (None: 1)
 
 
 GLOBAL = "global"  # the layer sees its whole input (flatten, linear, global pooling)

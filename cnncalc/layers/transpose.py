@@ -90,7 +90,7 @@ class ConvTranspose(LayerKind):
         formula = axes[0].formula if all(r.formula == axes[0].formula for r in axes) else "; ".join(
             f"{name[0].upper()}: {r.formula}" for r, name in zip(axes, AXIS_NAMES[len(axes)]))
         window = Window(kernel=tuple(r.window_kernel for r in axes), stride=tuple(r.window_stride for r in axes),
-                        pad=tuple(r.window_pad for r in axes))
+                        pad=tuple(r.window_pad for r in axes), reads=tuple(r.reads for r in axes))
         return Inference((a["filters"], *(r.out for r in axes)), formula, window)
 
     def params(self, a, x, y):
@@ -159,7 +159,7 @@ def _native(before, after, s, d):
 
 
 class _Axis:
-    __slots__ = ("out", "formula", "window_kernel", "window_stride", "window_pad")
+    __slots__ = ("out", "formula", "window_kernel", "window_stride", "window_pad", "reads")
 
 
 def _axis(ctx, n, k, s, p, d, op) -> _Axis:
@@ -185,12 +185,26 @@ def _axis(ctx, n, k, s, p, d, op) -> _Axis:
         raise CnncalcError(f"conv_transpose gives an empty output: {formula}", fix=fix)
     r = _Axis()
     r.out, r.formula = out, formula
-    # the receptive field, in input pixels: output row o reads the inputs i with i·s within
-    # [o + before − (keff − 1), o + before], an interval (keff − 1)/s wide stepping 1/s per row
+    # the receptive field: output row o is row o + before of the full output, where input row i
+    # stamps kernel tap j at i·s + d·j; so it reads the i with i·s = o + before − d·j. The pattern
+    # repeats every s rows, one input row on (none where the taps fall between input rows). As a
+    # window moving 1/s per row: the interval [(o + before − (keff − 1))/s, (o + before)/s].
+    r.reads = _reads(k, s, d, before)
     r.window_kernel = _number(1 + Fraction(keff - 1, s))
     r.window_stride = _number(Fraction(1, s))
     r.window_pad = _number(Fraction(keff - 1 - before, s))
     return r
+
+
+def _reads(k, s, d, before) -> tuple:
+    """(period, step, first, last, tap): output row q < s reads input rows first[q] to last[q],
+    every tap-th (the taps that land on input rows are s/gcd(d, s) apart, d/gcd(d, s) rows)."""
+    first, last = [], []
+    for q in range(s):
+        rows = [(q + before - d * j) // s for j in range(k) if (q + before - d * j) % s == 0]
+        first.append(min(rows) if rows else None)
+        last.append(max(rows) if rows else None)
+    return s, 1, tuple(first), tuple(last), d // math.gcd(d, s)
 
 
 def _number(value: Fraction):

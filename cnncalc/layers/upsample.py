@@ -166,16 +166,21 @@ def _text(sizes) -> str:
 
 
 def _window(a, n, out):
-    """The receptive field in input pixels: output row ``o`` reads the input pixels within
-    ``[src − before, src + after]`` of ``src = o·r + c``, where ``before``/``after`` are the
-    furthest a pixel read can lie (``nearest``: ``⌊src⌋``, up to 1 − 1/b below; ``linear``:
-    the pixels closer than 1; ``bicubic``: closer than 2), and ``1/b`` is the grid every
-    ``src`` lies on. As a window: kernel ``1 + before + after``, stride ``r``, padding
-    ``before − c``."""
+    """The receptive field: output row ``o`` reads the input around ``src = o·r + c`` — ``nearest``
+    the row ``⌊src⌋``; ``linear`` the two rows around ``src``, or only ``src`` where it is whole (the
+    other weight is 0); ``bicubic`` four (``⌊src⌋ − 1`` to ``⌊src⌋ + 2``), or one. With ``r = u/v``
+    the pattern repeats every ``v`` output rows, ``u`` input rows on: those are the exact ``reads``.
+    The window around them is the narrowest interval moving ``r`` per row that holds every read:
+    ``src`` lies on a grid of ``1/b``, so a read lies at most ``1 − 1/b`` (``nearest``: below only)
+    or ``2 − 1/b`` (``bicubic``) from it.
+
+    cnncalc takes ``r`` exact (``1/scale``, or ``n/out`` for a size); torch computes ``src`` in
+    float32, which for a ratio float32 rounds down (7/10) can land one row lower at the few
+    outputs where the exact ``src`` is whole."""
     if not (dim.all_known(n) and dim.all_known(out)):
         return GLOBAL  # (sizes that are formulas: the field is not tracked)
     mode = a["mode"]
-    kernel, stride, pad = [], [], []
+    kernel, stride, pad, reads = [], [], [], []
     scales = per_axis(a["scale"], len(n), "scale", "upsample") if a["scale"] is not None else (None,) * len(n)
     for m, o, f in zip(n, out, scales):
         if a["align_corners"]:
@@ -185,12 +190,30 @@ def _window(a, n, out):
             r = 1 / _fraction(f) if f is not None else Fraction(m, o)
             c = {"nearest": Fraction(0), "nearest-exact": r / 2}.get(mode, (r - 1) / 2)
         grid = 1 - Fraction(1, math.lcm(r.denominator, c.denominator))
-        before, after = {"nearest": (grid, 0), "nearest-exact": (grid, 0), "bicubic": (1 + grid, 1 + grid)}.get(
+        cubic = 1 + grid if grid else 0  # (at a whole src the cubic weights of the neighbours are 0)
+        before, after = {"nearest": (grid, 0), "nearest-exact": (grid, 0), "bicubic": (cubic, cubic)}.get(
             mode, (grid, grid))
         kernel.append(_number(1 + before + after))
         stride.append(_number(r))
         pad.append(_number(before - c))
-    return Window(tuple(kernel), tuple(stride), tuple(pad))
+        reads.append(_reads(mode, r, c))
+    return Window(tuple(kernel), tuple(stride), tuple(pad), tuple(reads))
+
+
+def _reads(mode, r: Fraction, c: Fraction) -> tuple:
+    """(period, step, first, last, tap): output row q < period reads input rows first[q] to last[q]."""
+    first, last = [], []
+    for q in range(r.denominator):
+        src = q * r + c
+        low = math.floor(src)
+        whole = src == low
+        if mode in ("nearest", "nearest-exact") or whole:
+            span = (low, low)
+        else:
+            span = (low, low + 1) if mode != "bicubic" else (low - 1, low + 2)
+        first.append(span[0])
+        last.append(span[1])
+    return r.denominator, r.numerator, tuple(first), tuple(last), 1
 
 
 def _number(value: Fraction):
