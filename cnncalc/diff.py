@@ -1,18 +1,22 @@
-"""What an architecture change did: layers whose shape, params or MACs changed, and the totals.
+"""What an architecture change did: layers added, removed or changed, and the totals.
 
-Both sides are JSON reports (``Report.to_dict()``, DESIGN.md §4), so a saved report (a baseline
-kept in a repository) and a freshly analyzed spec compare the same way. Layers are matched by path
-(``layers[4].main[1]``); a layer is listed when its kind, input or output shape, params or MACs
-differ, or when it exists on one side only.
+Both sides are JSON reports (``Report.to_dict()``, docs/design.md), so a saved report (a baseline
+kept in a repository) and a freshly analyzed spec compare the same way.
+
+Layers are aligned by structure, not by position: a longest common subsequence over (kind, name,
+output shape) anchors the layers that stayed; between two anchors, layers of one kind pair up where
+they are most alike (name, input, output, params: an alignment of highest total likeness), so a
+layer whose stride changed, or a ``conv4`` renumbered ``conv5`` by an insertion, is one layer that
+changed. What is left is added or removed: inserting batch norms into VGG-16 reads as 13 layers
+added, and nothing else.
+A pair is listed as changed when its kind, input or output shape, params or MACs differ.
 """
 
 from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from pathlib import Path
-
-from .errors import CnncalcError
+from .errors import CnncalcError, control_character
 
 FIELDS = ("kind", "input", "output", "params", "macs")
 TOTALS = ("params", "macs", "flops", "activation_bytes")
@@ -63,34 +67,100 @@ class Diff:
                 "layers": [c.to_dict() for c in self.changes]}
 
 
-def _short(shape):
-    return list(shape)[1:] if shape else shape
+ANCHOR = ("kind", "name", "output")  # a layer that stayed, as the LCS sees it
+LIKENESS = ("name", "input", "output", "params")  # what a changed layer may still share
 
 
 def diff_reports(old: dict, new: dict, old_label: str = "old", new_label: str = "new") -> Diff:
-    """Compare two JSON reports layer by layer (matched by path) and in total."""
-    old_rows = {r["path"]: r for r in old.get("layers", [])}
-    new_rows = {r["path"]: r for r in new.get("layers", [])}
+    """Compare two JSON reports layer by layer (aligned by structure) and in total."""
+    old_rows, new_rows = list(old.get("layers", [])), list(new.get("layers", []))
     changes = []
-    for path, n in new_rows.items():
-        o = old_rows.get(path)
+    for o, n in align(old_rows, new_rows):
         if o is None:
-            changes.append(LayerChange(path, n.get("name", ""), n.get("kind", ""), "added", (), None, n))
-            continue
-        fields = tuple(f for f in FIELDS if _value(o, f) != _value(n, f))
-        if fields:
-            changes.append(LayerChange(path, n.get("name", ""), n.get("kind", ""), "changed", fields, o, n))
-    for path, o in old_rows.items():
-        if path not in new_rows:
-            changes.append(LayerChange(path, o.get("name", ""), o.get("kind", ""), "removed", (), o, None))
-    order = {p: i for i, p in enumerate(new_rows)}
-    old_order = {p: i for i, p in enumerate(old_rows)}
-    changes.sort(key=lambda c: (order.get(c.path, old_order.get(c.path, 0) - 0.5)))
+            changes.append(LayerChange(n.get("path", ""), n.get("name", ""), n.get("kind", ""), "added", (), None, n))
+        elif n is None:
+            changes.append(LayerChange(o.get("path", ""), o.get("name", ""), o.get("kind", ""), "removed", (), o, None))
+        else:
+            fields = tuple(f for f in FIELDS if _value(o, f) != _value(n, f))
+            if fields:
+                changes.append(LayerChange(n.get("path", ""), n.get("name", ""), n.get("kind", ""), "changed",
+                                           fields, o, n))
     totals = {k: (old.get(k), new.get(k)) for k in TOTALS}
     totals["input"] = (old.get("input"), new.get("input"))
     totals["output"] = (old.get("output"), new.get("output"))
     return Diff(old.get("model", "?"), new.get("model", "?"), old_label, new_label, tuple(changes), totals,
                 len(old_rows), len(new_rows))
+
+
+def align(old: list, new: list) -> list[tuple]:
+    """Pairs ``(old_row, new_row)`` in order; ``None`` on the side where a layer does not exist."""
+    pairs = _lcs([_key(r, ANCHOR) for r in old], [_key(r, ANCHOR) for r in new], _equal)
+    out, i, j = [], 0, 0
+    for a, b in pairs + [(len(old), len(new))]:
+        gap = _lcs(old[i:a], new[j:b], _likeness)  # between two anchors: the most alike pairs
+        out += _with_unpaired(old[i:a], new[j:b], gap)
+        if a < len(old):
+            out.append((old[a], new[b]))
+        i, j = a + 1, b + 1
+    return out
+
+
+def _equal(a, b) -> int:
+    return 1 if a == b else 0
+
+
+def _likeness(a: dict, b: dict) -> int:
+    """0 for layers of different kinds (never paired); else 1 plus each of LIKENESS they share."""
+    if a.get("kind") != b.get("kind"):
+        return 0
+    return 1 + sum(_value(a, f) == _value(b, f) for f in LIKENESS)
+
+
+def _with_unpaired(old: list, new: list, pairs) -> list[tuple]:
+    out, i, j = [], 0, 0
+    for a, b in pairs + [(len(old), len(new))]:
+        out += [(o, None) for o in old[i:a]] + [(None, n) for n in new[j:b]]
+        if a < len(old):
+            out.append((old[a], new[b]))
+        i, j = a + 1, b + 1
+    return out
+
+
+def _key(row: dict, fields) -> tuple:
+    values = (_value(row, f) for f in fields)
+    return tuple(tuple(v) if isinstance(v, list) else v for v in values)
+
+
+def _lcs(a: list, b: list, score) -> list[tuple[int, int]]:
+    """Index pairs of an alignment of ``a`` and ``b`` with the highest total ``score`` (an LCS
+    where ``score`` is equality); equal runs at both ends are paired first, so the dynamic
+    programming table covers only the middle, where they differ."""
+    head = 0
+    while head < min(len(a), len(b)) and a[head] == b[head]:
+        head += 1
+    tail = 0
+    while tail < min(len(a), len(b)) - head and a[-1 - tail] == b[-1 - tail]:
+        tail += 1
+    mid_a, mid_b = a[head:len(a) - tail], b[head:len(b) - tail]
+    n, m = len(mid_a), len(mid_b)
+    table = [[0] * (m + 1) for _ in range(n + 1)]
+    for i in range(n - 1, -1, -1):
+        row, below = table[i], table[i + 1]
+        for j in range(m - 1, -1, -1):
+            w = score(mid_a[i], mid_b[j])
+            row[j] = max(below[j], row[j + 1], below[j + 1] + w if w else 0)
+    pairs, i, j = [], 0, 0
+    while i < n and j < m:
+        w = score(mid_a[i], mid_b[j])
+        if w and table[i][j] == table[i + 1][j + 1] + w:
+            pairs.append((head + i, head + j))
+            i, j = i + 1, j + 1
+        elif table[i + 1][j] >= table[i][j + 1]:
+            i += 1
+        else:
+            j += 1
+    return ([(k, k) for k in range(head)] + pairs
+            + [(len(a) - tail + k, len(b) - tail + k) for k in range(tail)])
 
 
 def _value(row: dict, field: str):
@@ -115,24 +185,118 @@ def report_dict(ref: str, input=None, batch: int = 1, dtype: str = "fp32", parse
     from .engine import analyze
     from .zoo import load_model
 
-    graph = load_model(ref)
+    graph = load_model(ref, input)
     x = parse_input(input, graph.input) if (parse_input and input is not None) else None
     return analyze(graph, input=x, batch=batch, dtype=dtype).to_dict()
 
 
 def load_reports(path) -> list[dict]:
-    """A saved JSON report (``cnncalc shapes M --format json``), or a list of them."""
+    """A saved JSON report (``cnncalc shapes M --format json``), or a list of them, checked against
+    the report's schema on the way in: nothing read from the file reaches the engine or the diff
+    unless every field the diff and ``check --baseline`` use has its type and a sane size."""
+    from .files import read_text
+
     shown = str(path)
+    text = read_text(path, what="JSON report")
     try:
-        data = json.loads(Path(path).read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise CnncalcError("no such file", file=shown) from None
+        data = json.loads(text, parse_int=_bounded_int, parse_constant=_no_constant)
     except json.JSONDecodeError as exc:
-        raise CnncalcError(f"not JSON: {exc.msg}", file=shown, line=exc.lineno,
-                           fix="save one with `cnncalc shapes MODEL --format json > FILE.json`") from None
+        raise CnncalcError(f"not JSON: {exc.msg}", file=shown, line=exc.lineno, fix=_SAVE) from None
+    except RecursionError:
+        raise CnncalcError("the JSON is nested too deep for a report (which is 4 levels deep)", file=shown,
+                           line=_too_deep_line(text), fix=_SAVE) from None
+    except ValueError as exc:  # from the two hooks
+        raise CnncalcError(f"not a cnncalc JSON report: {exc}", file=shown, fix=_SAVE) from None
     reports = data if isinstance(data, list) else [data]
-    for r in reports:
-        if not isinstance(r, dict) or not isinstance(r.get("layers"), list) or "model" not in r:
-            raise CnncalcError("not a cnncalc JSON report (no model and layers)", file=shown,
-                               fix="save one with `cnncalc shapes MODEL --format json > FILE.json`")
+    if not reports:
+        raise CnncalcError("holds no report (an empty list)", file=shown, fix=_SAVE)
+    for i, report in enumerate(reports):
+        where = f"report [{i}]: " if isinstance(data, list) else ""
+        problem = _report_problem(report)
+        if problem:
+            raise CnncalcError(f"not a cnncalc JSON report: {where}{problem}", file=shown, fix=_SAVE)
     return reports
+
+
+_SAVE = "save one with `cnncalc shapes MODEL --format json > FILE.json`"
+_DEEP = 100  # where the error points when Python's JSON parser runs out of recursion (~1,000)
+_MAX_INT = 2**63 - 1  # a count beyond int64 is no report cnncalc wrote
+
+
+def _bounded_int(text: str) -> int:
+    if len(text.lstrip("-")) > 19:
+        raise ValueError(f"the number {text[:20]}… is too large")
+    return int(text)
+
+
+def _no_constant(name: str):
+    raise ValueError(f"{name} is not a number a report holds")
+
+
+def _too_deep_line(text: str) -> int | None:
+    """The line where the nesting passes _DEEP levels (strings skipped), for the error."""
+    import re
+
+    depth = 0
+    for m in re.finditer(r'"(?:[^"\\]|\\.)*"|[\[\]{}]', text):
+        token = m.group()
+        if token in "[{":
+            depth += 1
+            if depth > _DEEP:
+                return text.count("\n", 0, m.start()) + 1
+        elif token in "]}":
+            depth -= 1
+    return None
+
+
+def _is_count(v, low: int = 0) -> bool:
+    return type(v) is int and low <= v <= _MAX_INT
+
+
+def _is_shape(v) -> bool:
+    return isinstance(v, list) and 1 <= len(v) <= 8 and all(_is_count(d, 1) for d in v)
+
+
+def _report_problem(report) -> str | None:
+    """What is wrong with one report (None when the diff can use it)."""
+    if not isinstance(report, dict):
+        return f"a report is a JSON object, not {type(report).__name__ if report is not None else 'null'}"
+    for key in ("model", "layers"):
+        if key not in report:
+            return f"it has no '{key}'"
+    if not isinstance(report["model"], str):
+        return "'model' must be a name"
+    if control_character(report["model"]):
+        return f"'model' holds the control character {control_character(report['model'])}"
+    for key in ("input", "output"):
+        if key in report and not _is_shape(report[key]):
+            return f"'{key}' must be a shape (a list of positive whole numbers)"
+    for key in TOTALS + ("trainable_params",):
+        if key in report and not _is_count(report[key]):
+            return f"'{key}' must be a whole number ≥ 0"
+    if "batch" in report and not _is_count(report["batch"], 1):
+        return "'batch' must be a whole number ≥ 1"
+    if "dtype" in report and not isinstance(report["dtype"], str):
+        return "'dtype' must be a name such as float32"
+    layers = report["layers"]
+    if not isinstance(layers, list):
+        return "'layers' must be a list"
+    for i, row in enumerate(layers):
+        if not isinstance(row, dict):
+            return f"layers[{i}] must be an object"
+        if not isinstance(row.get("path"), str):
+            return f"layers[{i}] has no path (a text such as 'layers[0]')"
+        for key in ("path", "name", "kind"):
+            if key in row and not isinstance(row[key], str):
+                return f"layers[{i}].{key} must be text"
+            if key in row and control_character(row[key]):  # (shown in tables and CI lines)
+                return f"layers[{i}].{key} holds the control character {control_character(row[key])}"
+        for key in ("input", "output"):
+            if key in row and not _is_shape(row[key]):
+                return f"layers[{i}].{key} must be a shape (a list of positive whole numbers)"
+        for key in ("params", "macs"):
+            if key in row and not _is_count(row[key]):
+                return f"layers[{i}].{key} must be a whole number ≥ 0"
+        if row.get("line") is not None and not _is_count(row["line"], 1):
+            return f"layers[{i}].line must be a line number"
+    return None

@@ -100,7 +100,8 @@ class Exact:
             if answer is None:
                 import sympy
 
-                self.violated(sympy.Ne(a, b), what)
+                if self.violated(sympy.Ne(a, b), what):  # sympy proved they never agree
+                    return True
         return False
 
 
@@ -146,8 +147,10 @@ EXACT = Exact()
 
 
 def _try_bool(condition):
-    if isinstance(condition, bool):
+    if condition is True or condition is False:
         return condition
+    if getattr(condition, "free_symbols", None):
+        return None  # depends on the input size (a sympy And/Or is truthy as an object: never ask it)
     try:
         return bool(condition)
     except TypeError:  # a sympy relation that depends on the input size
@@ -155,6 +158,8 @@ def _try_bool(condition):
 
 
 def _decided(condition, what: str) -> bool:
+    if condition is True or condition is False:
+        return condition
     decided = _try_bool(condition)
     if decided is None:
         raise TypeError(f"cannot decide '{what}' ({condition}) for numbers: use a Collecting context")

@@ -206,23 +206,21 @@ def _first_centre(axis) -> float:
     return centre if q == 0 else centre - q * shift / period
 
 
-def _numeric(value) -> bool:
-    """A number, whole or a fraction of a pixel (upsampling), not a formula."""
-    return dim.is_known(value) or isinstance(value, Fraction)
-
-
 def _whole(value):
     """An int where the value is whole (every field without upsampling), else the Fraction."""
-    if isinstance(value, Fraction) and value.denominator == 1:
+    if type(value) is Fraction and value.denominator == 1:
         return int(value)
     return value
 
 
 def _squash(values):
-    """One number where every axis agrees (the common square case), else the tuple."""
-    if values is None:
-        return None
-    return values[0] if all(v == values[0] for v in values) else tuple(values)
+    """One number where every axis agrees (the common square case), else the tuple; a fraction
+    that came out whole is an int again."""
+    first = values[0]
+    for v in values:
+        if v != first:
+            return tuple([_whole(v) for v in values])
+    return _whole(first)
 
 
 class _Walk:
@@ -236,6 +234,7 @@ class _Walk:
         self.longest = {NETWORK_INPUT: 0}  # weighted layers on the longest path to each tensor
         self.alias: dict[str, str] = {}  # a projection left out where the shape is kept: its input
         self.rows: list[LayerRow] = []
+        self.by_name: dict[str, LayerRow] = {}
         self.warnings: list[Warning_] = []
         self.outputs: tuple = ()
 
@@ -255,20 +254,22 @@ class _Walk:
 
     def node(self, node: Node) -> None:
         kind = node.kind
-        reads = tuple(self.tensor(t) for t in node.inputs)
+        alias = self.alias
+        reads = tuple([alias.get(t, t) for t in node.inputs]) if alias else node.inputs
         self.ctx.locate(node.path, node.name)
         try:
             if node.only_if is not None and not self.differs(node.only_if):
-                self.alias[node.name] = reads[0]  # the shape is kept: identity, no layer
+                alias[node.name] = reads[0]  # the shape is kept: identity, no layer
                 return
             args = node.args if node.deferred is None else self.resolve(node)
-            xs = tuple(self.shapes[t] for t in reads)
+            shapes = self.shapes
+            xs = tuple([shapes[t] for t in reads])
             x = xs[0] if kind.inputs == 1 else xs
             inf = kind.infer(args, x, self.ctx)
             y = inf.output
-            if any(dim.truth(d > MAX_DIM, False) for d in y):
-                raise CnncalcError(f"output {list(y)} is too large")
-            params = kind.params(args, x, y)
+            if _too_large(y, self.ctx):
+                raise CnncalcError(f"output {list(y)} is too large", fix=f"every size is at most {MAX_DIM:,} (torch's int32 index limit)")
+            params = kind.params(args, x, y) if node.shares is None else self.shared(node, args, x)
             macs = kind.macs(args, x, y)
             ti = kind.torchinfo_mult_adds(args, x, y)
             fv = kind.fvcore_flops(args, x, y)
@@ -276,21 +277,37 @@ class _Walk:
             self.fail(exc, node)
         for message in inf.warnings:
             self.warnings.append(Warning_(self.graph.file, node.line, node.path, node.name, message))
-        field, bound = self.field(kind, reads, inf.window, y)
-        self.shapes[node.name] = y
-        self.fields[node.name] = field
-        self.jumps[node.name] = self.jump(kind, reads, inf.window, y)
-        self.longest[node.name] = max(self.longest[t] for t in reads) + (1 if kind.weighted else 0)
+        field, bound, jump = self.grid(kind, reads, inf.window, y)
+        name = node.name
+        shapes[name] = y
+        self.fields[name] = field
+        self.jumps[name] = jump
+        longest = self.longest[reads[0]] if len(reads) == 1 else max([self.longest[t] for t in reads])
+        self.longest[name] = longest + 1 if kind.weighted else longest
         b = self.batch
         self.rows.append(LayerRow(
-            name=node.name, path=node.path, kind=kind.name, line=node.line, depth=node.depth,
-            input=(b, *xs[0]), output=(b, *y), params=params, macs=macs * b, formula=inf.formula,
-            receptive_field=_squash(field.rf) if field else None,
-            rf_jump=_squash(field.jump) if field else None,
-            rf_start=_squash(field.start) if field else None,
-            torchinfo_mult_adds=ti * b, fvcore_flops=fv * b,
-            reads=reads, inputs=tuple((b, *s) for s in xs), args=args, rf_bound=bound,
+            name, node.path, kind.name, node.line, node.depth, (b, *xs[0]), (b, *y), params, macs * b,
+            inf.formula,
+            _squash(field.rf) if field else None,
+            _squash(field.jump) if field else None,
+            _squash(field.start) if field else None,
+            ti * b, fv * b, reads, tuple([(b, *s) for s in xs]), args, bound, node.shares,
         ))
+        self.by_name[name] = self.rows[-1]
+
+    def shared(self, node: Node, args: dict, x) -> int:
+        """A layer that reuses another's weights (``shares:``): they must be the very same weights —
+        same kind, same arguments, same input channels — and they are counted once, there, as
+        ``sum(p.numel())`` counts a module used twice."""
+        owner = self.by_name.get(node.shares)
+        if owner is None:
+            raise CnncalcError(f"shares: '{node.shares}' is not a layer with weights before this one",
+                               fix="name the layer whose weights are reused")
+        if owner.kind != node.kind.name or owner.args != args or owner.inputs[0][1] != x[0]:
+            raise CnncalcError(f"cannot share the weights of {node.shares} ({owner.kind}, input channels "
+                               f"{owner.inputs[0][1]}): this {node.kind.name} has other arguments or input channels",
+                               fix="tied layers have the same kind, arguments and input channels")
+        return 0
 
     # -- what the loader left to the engine ---------------------------------------------------------
     def resolve(self, node: Node) -> dict:
@@ -329,35 +346,30 @@ class _Walk:
         return tuple(_projection_stride(n, m, main[i] if main else None) for i, (n, m) in enumerate(zip(x[1:], y[1:])))
 
     # -- receptive field and grid -----------------------------------------------------------------
-    def field(self, kind, reads, window, y):
-        """The receptive field of the node's output, and for a merge whose inputs disagree, the
-        input whose field bounds it."""
+    def grid(self, kind, reads, window, y):
+        """The output's receptive field; for a merge whose inputs' fields disagree, the input
+        that bounds it; and the output grid's total stride (the jump, also where the field is
+        not tracked), which a projection shortcut steps by."""
         if len(y) < 2:
-            return None, None
+            return None, None, None
         if kind.inputs == 1:
             f = self.fields.get(reads[0])
-            return (f.through(window) if f is not None else None), None
+            j = self.jumps.get(reads[0])
+            if window is None:
+                return f, None, j
+            if window == GLOBAL:
+                return None, None, None
+            if j is not None:
+                j = tuple([a * s for a, s in zip(j, window.stride)])
+            return (f.through(window) if f is not None else None), None, j
         fields = [self.fields.get(t) for t in reads]
-        if any(_broadcast(self.shapes[t], y) for t in reads):
-            return None, None  # a [C, 1, 1] spread over every unit: a gate, not a field
-        merged = _Field.widest(fields)
+        merged = None if any(_broadcast(self.shapes[t], y) for t in reads) else _Field.widest(fields)
+        # (a [C, 1, 1] spread over every unit is a gate, not a field)
         bound = None
         if merged is not None and len({(f.rf, f.start) for f in fields}) > 1:
             bound = max(reads, key=lambda t: sum(self.fields[t].rf))
-        return merged, bound
-
-    def jump(self, kind, reads, window, y):
-        if len(y) < 2:
-            return None
-        if kind.inputs == 1:
-            j = self.jumps.get(reads[0])
-            if j is None or window is None:
-                return j
-            if window == GLOBAL:
-                return None
-            return tuple(_whole(Fraction(a) * s) for a, s in zip(j, window.stride))
         jumps = {self.jumps.get(t) for t in reads}
-        return jumps.pop() if len(jumps) == 1 else None
+        return merged, bound, (jumps.pop() if len(jumps) == 1 else None)
 
 
 def _broadcast(x: tuple, y: tuple) -> bool:
@@ -365,6 +377,17 @@ def _broadcast(x: tuple, y: tuple) -> bool:
     if len(x) != len(y):
         return True
     return any(dim.is_known(a) and a == 1 and not (dim.is_known(b) and b == 1) for a, b in zip(x[1:], y[1:]))
+
+
+def _too_large(y, ctx) -> bool:
+    """A size above torch's int32 index limit (with formulas: recorded as the condition when)."""
+    for d in y:
+        if type(d) is int:
+            if d > MAX_DIM:
+                return True
+        elif ctx.violated(d > MAX_DIM, "output size at most 2**31 - 1"):
+            return True
+    return False
 
 
 def _ratio(a, b):

@@ -6,6 +6,42 @@ used from Python (and from tests) without ever printing or exiting.
 
 from __future__ import annotations
 
+import re
+
+# C0 and C1 controls (ESC starts terminal sequences, 0x9b is a one-byte CSI), DEL, lone surrogates
+# (they cannot even be printed), line/paragraph separators and the bidirectional overrides that
+# make text read differently from what it is. Tab, newline and carriage return stay: one-line
+# renderers fold them into spaces.
+_UNPRINTABLE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e"
+                          "\u2066-\u2069\ud800-\udfff]")
+
+
+def printable(text: object) -> str:
+    """``text`` with every control character written as an escape (``\\x1b``, ``\\u202e``), so a
+    name from a spec can neither drive the terminal nor break a JSON, XML or CI-log line.
+    Every message and output format passes user text through here."""
+    text = str(text)
+    if not _UNPRINTABLE.search(text):
+        return text
+    return _UNPRINTABLE.sub(_escape, text)
+
+
+def control_character(text: str) -> str | None:
+    """The first character of ``text`` that :func:`printable` would escape, escaped (or None)."""
+    match = _UNPRINTABLE.search(text)
+    return _escape(match) if match else None
+
+
+def _escape(match) -> str:
+    code = ord(match.group())
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
+
+
+def shorten(text: object, limit: int = 60) -> str:
+    """The start of a long user-given string, for echoing in a message."""
+    text = str(text)
+    return text if len(text) <= limit else text[:limit] + "…"
+
 
 class CnncalcError(Exception):
     """Bad input: a spec, an argument or a layer that does not make sense.
@@ -55,7 +91,7 @@ class CnncalcError(Exception):
         text = f"{head}: {self.message}" if head else self.message
         if self.fix:
             text += f"; {self.fix}"
-        return " ".join(text.split())  # guarantee one line
+        return " ".join(printable(text).split())  # one line, and nothing a terminal would obey
 
     def __str__(self) -> str:
         return self.oneline()

@@ -69,6 +69,7 @@ class Node:
     deferred: Deferred | None = None
     only_if: tuple | None = None  # ("differ", a, b): exists only where tensors a and b differ in shape
     refs: tuple[str, ...] = ()  # tensors whose shapes (not values) its arguments read
+    shares: str | None = None  # the layer whose weights it reuses (tied weights: counted once)
 
 
 @dataclass(frozen=True)

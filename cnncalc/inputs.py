@@ -3,31 +3,88 @@ spec's channels. Shared by every command (and, with names for sizes, by the symb
 
 from __future__ import annotations
 
-from .errors import CnncalcError
+import re
+
+from .errors import CnncalcError, shorten
+from .layers.base import MAX_DIM
+
+_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 
-def parse_input(text: str | None, default: tuple) -> tuple | None:
-    """``3,224,224`` / ``3x224x224`` → (3, 224, 224); ``224`` or ``224x200`` keep the spec's channels."""
+def split_sizes(text: str) -> list[str]:
+    """``3,224,224`` / ``3x224x224`` / ``3×H×W`` → its parts, stripped (a name never holds an ``x``)."""
+    return [p.strip() for p in str(text).replace("×", "x").replace(",", "x").split("x")]
+
+
+def is_name(part: str) -> bool:
+    """Is this size a name (``H``, ``batch``), which makes the report symbolic?"""
+    return bool(_NAME.match(part.strip()))
+
+
+def parse_batch(text) -> int:
+    """``--batch 8`` → 8."""
+    try:
+        return int(str(text).strip())
+    except ValueError:
+        raise CnncalcError(f"--batch {shorten(repr(text))} is neither a whole number nor a name") from None
+
+
+def parse_input(text: str | None, default: tuple | None) -> tuple | None:
+    """``3,224,224`` / ``3x224x224`` → (3, 224, 224); ``224`` or ``224x200`` keep the spec's channels.
+    (``default`` None: a model with no input size of its own, an imported module, takes it whole.)"""
     if text is None:
         return None
-    parts = [p for p in text.replace("×", "x").replace(",", "x").split("x") if p.strip()]
+    parts = [p for p in split_sizes(text) if p]
     try:
         dims = tuple(int(p) for p in parts)
     except ValueError:
         raise CnncalcError(f"--input {text!r} is not a size", fix="write C,H,W or CxHxW, e.g. 3x224x224") from None
-    if any(d < 1 for d in dims) or not dims or len(dims) > 3:
+    if any(d < 1 for d in dims) or not dims or len(dims) > 4:
         raise CnncalcError(f"--input {text!r} is not a size", fix="write C,H,W or CxHxW with positive numbers")
     return complete(dims, default, text)
 
 
-def complete(dims: tuple, default: tuple, text: str) -> tuple:
-    """Fill in what ``--input`` left out from the spec's own input shape."""
-    if len(dims) == 3:
+def complete(dims: tuple, default: tuple | None, text: str) -> tuple:
+    """Fill in what ``--input`` left out from the spec's own input shape: the channels, and for one
+    size a square (or cube) input."""
+    if default is None or len(dims) == len(default):
         return dims
-    if len(default) != 3:
-        if len(dims) == 1:
-            return dims
+    if len(default) == 1:
         raise CnncalcError(f"this model takes a flat input [{default[0]}], not {text!r}")
+    if len(dims) == len(default) - 1:
+        return (default[0], *dims)
     if len(dims) == 1:
-        return (default[0], dims[0], dims[0])
-    return (default[0], *dims)
+        return (default[0], *dims * (len(default) - 1))
+    raise CnncalcError(f"--input {text!r} does not fit this model's input {list(default)}",
+                       fix=f"give {len(default)} sizes (C first) or {len(default) - 1} (the spec's channels kept)")
+
+
+def parse_range(text: str) -> tuple[int, int]:
+    """``1..1024`` (or ``1-1024``, ``1:1024``) → (1, 1024)."""
+    for sep in ("..", "–", ":", "-"):
+        if sep in text:
+            a, _, b = text.partition(sep)
+            break
+    else:
+        raise CnncalcError(f"--range {shorten(text)!r} is not a range", fix="write FIRST..LAST, e.g. 1..1024")
+    try:
+        lo, hi = int(a), int(b)
+    except ValueError:
+        raise CnncalcError(f"--range {shorten(text)!r} is not a range", fix="write FIRST..LAST, e.g. 1..1024") from None
+    if lo < 1 or hi < lo:
+        raise CnncalcError(f"--range {shorten(text)!r} is empty or starts below 1", fix="e.g. 1..1024")
+    if hi > MAX_DIM:  # (before numpy sees it: an int64 overflow)
+        raise CnncalcError(f"--range {shorten(text)!r} goes past {MAX_DIM:,}, the largest size shapes takes",
+                           fix=f"end the range at {MAX_DIM} or below")
+    if hi - lo > 10_000_000:
+        raise CnncalcError(f"--range {shorten(text)!r} is too long", fix="at most 10,000,000 sizes at once")
+    return lo, hi
+
+
+def check_size(n: int, option: str) -> int:
+    """One input size given on the command line: from 1 to MAX_DIM, the sizes shapes takes."""
+    if n < 1:
+        raise CnncalcError(f"{option} {n}: sizes start at 1")
+    if n > MAX_DIM:
+        raise CnncalcError(f"{option} {n}: sizes stop at {MAX_DIM:,}, the largest size shapes takes")
+    return n

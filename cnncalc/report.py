@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 DTYPE_BYTES = {"float32": 4, "fp32": 4, "float16": 2, "fp16": 2, "bfloat16": 2, "bf16": 2,
                "float64": 8, "fp64": 8, "int8": 1}
@@ -21,8 +22,10 @@ CONVENTIONS = {
 }
 
 
-@dataclass(frozen=True)
-class LayerRow:
+class LayerRow(NamedTuple):
+    """One node of the analysed graph. (A named tuple, not a frozen dataclass: a report of a
+    10,000-node graph makes 10,000 of them, and a frozen dataclass costs several times more.)"""
+
     name: str
     path: str
     kind: str
@@ -40,8 +43,9 @@ class LayerRow:
     fvcore_flops: int  # with batch
     reads: tuple = ()  # the tensors it reads (``input`` is the network's input)
     inputs: tuple = ()  # their shapes, with batch (``input`` is the first)
-    args: dict = field(default_factory=dict, compare=False)  # its arguments, resolved: what the torch builder builds
+    args: dict | None = None  # its arguments, resolved: what the torch builder builds
     rf_bound: str | None = None  # a merge whose inputs' fields differ: the input that bounds it
+    shares: str | None = None  # the layer whose weights it reuses: its params are counted there, once
 
     @property
     def flops(self) -> int:
@@ -89,6 +93,17 @@ class Report:
     outputs: tuple = ()  # ((tensor, shape), …): the network's outputs (``output`` is the first's shape)
     conditions: tuple = ()  # sizes as formulas: when each layer fails or warns (cnncalc.dim.Condition)
     symbols: tuple = ()  # sizes as formulas: the names, in the order they appear in the input
+
+    @property
+    def coverage(self) -> float:
+        """The share of nodes whose cost cnncalc counts: 1.0 unless an import kept operators it
+        does not know (``opaque``), whose cost is unknown rather than zero."""
+        from . import layers
+
+        if not self.rows:
+            return 1.0
+        unknown = sum(1 for r in self.rows if not layers.lookup(r.kind).counted)
+        return 1 - unknown / len(self.rows)
 
     @property
     def errors(self) -> tuple:
@@ -174,6 +189,7 @@ class Report:
                     "macs": v(r.macs),
                     "receptive_field": _json_field(r.receptive_field),
                     "formula": r.formula,
+                    **({"shares": r.shares} if r.shares else {}),
                 }
                 for r in self.rows
             ],

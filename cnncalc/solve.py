@@ -21,9 +21,14 @@ from . import dim, symbolic
 from .engine import analyze as concrete_analyze
 from .errors import CnncalcError
 from .graph import Graph
+from .inputs import check_size, parse_range  # noqa: F401  (parse_range: part of this module's API)
+from .report import json_number
 
 DEFAULT_RANGE = (1, 1024)
 _BIG = 2**40  # "for large inputs": where the total stride is read off the output formula
+_INT64_SAFE = 2**62  # every value (and partial sum or product) below this: int64 code is exact
+MAX_EXACT_SCAN = 1_000_000  # sizes evaluated with Python integers (formulas beyond int64) at once
+MAX_SLOW_SCAN = 20_000  # sizes evaluated by sympy one at a time (formulas the compiler lacks)
 
 
 @dataclass(frozen=True)
@@ -70,37 +75,19 @@ class Solution:
     exact_count: int
     exact_pattern: str | None = None  # e.g. "N ≡ 1, 2, 3, 4 (mod 32) from N = 1 on"
     conditions: tuple = field(default_factory=tuple)  # (path, layer, check, fails_when) per check
+    shapes: dict = field(default_factory=dict)  # input/output (batch 1 first), feature_map: JSON dims
 
     def to_dict(self) -> dict:
         return {
-            "model": self.model, "input": self.input, "symbol": self.symbol,
+            "model": self.model, "input": self.shapes.get("input"), "symbol": self.symbol,
             "range": [self.lo, self.hi], "smallest_valid": self.smallest,
             "valid": [list(i) for i in self.valid], "valid_count": self.valid_count,
             "exact": [list(i) for i in self.exact], "exact_count": self.exact_count,
             "exact_pattern": self.exact_pattern,
             "total_stride": self.stride,
-            "feature_map": self.feature_map_plain, "output": self.output_plain,
+            "feature_map": self.shapes.get("feature_map"), "output": self.shapes.get("output"),
             "conditions": [{"path": p, "layer": n, "check": c, "fails_when": w} for p, n, c, w in self.conditions],
         }
-
-
-def parse_range(text: str) -> tuple[int, int]:
-    """``1..1024`` (or ``1-1024``, ``1:1024``) → (1, 1024)."""
-    for sep in ("..", "–", ":", "-"):
-        if sep in text:
-            a, _, b = text.partition(sep)
-            break
-    else:
-        raise CnncalcError(f"--range {text!r} is not a range", fix="write FIRST..LAST, e.g. 1..1024")
-    try:
-        lo, hi = int(a), int(b)
-    except ValueError:
-        raise CnncalcError(f"--range {text!r} is not a range", fix="write FIRST..LAST, e.g. 1..1024") from None
-    if lo < 1 or hi < lo:
-        raise CnncalcError(f"--range {text!r} is empty or starts below 1", fix="e.g. 1..1024")
-    if hi - lo > 10_000_000:
-        raise CnncalcError(f"--range {text!r} is too long", fix="at most 10,000,000 sizes at once")
-    return lo, hi
 
 
 class Problem:
@@ -120,20 +107,42 @@ class Problem:
         self.shape = shape
         self.sr = symbolic.analyze(graph, shape)
         report = self.sr
-        self.errors = symbolic.unique_conditions(c for c in self.sr.conditions if c.severity == "error")
+        self.errors = symbolic.unique_conditions([c for c in self.sr.conditions if c.severity == "error"])
         self.edges = [c for c in self.sr.conditions if c.what.startswith("uncovered")]
         spatial = [r for r in report.rows if len(r.output) == 4 and r.depth == 0 and  # (not a branch)
                    any(self.sym in getattr(d, "free_symbols", ()) for d in r.output[2:])]
         self.feature = spatial[-1].output[1:] if spatial else None
         # one compiled function for every formula the scans need
-        self._exprs = _unique_exprs([c.when for c in self.errors] + [c.when for c in self.edges]
-                                    + [c.amount for c in self.edges] + list(report.output[1:])
-                                    + list(self.feature or ()))
+        self._exprs = list(dict.fromkeys([c.when for c in self.errors] + [c.when for c in self.edges]
+                                         + [c.amount for c in self.edges] + list(report.output[1:])
+                                         + list(self.feature or ())))  # each formula once, in order
         self._index = {e: i for i, e in enumerate(self._exprs)}
         self._fn = compile_formulas(self._exprs, (self.sym,))
+        self._exact = compile_formulas(self._exprs, (self.sym,), exact=True)
+        self._slow = self._fn is not None and getattr(self._fn, "slow", False)
 
     def evaluate(self, sizes: np.ndarray) -> list[np.ndarray]:
-        return self._fn(np.asarray(sizes, dtype=np.int64))
+        """Every formula at every size: in int64 up to the size where a value could pass 2**62,
+        in Python integers above it (where shapes' own arithmetic is exact too)."""
+        sizes = np.asarray(sizes, dtype=np.int64)
+        if self._slow and len(sizes) > MAX_SLOW_SCAN:
+            raise CnncalcError(f"this network's conditions are evaluated one size at a time here; "
+                               f"scan at most {MAX_SLOW_SCAN:,} sizes", fix="give a shorter --range")
+        if not len(sizes):
+            return self._fn(sizes)
+        safe = _safe_up_to(self._exprs, self.sym, int(sizes.min()), int(sizes.max()))
+        fast, big = sizes[sizes <= safe], sizes[sizes > safe]
+        if not len(big):
+            return self._fn(fast)
+        if len(big) > MAX_EXACT_SCAN:
+            raise CnncalcError(f"above {safe:,} this network's formulas pass 64-bit integers; "
+                               f"scan at most {MAX_EXACT_SCAN:,} sizes beyond it at once",
+                               fix="give a shorter --range")
+        exact = self._exact(np.array([int(n) for n in big], dtype=object))
+        if not len(fast):
+            return exact
+        return [np.concatenate([np.asarray(a, dtype=object), np.asarray(b, dtype=object)])
+                for a, b in zip(self._fn(fast), exact)]
 
     def _value(self, values, expr):
         return values[self._index[expr]]
@@ -176,14 +185,16 @@ class Problem:
             valid_count=int(valid.sum()), exact_count=int(exact.sum()),
             exact_pattern=_pattern(sizes, exact, stride, str(self.sym)),
             conditions=tuple((c.path, c.layer, c.what, str(c.when)) for c in self.errors),
+            shapes={"input": [1, *map(json_number, self.shape)],
+                    "output": [1, *map(json_number, report.output[1:])],
+                    "feature_map": list(map(json_number, self.feature)) if self.feature else None},
         )
 
     def at(self, n: int) -> AtSize:
         """Which layer fails at size ``n`` and how (the concrete engine's own message), and which
         layers leave real input rows or columns unused there."""
-        if n < 1:
-            raise CnncalcError(f"--at {n}: sizes start at 1")
-        values = [v[0] for v in self.evaluate(np.array([n]))]
+        check_size(n, "--at")
+        values = [v[0] for v in self._exact(np.array([n], dtype=object))]  # (exact: Python integers)
         first = next((c for c in self.errors if bool(self._value(values, c.when))), None)
         uncovered, seen = [], set()
         for c in self.edges:
@@ -200,12 +211,17 @@ class Problem:
 
             return AtSize(n, True, output=at_n(self.sr.output[1:]),
                           feature_map=at_n(self.feature) if self.feature else None, uncovered=tuple(uncovered))
+        path, layer, check = first.path, first.layer, first.what
         try:
             concrete_analyze(self.graph, shape)
             message = None  # (the formulas and the engine disagree: a bug the tests look for)
         except CnncalcError as exc:
             message = exc.message + (f"; {exc.fix}" if exc.fix else "")
-        return AtSize(n, False, first.path, first.layer, first.what, message, uncovered=tuple(uncovered))
+            if exc.path and exc.path != path:  # the engine stops at the first layer that fails
+                failing = [c for c in self.errors if c.path == exc.path and bool(self._value(values, c.when))]
+                path, layer = exc.path, exc.layer
+                check = failing[0].what if failing else check
+        return AtSize(n, False, path, layer, check, message, uncovered=tuple(uncovered))
 
 
 def solve(graph: Graph, lo: int = DEFAULT_RANGE[0], hi: int = DEFAULT_RANGE[1], input: str | None = None) -> Solution:
@@ -214,16 +230,55 @@ def solve(graph: Graph, lo: int = DEFAULT_RANGE[0], hi: int = DEFAULT_RANGE[1], 
 
 def _before(first, c, conditions) -> bool:
     """Is condition ``c`` recorded after the failing one (so its layer is never reached)?"""
-    return conditions.index(c) > conditions.index(first)
+    return first in conditions and conditions.index(c) > conditions.index(first)
 
 
-def _unique_exprs(exprs) -> list:
-    seen, out = set(), []
-    for e in exprs:
-        if e not in seen:
-            seen.add(e)
-            out.append(e)
-    return out
+def _safe_up_to(exprs, sym, lo: int, hi: int) -> int:
+    """The largest size in [lo - 1, hi] up to which the int64 code of ``exprs`` cannot overflow:
+    every value it computes, partial sums and products included, stays below 2**62."""
+    def safe(n):
+        return all(_magnitude(sympy.sympify(e), sym, n) < _INT64_SAFE for e in exprs)
+
+    if safe(hi):
+        return hi
+    if not safe(lo):
+        return lo - 1
+    good, bad = lo, hi  # bounds grow with the size: bisect
+    while bad - good > 1:
+        mid = (good + bad) // 2
+        good, bad = (mid, bad) if safe(mid) else (good, mid)
+    return good
+
+
+def _magnitude(e, sym, n: int) -> float:
+    """An upper bound of every intermediate |value| the compiled code computes for ``e`` at
+    sizes 1..n (the tree of :func:`_int`/:func:`_code`, bounded node by node)."""
+    if e is sympy.true or e is sympy.false:
+        return 0
+    if e.is_Relational:
+        num, _ = sympy.fraction(sympy.together(e.lhs - e.rhs))
+        return _magnitude(num, sym, n)
+    if isinstance(e, (sympy.And, sympy.Or, sympy.Not, sympy.Max, sympy.Min)):
+        return max(_magnitude(a, sym, n) for a in e.args)
+    if e.is_Integer or e.is_Rational:
+        return abs(int(e.p))
+    if e == sym:
+        return n
+    if e.is_Add:
+        return sum(_magnitude(a, sym, n) for a in e.args)
+    if e.is_Mul:
+        out = 1
+        for a in e.args:
+            out *= _magnitude(a, sym, n)
+        return out
+    if e.is_Pow and e.exp.is_Integer and e.exp >= 0:
+        return _magnitude(e.base, sym, n) ** int(e.exp)
+    if isinstance(e, (sympy.floor, sympy.ceiling)):
+        num, _ = sympy.fraction(sympy.together(e.args[0]))
+        return _magnitude(sympy.expand(num), sym, n) + 1
+    if isinstance(e, sympy.Mod):
+        return max(_magnitude(e.args[0], sym, n), abs(int(e.args[1])) if e.args[1].is_Integer else 0)
+    return 0  # (not compiled: evaluated exactly by sympy)
 
 
 def intervals(sizes: np.ndarray, mask: np.ndarray) -> tuple:
@@ -265,11 +320,15 @@ class NotCompilable(Exception):
     pass
 
 
-def compile_formulas(exprs, symbols):
+def compile_formulas(exprs, symbols, exact: bool = False):
     """One Python function ``f(*sizes) -> [values]`` over int64 numpy arrays (one array per
     symbol, broadcast together), exact: every floor and ceiling becomes integer ``//`` (never float
     division, which can round ⌊(N + 2)/3⌋ wrong). A formula the generator does not know falls
-    back to sympy, size by size."""
+    back to sympy, size by size (the function's ``slow`` is then True).
+
+    int64 wraps around silently: for sizes where a value could pass 2**62 (see
+    :func:`_safe_up_to`), ``exact=True`` compiles the same code for object arrays of Python
+    integers, whose constants are Python integers too."""
     if not isinstance(symbols, (tuple, list)):
         symbols = (symbols,)
     names = {s: f"a{i}" for i, s in enumerate(symbols)}
@@ -281,7 +340,7 @@ def compile_formulas(exprs, symbols):
             lines.append(None)
     args = ", ".join(names.values())
     body = ", ".join(f"_b({c})" if c is not None else "None" for c in lines)
-    namespace = {"np": np}
+    namespace = {"np": np, "K": int if exact else np.int64}
     # the source is built from sympy trees (numbers, the names a0, a1, …), never from user text
     exec(f"def _f({args}):\n    shape = np.broadcast({args}, {args}).shape\n"
          f"    def _b(v):\n        return np.broadcast_to(v, shape)\n"
@@ -289,6 +348,7 @@ def compile_formulas(exprs, symbols):
     fast = namespace["_f"]
     slow = [(i, e) for i, (e, c) in enumerate(zip(exprs, lines)) if c is None]
     if not slow:
+        fast.slow = False
         return fast
 
     def with_fallback(*sizes):
@@ -298,6 +358,7 @@ def compile_formulas(exprs, symbols):
             values[i] = np.vectorize(lambda *v: _slow(e, symbols, v))(*grid)
         return values
 
+    with_fallback.slow = True
     return with_fallback
 
 
@@ -306,32 +367,29 @@ def _slow(e, symbols, values):
     return bool(value) if value.is_Boolean else int(value)
 
 
-_REL = {"==": "==", "!=": "!=", "<": "<", "<=": "<=", ">": ">", ">=": ">="}
-
-
 def _code(e, names) -> str:
     if e is sympy.true:
-        return "np.True_"
+        return "True"
     if e is sympy.false:
-        return "np.False_"
+        return "False"
     if e.is_Relational:
         num, den = sympy.fraction(sympy.together(e.lhs - e.rhs))
         if not (den.is_Integer and den > 0):
             raise NotCompilable(e)
-        return f"(({_int(num, names)}) {_REL[e.rel_op]} 0)"
+        return f"(({_int(num, names)}) {e.rel_op} 0)"  # sympy's ==, !=, <, <=, >, >= are numpy's too
     if isinstance(e, sympy.And):
         return "(" + " & ".join(_code(a, names) for a in e.args) + ")"
     if isinstance(e, sympy.Or):
         return "(" + " | ".join(_code(a, names) for a in e.args) + ")"
     if isinstance(e, sympy.Not):
-        return f"(~{_code(e.args[0], names)})"
+        return f"np.logical_not({_code(e.args[0], names)})"  # (~ on a Python bool is -1 or -2)
     return _int(e, names)
 
 
 def _int(e, names) -> str:
     """Code for an integer-valued expression with integer coefficients."""
     if e.is_Integer:
-        return f"np.int64({int(e)})"
+        return f"K({int(e)})"
     if e in names:
         return names[e]
     if e.is_Symbol or e.is_Rational:

@@ -24,32 +24,26 @@ from pathlib import Path
 
 from . import expr, layers
 from .errors import CnncalcError
+from .files import read_text
 from .graph import NETWORK_INPUT, Deferred, Graph, Node, ShapeOf, StrideBetween
+from .metadata import check_metadata
 from .yamlsrc import LMap, LSeq, line_of, load_text
 
 TOP_KEYS = ("name", "family", "description", "input", "layers", "outputs", "blocks", "expect", "metadata")
 COMPOSITES = ("residual", "parallel", "repeat")
-ENTRY_KEYS = ("name", "from")  # keys an entry may carry beside its kind
+ENTRY_KEYS = ("name", "from", "shares")  # keys an entry may carry beside its kind
 PREV = "prev"
 RESERVED = (PREV, NETWORK_INPUT)
 SHAPE_ARGS = ("in_channels",)  # what a block (or the top level) may read of its input's shape
 MAX_STEPS = 200_000  # layers, block calls and repeat copies expanded, together
 MAX_NESTING = 100  # residual, parallel, block and repeat inside one another
-NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z0-9_]+)*")
+NAME = re.compile(r"[A-Za-z0-9_]+(?:\.[A-Za-z0-9_]+)*")  # layer1.0.conv1, features.0.0 (quote a bare number)
 BLOCK_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 
 def load_file(path: str | Path) -> Graph:
-    path = Path(path)
     shown = str(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise CnncalcError("no such file", file=shown) from None
-    except UnicodeDecodeError:
-        raise CnncalcError("the file is not UTF-8 text", file=shown) from None
-    except OSError as exc:
-        raise CnncalcError(f"cannot read the file: {exc.strerror}", file=shown) from None
+    text = read_text(path, what="spec file")  # a regular file only, read up to the size limit
     return from_data(load_text(text, shown), shown)
 
 
@@ -160,6 +154,7 @@ class Frame:
     stack: tuple  # the block calls we are inside (to refuse recursion)
     call_line: int | None
     depth: int
+    label_calls: bool = True  # an unnamed block call qualifies its names with its own label
 
 
 # -- the loader ------------------------------------------------------------------------------------
@@ -219,6 +214,7 @@ class _Loader:
         metadata = data.get("metadata") or {}
         if not isinstance(metadata, dict):
             self.fail("metadata must be a mapping", line=line_of(data, "metadata"))
+        check_metadata(metadata, self.file)  # the accuracies compare shows: finite percentages
         family = data.get("family")
         if family is not None and not isinstance(family, str):
             self.fail("family must be a name", line=line_of(data, "family"))
@@ -376,6 +372,12 @@ class _Loader:
         if "from" in extra:
             source = self._from(extra["from"][0], frame, prev, extra["from"][1], path)
         name = extra["name"][0] if "name" in extra else None
+        shares = None
+        if "shares" in extra:
+            shares = self._tensor(extra["shares"][0], frame, prev, extra["shares"][1], path)
+            if key in COMPOSITES or key in self.blocks or (layers.lookup(key) and layers.lookup(key).inputs is None):
+                self.fail(f"shares: reuses one layer's weights; {key} is not a layer with weights", line=vline,
+                          path=path, fix="put shares: on the conv or linear that reuses another's weights")
         if key in COMPOSITES or key in self.blocks:
             self.nesting += 1
             if self.nesting > MAX_NESTING:
@@ -398,7 +400,7 @@ class _Loader:
                       fix=f"did you mean '{close[0]}'?" if close else "`cnncalc kinds` lists the known kinds")
         if kind.inputs is None:
             return self._merge(kind, value, vline, path, frame, prev, name, "from" in extra)
-        return self._layer(kind, value, vline, path, frame, source, name, prev)
+        return self._layer(kind, value, vline, path, frame, source, name, prev, shares)
 
     def _from(self, value, frame, prev, line, path) -> str:
         if isinstance(value, list):
@@ -442,7 +444,7 @@ class _Loader:
         self.fail(f"{kind.name} takes no shorthand value ({value!r})", line=line, path=path,
                   fix=f"write just `- {kind.name}`")
 
-    def _layer(self, kind, value, line, path, frame: Frame, source: str, name, prev: str) -> str:
+    def _layer(self, kind, value, line, path, frame: Frame, source: str, name, prev: str, shares=None) -> str:
         raw = self._raw_args(kind, value, line, path)
         arg_lines = {k: line_of(value, k, line) if isinstance(value, dict) else line for k in raw}
         if "name" in raw:
@@ -456,7 +458,7 @@ class _Loader:
         node_path = f"{path}[0]" if keras_pair else path
         tensor = self._define(name, kind.name, line, path, frame, bind=not keras_pair)
         self._add(Node(tensor, kind, args, (source,), node_path, line, frame.call_line, frame.depth,
-                       deferred, refs=refs))
+                       deferred, refs=refs, shares=shares))
         if not keras_pair:
             return tensor
         act = layers.lookup(activation) if isinstance(activation, str) else None
@@ -521,9 +523,9 @@ class _Loader:
             value = raw.pop("inputs", None)
             if "name" in raw:
                 name = raw.pop("name")
-        if not isinstance(value, list) or len(value) < 2:
-            self.fail(f"{kind.name} needs the list of tensors it merges (at least two)", line=line, path=path,
-                      fix=f"e.g. - {kind.name}: [skip, prev]")
+        if not isinstance(value, list) or len(value) < kind.min_inputs:
+            self.fail(f"{kind.name} needs the list of tensors it reads (at least {kind.min_inputs})", line=line,
+                      path=path, fix=f"e.g. - {kind.name}: [skip, prev]")
         inputs = tuple(self._tensor(v, frame, prev, line_of(value, i, line), path) for i, v in enumerate(value))
         args, deferred, refs = self._arguments(kind, raw, {k: line for k in raw}, line, path, frame, name, prev)
         tensor = self._define(name, kind.name, line, path, frame)
@@ -535,10 +537,11 @@ class _Loader:
         copies), or the kind and a running number (``conv7``)."""
         if name is None:
             n = self.counters.get(kind_name, 0) + 1
-            tensor = f"{kind_name}{n}"
+            sep = "_" if kind_name[-1].isdigit() else ""  # relu6_34, not relu634
+            tensor = f"{kind_name}{sep}{n}"
             while tensor in self.tensors:
                 n += 1
-                tensor = f"{kind_name}{n}"
+                tensor = f"{kind_name}{sep}{n}"
             self.counters[kind_name] = n
         else:
             if not isinstance(name, str) or not NAME.fullmatch(name) or name in RESERVED:
@@ -637,8 +640,9 @@ class _Loader:
         if not isinstance(value, dict) or "times" not in value or "layers" not in value:
             self.fail("repeat needs times: N and layers: [...]", line=line, path=path)
         for key in value:
-            if key not in ("times", "layers", "name"):
-                self.fail(f"repeat has no key '{key}'", line=line_of(value, key, line), path=path)
+            if key not in ("times", "layers", "name", "first"):
+                self.fail(f"repeat has no key '{key}'", line=line_of(value, key, line), path=path,
+                          fix="repeat takes times, layers, name and first")
         times = self._resolve(value["times"], frame, line_of(value, "times", line), path)
         if isinstance(times, float) and times.is_integer():
             times = int(times)
@@ -652,14 +656,23 @@ class _Loader:
         if label is not None and (not isinstance(label, str) or not NAME.fullmatch(label)):
             self.fail(f"{label!r} cannot name a repeat", line=line, path=path)
         label = label or self._scope_label("repeat")
+        first = self._resolve(value.get("first", 0), frame, line_of(value, "first", line), path)
+        if isinstance(first, bool) or not isinstance(first, int) or not 0 <= first <= MAX_STEPS:
+            self.fail(f"repeat first must be a whole number ≥ 0, not {first!r}", line=line_of(value, "first", line),
+                      path=path, fix="first numbers the copies (their names, and $index in them)")
+        # a copy that is one block call is that call: its names are the copy's (layer1.1.conv1)
+        one_call = (isinstance(value["layers"], list) and len(value["layers"]) == 1
+                    and _kind_and_value(value["layers"][0])[0] in self.blocks)
         tensor = source
-        for i in range(times):
-            self.step(line, f"{path}.repeat[{i}]")
-            copy = Frame(frame.scope, Names(frame.names), frame.input, f"{frame.prefix}{label}.{i}.", frame.stack,
-                         frame.call_line or line, frame.depth)
-            tensor = self.sequence(value["layers"], f"{path}.repeat[{i}]", copy, tensor)
-        if name is not None and tensor != source:
-            frame.names.local[name] = tensor
+        for i in range(first, first + times):
+            self.step(line, f"{path}.repeat[{i - first}]")
+            copy = Frame(Scope({**frame.scope.values, "index": i}), Names(frame.names), frame.input,
+                         f"{frame.prefix}{label}.{i}.", frame.stack, frame.call_line or line, frame.depth,
+                         label_calls=not one_call)
+            tensor = self.sequence(value["layers"], f"{path}.repeat[{i - first}]", copy, tensor)
+        explicit = value.get("name") if name is None else name
+        if explicit is not None and tensor != source:
+            frame.names.local[explicit] = tensor
         return tensor
 
     def _call(self, bname, value, line, path, frame: Frame, source: str, name) -> str:
@@ -698,9 +711,9 @@ class _Loader:
         if name is not None and (not isinstance(name, str) or not NAME.fullmatch(name) or name in RESERVED):
             self.fail(f"{name!r} cannot name a block call", line=line, path=path,
                       fix="use letters, digits, _ and dots")
-        label = name or self._scope_label(bname)
-        inner = Frame(Scope(local), Names(), source, f"{frame.prefix}{label}.", (*frame.stack, bname),
-                      frame.call_line or line, frame.depth)
+        label = name or (self._scope_label(bname) if frame.label_calls else None)
+        inner = Frame(Scope(local), Names(), source, f"{frame.prefix}{label}." if label else frame.prefix,
+                      (*frame.stack, bname), frame.call_line or line, frame.depth)
         tensor = self.sequence(layer_list, f"{path}.{bname}", inner, source)
         if name is not None and tensor != source:
             frame.names.local[name] = tensor

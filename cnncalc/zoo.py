@@ -28,11 +28,11 @@ def zoo_names() -> list[str]:
 
 def resolve(ref: str) -> Path:
     """A path to an existing file, or a zoo name (``lenet5``, ``resnet50``)."""
+    import os
+
     path = Path(ref)
-    if path.suffix in (".yaml", ".yml") or path.exists() or "/" in ref:
-        if not path.exists():
-            raise CnncalcError("no such file", file=ref)
-        return path
+    if path.suffix in (".yaml", ".yml") or os.path.lexists(ref) or "/" in ref:
+        return path  # a path: reading it says what is wrong with it (missing, a folder, a loop…)
     candidate = zoo_dir() / f"{ref}.yaml"
     if candidate.exists():
         return candidate
@@ -46,9 +46,48 @@ def resolve(ref: str) -> Path:
     )
 
 
-def load_model(ref: str | Path) -> Graph:
-    """Load a zoo model by name, or a spec by path."""
-    return _load(str(resolve(str(ref))))
+def load_model(ref: str | Path, input: str | None = None, allow_unknown: bool = False) -> Graph:
+    """Load a zoo model by name, a spec by path, or a model that is not a spec: a torch module
+    (``path/file.py:Name``, ``package.module:Name``) or an ONNX file, imported on the way in
+    (docs/import.md). ``input`` (the ``--input`` text) is needed by a torch module, which has no
+    input size of its own; a spec ignores it here (``analyze`` takes it)."""
+    ref = str(ref)
+    if source_kind(ref):
+        return import_source(ref, input, allow_unknown).graph
+    return _load(str(resolve(ref)))
+
+
+def source_kind(ref: str) -> str | None:
+    """``torch`` for ``file.py:Name`` / ``package.module:Name``, ``onnx`` for ``*.onnx``, else
+    None (a spec or a zoo name). A check of the text only: nothing is imported."""
+    if ref.lower().endswith(".onnx"):
+        return "onnx"
+    where, sep, name = ref.rpartition(":")
+    if sep and where and name.isidentifier() and (where.endswith(".py") or all(
+            part.isidentifier() for part in where.split("."))):
+        return "torch"
+    return None
+
+
+def import_source(ref: str, input: str | None = None, allow_unknown: bool = False):
+    """Import a torch module or an ONNX file as a spec (``cnncalc.spec.from_data`` of it, plus
+    what the import found): torch and onnx are imported here, never on the symbolic path."""
+    from .errors import require_extra
+    from .inputs import parse_input
+
+    kind = source_kind(ref)
+    if kind == "torch":
+        require_extra(f"importing {ref}", "torch", "torch")
+        if input is None:
+            raise CnncalcError(f"{ref} is a torch module, which has no input size of its own",
+                               fix="give one with --input, e.g. --input 3x224x224")
+        from .torch_backend import importer
+
+        return importer.import_module(ref, parse_input(input, None), allow_unknown)
+    require_extra(f"importing {ref}", "onnx", "onnx")
+    from . import onnx_import
+
+    return onnx_import.import_file(ref, parse_input(input, None) if input else None, allow_unknown)
 
 
 @lru_cache(maxsize=None)

@@ -4,17 +4,18 @@
   published, so its number of decimals is the precision compared; docs/conventions.md);
 * U-Net: the paper's output size (2×388×388 from 1×572×572) and the parameter count of its Fig. 1;
 * torchvision's own classes, wherever ``tests/torchvision_models.py`` can import them: the same
-  parameter names and shapes, the same outputs with the same weights, the same fvcore counts;
+  parameter names and shapes, output shapes and FlopCounterMode totals; with ``-m slow``, the same
+  outputs with the same weights and the same fvcore counts per operator;
 * ``tests/golden/modern_reference.json``: every figure cnncalc reports (params, fvcore conv + linear
   MACs, fvcore total, FlopCounterMode total, torchinfo mult-adds) as exact integers at two input
   sizes, so the zoo specs of these models can be held to them. Rewrite it with
   ``python tests/test_reference_nets_modern.py --write-golden`` (1–4 minutes on 2 cores, with the load).
 
-The default run (about 20 s on 2 idle cores) checks every model's params; its output shape and
-FlopCounterMode total at both sizes, run on the meta device; fvcore's MACs at 224 against the
-published figures; and torchvision's names, shapes and outputs at 64×64. ``-m slow`` adds every
-golden figure at both sizes on real tensors (fvcore and torchinfo need them), fvcore's counts
-against torchvision's, and DeepLab's published figures, which include its auxiliary head, at 520.
+The default run checks every model's params; its output shape and FlopCounterMode total at both
+sizes, its torch.fx trace and the comparison with torchvision's layers, all on the meta device;
+and fvcore's MACs at 224 against the published figures. ``-m slow`` adds every golden figure at
+both sizes on real tensors (fvcore and torchinfo need them), torchvision's outputs and fvcore
+counts, and DeepLab's published figures, which include its auxiliary head, at 520×520.
 """
 
 from __future__ import annotations
@@ -29,6 +30,8 @@ from pathlib import Path
 import pytest
 
 torch = pytest.importorskip("torch")
+import torch.fx  # noqa: E402
+
 pytest.importorskip("fvcore")
 pytest.importorskip("torchinfo")
 
@@ -190,32 +193,58 @@ def test_fvcore_macs_match_torchvision_published(name):
     assert total == golden()[name]["224"]["fvcore_total"]
 
 
-def torchvision_twin(name):
+def torchvision_twin(name, meta=False):
+    """torchvision's model with random weights, on the CPU or the meta device."""
     models = torchvision_models()
     if name == "unet":
         pytest.skip("torchvision has no U-Net")
     if name == "deeplabv3_resnet50":  # weights_backbone=None: no download of ResNet-50 weights
-        return models.segmentation.deeplabv3_resnet50(weights=None, weights_backbone=None).eval()
-    return models.get_model(name, weights=None).eval()
+        builder = lambda: models.segmentation.deeplabv3_resnet50(weights=None, weights_backbone=None)  # noqa: E731
+    else:
+        builder = lambda: models.get_model(name, weights=None)  # noqa: E731
+    if meta:
+        try:
+            with torch.device("meta"):
+                return builder().eval()
+        except NotImplementedError:  # regnet computes its widths with tensors while it builds
+            return builder().to("meta").eval()
+    return builder().eval()
+
+
+def output_of(model, x):
+    out = model(x)
+    return out["out"] if isinstance(out, dict) else out  # torchvision's segmentation models
 
 
 @pytest.mark.parametrize("name", NAMES)
-def test_same_as_torchvision(name):
-    """Layer for layer: the same parameter and buffer names and shapes in the same order, and the
-    same output with torchvision's weights loaded. At 64×64, which every model accepts: equal
-    outputs at one size need the same layers, and a small input keeps it cheap."""
-    theirs = torchvision_twin(name)
-    ours = build(name)
+def test_same_layers_as_torchvision(name):
+    """Layer for layer, on the meta device: the same parameter and buffer names and shapes in the
+    same order, the same output shape and the same FlopCounterMode total at the main size."""
+    from torch.utils.flop_counter import FlopCounterMode
+
+    theirs, ours = torchvision_twin(name, meta=True), on_meta(name)
     assert [(n, p.shape) for n, p in ours.named_parameters()] == [(n, p.shape) for n, p in theirs.named_parameters()]
     assert [(n, b.shape) for n, b in ours.named_buffers()] == [(n, b.shape) for n, b in theirs.named_buffers()]
-    ours.load_state_dict(theirs.state_dict())
-    x = torch.randn(1, SIZES[name][0], 64, 64)
-    with torch.no_grad():
-        want = theirs(x)
-        want = want["out"] if isinstance(want, dict) else want
-        got = ours(x)
-    assert got.shape == want.shape
-    torch.testing.assert_close(got, want, rtol=0, atol=0)
+    c, size, _ = SIZES[name]
+    x = torch.empty(1, c, size, size, device="meta")
+    results = []
+    for model in (ours, theirs):
+        counter = FlopCounterMode(display=False)
+        with torch.no_grad(), counter:
+            results.append((output_of(model, x).shape, counter.get_total_flops()))
+    assert results[0] == results[1]
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_fx_symbolic_trace(name):
+    """torch.fx traces every reference net as written (x.size() in channel_shuffle, a list into
+    torch.cat, F.interpolate to x.shape[-2:], crops by slicing), and the traced graph computes the
+    same output shape (issue 12's import from PyTorch starts from this trace)."""
+    model = on_meta(name)
+    traced = torch.fx.symbolic_trace(model)
+    c, size, _ = SIZES[name]
+    x = torch.empty(1, c, size, size, device="meta")
+    assert traced(x).shape == model(x).shape
 
 
 def test_published_figures_in_torchvision_meta():
@@ -240,13 +269,16 @@ def test_golden_figures(name):
 
 @pytest.mark.slow
 @pytest.mark.parametrize("name", NAMES)
-def test_same_fvcore_counts_as_torchvision(name):
-    """FlopCountAnalysis of ours and of torchvision's: the same count for every operator, at the
-    main size (fvcore traces with real tensors, so this is the slow half of the comparison)."""
-    theirs = torchvision_twin(name)
+def test_same_outputs_and_fvcore_counts_as_torchvision(name):
+    """With torchvision's weights loaded, ours computes exactly torchvision's output, and
+    FlopCountAnalysis gives the same count for every operator, at the main size."""
+    theirs, ours = torchvision_twin(name), build(name)
+    ours.load_state_dict(theirs.state_dict())
     c, size, _ = SIZES[name]
     x = torch.randn(1, c, size, size)
-    assert fvcore_counts(build(name), x) == fvcore_counts(theirs, x)
+    with torch.no_grad():
+        torch.testing.assert_close(output_of(ours, x), output_of(theirs, x), rtol=0, atol=0)
+    assert fvcore_counts(ours, x) == fvcore_counts(theirs, x)
 
 
 @pytest.mark.slow

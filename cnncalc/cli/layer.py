@@ -2,18 +2,14 @@
 
 from __future__ import annotations
 
-from enum import Enum
 from typing import Annotated, Optional
 
 import typer
 
-from . import app, handles_errors
+from . import app, choices, handles_errors
 
 
-class WindowKind(str, Enum):
-    conv = "conv"
-    maxpool = "maxpool"
-    avgpool = "avgpool"
+WindowKind = choices("WindowKind", "conv", "maxpool", "avgpool")
 
 
 @app.command()
@@ -24,41 +20,42 @@ def layer(
     kernel: Annotated[int, typer.Option("--kernel", "-k", help="kernel size F")],
     stride: Annotated[Optional[int], typer.Option("--stride", "-s", help="stride S (pools: = kernel)")] = None,
     padding: Annotated[int, typer.Option("--padding", "-p", help="padding P on each side")] = 0,
-    dilation: Annotated[int, typer.Option("--dilation", "-d")] = 1,
-    ceil_mode: Annotated[bool, typer.Option("--ceil-mode", help="pooling: round up")] = False,
+    dilation: Annotated[Optional[int], typer.Option(
+        "--dilation", "-d", help="dilation D, the spacing of the kernel's taps (conv and maxpool)")] = None,
+    ceil_mode: Annotated[Optional[bool], typer.Option("--ceil-mode", help="pools: round up",
+                                                      show_default=False)] = None,
     channels: Annotated[Optional[int], typer.Option("--channels", "-c", help="input channels (for params)")] = None,
     filters: Annotated[Optional[int], typer.Option("--filters", "-n", help="conv output channels")] = None,
 ):
     """Does one conv/pool window fit? Shows (W − F + 2P)/S + 1, what torch does, and fixes.
 
-    Exit 0 when it fits exactly, 1 when the division leaves a remainder.
+    The layer goes through the same registry kind as a layer of a spec, so it accepts what a spec
+    (and torch) accepts. Exit 0 when it fits exactly, 1 when the division leaves a remainder.
+
+    Example: cnncalc layer conv --input 7 --kernel 3 --stride 3
     """
     from ..calculator import window
     from ..outsize import fraction_text
 
-    if stride is None:
-        stride = 1 if kind is WindowKind.conv else kernel
-    a = window(input, kernel, stride, padding, dilation, ceil_mode)
-    print(f"{kind.value}: input {input}, kernel {kernel}, stride {stride}, padding {padding}"
-          + (f", dilation {dilation}" if dilation != 1 else ""))
+    a = window(kind.value, input, kernel, stride, padding, dilation, ceil_mode, channels, filters)
+    print(f"{kind.value}: input {input}, kernel {kernel}, stride {a.stride}, padding {padding}"
+          + (f", dilation {a.dilation}" if a.dilation != 1 else ""))
     verdict = "fits" if a.fits else "does not fit"
     print(f"  (W − F + 2P)/S + 1 = {a.expression} = {fraction_text(a.exact)} → {verdict}")
     if a.fits:
         print(f"  output: {a.out}×{a.out}")
     else:
-        rounding = "rounds it up" if ceil_mode else "floors it"
+        rounding = "rounds it up" if a.ceil_mode else "floors it"
         print(f"  torch {rounding} to {a.out}"
               + (f": the last {a.uncovered} input row/column{' is' if a.uncovered == 1 else 's are'} never read"
                  if a.uncovered else ""))
-        paddings = [(p, o) for p, o in a.fitting_paddings if kind is WindowKind.conv or p <= kernel // 2]
-        if paddings:
-            print("  paddings that fit: " + ", ".join(f"{p} → {o}" for p, o in paddings))
-        others = [f"{s} → {o}" for s, o in a.fitting_strides if s != stride][:4]
-        if others:
-            print(f"  strides that fit at padding {padding}: " + ", ".join(others))
+        if a.fitting_paddings:
+            print("  paddings that fit: " + ", ".join(f"{p} → {o}" for p, o in a.fitting_paddings))
+        if a.fitting_strides:
+            print(f"  strides that fit at padding {padding}: "
+                  + ", ".join(f"{s} → {o}" for s, o in a.fitting_strides))
     if kind is WindowKind.conv and channels and filters:
-        weights = filters * channels * kernel * kernel
-        print(f"  params: {filters}·{channels}·{kernel}·{kernel} + {filters} = {weights + filters:,}"
+        print(f"  params: {filters}·{channels}·{kernel}·{kernel} + {filters} = {a.params:,}"
               f"  ·  output shape {filters}×{a.out}×{a.out}")
     if not a.fits:
         raise typer.Exit(1)

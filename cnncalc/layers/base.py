@@ -16,9 +16,9 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import Any, ClassVar, NamedTuple
 
-from ..errors import CnncalcError
+from ..errors import CnncalcError, shorten
 
 REQUIRED = object()
 MAX_DIM = 2**31 - 1  # torch's int32 index limit: larger sizes are a typo, not a network
@@ -36,8 +36,7 @@ class Arg:
     choices: tuple[str, ...] = ()  # the words a ``choice`` argument accepts
 
 
-@dataclass(frozen=True)
-class Window:
+class Window(NamedTuple):
     """What each output unit reads of its input, per spatial axis, for the receptive field.
 
     A sliding window reads input units ``s·o − p`` to ``s·o − p + k − 1``, every ``dilation``-th
@@ -46,7 +45,9 @@ class Window:
     ``(period, step, first, last, tap)``: output ``o = m·period + q`` reads input units
     ``first[q] + m·step`` to ``last[q] + m·step``, every ``tap``-th (nothing where ``first[q]`` is
     None); its ``kernel``/``stride``/``pad`` are then the narrowest window moving by a fraction of
-    a pixel (``stride = Fraction(1, 2)``) that holds those reads."""
+    a pixel (``stride = Fraction(1, 2)``) that holds those reads. (Named tuples here and in
+    :class:`Inference`: the engine makes one per node, and frozen dataclasses cost several times
+    more to build.)"""
 
     kernel: tuple  # effective (dilated) kernel
     stride: tuple
@@ -58,8 +59,7 @@ class Window:
 GLOBAL = "global"  # the layer sees its whole input (flatten, linear, global pooling)
 
 
-@dataclass(frozen=True)
-class Inference:
+class Inference(NamedTuple):
     """The shape rule's answer for one layer at one input shape."""
 
     output: tuple[int, ...]
@@ -78,11 +78,19 @@ class LayerKind:
     takes_activation: ClassVar[bool] = False  # Keras' `activation: relu` inside the layer
     weighted: ClassVar[bool] = False  # counts towards a network's depth
     summary: ClassVar[str] = ""
-    inputs: ClassVar[int | None] = 1  # tensors it reads; None: two or more (add, concat, multiply)
+    inputs: ClassVar[int | None] = 1  # tensors it reads; None: a list of them (add, concat, multiply)
+    min_inputs: ClassVar[int] = 2  # (for a list) how many at least
+    counted: ClassVar[bool] = True  # False: its compute is unknown (an opaque import), not zero
     # Arguments and an input the registry test builds in torch, so a new kind is tested the day
     # it is added (tests/test_registry.py).
     examples: ClassVar[tuple[dict, ...]] = ({},)
     example_input: ClassVar[tuple] = (4, 9, 9)
+    # What computes this kind in torch and in ONNX: ``cnncalc import`` and ``verify --against`` look
+    # kinds up by these names and ask the kind for its arguments (``from_torch``, ``from_call``,
+    # ``from_onnx``), so what imports as a kind is said where the kind is.
+    torch_modules: ClassVar[tuple[str, ...]] = ()  # nn.Module class names
+    torch_calls: ClassVar[tuple[str, ...]] = ()  # function and Tensor method names (relu, cat, flatten)
+    onnx_ops: ClassVar[tuple[str, ...]] = ()
 
     # -- arguments -----------------------------------------------------------------------------
     def parse_args(self, raw: dict) -> dict:
@@ -137,6 +145,23 @@ class LayerKind:
         """The torch module that computes this layer (imports torch lazily)."""
         raise NotImplementedError(f"{self.name} has no torch builder")
 
+    # -- import: this kind's arguments for what computes it in torch or ONNX ---------------------
+    def from_torch(self, module, x: tuple, y: tuple) -> dict:
+        """The arguments for a torch module of a class in ``torch_modules``, traced with input
+        shape ``x`` and output shape ``y`` (batch excluded). Raise :class:`Unmappable` where the
+        module does something this kind cannot say."""
+        return {}
+
+    def from_call(self, call) -> dict:
+        """The arguments for a call of a function or method in ``torch_calls`` (see
+        ``cnncalc.torch_backend.importer.Call``: its arguments, input and output shapes)."""
+        return {}
+
+    def from_onnx(self, node) -> dict:
+        """The arguments for an ONNX node of an operator in ``onnx_ops`` (see
+        ``cnncalc.onnx_import.OnnxNode``: its attributes, input and output shapes)."""
+        return {}
+
     # -- helpers for subclasses ----------------------------------------------------------------
     @staticmethod
     def need_spatial(kind: str, x: tuple) -> int:
@@ -147,6 +172,17 @@ class LayerKind:
                 fix="it cannot follow flatten or linear; move it before them",
             )
         return len(x) - 1
+
+
+def squash(values) -> int | list:
+    """One number where every axis agrees (how a person writes ``kernel: 3``), else the list."""
+    values = tuple(values) if isinstance(values, (tuple, list)) else (values,)
+    return values[0] if all(v == values[0] for v in values) else list(values)
+
+
+class Unmappable(Exception):
+    """A torch module, call or ONNX node this kind cannot express exactly (the importer then
+    reports the operator as unknown, with this reason)."""
 
 
 def numel(shape: tuple) -> int:
@@ -160,9 +196,9 @@ def _number(value, arg: Arg):
             try:
                 value = float(value)
             except ValueError:
-                raise CnncalcError(f"{arg.name} must be a number, not {value!r}") from None
+                raise CnncalcError(f"{arg.name} must be a number, not {shorten(repr(value))}") from None
         else:
-            raise CnncalcError(f"{arg.name} must be a number, not {value!r}")
+            raise CnncalcError(f"{arg.name} must be a number, not {shorten(repr(value))}")
     return value
 
 
@@ -184,7 +220,7 @@ def _sizes(value, arg: Arg, minimum: int) -> int | tuple[int, ...]:
     the layer matches it to its input's rank (:func:`per_axis`)."""
     if isinstance(value, (list, tuple)):
         if not 1 <= len(value) <= 3:
-            raise CnncalcError(f"{arg.name} must be one number or one per spatial axis ([h, w]), not {list(value)}")
+            raise CnncalcError(f"{arg.name} must be one number or one per spatial axis ([h, w]), not {shorten(list(value))}")
         return tuple(_int(v, arg, minimum) for v in value)
     return _int(value, arg, minimum)
 
@@ -260,7 +296,7 @@ def _padding(value, arg: Arg):
 def _bool(value, arg: Arg) -> bool:
     if isinstance(value, bool):
         return value
-    raise CnncalcError(f"{arg.name} must be true or false, not {value!r}")
+    raise CnncalcError(f"{arg.name} must be true or false, not {shorten(repr(value))}")
 
 
 def _float(value, arg: Arg) -> float:
@@ -291,14 +327,14 @@ def _choice(value, arg: Arg) -> str:
 def _name(value, arg: Arg) -> str | None:
     if value is None or isinstance(value, str):
         return value
-    raise CnncalcError(f"{arg.name} must be a name, not {value!r}")
+    raise CnncalcError(f"{arg.name} must be a name, not {shorten(repr(value))}")
 
 
 def _shape(value, arg: Arg) -> tuple:
     """A ``tensor`` argument arrives as the shape of the tensor it names (the engine resolves it)."""
     if isinstance(value, tuple) and value:
         return value
-    raise CnncalcError(f"{arg.name} must name a tensor (a layer's name, prev or input), not {value!r}")
+    raise CnncalcError(f"{arg.name} must name a tensor (a layer's name, prev or input), not {shorten(repr(value))}")
 
 
 _CONVERT = {

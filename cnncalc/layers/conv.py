@@ -6,7 +6,7 @@ import math
 
 from ..errors import CnncalcError
 from . import register
-from .base import Arg, LayerKind, per_axis
+from .base import Arg, LayerKind, Unmappable, per_axis, squash
 from .sliding import explicit_padding, sliding
 
 
@@ -37,6 +37,9 @@ class Conv(LayerKind):
         Arg("bias", "bool", True, ("use_bias",)),
         Arg("in_channels", "opt_pos_int", None, help="optional check of the input channels"),
     )
+    torch_modules = ("Conv1d", "Conv2d", "Conv3d")
+    torch_calls = ("conv1d", "conv2d", "conv3d")
+    onnx_ops = ("Conv",)
 
     def infer(self, a, x, ctx):
         self.need_spatial("conv", x)
@@ -71,6 +74,56 @@ class Conv(LayerKind):
         return modules.conv(rank, x[0], a["filters"], per_axis(a["kernel"], rank, "kernel", "conv"),
                             per_axis(a["stride"], rank, "stride", "conv"), before, after,
                             per_axis(a["dilation"], rank, "dilation", "conv"), a["groups"], a["bias"])
+
+
+    def from_torch(self, module, x, y):
+        if module.padding_mode != "zeros":
+            raise Unmappable(f"padding_mode {module.padding_mode!r} (cnncalc pads with zeros)")
+        padding = module.padding if isinstance(module.padding, str) else squash(module.padding)
+        return _conv_args(module.out_channels, module.kernel_size, module.stride, padding, module.dilation,
+                          module.groups, module.bias is not None)
+
+    def from_call(self, call):
+        weight = call.tensor(1, "weight")
+        if not weight.is_parameter:
+            raise Unmappable("a convolution whose weight is computed, not a parameter")
+        padding = call.arg(4, "padding", 0)
+        return _conv_args(weight.shape[0], weight.shape[2:], call.arg(3, "stride", 1),
+                          padding if isinstance(padding, str) else squash(padding), call.arg(5, "dilation", 1),
+                          call.arg(6, "groups", 1), call.arg(2, "bias") is not None)
+
+    def from_onnx(self, node):
+        weight = node.initializer(1)
+        rank = len(weight) - 2
+        return _conv_args(weight[0], weight[2:], node.attr("strides", [1] * rank), onnx_padding(node, weight[2:]),
+                          node.attr("dilations", [1] * rank), node.attr("group", 1), len(node.inputs) > 2)
+
+
+def _conv_args(filters, kernel, stride, padding, dilation, groups, bias) -> dict:
+    """A conv entry as a person writes it: defaults left out."""
+    out = {"filters": int(filters), "kernel": squash(kernel)}
+    for key, value, default in (("stride", squash(stride), 1), ("padding", padding, 0),
+                                ("dilation", squash(dilation), 1), ("groups", groups, 1), ("bias", bias, True)):
+        if value != default:
+            out[key] = value
+    return out
+
+
+def onnx_padding(node, kernel):
+    """ONNX's ``pads`` (all begins, then all ends) or ``auto_pad`` as a spec's padding: one
+    number per axis when symmetric; Keras ``same`` when SAME_UPPER; else not expressible."""
+    auto = node.attr("auto_pad", "NOTSET")
+    if auto in (b"SAME_UPPER", "SAME_UPPER"):
+        return "same"
+    if auto in (b"VALID", "VALID"):
+        return 0
+    if auto not in (b"NOTSET", "NOTSET"):
+        raise Unmappable(f"auto_pad {auto!r}")
+    pads = node.attr("pads", [0] * 2 * len(kernel))
+    begin, end = pads[:len(kernel)], pads[len(kernel):]
+    if list(begin) != list(end):
+        raise Unmappable(f"asymmetric pads {list(pads)}")
+    return squash(begin)
 
 
 def _kernel_volume(a, x) -> int:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from ..errors import CnncalcError
 from . import register
-from .base import GLOBAL, Arg, Inference, LayerKind, numel
+from .base import GLOBAL, Arg, Inference, LayerKind, Unmappable, numel
 
 
 @register
@@ -12,6 +12,19 @@ class Flatten(LayerKind):
     name = "flatten"
     aliases = ("Flatten",)
     summary = "[C, H, W] → [C·H·W]"
+    torch_modules = ("Flatten",)
+    torch_calls = ("flatten", "view", "reshape")
+    onnx_ops = ("Flatten", "Reshape")
+
+    def from_torch(self, module, x, y):
+        return _flat(y, module.start_dim == 1 and module.end_dim == -1)
+
+    def from_call(self, call):
+        start = call.arg(1, "start_dim", 0) if call.name == "flatten" else 1
+        return _flat(call.y, start == 1 or len(call.x[0]) == 1)
+
+    def from_onnx(self, node):
+        return _flat(node.y, node.op == "Reshape" or node.attr("axis", 1) == 1)
 
     def infer(self, a, x, ctx):
         n = numel(x)
@@ -34,6 +47,9 @@ class Linear(LayerKind):
     summary = "fully connected: params = in·units + units"
     examples = ({"units": 7}, {"units": 3, "bias": False})
     example_input = (12,)
+    torch_modules = ("Linear",)
+    torch_calls = ("linear",)
+    onnx_ops = ("Gemm",)
     args = (
         Arg("units", "pos_int", aliases=("out_features",)),
         Arg("bias", "bool", True, ("use_bias",)),
@@ -66,3 +82,32 @@ class Linear(LayerKind):
         import torch.nn as nn
 
         return nn.Linear(x[0], a["units"], bias=a["bias"])
+
+    def from_torch(self, module, x, y):
+        return _linear(x, module.out_features, module.bias is not None)
+
+    def from_call(self, call):
+        weight = call.tensor(1, "weight")
+        if not weight.is_parameter:
+            raise Unmappable("a linear layer whose weight is computed, not a parameter")
+        return _linear(call.x[0], weight.shape[0], call.arg(2, "bias") is not None)
+
+    def from_onnx(self, node):
+        if node.attr("transA", 0) or node.attr("alpha", 1.0) != 1.0 or node.attr("beta", 1.0) != 1.0:
+            raise Unmappable("Gemm with transA, alpha or beta")
+        weight = node.initializer(1)
+        return _linear(node.x[0], weight[0] if node.attr("transB", 0) else weight[1], len(node.inputs) > 2)
+
+
+def _linear(x, units, bias) -> dict:
+    if len(x) != 1:
+        raise Unmappable(f"a linear layer over the last axis of a {list(x)} tensor (cnncalc's linear reads a flat "
+                         "input; a 1×1 conv counts the same)")
+    return {"units": int(units)} if bias else {"units": int(units), "bias": False}
+
+
+def _flat(y, plain: bool) -> dict:
+    """A flatten keeps the batch and joins the rest: that is all cnncalc's flatten does."""
+    if not plain or len(y) != 1:
+        raise Unmappable(f"a reshape to {list(y)} (cnncalc's flatten keeps the batch and joins the rest)")
+    return {}

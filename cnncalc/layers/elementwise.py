@@ -6,12 +6,14 @@ import functools
 
 from ..errors import CnncalcError
 from . import register
-from .base import Arg, Inference, LayerKind
+from .base import Arg, Inference, LayerKind, Unmappable
 
 
 class _Elementwise(LayerKind):
     torch_name = ""
     torch_kwargs: dict = {}
+    # (the argument, where torch keeps it on the module or in a call, where ONNX keeps it)
+    imported: tuple = ()
 
     def infer(self, a, x, ctx):
         return Inference(x, "same shape")
@@ -24,8 +26,36 @@ class _Elementwise(LayerKind):
     def _kwargs(self, a):
         return dict(self.torch_kwargs)
 
+    # -- import: the same arguments, wherever torch or ONNX keeps them ---------------------------
+    def from_torch(self, module, x, y):
+        self._check(getattr(module, "dim", None), getattr(module, "approximate", "none"), x)
+        return {arg: getattr(module, attr) for arg, attr, *_ in self.imported}
 
-def _activation(name, torch_name, aliases=(), torch_kwargs=None, args=(), summary=""):
+    def from_call(self, call):
+        self._check(call.arg(1, "dim") if "dim" in self.torch_kwargs else None, call.arg(1, "approximate", "none"),
+                    call.x[0])
+        return {arg: call.arg(index, key, default) for arg, key, index, default, _ in self.imported}
+
+    def from_onnx(self, node):
+        if node.op == "Clip" and (node.constant(1, 0.0), node.constant(2, 6.0)) != (0.0, 6.0):
+            raise Unmappable("a Clip other than relu6's [0, 6]")
+        if node.op == "HardSigmoid" and (round(node.attr("alpha", 0.2), 6), node.attr("beta", 0.5)) != (round(1 / 6, 6), 0.5):
+            raise Unmappable("a HardSigmoid other than torch's (alpha 1/6, beta 0.5)")
+        if node.op in ("Softmax", "LogSoftmax") and node.attr("axis", -1) % (len(node.x[0]) + 1) != 1:
+            raise Unmappable("softmax over another axis than the channels")
+        if node.op == "Gelu" and node.attr("approximate", "none") not in ("none", b"none"):
+            raise Unmappable("tanh-approximate GELU")
+        return {arg: node.attr(onnx_attr, default) for arg, _, _, default, onnx_attr in self.imported}
+
+    def _check(self, dim, approximate, x):
+        if "dim" in self.torch_kwargs and dim is not None and dim % (len(x) + 1) != 1:
+            raise Unmappable(f"{self.name} over dim {dim} (cnncalc's is over the channels, dim 1)")
+        if approximate != "none":
+            raise Unmappable(f"GELU with approximate={approximate!r}")
+
+
+def _activation(name, torch_name, aliases=(), torch_kwargs=None, args=(), summary="", calls=(), onnx=(),
+                imported=()):
     cls = type(
         f"Act_{name}",
         (_Elementwise,),
@@ -37,25 +67,36 @@ def _activation(name, torch_name, aliases=(), torch_kwargs=None, args=(), summar
             "args": args,
             "summary": summary or f"activation ({torch_name})",
             "_kwargs": (lambda self, a: {**self.torch_kwargs, **a}),
+            "torch_modules": (torch_name,),
+            "torch_calls": calls,
+            "onnx_ops": onnx,
+            "imported": imported,
         },
     )
     return register(cls)
 
 
-_activation("relu", "ReLU", ("ReLU",))
-_activation("relu6", "ReLU6", ("ReLU6",))
-_activation("leaky_relu", "LeakyReLU", ("LeakyReLU",),
-            args=(Arg("negative_slope", "float", 0.01, ("alpha",)),))
-_activation("elu", "ELU", ("ELU",), args=(Arg("alpha", "float", 1.0),))
-_activation("gelu", "GELU", ("GELU",))
-_activation("silu", "SiLU", ("SiLU", "swish"))
-_activation("hardswish", "Hardswish", ("Hardswish", "hard_swish"))
-_activation("hardsigmoid", "Hardsigmoid", ("Hardsigmoid", "hard_sigmoid"))
-_activation("tanh", "Tanh", ("Tanh",))
-_activation("sigmoid", "Sigmoid", ("Sigmoid",))
-_activation("softmax", "Softmax", ("Softmax",), {"dim": 1}, summary="softmax over channels (dim 1)")
-_activation("log_softmax", "LogSoftmax", ("LogSoftmax",), {"dim": 1}, summary="log-softmax over dim 1")
-_activation("identity", "Identity", ("Identity", "linear_activation"))
+_activation("relu", "ReLU", ("ReLU",), calls=("relu", "relu_"), onnx=("Relu",))
+_activation("relu6", "ReLU6", ("ReLU6",), calls=("relu6",), onnx=("Clip",))
+_activation("leaky_relu", "LeakyReLU", ("LeakyReLU",), args=(Arg("negative_slope", "float", 0.01, ("alpha",)),),
+            calls=("leaky_relu", "leaky_relu_"), onnx=("LeakyRelu",),
+            imported=(("negative_slope", "negative_slope", 1, 0.01, "alpha"),))
+_activation("elu", "ELU", ("ELU",), args=(Arg("alpha", "float", 1.0),), calls=("elu", "elu_"), onnx=("Elu",),
+            imported=(("alpha", "alpha", 1, 1.0, "alpha"),))
+_activation("gelu", "GELU", ("GELU",), calls=("gelu",), onnx=("Gelu",))
+_activation("silu", "SiLU", ("SiLU", "swish"), calls=("silu", "silu_"))
+_activation("hardswish", "Hardswish", ("Hardswish", "hard_swish"), calls=("hardswish", "hardswish_"),
+            onnx=("HardSwish",))
+_activation("hardsigmoid", "Hardsigmoid", ("Hardsigmoid", "hard_sigmoid"), calls=("hardsigmoid", "hardsigmoid_"),
+            onnx=("HardSigmoid",))
+_activation("tanh", "Tanh", ("Tanh",), calls=("tanh", "tanh_"), onnx=("Tanh",))
+_activation("sigmoid", "Sigmoid", ("Sigmoid",), calls=("sigmoid", "sigmoid_"), onnx=("Sigmoid",))
+_activation("softmax", "Softmax", ("Softmax",), {"dim": 1}, summary="softmax over channels (dim 1)",
+            calls=("softmax",), onnx=("Softmax",))
+_activation("log_softmax", "LogSoftmax", ("LogSoftmax",), {"dim": 1}, summary="log-softmax over dim 1",
+            calls=("log_softmax",), onnx=("LogSoftmax",))
+_activation("identity", "Identity", ("Identity", "linear_activation"),
+            calls=("contiguous", "clone", "detach"), onnx=("Identity",))
 
 
 @register
@@ -67,6 +108,18 @@ class Dropout(_Elementwise):
     torch_name = "Dropout"
     args = (Arg("p", "prob", 0.5, ("rate",)),)
     examples = ({}, {"p": 0.2})
+    torch_modules = ("Dropout", "Dropout1d", "Dropout2d", "Dropout3d", "AlphaDropout", "FeatureAlphaDropout")
+    torch_calls = ("dropout", "dropout1d", "dropout2d", "dropout3d", "alpha_dropout", "feature_alpha_dropout")
+    onnx_ops = ("Dropout",)
+
+    def from_torch(self, module, x, y):
+        return {"p": module.p}
+
+    def from_call(self, call):
+        return {"p": call.arg(1, "p", 0.5)}
+
+    def from_onnx(self, node):
+        return {"p": node.constant(1, 0.5)}
 
     def _kwargs(self, a):
         return {"p": a["p"]}

@@ -22,6 +22,9 @@ class BatchNorm(LayerKind):
     name = "batchnorm"
     aliases = ("BatchNormalization", "BatchNorm2d", "BatchNorm1d", "batch_norm", "bn")
     summary = "per-channel normalisation; params = 2·C (running stats are buffers)"
+    torch_modules = ("BatchNorm1d", "BatchNorm2d", "BatchNorm3d")
+    torch_calls = ("batch_norm",)
+    onnx_ops = ("BatchNormalization",)
     examples = ({}, {"affine": False}, {"eps": 0.001})
     args = (
         Arg("eps", "float", 1e-5, ("epsilon",)),
@@ -47,6 +50,15 @@ class BatchNorm(LayerKind):
     def fvcore_flops(self, a, x, y):
         return numel(x) * (2 if a["affine"] else 1)  # fvcore batchnorm_flop_jit, eval mode
 
+    def from_torch(self, module, x, y):
+        return _bn_args(module.eps, module.momentum, module.affine)
+
+    def from_call(self, call):
+        return _bn_args(call.arg(7, "eps", 1e-5), call.arg(6, "momentum", 0.1), call.arg(3, "weight") is not None)
+
+    def from_onnx(self, node):
+        return _bn_args(node.attr("epsilon", 1e-5), 1 - node.attr("momentum", 0.9), True)
+
     def build(self, a, x):
         import torch.nn as nn
 
@@ -60,6 +72,9 @@ class LocalResponseNorm(LayerKind):
     aliases = ("LocalResponseNorm", "local_response_norm")
     shorthand = "size"
     summary = "AlexNet's local response normalisation (no parameters)"
+    torch_modules = ("LocalResponseNorm",)
+    torch_calls = ("local_response_norm",)
+    onnx_ops = ("LRN",)
     examples = ({}, {"size": 3, "alpha": 2e-5, "beta": 0.75, "k": 2.0})
     args = (
         Arg("size", "pos_int", 5, ("depth_radius",)),
@@ -67,6 +82,17 @@ class LocalResponseNorm(LayerKind):
         Arg("beta", "float", 0.75),
         Arg("k", "float", 1.0, ("bias",)),
     )
+
+    def from_torch(self, module, x, y):
+        return {"size": module.size, "alpha": module.alpha, "beta": module.beta, "k": module.k}
+
+    def from_call(self, call):
+        return {"size": call.arg(1, "size"), "alpha": call.arg(2, "alpha", 1e-4), "beta": call.arg(3, "beta", 0.75),
+                "k": call.arg(4, "k", 1.0)}
+
+    def from_onnx(self, node):
+        return {"size": node.attr("size"), "alpha": node.attr("alpha", 1e-4), "beta": node.attr("beta", 0.75),
+                "k": node.attr("bias", 1.0)}
 
     def infer(self, a, x, ctx):
         self.need_spatial("lrn", x)  # torch's LocalResponseNorm takes any rank with channels
@@ -76,6 +102,17 @@ class LocalResponseNorm(LayerKind):
         import torch.nn as nn
 
         return nn.LocalResponseNorm(a["size"], a["alpha"], a["beta"], a["k"])
+
+
+def _bn_args(eps, momentum, affine) -> dict:
+    out = {}
+    if eps != 1e-5:
+        out["eps"] = float(eps)
+    if momentum is not None and abs(momentum - 0.1) > 1e-9:
+        out["momentum"] = round(float(momentum), 9)
+    if not affine:
+        out["affine"] = False
+    return out
 
 
 @register

@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import functools
-
 from .. import dim
 from ..errors import CnncalcError
 from . import register
-from .base import GLOBAL, Arg, Inference, LayerKind, Window, numel, per_axis
+from .base import GLOBAL, Arg, Inference, LayerKind, Unmappable, Window, numel, per_axis, squash
 from .sliding import explicit_padding, sliding
 
 _POOL_ARGS = (
@@ -43,6 +41,44 @@ class _WindowPool(LayerKind):
 
         return sliding(ctx, self.name, a, x, x[0], a["ceil_mode"], check=half_kernel)
 
+    def from_torch(self, module, x, y):
+        if getattr(module, "return_indices", False) or getattr(module, "divisor_override", None):
+            raise Unmappable("return_indices / divisor_override")
+        return self._args(module.kernel_size, module.stride, module.padding, module.ceil_mode,
+                          getattr(module, "dilation", 1), getattr(module, "count_include_pad", True))
+
+    def from_call(self, call):
+        if call.arg(6, "return_indices" if self.mode == "max" else "divisor_override"):
+            raise Unmappable("return_indices / divisor_override")
+        if self.mode == "max":
+            return self._args(call.arg(1, "kernel_size"), call.arg(2, "stride"), call.arg(3, "padding", 0),
+                              call.arg(5, "ceil_mode", False), call.arg(4, "dilation", 1), True)
+        return self._args(call.arg(1, "kernel_size"), call.arg(2, "stride"), call.arg(3, "padding", 0),
+                          call.arg(4, "ceil_mode", False), 1, call.arg(5, "count_include_pad", True))
+
+    def from_onnx(self, node):
+        from .conv import onnx_padding
+
+        kernel = node.attr("kernel_shape")
+        return self._args(kernel, node.attr("strides", kernel), onnx_padding(node, kernel),
+                          bool(node.attr("ceil_mode", 0)), node.attr("dilations", 1),
+                          bool(node.attr("count_include_pad", 0)))
+
+    def _args(self, kernel, stride, padding, ceil_mode, dilation, count_include_pad) -> dict:
+        kernel = squash(kernel)
+        out = {"kernel": kernel}
+        stride = squash(stride) if stride not in (None, [], ()) else kernel
+        for key, value, default in (("stride", stride, kernel), ("padding", padding if isinstance(padding, str)
+                                                                 else squash(padding), 0),
+                                    ("ceil_mode", bool(ceil_mode), False)):
+            if value != default:
+                out[key] = value
+        if self.mode == "max" and squash(dilation) != 1:
+            out["dilation"] = squash(dilation)
+        if self.mode == "avg" and not count_include_pad:
+            out["count_include_pad"] = False
+        return out
+
     def build(self, a, x):
         from ..torch_backend import modules
 
@@ -61,6 +97,9 @@ class MaxPool(_WindowPool):
                "MaxPooling3D", "MaxPool3d")
     summary = "max pooling: same rule as conv, ceil_mode optional"
     mode = "max"
+    torch_modules = ("MaxPool1d", "MaxPool2d", "MaxPool3d")
+    torch_calls = ("max_pool1d", "max_pool2d", "max_pool3d")
+    onnx_ops = ("MaxPool",)
     args = _POOL_ARGS + (Arg("dilation", "sizes", 1),)
     examples = ({"kernel": 2}, {"kernel": 3, "stride": 2, "padding": 1, "ceil_mode": True},
                 {"kernel": 3, "stride": 2, "padding": "same"}, {"kernel": 2, "dilation": 2, "stride": 1},
@@ -75,6 +114,9 @@ class AvgPool(_WindowPool):
                "AvgPool1d", "AveragePooling3D", "AvgPool3d")
     summary = "average pooling: same rule as conv, ceil_mode optional"
     mode = "avg"
+    torch_modules = ("AvgPool1d", "AvgPool2d", "AvgPool3d")
+    torch_calls = ("avg_pool1d", "avg_pool2d", "avg_pool3d")
+    onnx_ops = ("AveragePool",)
     args = _POOL_ARGS + (Arg("count_include_pad", "bool", True),)
     examples = ({"kernel": 2}, {"kernel": 3, "stride": 2, "padding": 1, "ceil_mode": True},
                 {"kernel": 3, "stride": 2, "padding": "same"}, {"kernel": [3, 2], "count_include_pad": False},
@@ -83,7 +125,17 @@ class AvgPool(_WindowPool):
 
 
 class _AdaptivePool(LayerKind):
+    """torch names them by mode and rank (AdaptiveAvgPool2d, adaptive_max_pool1d): so do these."""
+
     shorthand = "output"
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        m = "Avg" if cls.mode == "avg" else "Max"
+        cls.torch_modules = tuple(f"Adaptive{m}Pool{rank}d" for rank in (1, 2, 3))
+        cls.torch_calls = tuple(f"adaptive_{cls.mode}_pool{rank}d" for rank in (1, 2, 3))
+        cls.aliases = (*cls.torch_modules, cls.torch_calls[1])
+
     args = (Arg("output", "sizes", aliases=("output_size",)),)
     examples = ({"output": 1}, {"output": 3}, {"output": [2, 4]}, ({"output": 4}, (3, 9)),
                 ({"output": [1, 2, 3]}, (2, 5, 7, 6)))
@@ -97,6 +149,17 @@ class _AdaptivePool(LayerKind):
 
     def fvcore_flops(self, a, x, y):
         return _fvcore_adaptive(self.mode, x)
+
+    def from_torch(self, module, x, y):
+        if getattr(module, "return_indices", False):
+            raise Unmappable("return_indices")
+        return {"output": squash(y[1:])}
+
+    def from_call(self, call):
+        return {"output": squash(call.y[1:])}
+
+    def from_onnx(self, node):  # GlobalAveragePool / GlobalMaxPool keep [C, 1, 1]
+        return {"output": 1}
 
     def build(self, a, x):
         import torch.nn as nn
@@ -123,17 +186,17 @@ def _adaptive_window(x, out):
 @register
 class AdaptiveAvgPool(_AdaptivePool):
     name = "adaptive_avgpool"
-    aliases = ("AdaptiveAvgPool2d", "adaptive_avg_pool2d", "AdaptiveAvgPool1d", "AdaptiveAvgPool3d")
     summary = "average pooling to a fixed output size"
     mode = "avg"
+    onnx_ops = ("GlobalAveragePool",)
 
 
 @register
 class AdaptiveMaxPool(_AdaptivePool):
     name = "adaptive_maxpool"
-    aliases = ("AdaptiveMaxPool2d", "adaptive_max_pool2d", "AdaptiveMaxPool1d", "AdaptiveMaxPool3d")
     summary = "max pooling to a fixed output size"
     mode = "max"
+    onnx_ops = ("GlobalMaxPool",)
 
 
 class _GlobalPool(LayerKind):
@@ -169,41 +232,3 @@ class GlobalMaxPool(_GlobalPool):
     aliases = ("GlobalMaxPooling2D", "GlobalMaxPool2D", "GlobalMaxPooling1D", "GlobalMaxPooling3D")
     summary = "max over every spatial axis; output is flat [C] (Keras semantics)"
     mode = "max"
-
-
-@register
-class Mean(LayerKind):
-    """The mean over every spatial axis written as a tensor reduction, ``x.mean([2, 3])`` (as
-    torchvision's ShuffleNet v2 ends) or ONNX ``ReduceMean``: the same numbers as
-    ``global_avgpool`` except fvcore's, which has a handle for adaptive average pooling (counted
-    as its input's size) but none for ``aten::mean`` (counted as nothing)."""
-
-    name = "mean"
-    aliases = ("reduce_mean", "ReduceMean", "spatial_mean")
-    summary = "mean over every spatial axis as a reduction (x.mean([2, 3])); fvcore counts nothing for it"
-    examples = ({}, {"keepdim": True}, ({}, (3, 7)), ({"keepdim": True}, (2, 3, 4, 5)))
-    args = (Arg("keepdim", "bool", False, ("keepdims",), help="keep the axes as size 1: [C, 1, 1]"),)
-
-    def infer(self, a, x, ctx):
-        rank = self.need_spatial(self.name, x)
-        out = (x[0], *(1,) * rank) if a["keepdim"] else (x[0],)
-        return Inference(out, f"mean of {'×'.join(map(str, x[1:]))} per channel", GLOBAL)
-
-    def build(self, a, x):
-        return _mean_module()(tuple(range(2, len(x) + 1)), a["keepdim"])
-
-
-@functools.cache
-def _mean_module():
-    """``x.mean(dims)`` as a module, defined on first use (no torch on the symbolic path)."""
-    import torch.nn as nn
-
-    class Mean(nn.Module):
-        def __init__(self, dims: tuple, keepdim: bool):
-            super().__init__()
-            self.dims, self.keepdim = dims, keepdim
-
-        def forward(self, x):
-            return x.mean(list(self.dims), keepdim=self.keepdim)
-
-    return Mean

@@ -32,13 +32,16 @@ class Network(nn.Module):
         super().__init__()
         self.spec_name = name
         self.steps = []  # (module path, tensors read, tensor written); the modules are registered below
+        built = {}
         for row in report.rows:
             kind = layers.lookup(row.kind)
             x = tuple(row.inputs[0][1:]) if kind.inputs == 1 else tuple(tuple(s[1:]) for s in row.inputs)
             try:
-                module = kind.build(row.args, x)
+                # tied weights: the very module of the layer it shares them with, registered twice
+                module = built[row.shares] if row.shares else kind.build(row.args, x)
             except CnncalcError as exc:
                 raise exc.located(line=row.line, path=row.path, layer=row.name)
+            built[row.name] = module
             qualified = torch_name(row.path)
             _place(self, qualified, module)
             self.steps.append((tuple(qualified.split(".")), row.reads, row.name))

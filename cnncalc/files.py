@@ -1,0 +1,185 @@
+"""The one place cnncalc reads input files and writes output files.
+
+Reading: only a regular file is read (never a pipe, a device such as ``/dev/zero``, or a folder),
+and never more than the size limit plus one byte, so a huge or sparse file is refused at once
+instead of being loaded whole. The file is opened without blocking and checked by its open
+descriptor, so nothing can swap a FIFO in between the check and the read.
+
+Writing: the target is checked before any work is done (its folder exists and takes new files;
+it is not a folder, a device or one of the inputs), the data goes to a temporary file in that
+folder, and a rename puts it in place: a failure leaves nothing behind and the old file intact.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import stat
+import tempfile
+from pathlib import Path
+
+from .errors import CnncalcError
+
+MAX_BYTES = 20_000_000  # a 100,000-layer spec is about 5 MB
+
+
+def read_text(path, *, limit: int = MAX_BYTES, what: str = "file") -> str:
+    """The UTF-8 text of the regular file at ``path``, refusing anything else with one line."""
+    shown = str(path)
+    try:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOCTTY", 0))
+    except OSError as exc:
+        raise CnncalcError(_open_problem(exc, path), file=shown) from None
+    try:
+        info = os.fstat(fd)
+        kind = _not_regular(info.st_mode)
+        if kind:
+            raise CnncalcError(f"is {kind}, not a {what}", file=shown, fix=f"give the path of a {what}")
+        if info.st_size > limit:
+            raise CnncalcError(f"the {what} is larger than {_size(limit)} ({_size(info.st_size)})", file=shown)
+        data = _read_at_most(fd, limit + 1)
+    except OSError as exc:
+        raise CnncalcError(f"cannot read the {what}: {exc.strerror}", file=shown) from None
+    finally:
+        os.close(fd)
+    if len(data) > limit:  # (it grew after fstat, or the size it reports is wrong)
+        raise CnncalcError(f"the {what} is larger than {_size(limit)}", file=shown)
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        raise CnncalcError(f"the {what} is not UTF-8 text (byte 0x{data[exc.start]:02x})", file=shown,
+                           line=line, fix="save it as UTF-8") from None
+
+
+def _read_at_most(fd: int, n: int) -> bytes:
+    chunks, left = [], n
+    while left > 0:
+        chunk = os.read(fd, min(left, 1 << 20))
+        if not chunk:
+            break
+        chunks.append(chunk)
+        left -= len(chunk)
+    return b"".join(chunks)
+
+
+def _not_regular(mode: int) -> str | None:
+    """What a non-regular file is, in words (None for a regular file)."""
+    if stat.S_ISREG(mode):
+        return None
+    if stat.S_ISDIR(mode):
+        return "a folder"
+    if stat.S_ISFIFO(mode):
+        return "a pipe (FIFO)"
+    if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
+        return "a device"
+    if stat.S_ISSOCK(mode):
+        return "a socket"
+    return "not a regular file"
+
+
+def _open_problem(exc: OSError, path) -> str:
+    if exc.errno == errno.ENOENT:
+        return "a symlink to a missing file" if os.path.islink(path) else "no such file"
+    if exc.errno == errno.ELOOP:
+        return "a symlink loop (the link points back to itself)"
+    if exc.errno == errno.ENOTDIR:
+        return "no such file (a part of the path is a file, not a folder)"
+    if exc.errno in (errno.EACCES, errno.EPERM):
+        return "permission denied"
+    if exc.errno == errno.ENAMETOOLONG:
+        return "the path is too long"
+    return f"cannot open: {exc.strerror}"
+
+
+def _size(n: int) -> str:
+    return f"{n / 1e6:,.0f} MB" if n >= 1_000_000 else f"{n:,} bytes"
+
+
+class OutputFile:
+    """A file to write at the end of a command, checked (and its temporary file made) up front.
+
+    Use as a context manager: leaving the block by an exception removes the temporary file, and
+    :meth:`commit` renames it into place."""
+
+    def __init__(self, path, *, option: str, inputs=(), suffixes: tuple = ()):
+        self.shown = str(path)
+        self.option = option
+        if not self.shown:
+            self._fail("the file name is empty")
+        target = Path(os.path.realpath(path))  # a symlink is written through, as open() would
+        self.path = target
+        if suffixes and target.suffix.lower() not in suffixes:
+            self._fail("cannot tell the format from the file name",
+                       fix="end the file name in " + " or ".join(suffixes))
+        folder = target.parent
+        if not folder.is_dir():
+            where = str(Path(self.shown).parent)
+            if folder.exists():
+                self._fail(f"{where!r} is a file, not a folder")
+            self._fail(f"the folder {where!r} does not exist", fix="create the folder first")
+        try:
+            info = os.stat(target)
+        except FileNotFoundError:
+            info = None
+        except OSError as exc:
+            self._fail(f"cannot use it: {exc.strerror}")
+        if info is not None:
+            kind = _not_regular(info.st_mode)
+            if kind:
+                self._fail(f"is {kind}, not a regular file", fix="name a new or ordinary file")
+            for source in inputs:
+                if source is not None and _same_file(source, target):
+                    self._fail(f"is an input of this command ({source}); it would be overwritten",
+                               fix="write the output to another file")
+        self.mode = stat.S_IMODE(info.st_mode) if info is not None else _default_mode()
+        try:
+            fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=target.suffix or ".tmp", dir=folder)
+        except OSError as exc:
+            self._fail(f"cannot create a file in {str(folder)!r}: {exc.strerror}")
+        os.close(fd)
+        self.tmp = Path(tmp)
+
+    def _fail(self, message: str, fix: str | None = None):
+        raise CnncalcError(f"{self.option} {self.shown!r}: {message}", fix=fix)
+
+    def write_text(self, text: str) -> None:
+        try:
+            with open(self.tmp, "w", encoding="utf-8") as fh:
+                fh.write(text)
+        except OSError as exc:
+            self._fail(f"cannot write: {exc.strerror}")
+
+    def commit(self) -> None:
+        """Put the written temporary file in place of the target."""
+        try:
+            os.chmod(self.tmp, self.mode)
+            os.replace(self.tmp, self.path)
+        except OSError as exc:
+            self._fail(f"cannot write: {exc.strerror}")
+
+    def discard(self) -> None:
+        try:
+            self.tmp.unlink()
+        except FileNotFoundError:
+            pass
+
+    def __enter__(self) -> "OutputFile":
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        self.discard()  # (after commit the temporary file is gone: nothing to remove)
+
+
+def _same_file(a, b) -> bool:
+    try:
+        return os.path.samefile(a, b)
+    except OSError:
+        return False
+
+
+def _default_mode() -> int:
+    """What ``open(path, "w")`` would give a new file: 0o666 less the umask."""
+    mask = os.umask(0)
+    os.umask(mask)
+    return 0o666 & ~mask

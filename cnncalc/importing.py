@@ -1,0 +1,326 @@
+"""What every importer shares (a torch module through fx, an ONNX file): the entries of the spec
+being written, the folding of repeated sub-graphs into blocks, and the writer of readable YAML.
+Nothing here imports torch or onnx.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+from . import layers
+
+
+@dataclass
+class Entry:
+    kind: str
+    args: Any  # a dict of arguments, or the list of tensors a merge reads
+    reads: tuple  # tensor names
+    name: str
+    module: bool  # named after a module (always written)
+    shares: str | None = None
+    extra: dict = field(default_factory=dict)
+    scopes: tuple = ()  # the modules whose forward it runs in, outermost first (layer1, layer1.0)
+
+
+@dataclass
+class Imported:
+    spec: dict
+    unknown: list  # (operator, node) pairs kept as opaque
+    nodes: int
+    graph: Any = None
+
+
+# -- readable specs: repeated sub-graphs become blocks, and runs of them repeat --------------------------
+class Folder:
+    """Turn the flat entry list into blocks where that is exact.
+
+    A *unit* is the run of entries executed inside one submodule's forward (``layer1.0``): it
+    must be contiguous, read one tensor from outside, and be read from outside only through its
+    last tensor. Units that look the same entry for entry (kinds, arguments, how they read each
+    other, local names) are one block; a run of such units under one container with consecutive
+    numbers (``layer1.1``, ``layer1.2``, …) is a ``repeat``. Names stay the module names, because
+    a block call's local names are qualified by the call (docs/spec.md, "Names and scopes")."""
+
+    def __init__(self, entries, used, outputs, class_of: Callable[[str], str | None] = lambda path: None):
+        self.entries = entries
+        self.used = used
+        self.outputs = outputs
+        self.class_of = class_of  # the class of the submodule at a path (for the block's name), if known
+        self.readers: dict[str, list[int]] = {}
+        for i, e in enumerate(entries):
+            for r in (*e.reads, *([e.shares] if e.shares else [])):
+                self.readers.setdefault(r, []).append(i)
+
+    def fold(self):
+        units = self.units()
+        count: dict = {}
+        for unit in units.values():
+            count[unit["template"]] = count.get(unit["template"], 0) + 1
+        chosen = [u for u in units.values() if count[u["template"]] > 1]
+        chosen = [u for u in chosen if not any(o is not u and o["start"] <= u["start"] and u["end"] <= o["end"]
+                                               for o in chosen)]
+        by_template: dict = {}
+        for unit in chosen:
+            by_template.setdefault(unit["template"], []).append(unit)
+        blocks, names, params = {}, {}, {}
+        for template, group in by_template.items():
+            cls = self.class_of(group[0]["path"]) or "Module"
+            if cls in ("Sequential", "Module", "ModuleList", "ModuleDict"):
+                cls = next((p for p in reversed(group[0]["path"].split(".")) if not p.isdigit()), "unit") + "_block"
+            base = snake(cls)
+            name, n = base, 1
+            while name in blocks or _reserved(name):
+                n += 1
+                name = f"{base}_{n}"
+            names[template] = name
+            params[template] = _block_args(group)
+            body = self.body(group[0], params[template])
+            blocks[name] = {"args": {arg: None for arg in params[template]}, "layers": body} if params[template] else body
+        for unit in chosen:
+            unit["call"] = {arg: unit["values"][cols[0]][1] for arg, cols in params[unit["template"]].items()}
+        runs = self.runs(sorted(chosen, key=lambda u: u["start"]))
+        outside = {}  # a folded unit's output, as the spec names it outside the block
+        for run in runs:
+            last = self.entries[run[-1]["end"]].name
+            outside[last] = run[0]["parent"] if len(run) > 1 else run[0]["path"]
+        layer_list, prev, i = [], "input", 0
+        starts = {run[0]["start"]: run for run in runs}
+        while i < len(self.entries):
+            run = starts.get(i)
+            if run is None:
+                entry = self.entries[i]
+                named = Entry(entry.kind, [outside.get(r, r) for r in entry.args] if isinstance(entry.args, list)
+                              else entry.args, tuple(outside.get(r, r) for r in entry.reads), entry.name, entry.module,
+                              entry.shares, entry.extra)
+                layer_list.append(self.item(named, prev))
+                prev = entry.name
+                i += 1
+                continue
+            unit = run[0]
+            block = names[unit["template"]]
+            if len(run) > 1:
+                rep = {"times": len(run)}
+                if unit["number"]:
+                    rep["first"] = unit["number"]
+                rep["name"] = unit["parent"]
+                rep["layers"] = [{block: unit["call"]} if unit["call"] else block]
+                item = {"repeat": rep}
+            else:
+                item = {block: {**unit["call"], "name": unit["path"]}}
+            source = outside.get(unit["source"], unit["source"])
+            if source != prev:
+                item["from"] = source
+            layer_list.append(item)
+            prev = outside[self.entries[run[-1]["end"]].name]
+            i = run[-1]["end"] + 1
+        return blocks, layer_list
+
+    def runs(self, chosen) -> list[list]:
+        """Consecutive copies of one block under one container, numbered one after another, each
+        read only by the next: a repeat. Anything else stands alone."""
+        out = []
+        for unit in chosen:
+            if out:
+                run = out[-1]
+                last = run[-1]
+                readers = self.readers.get(self.entries[last["end"]].name, [])
+                if (unit["start"] == last["end"] + 1 and unit["template"] == last["template"]
+                        and unit["call"] == last["call"]
+                        and unit["parent"] == last["parent"] and last["number"] is not None
+                        and unit["number"] == last["number"] + 1 and unit["source"] == self.entries[last["end"]].name
+                        and all(unit["start"] <= r <= unit["end"] for r in readers)):
+                    run.append(unit)
+                    continue
+            out.append([unit])
+        return out
+
+    def units(self) -> dict:
+        spans: dict[str, list[int]] = {}
+        for i, e in enumerate(self.entries):
+            for scope in e.scopes:
+                spans.setdefault(scope, []).append(i)
+        out = {}
+        for path, members in spans.items():
+            start, end = members[0], members[-1]
+            if members != list(range(start, end + 1)) or not valid_name(path):
+                continue
+            inside = {self.entries[k].name for k in members}
+            outside_reads = {r for k in members for r in self.entries[k].reads if r not in inside}
+            shared = any(self.entries[k].shares or self.entries[k].name in self.readers and any(
+                self.entries[r].shares == self.entries[k].name for r in self.readers[self.entries[k].name])
+                for k in members)
+            leaks = any(not start <= reader <= end for k in members[:-1]
+                        for reader in self.readers.get(self.entries[k].name, ()))
+            leaks = leaks or any(self.entries[k].name in self.outputs for k in members[:-1])
+            if len(outside_reads) != 1 or shared or leaks or any(self.entries[k].kind == "opaque" for k in members):
+                continue
+            source = outside_reads.pop()
+            parent, _, number = path.rpartition(".")
+            template, values = self.signature(members, path, source)
+            out[path] = {"path": path, "start": start, "end": end, "parent": parent, "source": source,
+                         "number": int(number) if number.isdigit() else None, "template": template, "values": values}
+        return out
+
+    def locals(self, members, path, source) -> dict:
+        """Each entry's name inside the block: its module name without the unit's prefix, or, for
+        a function's output, a position (``t3``); the unit's input is ``input``."""
+        out = {source: "input"}
+        for n, k in enumerate(members):
+            name = self.entries[k].name
+            if self.entries[k].module and name.startswith(path + "."):
+                out[name] = name[len(path) + 1:]
+            else:
+                out[name] = f"t{n}"
+        return out
+
+    def signature(self, members, path, source):
+        """The unit's shape with its numbers left out (the template), and the numbers: units with
+        one template are one block, the numbers that differ between them its arguments."""
+        local = self.locals(members, path, source)
+        rows, values = [], []
+        for e in (self.entries[k] for k in members):
+            if isinstance(e.args, list):
+                args = repr([local[r] for r in e.args])
+            else:
+                shown = {}
+                for key, value in (e.args or {}).items():
+                    if _numeric(value):
+                        values.append(((local[e.name], key), value))
+                        shown[key] = "§"
+                    else:
+                        shown[key] = value
+                args = repr(shown)
+            rows.append((e.kind, args, tuple(local[r] for r in e.reads), local[e.name], e.module))
+        return tuple(rows), tuple(values)
+
+    def body(self, unit, args: dict) -> list:
+        members = list(range(unit["start"], unit["end"] + 1))
+        local = self.locals(members, unit["path"], unit["source"])
+        # a tensor needs a name in the block where something other than the next layer reads it
+        read_inside = {r for i, k in enumerate(members) for r in self.entries[k].reads
+                       if i == 0 or r != self.entries[members[i - 1]].name}
+        placeholder = {unit["values"][col][0]: f"${arg}" for arg, cols in args.items() for col in cols}
+        out, prev = [], "input"
+        for k in members:
+            e = self.entries[k]
+            body_args = e.args
+            if isinstance(e.args, dict):
+                body_args = {key: placeholder.get((local[e.name], key), v) for key, v in e.args.items()}
+            entry = Entry(e.kind, [local[r] for r in e.args] if isinstance(e.args, list) else body_args,
+                          tuple(local[r] for r in e.reads), local[e.name], e.module and local[e.name] != e.name,
+                          None, e.extra)
+            item = self.item(entry, prev, force_name=e.name in read_inside and e.name != self.entries[members[-1]].name)
+            out.append(item)
+            prev = entry.name
+        return out
+
+    def item(self, entry: Entry, prev: str, force_name: bool = False) -> dict:
+        if entry.kind == "opaque":
+            item = {"opaque": {"inputs": [r if r != prev else "prev" for r in entry.extra["inputs"]], **entry.args}}
+        elif isinstance(entry.args, list):
+            item = {entry.kind: [r if r != prev else "prev" for r in entry.args]}
+        else:
+            item = {entry.kind: entry.args or None}
+        if entry.module or force_name or entry.name in self.used:
+            item["name"] = entry.name
+        if entry.kind != "opaque" and not isinstance(entry.args, list) and entry.reads and entry.reads[0] != prev:
+            item["from"] = entry.reads[0]
+        if entry.shares:
+            item["shares"] = entry.shares
+        return item
+
+
+def _numeric(value) -> bool:
+    if isinstance(value, bool):
+        return False
+    if isinstance(value, (int, float)):
+        return True
+    return isinstance(value, list) and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in value)
+
+
+def _block_args(group) -> dict:
+    """The block's arguments: one per set of numbers that vary together across its calls, named
+    after the layer argument (``filters``; ``conv1_filters`` where two would share a name)."""
+    columns = range(len(group[0]["values"]))
+    varying = [c for c in columns if len({repr(u["values"][c][1]) for u in group}) > 1]
+    together: dict = {}
+    for c in varying:
+        together.setdefault(tuple(repr(u["values"][c][1]) for u in group), []).append(c)
+    args: dict = {}
+    for cols in together.values():
+        (entry, key) = group[0]["values"][cols[0]][0]
+        name = key if key not in args else f"{entry.split('.')[-1]}_{key}"
+        if not name.isidentifier():
+            name = f"{key}_{len(args) + 1}"
+        n = 1
+        while name in args:
+            n += 1
+            name = f"{key}_{n}"
+        args[name] = cols
+    return args
+
+
+def snake(name: str) -> str:
+    return re.sub(r"(?<=[a-z0-9])([A-Z])", r"_\1", name).lower().strip("_") or "block"
+
+
+def _reserved(name: str) -> bool:
+    from .spec import COMPOSITES, RESERVED
+
+    return bool(layers.lookup(name)) or name in COMPOSITES or name in RESERVED
+
+
+def write_yaml(spec: dict) -> str:
+    """The spec as a person would write it: one line per layer, arguments in a flow mapping,
+    ``name:``/``from:`` beside the kind."""
+    import yaml
+
+    def flow(value) -> str:
+        # (a list of one, unwrapped: a bare scalar would get YAML's document-end marker)
+        return yaml.safe_dump([value], default_flow_style=True, width=10**6, sort_keys=False).strip()[1:-1]
+
+    def entries(items, indent):
+        lines = []
+        pad = " " * indent
+        for item in items:
+            (kind, value), *extra = item.items()
+            if kind == "repeat":
+                rep = dict(value)
+                body = rep.pop("layers")
+                lines.append(f"{pad}- repeat: {flow({**rep, 'layers': body})}")
+            elif value is None and not extra:
+                lines.append(f"{pad}- {kind}")
+            elif value is None:
+                lines.append(f"{pad}- {kind}:")
+            else:
+                lines.append(f"{pad}- {kind}: {flow(value)}")
+            for key, v in extra:
+                lines.append(f"{pad}  {key}: {flow(v)}")
+        return lines
+
+    out = [f"name: {flow(spec['name'])}", f"description: {flow(spec['description'])}", f"input: {flow(spec['input'])}"]
+    if spec.get("blocks"):
+        out.append("blocks:")
+        for name, body in spec["blocks"].items():
+            out.append(f"  {name}:")
+            if isinstance(body, dict):
+                out.append(f"    args: {flow(body['args'])}")
+                out.append("    layers:")
+                out += entries(body["layers"], 6)
+            else:
+                out += entries(body, 4)
+    out.append("layers:")
+    out += entries(spec["layers"], 2)
+    if "outputs" in spec:
+        out.append(f"outputs: {flow(spec['outputs'])}")
+    return "\n".join(out) + "\n"
+
+
+def valid_name(name: str) -> bool:
+    from .spec import NAME
+
+    return bool(NAME.fullmatch(name))
+
+

@@ -1,0 +1,382 @@
+"""``cnncalc import``: a user's ``nn.Module`` → the equivalent spec, through ``torch.fx``.
+
+The module is traced symbolically (``torch.fx.symbolic_trace``), then run once on a tensor of the
+meta device (shapes, no data) so every node's value is known. Each node is then asked of the
+layer registry: a module's class name, or a function's or method's name, finds the kinds that
+claim it (``torch_modules``, ``torch_calls``), and the kind reads its own arguments from the
+module or the call. What no kind claims is never counted as zero in silence: it is an error that
+names the operator, or with ``allow_unknown`` an ``opaque`` node whose cost is unknown.
+
+Shape arithmetic (``x.size(0)``, ``x.shape[-2:]``), views that change nothing (``contiguous``)
+and the tuples of ``chunk`` are followed, not turned into layers. Layers are named after the
+module's qualified names (``layer1.0.conv1``) so a reader finds them in the code.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import operator
+import sys
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+import torch.fx
+
+from .. import layers
+from ..errors import CnncalcError, shorten
+from ..importing import Entry, Folder, Imported, snake, valid_name
+from ..layers.base import Unmappable
+
+NO_OPS = {"contiguous", "clone", "detach", "to", "float", "type_as", "requires_grad_", "cpu", "cuda"}
+SHAPE_CALLS = {"size", "dim", "numel"}
+
+
+# -- sources ---------------------------------------------------------------------------------------
+def import_module(ref: str, input_shape: tuple, allow_unknown: bool = False) -> "Imported":
+    """``cnncalc import file.py:Name``: the module, traced at ``input_shape``, as a spec and a Graph."""
+    from ..spec import from_data
+
+    module = load_source(ref, meta=True)
+    name = ref.rpartition(":")[2]
+    imported = to_spec(module, input_shape, snake(name), ref, allow_unknown)
+    imported.graph = from_data(imported.spec, ref)
+    return imported
+
+
+def load_source(ref: str, meta: bool = False):
+    """The module ``ref`` names: a ``torch.nn.Module`` class, or a function returning a module,
+    called without arguments. ``meta``: build it on the meta device where it can be (shapes only:
+    an import needs no weights), else as usual."""
+    where, _, name = ref.rpartition(":")
+    try:
+        if where.endswith(".py"):
+            path = Path(where)
+            if not path.is_file():
+                raise CnncalcError("no such file", file=where)
+            module_name = f"_cnncalc_source_{abs(hash(str(path.resolve())))}"
+            spec = importlib.util.spec_from_file_location(module_name, path)
+            source = importlib.util.module_from_spec(spec)
+            sys.modules[module_name] = source
+            spec.loader.exec_module(source)
+        else:
+            source = importlib.import_module(where)
+    except CnncalcError:
+        raise
+    except Exception as exc:  # the user's code: any error it raises is theirs, said in one line
+        raise CnncalcError(f"importing {where} failed: {type(exc).__name__}: {shorten(exc, 160)}",
+                           fix="run `python -c 'import …'` to see the whole traceback") from None
+    target = getattr(source, name, None)
+    if target is None:
+        found = sorted(n for n, v in vars(source).items() if isinstance(v, type) and issubclass(v, torch.nn.Module)
+                       and v.__module__ == source.__name__)
+        raise CnncalcError(f"{where} has no '{name}'", fix=f"modules there: {', '.join(found)}" if found else
+                           "name an nn.Module class or a function returning one")
+    if meta:
+        try:
+            with torch.device("meta"):
+                module = target()
+            if isinstance(module, torch.nn.Module):
+                return module.eval()
+        except Exception:  # e.g. widths computed with tensors: build it as usual
+            pass
+    try:
+        module = target()
+    except Exception as exc:
+        raise CnncalcError(f"{ref}() failed: {type(exc).__name__}: {shorten(exc, 160)}",
+                           fix="cnncalc calls it without arguments: name a function that builds the model") from None
+    if not isinstance(module, torch.nn.Module):
+        raise CnncalcError(f"{ref}() returned a {type(module).__name__}, not a torch.nn.Module")
+    return module.eval()
+
+
+# -- what the kinds see ------------------------------------------------------------------------------
+@dataclass
+class TensorArg:
+    """A tensor argument of a call: a layer's output (``is_parameter`` False) or a parameter or
+    buffer of the module (a ``get_attr`` node)."""
+
+    node: str
+    shape: tuple  # batch excluded for layer outputs; the whole shape for parameters
+    is_parameter: bool = False
+
+
+@dataclass
+class Call:
+    """A traced call of a function or method, as a kind's ``from_call`` reads it."""
+
+    name: str
+    args: tuple
+    kwargs: dict
+    x: tuple  # the shapes of the layer outputs it reads, batch excluded
+    y: tuple  # its output's shape, batch excluded
+
+    def arg(self, index: int, key: str | None = None, default: Any = None):
+        if key is not None and key in self.kwargs:
+            return self.kwargs[key]
+        return self.args[index] if index < len(self.args) else default
+
+    def tensor(self, index: int, key: str | None = None) -> TensorArg:
+        value = self.arg(index, key)
+        if not isinstance(value, TensorArg):
+            raise Unmappable(f"{self.name}: argument {key or index} is not a tensor")
+        return value
+
+    def tensors(self) -> list[TensorArg]:
+        out = []
+        for value in (*self.args, *self.kwargs.values()):
+            for v in (value if isinstance(value, (list, tuple)) else (value,)):
+                if isinstance(v, TensorArg):
+                    out.append(v)
+        return out
+
+
+# -- tracing ---------------------------------------------------------------------------------------
+def trace(module, input_shape: tuple):
+    """The fx graph of ``module`` and every node's value on a meta tensor of ``input_shape``."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            graph_module = torch.fx.symbolic_trace(module)
+    except Exception as exc:
+        first = " ".join(str(exc).split())
+        raise CnncalcError(f"torch.fx cannot trace {type(module).__name__}: {type(exc).__name__}: {shorten(first, 160)}",
+                           fix="control flow that depends on the data cannot be traced; export the model to ONNX "
+                               "(torch.onnx.export(model, x, 'model.onnx')) and import model.onnx") from None
+    # on the meta device: shapes without data (a CPU forward of ResNet-50 costs more here than the
+    # meta device's one-off set-up, and U-Net at 572×572 far more)
+    values = _Recorder(graph_module).values_for(torch.empty((1, *input_shape), device="meta"), module)
+    return graph_module, values
+
+
+def _on_meta(module):
+    """A copy of ``module`` whose parameters and buffers are on the meta device: shapes only, no
+    data copied (a deep copy would clone every weight first)."""
+    import copy
+
+    memo = {}
+    for t in (*module.parameters(), *module.buffers()):
+        if t.device.type != "meta":
+            meta = torch.empty_like(t, device="meta")
+            memo[id(t)] = torch.nn.Parameter(meta, t.requires_grad) if isinstance(t, torch.nn.Parameter) else meta
+    return copy.deepcopy(module, memo)
+
+
+class _Recorder(torch.fx.Interpreter):
+    """Runs the traced graph once, keeping every node's value (tensors on the meta device)."""
+
+    def values_for(self, x, original):
+        self.values: dict = {}
+        try:
+            self.module = _on_meta(self.module)  # (the user's module stays as it was)
+            self.run(x)
+        except Exception as exc:
+            raise CnncalcError(f"running {type(original).__name__} on an input of shape {list(x.shape)} failed: "
+                               f"{type(exc).__name__}: {shorten(' '.join(str(exc).split()), 160)}",
+                               fix="check --input (channels and size the model expects)") from None
+        return self.values
+
+    def run_node(self, n):
+        value = super().run_node(n)
+        self.values[n] = value
+        return value
+
+
+# -- the spec ----------------------------------------------------------------------------------------
+def to_spec(module, input_shape: tuple, model_name: str, source: str, allow_unknown: bool = False) -> Imported:
+    graph_module, values = trace(module, input_shape)
+    return _Converter(graph_module, values, allow_unknown, module).spec(input_shape, model_name, source)
+
+
+class _Converter:
+    def __init__(self, graph_module, values, allow_unknown, original):
+        self.gm = graph_module
+        self.original = original  # (the traced module keeps only leaf modules' classes)
+        self.values = values
+        self.allow_unknown = allow_unknown
+        self.tensor_of: dict = {}  # fx node -> spec tensor name (layer outputs)
+        self.entries: list[Entry] = []
+        self.module_names: dict[str, str] = {}  # module target -> first entry name (tied weights)
+        self.unknown: list = []
+        self.used: set[str] = set()
+        self.outputs: list[str] = []
+
+    def class_of(self, path: str) -> str | None:
+        try:
+            return type(self.original.get_submodule(path)).__name__
+        except AttributeError:
+            return None
+
+    def spec(self, input_shape, model_name, source) -> Imported:
+        for node in self.gm.graph.nodes:
+            self.node(node)
+        for entry in self.entries:
+            self.used.update(entry.reads)
+            if entry.shares:
+                self.used.add(entry.shares)
+        blocks, layer_list = Folder(self.entries, self.used, set(self.outputs), self.class_of).fold()
+        spec = {"name": model_name, "description": f"Imported from {source} with `cnncalc import` (torch.fx).",
+                "input": list(input_shape)}
+        if blocks:
+            spec["blocks"] = blocks
+        spec["layers"] = layer_list
+        if self.outputs != [self.entries[-1].name if self.entries else "input"]:
+            spec["outputs"] = self.outputs
+        return Imported(spec, self.unknown, len(self.entries))
+
+    # -- nodes ------------------------------------------------------------------------------------
+    def node(self, node) -> None:
+        value = self.values.get(node)
+        if node.op == "placeholder":
+            if "input" in self.tensor_of.values():
+                raise CnncalcError("the model takes several inputs; cnncalc analyses networks with one",
+                                   fix="wrap it in a module whose forward takes one tensor")
+            self.tensor_of[node] = "input"
+            return
+        if node.op == "output":
+            result = node.args[0]
+            for item in (result if isinstance(result, (tuple, list)) else (result,)):
+                tensor = self.tensor_of.get(item) if isinstance(item, torch.fx.Node) else None
+                if tensor is None:
+                    raise CnncalcError("the model returns something other than tensors of its layers",
+                                       fix="return the output tensor (or a tuple of them)")
+                self.outputs.append(tensor)
+                self.used.add(tensor)
+            return
+        if node.op == "get_attr" or not isinstance(value, torch.Tensor):
+            return  # a parameter, a shape, a number, or a tuple of tensors (chunk): read where used
+        reads = self.reads(node)
+        name = _call_name(node)
+        if node.op != "call_module" and name in NO_OPS and reads and len(value.shape) == len(self.shape_of(reads[0])) + 1:
+            self.tensor_of[node] = reads[0]
+            return
+        if node.op == "call_module":
+            self.module_call(node, value, reads)
+        else:
+            self.function_call(node, value, reads, name)
+
+    def reads(self, node) -> list[str]:
+        """The layer outputs a node reads, in order (a chunk's pieces read through the chunk)."""
+        out = []
+        for arg in torch.fx.node.map_arg((node.args, node.kwargs), lambda n: n).__iter__() if False else []:
+            pass
+        for n in node.all_input_nodes:
+            if n in self.tensor_of:
+                out.append(self.tensor_of[n])
+        return out
+
+    def shape_of(self, tensor: str) -> tuple:
+        for node, name in self.tensor_of.items():
+            if name == tensor:
+                return tuple(self.values[node].shape[1:]) if node.op != "placeholder" else tuple(self.values[node].shape[1:])
+        raise KeyError(tensor)
+
+    def module_call(self, node, value, reads) -> None:
+        target = node.target
+        submodule = self.gm.get_submodule(target)
+        cls = type(submodule).__name__
+        x = tuple(self.values[self._input_node(node)].shape[1:]) if reads else ()
+        y = tuple(value.shape[1:])
+        name = target if valid_name(target) else node.name
+        if target in self.module_names:  # the same module called again: tied weights, if it has any
+            first = self.module_names[target]
+            kind, args = self.claim(cls, lambda kind: kind.from_torch(submodule, x, y), "torch_modules", node, value, reads)
+            has_weights = any(True for _ in submodule.parameters())
+            self.add(node, Entry(kind, args, tuple(reads), node.name, False, shares=first if has_weights else None))
+            return
+        kind, args = self.claim(cls, lambda kind: kind.from_torch(submodule, x, y), "torch_modules", node, value,
+                                reads, params=sum(p.numel() for p in submodule.parameters()))
+        self.module_names[target] = name
+        self.add(node, Entry(kind, args, tuple(reads), name, True))
+
+    def function_call(self, node, value, reads, name) -> None:
+        call = Call(name, self._plain(node.args), self._plain(node.kwargs),
+                    tuple(self.shape_of(t) for t in reads), tuple(value.shape[1:]))
+        kind, args = self.claim(name, lambda kind: kind.from_call(call), "torch_calls", node, value, reads)
+        if layers.lookup(kind).inputs is None and kind != "opaque":
+            if len(reads) == 1:  # torch.cat([x]): x itself
+                self.tensor_of[node] = reads[0]
+                return
+            args = list(reads)
+        self.add(node, Entry(kind, args, tuple(reads), node.name, False))
+
+    def claim(self, what: str, read_args, table: str, node, value, reads, params: int = 0):
+        """The first kind that claims ``what`` and can say it; else unknown (an error, or opaque)."""
+        reasons = []
+        for kind in _claimants(table).get(what, ()):
+            try:
+                return kind.name, read_args(kind)
+            except Unmappable as exc:
+                reasons.append(str(exc))
+        where = node.target if node.op == "call_module" else node.name
+        op = f"{what} ({'module' if table == 'torch_modules' else 'call'})"
+        if not self.allow_unknown:
+            why = f": {reasons[0]}" if reasons else ""
+            raise CnncalcError(f"{op} at node {where} has no cnncalc layer kind{why}",
+                               fix="--allow-unknown keeps it as an opaque node (its cost unknown, its shape traced); "
+                                   "`cnncalc kinds` lists what imports")
+        self.unknown.append((op, where))
+        return "opaque", {"op": what, "shape": list(value.shape[1:]), "params": params}
+
+    def add(self, node, entry: Entry) -> None:
+        stack = list(node.meta.get("nn_module_stack", {}))
+        if node.op == "call_module":
+            stack = stack[:-1]  # (the module itself)
+        entry.scopes = tuple(s.split("@")[0] for s in stack)
+        if entry.kind == "opaque":
+            entry.args = {**entry.args}
+            entry.extra["inputs"] = list(entry.reads) or ["prev"]
+        taken = {e.name for e in self.entries}
+        base, n = entry.name, 1
+        while entry.name in taken or entry.name in ("input", "prev"):
+            n += 1
+            entry.name = f"{base}_{n}"
+        self.entries.append(entry)
+        self.tensor_of[node] = entry.name
+
+    def _input_node(self, node):
+        return next(n for n in node.all_input_nodes if n in self.tensor_of)
+
+    def _plain(self, value):
+        """Call arguments with fx nodes replaced: layer outputs and parameters by :class:`TensorArg`,
+        shape arithmetic by its value."""
+        if isinstance(value, torch.fx.Node):
+            if value in self.tensor_of:
+                tensor = self.tensor_of[value]
+                return TensorArg(tensor, self.shape_of(tensor))
+            v = self.values.get(value)
+            if isinstance(v, torch.Tensor):
+                return TensorArg(str(value.target), tuple(v.shape), is_parameter=value.op == "get_attr")
+            return _python(v)
+        if isinstance(value, (list, tuple)):
+            return type(value)(self._plain(v) for v in value)
+        if isinstance(value, dict):
+            return {k: self._plain(v) for k, v in value.items()}
+        return value
+
+def _claimants(table: str) -> dict:
+    out: dict = {}
+    for kind in layers.KINDS.values():
+        for name in getattr(kind, table):
+            out.setdefault(name, []).append(kind)
+    return out
+
+
+def _call_name(node) -> str:
+    if node.op == "call_method":
+        return node.target
+    target = node.target
+    if target is operator.getitem:
+        return "getitem"
+    return getattr(target, "__name__", str(target))
+
+
+def _python(value):
+    if isinstance(value, torch.Size):
+        return tuple(int(v) for v in value)
+    if isinstance(value, (list, tuple)):
+        return type(value)(_python(v) for v in value)
+    return value

@@ -1,0 +1,193 @@
+"""``cnncalc import`` and ``verify --against`` (docs/import.md), against torch's own measurements.
+
+Oracles: the module's ``sum(p.numel())``, its output shape, fvcore's conv + linear operators and
+total, FlopCounterMode and torchinfo — all measured on the *real* module by ``verify_against`` —
+and, for the zoo, the zoo spec's own report (import of cnncalc's build of it must give it back).
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import warnings
+from pathlib import Path
+
+import pytest
+
+torch = pytest.importorskip("torch")
+pytest.importorskip("fvcore")
+pytest.importorskip("torchinfo")
+
+import user_models  # noqa: E402
+
+from cnncalc import analyze, load_model  # noqa: E402
+from cnncalc.importing import write_yaml  # noqa: E402
+from cnncalc.spec import load_string  # noqa: E402
+from cnncalc.torch_backend import importer  # noqa: E402
+from cnncalc.torch_backend.build import build_module  # noqa: E402
+from cnncalc.torch_backend.verify import verify_against  # noqa: E402
+
+TESTS = Path(__file__).parent
+EXE = Path(sys.executable).with_name("cnncalc")
+ROUND_TRIP_DEFAULT = ("lenet5", "resnet18", "googlenet", "mobilenet_v3_small", "efficientnet_b0", "regnet_y_400mf")
+
+
+def figures(report) -> dict:
+    return {"params": report.params, "output": report.output, "macs": report.macs, "flops": report.flops,
+            "fvcore": report.fvcore_flops, "torchinfo": report.torchinfo_mult_adds}
+
+
+def imported(module, input_shape, name="m"):
+    """fx import → YAML → the loader: what a user gets from `cnncalc import`."""
+    result = importer.to_spec(module, input_shape, name, "test")
+    return load_string(write_yaml(result.spec)), result
+
+
+def zoo_cases():
+    from cnncalc.zoo import zoo_names
+
+    for name in zoo_names():
+        yield pytest.param(name, marks=[] if name in ROUND_TRIP_DEFAULT else [pytest.mark.slow])
+
+
+@pytest.mark.parametrize("name", list(zoo_cases()))
+def test_zoo_round_trip_through_fx(name):
+    """cnncalc's torch build of a zoo spec, imported back, gives every figure of the spec."""
+    graph = load_model(name)
+    report = analyze(graph)
+    back, result = imported(build_module(graph, report), graph.input, name)
+    assert not result.unknown
+    assert figures(analyze(back)) == figures(report)
+
+
+def against(graph, module):
+    report = analyze(graph)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return verify_against(graph, report, module, "test")
+
+
+@pytest.mark.parametrize("cls, shape", [
+    (user_models.Functional, (1, 32, 32)),
+    (user_models.SENet, (3, 32, 32)),
+    (user_models.Tied, (8, 16, 16)),
+])
+def test_models_users_write_import_exactly(cls, shape):
+    """Functional calls, `x * gate`, a ModuleList loop, tied weights: the imported spec equals what
+    torch, fvcore, FlopCounterMode and torchinfo measure on the module itself."""
+    module = cls().eval()
+    graph, result = imported(module, shape)
+    assert not result.unknown
+    check = against(graph, module)
+    assert check.ok, [c.to_dict() for c in check.failures]
+
+
+def test_tied_weights_are_counted_once():
+    module = user_models.Tied()
+    graph, _ = imported(module, (8, 16, 16))
+    report = analyze(graph)
+    assert report.params == sum(p.numel() for p in module.parameters()) == 584 + 36
+    assert [r.shares for r in report.rows if r.kind == "conv"] == [None, "conv"]
+
+
+def test_layers_are_named_after_the_modules():
+    graph, _ = imported(user_models.SENet(), (3, 32, 32))
+    names = {r.name for r in analyze(graph).rows}
+    assert {"stem", "bn", "convs.0", "gates.2.fc1", "head"} <= names
+
+
+def cnncalc(*args, cwd=TESTS):
+    env = {**os.environ, "COLUMNS": "120", "NO_COLOR": "1"}
+    return subprocess.run([str(EXE), *args], capture_output=True, text=True, cwd=cwd, env=env, timeout=300)
+
+
+def one_error_line(result, says):
+    assert result.returncode == 2 and "Traceback" not in result.stderr, result.stderr
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith("error: ") and says in lines[0], lines
+    assert result.stdout == ""
+
+
+def test_an_unknown_operator_is_named_not_counted_as_zero(tmp_path):
+    one_error_line(cnncalc("import", "user_models.py:CustomOp", "--input", "3x16x16"),
+                   "clamp (call) at node clamp has no cnncalc layer kind")
+    kept = cnncalc("import", "user_models.py:CustomOp", "--input", "3x16x16", "--allow-unknown")
+    assert kept.returncode == 0 and "opaque:" in kept.stdout
+    assert "80.0% of nodes counted" in kept.stderr
+    spec = tmp_path / "custom.yaml"
+    spec.write_text(kept.stdout)
+    shown = cnncalc("shapes", str(spec))
+    assert shown.returncode == 0 and "80.0% of nodes counted" in shown.stderr and "lower bounds" in shown.stderr
+
+
+def test_an_untraceable_model_is_one_line_that_suggests_onnx():
+    one_error_line(cnncalc("import", "user_models.py:Untraceable", "--input", "3x16x16"), "export the model to ONNX")
+
+
+@pytest.mark.parametrize("args, says", [
+    (("import", "user_models.py:Nope", "--input", "3x8x8"), "has no 'Nope'"),
+    (("import", "no_such_file.py:Net", "--input", "3x8x8"), "no such file"),
+    (("import", "user_models.py:SENet"), "give one with --input"),
+    (("import", "user_models.py:SENet", "--input", "5x32x32"), "check --input"),
+    (("shapes", "user_models.py:Functional", "--input", "1x32x32", "--format", "xml"), "'xml' is not one of"),
+])
+def test_bad_sources_are_one_line(args, says):
+    one_error_line(cnncalc(*args), says)
+
+
+def test_every_command_takes_a_module(tmp_path):
+    shown = cnncalc("shapes", "user_models.py:Functional", "--input", "1x32x32", "--format", "json")
+    assert shown.returncode == 0 and '"params": 51902' in shown.stdout
+    written = cnncalc("import", "user_models.py:se_net", "-i", "3x32x32", "-o", str(tmp_path / "se.yaml"))
+    assert written.returncode == 0 and (tmp_path / "se.yaml").exists()
+    assert "8,086 params" in written.stderr
+
+
+# -- verify --against ---------------------------------------------------------------------------------
+def test_a_zoo_spec_passes_against_a_faithful_module():
+    result = cnncalc("verify", "resnet18", "--against", "reference_nets.py:resnet18")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "agree exactly" in result.stdout
+
+
+def _resnet18_with(change):
+    from reference_nets import resnet18
+
+    module = resnet18()
+    change(module)
+    return module
+
+
+@pytest.mark.parametrize("change, layer", [
+    (lambda m: setattr(m, "conv1", torch.nn.Conv2d(3, 64, 7, 2, 3, bias=True)), "conv1"),  # an extra bias
+    (lambda m: setattr(m, "conv1", torch.nn.Conv2d(3, 64, 7, 1, 3, bias=False)), "conv1"),  # another stride
+])
+def test_a_single_difference_fails_and_names_the_layer(change, layer):
+    result = against(load_model("resnet18"), _resnet18_with(change))
+    assert not result.ok
+    first = result.layer_failures[0]
+    assert layer in first.name or layer in str(first.actual) or first.layer, first
+
+
+def test_a_missing_squeeze_and_excitation_is_named():
+    from reference_nets_modern import mobilenet_v3_small
+
+    module = mobilenet_v3_small()
+    se = module.features[1].block[1]
+    module.features[1].block[1] = torch.nn.Identity()
+    del se
+    result = against(load_model("mobilenet_v3_small"), module)
+    assert not result.ok
+    missing = [c for c in result.layer_failures if c.actual == "not in the module"]
+    assert missing and ".se[" in missing[0].path, [c.to_dict() for c in result.layer_failures][:4]  # the first SE
+    params = next(c for c in result.checks if c.name == "params")
+    assert params.delta < 0  # the module has fewer parameters than the spec
+
+
+def test_verify_against_exits_1_with_the_layer_in_a_row(tmp_path):
+    spec = tmp_path / "lenet5.yaml"
+    spec.write_text((Path(__file__).parents[1] / "models" / "lenet5.yaml").read_text().replace(
+        "- conv: {filters: 16, kernel: 5}", "- conv: {filters: 16, kernel: 5, stride: 2}"))
+    result = cnncalc("verify", str(spec), "--against", "reference_nets.py:lenet5")
+    assert result.returncode == 1 and "✗" in result.stdout
