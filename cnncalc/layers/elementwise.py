@@ -139,6 +139,15 @@ class StochasticDepth(_Elementwise):
             Arg("mode", "choice", "row", choices=("row", "batch")))
     examples = ({}, {"p": 0.2, "mode": "batch"}, ({"p": 0.1}, (6,)), ({"p": 0.0125}, (3, 5, 4, 6)))
 
+    torch_modules = ("StochasticDepth",)
+    torch_calls = ("stochastic_depth",)
+
+    def from_torch(self, module, x, y):
+        return {"p": module.p, "mode": module.mode}
+
+    def from_call(self, call):
+        return {"p": call.arg(1, "p"), "mode": call.arg(2, "mode", "row")}
+
     def parse_args(self, raw):
         a = super().parse_args(raw)
         if not 0 <= a["p"] <= 1:

@@ -14,7 +14,7 @@ import functools
 
 from ..errors import CnncalcError
 from . import register
-from .base import Arg, Inference, LayerKind, numel
+from .base import Arg, ChannelsLast, Inference, LayerKind, Unmappable, channels_last, numel
 
 
 @register
@@ -132,6 +132,18 @@ class LayerNorm(LayerKind):
         Arg("bias", "bool", True, ("center",), help="the affine shift (with affine)"),
     )
 
+    torch_modules = ("LayerNorm",)
+    torch_calls = ("layer_norm",)
+
+    def from_torch(self, module, x, y):
+        return _layer_norm_args(module.normalized_shape, x, module.eps, module.elementwise_affine,
+                                module.bias is not None)
+
+    def from_call(self, call):
+        x = ChannelsLast(call.x[0]) if call.channels_last else call.x[0]
+        return _layer_norm_args(call.arg(1, "normalized_shape"), x, call.arg(4, "eps", 1e-5),
+                                call.arg(2, "weight") is not None, call.arg(3, "bias") is not None)
+
     def infer(self, a, x, ctx):
         _norm_rank(self.name, x)
         return Inference(x, f"normalise over {x[0]} channels" + (" at each position" if len(x) > 1 else ""))
@@ -180,6 +192,15 @@ class GroupNorm(LayerKind):
         Arg("eps", "float", 1e-5, ("epsilon",)),
         Arg("affine", "bool", True),
     )
+    torch_modules = ("GroupNorm",)
+    torch_calls = ("group_norm",)
+
+    def from_torch(self, module, x, y):
+        return {"groups": module.num_groups, **_eps_affine(module.eps, module.affine, True)}
+
+    def from_call(self, call):
+        return {"groups": call.arg(1, "num_groups"),
+                **_eps_affine(call.arg(4, "eps", 1e-5), call.arg(2, "weight") is not None, True)}
 
     def infer(self, a, x, ctx):
         _norm_rank(self.name, x)
@@ -214,6 +235,14 @@ class InstanceNorm(LayerKind):
         Arg("eps", "float", 1e-5, ("epsilon",)),
         Arg("affine", "bool", False, help="torch's default: no learnable scale and shift"),
     )
+    torch_modules = ("InstanceNorm1d", "InstanceNorm2d", "InstanceNorm3d")
+    torch_calls = ("instance_norm",)
+
+    def from_torch(self, module, x, y):
+        return _eps_affine(module.eps, module.affine, False)
+
+    def from_call(self, call):
+        return _eps_affine(call.arg(7, "eps", 1e-5), call.arg(3, "weight") is not None, False)
 
     def infer(self, a, x, ctx):
         self.need_spatial(self.name, x)
@@ -237,3 +266,24 @@ class InstanceNorm(LayerKind):
 def _norm_rank(kind: str, x: tuple) -> None:
     if not 1 <= len(x) <= 4:
         raise CnncalcError(f"{kind} needs [F], [C, L], [C, H, W] or [C, D, H, W] but gets {list(x)}")
+
+
+def _eps_affine(eps, affine, default_affine) -> dict:
+    out = {}
+    if abs(eps - 1e-5) > 1e-12:
+        out["eps"] = float(eps)
+    if affine != default_affine:
+        out["affine"] = bool(affine)
+    return out
+
+
+def _layer_norm_args(normalized_shape, x, eps, affine, bias) -> dict:
+    """A layer norm that cnncalc's kind is: over the features of a flat input, or over the
+    channels of a channels-last view (ConvNeXt's permute, layer_norm, permute)."""
+    shape = tuple(normalized_shape) if isinstance(normalized_shape, (tuple, list)) else (normalized_shape,)
+    if shape != (x[0],) or not (len(x) == 1 or channels_last(x)):
+        raise Unmappable(f"a layer norm over {list(shape)} of a {list(x)} tensor (cnncalc's is over the channels)")
+    out = _eps_affine(eps, affine, True)
+    if affine and not bias:
+        out["bias"] = False
+    return out

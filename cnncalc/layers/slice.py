@@ -22,7 +22,7 @@ import functools
 from .. import dim
 from ..errors import CnncalcError
 from . import register
-from .base import GLOBAL, Arg, Inference, LayerKind, Window
+from .base import GLOBAL, Arg, Inference, LayerKind, Unmappable, Window
 from .sliding import AXIS_NAMES
 
 _AXIS_ARG = Arg("axis", "axis", "channels", ("dim",),
@@ -80,6 +80,22 @@ class Slice(_Part):
     examples = ({"start": 1, "end": 3}, {"start": -2}, {"axis": "height", "start": 1, "end": -1, "step": 2},
                 {"axis": -1, "end": 100, "step": 3}, {"axis": 2, "start": -7, "end": 6}, ({"end": 5}, (12,)),
                 ({"axis": "length", "start": 2, "step": 2}, (3, 9)), ({"axis": "depth", "start": 1}, (2, 3, 4, 5)))
+    torch_calls = ("getitem", "narrow")
+
+    def from_call(self, call):
+        x = call.x[0]
+        if call.name == "narrow":
+            d, start, length = call.arg(1, "dim"), call.arg(2, "start"), call.arg(3, "length")
+            return _slice_args(d, start, start + length, 1)
+        from .pad import _kept
+
+        kept = _kept(call.arg(1), x)
+        cut = [(d, k) for d, k in enumerate(kept, start=1) if (k[0], k[1], k[2]) != (0, x[d - 1], 1)]
+        if len(cut) != 1:
+            raise Unmappable("an indexing of several axes (a crop) or of none")
+        d, (first, size, step) = cut[0]
+        return _slice_args(d, first, first + (size - 1) * step + 1, step)
+
     args = (
         _AXIS_ARG,
         Arg("start", "index", None, help="first position (default 0; negative: from the end)"),
@@ -115,6 +131,17 @@ class Chunk(_Part):
     examples = ({"chunks": 2, "index": 0}, {"chunks": 2, "index": 1}, {"chunks": 3, "index": -1},
                 {"chunks": 4, "index": 2, "axis": "width"}, ({"chunks": 4, "index": 2}, (5, 3)),
                 ({"chunks": 2, "index": 1, "axis": 2}, (4, 7)), ({"chunks": 5, "index": 0}, (12,)))
+    torch_calls = ("chunk",)
+
+    def from_call(self, call):
+        if call.index is None:
+            raise Unmappable("a chunk whose pieces are not taken one by one")
+        out = {"chunks": call.arg(1, "chunks"), "index": call.index}
+        d = call.arg(2, "dim", 0)
+        if d % (len(call.x[0]) + 1) != 1:
+            out["axis"] = d
+        return out
+
     args = (
         Arg("chunks", "pos_int"),
         Arg("index", "index", help="which chunk: 0 is the first, −1 the last"),
@@ -170,3 +197,13 @@ def _part_module():
             return f"dim={self.dim}, " + (f"chunk={self.chunk}" if self.chunk else f"{self.where}")
 
     return Part
+
+
+def _slice_args(d, start, end, step) -> dict:
+    out = {} if d == 1 else {"axis": d}
+    if start:
+        out["start"] = start
+    out["end"] = end
+    if step != 1:
+        out["step"] = step
+    return out

@@ -23,7 +23,7 @@ from fractions import Fraction
 from .. import dim
 from ..errors import CnncalcError
 from . import register
-from .base import GLOBAL, Arg, Inference, LayerKind, Window, numel, per_axis
+from .base import GLOBAL, Arg, Inference, LayerKind, Window, numel, per_axis, Unmappable
 
 MODES = ("nearest", "linear", "bilinear", "trilinear", "bicubic", "nearest-exact")
 _LINEAR = {1: "linear", 2: "bilinear", 3: "trilinear"}
@@ -99,6 +99,21 @@ class Upsample(LayerKind):
                 raise CnncalcError(f"upsample gives an empty output: {formula}", fix="use a larger scale or size")
         mode = _LINEAR[rank] if a["mode"] in _LINEAR.values() else a["mode"]
         return Inference((x[0], *out), f"{formula} ({mode})", _window(a, n, out))
+
+    torch_modules = ("Upsample", "UpsamplingNearest2d", "UpsamplingBilinear2d")
+    torch_calls = ("interpolate", "upsample", "upsample_nearest", "upsample_bilinear")
+
+    def from_torch(self, module, x, y):
+        align = type(module).__name__ == "UpsamplingBilinear2d" or bool(module.align_corners)
+        return _upsample_args(module.size, module.scale_factor, module.mode, align, None)
+
+    def from_call(self, call):
+        if call.arg(5, "recompute_scale_factor") or call.arg(6, "antialias"):
+            raise Unmappable("recompute_scale_factor / antialias")
+        mode = call.arg(3, "mode", "bilinear" if call.name == "upsample_bilinear" else "nearest")
+        align = bool(call.arg(4, "align_corners")) or call.name == "upsample_bilinear"
+        return _upsample_args(call.arg(1, "size"), call.arg(2, "scale_factor"), mode, align,
+                              call.shape_source(1, "size"))
 
     def fvcore_flops(self, a, x, y):
         if len(x) != 3:
@@ -218,3 +233,24 @@ def _reads(mode, r: Fraction, c: Fraction) -> tuple:
 
 def _number(value: Fraction):
     return int(value) if value.denominator == 1 else value
+
+
+def _upsample_args(size, scale, mode, align, like) -> dict:
+    """An upsample entry: ``like`` where the size is read off another tensor (DeepLab's
+    ``F.interpolate(x, size=input.shape[-2:])``), else the size or the scale as given."""
+    from .base import squash
+
+    if like is not None:
+        out = {"like": like}
+    elif size is not None:
+        out = {"size": squash(size)}
+    elif scale is not None:
+        out = {"scale": squash(tuple(int(f) if float(f).is_integer() else float(f) for f in
+                                     (scale if isinstance(scale, (tuple, list)) else (scale,))))}
+    else:
+        raise Unmappable("an interpolation with neither a size nor a scale")
+    if mode != "nearest":
+        out["mode"] = mode
+    if align and mode not in ("nearest", "nearest-exact"):
+        out["align_corners"] = True
+    return out
