@@ -18,6 +18,7 @@ count nothing.
 from __future__ import annotations
 
 import math
+import struct
 from fractions import Fraction
 
 from .. import dim
@@ -189,21 +190,29 @@ def _window(a, n, out):
     ``src`` lies on a grid of ``1/b``, so a read lies at most ``1 − 1/b`` (``nearest``: below only)
     or ``2 − 1/b`` (``bicubic``) from it.
 
-    cnncalc takes ``r`` exact (``1/scale``, or ``n/out`` for a size); torch computes ``src`` in
-    float32, which for a ratio float32 rounds down (7/10) can land one row lower at the few
-    outputs where the exact ``src`` is whole."""
+    ``r`` is torch's (``1/scale``, or ``n/out`` for a size; 1 or 1/2 where torch's kernels take a
+    shortcut whatever the scale, see :func:`_shortcut`). torch
+    computes ``src`` in float32: where float32 holds ``r`` exactly (2, 1/2, 3/4) that is the exact
+    pattern; where it does not (2/3, 52/11), a whole ``src`` can come out a hair low and read one
+    row lower, so the reads are worked out for every output row as torch computes them, and the
+    pattern is the whole output."""
     if not (dim.all_known(n) and dim.all_known(out)):
         return GLOBAL  # (sizes that are formulas: the field is not tracked)
     mode = a["mode"]
     kernel, stride, pad, reads = [], [], [], []
     scales = per_axis(a["scale"], len(n), "scale", "upsample") if a["scale"] is not None else (None,) * len(n)
     for m, o, f in zip(n, out, scales):
+        special = _shortcut(mode, len(n), m, o)
         if a["align_corners"]:
             r = Fraction(m - 1, o - 1) if o > 1 else Fraction(1)
             c = Fraction(0)
+            r32 = _f32(_f32(m - 1) / (o - 1)) if o > 1 else 0.0
+        elif special:
+            r, c, r32 = Fraction(m, o), Fraction(0), None
         else:
             r = 1 / _fraction(f) if f is not None else Fraction(m, o)
             c = {"nearest": Fraction(0), "nearest-exact": r / 2}.get(mode, (r - 1) / 2)
+            r32 = _f32(1.0 / f) if f is not None else _f32(_f32(m) / o)
         grid = 1 - Fraction(1, math.lcm(r.denominator, c.denominator))
         cubic = 1 + grid if grid else 0  # (at a whole src the cubic weights of the neighbours are 0)
         before, after = {"nearest": (grid, 0), "nearest-exact": (grid, 0), "bicubic": (cubic, cubic)}.get(
@@ -211,7 +220,8 @@ def _window(a, n, out):
         kernel.append(_number(1 + before + after))
         stride.append(_number(r))
         pad.append(_number(before - c))
-        reads.append(_reads(mode, r, c))
+        exact = r32 is None or Fraction(r32) == r or (o == 1 and r32 == 0.0)
+        reads.append(_reads(mode, r, c) if exact else _float_reads(mode, a["align_corners"], r32, m, o))
     return Window(tuple(kernel), tuple(stride), tuple(pad), tuple(reads))
 
 
@@ -229,6 +239,46 @@ def _reads(mode, r: Fraction, c: Fraction) -> tuple:
         first.append(span[0])
         last.append(span[1])
     return r.denominator, r.numerator, tuple(first), tuple(last), 1
+
+
+def _shortcut(mode: str, rank: int, n: int, out: int) -> bool:
+    """Where torch's CPU kernels copy or halve instead of interpolating, whatever the scale (as
+    measured on torch 2.13, per axis): linear modes copy an axis whose output size is its input
+    size; 2-D nearest copies it, and takes every row twice where the output is twice the input.
+    (1-D and 3-D nearest, nearest-exact and bicubic always use the scale.)"""
+    if mode in ("linear", "bilinear", "trilinear"):
+        return out == n
+    return mode == "nearest" and rank == 2 and out in (n, 2 * n)
+
+
+def _float_reads(mode, align_corners, r32: float, n: int, out: int) -> tuple:
+    """The reads of every output row, with ``src`` computed as torch's CPU kernels compute it for a
+    float32 tensor (``area_pixel_compute_source_index`` and ``nearest_*_compute_source_index``); the
+    clamps at the edges left out, as a field runs on past the edges. The pattern is the whole
+    output: output row ``o + out`` reads ``n`` rows further."""
+    first, last = [], []
+    for o in range(out):
+        if mode == "nearest":
+            src = _f32(_f32(o) * r32)
+        elif mode == "nearest-exact":
+            src = _f32((o + 0.5) * r32)
+        elif align_corners:
+            src = _f32(r32 * o)
+        else:  # scale·(o + 0.5) − 0.5, rounded once (torch's CPU build fuses the multiply-add)
+            src = _f32(r32 * (o + 0.5) - 0.5)
+        low = math.floor(src)
+        if mode in ("nearest", "nearest-exact") or src == low:
+            span = (low, low)
+        else:
+            span = (low, low + 1) if mode != "bicubic" else (low - 1, low + 2)
+        first.append(span[0])
+        last.append(span[1])
+    return out, n, tuple(first), tuple(last), 1
+
+
+def _f32(value: float) -> float:
+    """``value`` rounded to float32, as torch's kernels hold it."""
+    return struct.unpack("f", struct.pack("f", value))[0]
 
 
 def _number(value: Fraction):
