@@ -224,3 +224,42 @@ def test_modern_models_import_with_the_published_figures(name):
         got = {"output": list(report.output), "params": report.params, "macs": report.macs,
                "fvcore_total": report.fvcore_flops}
         assert got == {k: want[k] for k in got}, (name, size)
+
+
+TORCHVISION_DEFAULT = ("resnet18", "mobilenet_v3_small", "shufflenet_v2_x1_0")
+
+
+def torchvision_cases():
+    names = [n for n in sorted(_golden()) if not n.startswith("_") and n != "unet"] + [
+        "resnet18", "resnet50", "vgg16", "googlenet", "alexnet"]
+    for name in names:
+        yield pytest.param(name, marks=[] if name in TORCHVISION_DEFAULT else [pytest.mark.slow])
+
+
+@pytest.mark.parametrize("name", list(torchvision_cases()))
+def test_torchvision_classes_import_with_their_published_params_and_fvcore_macs(name):
+    """torchvision's own classes, where torchvision imports (tests/torchvision_models.py): the
+    import has the published parameter count, and MACs equal to fvcore's conv + linear operators
+    measured on torchvision's module."""
+    from torchvision_models import torchvision_models
+
+    models = torchvision_models()
+    kwargs = {"weights": None}
+    if name.startswith("deeplab"):
+        kwargs.update(weights_backbone=None, aux_loss=False)
+        models = models.segmentation
+    if name == "googlenet":  # (its auxiliary heads: built without weights, never called in eval, not traced)
+        kwargs.update(aux_logits=False, init_weights=False)
+    module = getattr(models, name)(**kwargs).eval()
+    graph, result = imported(module, (3, 224, 224), name)
+    assert not result.unknown
+    report = analyze(graph)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        check = verify_against(graph, report, module, "torchvision")
+    wanted = {"params", "MACs", "FLOPs", "fvcore total", "output"}
+    assert all(c.ok for c in check.checks if c.name in wanted), [c.to_dict() for c in check.checks if not c.ok]
+    published = {"resnet18": 11_689_512, "resnet50": 25_557_032, "vgg16": 138_357_544, "googlenet": 6_624_904,
+                 "alexnet": 61_100_840, "deeplabv3_resnet50": 39_638_869}
+    golden = _golden().get(name, {}).get("224", {}).get("params")
+    assert report.params == published.get(name, golden)

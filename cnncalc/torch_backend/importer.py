@@ -252,6 +252,8 @@ class _Converter:
             return
         if node.op == "output":
             result = node.args[0]
+            if isinstance(result, dict):  # torchvision's segmentation models return {"out": …}
+                result = tuple(result.values())
             for item in (result if isinstance(result, (tuple, list)) else (result,)):
                 tensor = self.tensor_of.get(item) if isinstance(item, torch.fx.Node) else None
                 if tensor is None or item in self.layout:
