@@ -47,7 +47,9 @@ class BatchNorm(LayerKind):
         return _bn_args(call.arg(7, "eps", 1e-5), call.arg(6, "momentum", 0.1), call.arg(3, "weight") is not None)
 
     def from_onnx(self, node):
-        return _bn_args(node.attr("epsilon", 1e-5), 1 - node.attr("momentum", 0.9), True)
+        # ONNX's momentum weighs the running statistics (0.9), torch's the new batch (0.1); without
+        # affine, torch's exporter writes the scale and shift as Constant nodes, not initializers
+        return _bn_args(node.attr("epsilon", 1e-5), round(1 - node.attr("momentum", 0.9), 9), node.is_parameter(1))
 
     def build(self, a, x):
         import torch.nn as nn
