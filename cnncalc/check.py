@@ -17,14 +17,16 @@ The ``expect:`` block::
 
 from __future__ import annotations
 
+import re
 import time
 from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
 
 from .engine import analyze
-from .errors import CnncalcError, shorten
+from .errors import CnncalcError
 from .spec import load_file
+from .units import number as _number
 from .yamlsrc import line_of
 
 TOTAL_KEYS = ("output", "input", "params", "macs", "flops", "activation_bytes")
@@ -39,9 +41,12 @@ class Finding:
     message: str
     model: str = ""
 
-    def oneline(self) -> str:
-        where = f"{self.file}:{self.line}" if self.line else self.file
-        return f"{where}: {self.message}"
+    def oneline(self, file: str | None = None) -> str:
+        """``file:line: message`` (``file:line: warning: message`` for a warning); ``file`` to
+        show instead of the finding's own."""
+        file = file or self.file
+        where = f"{file}:{self.line}" if self.line else file
+        return f"{where}: {'warning: ' * (self.severity == 'warning')}{self.message}"
 
 
 @dataclass(frozen=True)
@@ -72,6 +77,7 @@ class FileResult:
     checked: int  # expectations checked
     cases: tuple = ()
     seconds: float = 0.0  # loading and analysing the file (JUnit reports it)
+    warnings: tuple = ()  # Findings of severity 'warning': what `shapes` warns about; they never fail
 
     @property
     def ok(self) -> bool:
@@ -86,6 +92,7 @@ class FileResult:
 class Summary:
     results: tuple
     started: str = ""  # local ISO time the check began, without zone (JUnit's timestamp)
+    passed_over: int = 0  # YAML files that are not specs
 
     @property
     def errors(self) -> int:
@@ -100,30 +107,63 @@ class Summary:
         return 2 if self.errors else 1 if self.failures else 0
 
     def line(self) -> str:
-        n = len(self.results)
-        ok = sum(r.ok for r in self.results)
-        invalid = sum(r.status == "error" for r in self.results)
-        cases = sum(r.checked for r in self.results)
-        return (f"checked {n} spec{'s' * (n != 1)} ({cases} expectation{'s' * (cases != 1)}): {ok} ok, "
-                f"{self.failures} failed expectation{'s' * (self.failures != 1)}, {invalid} invalid")
+        """``checked 3 specs: 4 of 9 expectations held, 5 failed; 1 spec invalid``."""
+        def counted(n, word):
+            return f"{n} {word}{'s' * (n != 1)}"
+
+        cases = [c for r in self.results for c in r.cases if c.name != "load"]
+        held = sum(c.status == "pass" for c in cases)
+        failed = sum(c.status == "fail" for c in cases)
+        text = (f"checked {counted(len(self.results), 'spec')}: {held} of {counted(len(cases), 'expectation')} "
+                f"held, {failed} failed")
+        bad = sum(c.status == "error" for c in cases)
+        if bad:
+            text += f", {bad} not valid"
+        invalid = sum(r.status == "error" and not r.checked for r in self.results)
+        if invalid:
+            text += f"; {counted(invalid, 'spec')} invalid"
+        if self.passed_over:
+            text += f"; {counted(self.passed_over, 'YAML file')} without layers passed over"
+        return text
 
 
-def spec_files(paths) -> list[Path]:
-    """Expand folders to the ``*.yaml``/``*.yml`` files below them, sorted."""
-    out: list[Path] = []
+SPEC_KEYS = re.compile(r"^(layers|input|blocks|expect)\s*:", re.M)  # top-level keys only a spec has
+
+
+def is_spec(path: Path) -> bool:
+    """Does this YAML file look like a cnncalc spec (a top-level ``layers:``, ``input:``,
+    ``blocks:`` or ``expect:``)? A workflow, a ``.pre-commit-config.yaml`` or a compose file does
+    not, so a hook or a folder scan passes them over; a spec with a mistake still counts."""
+    try:
+        with open(path, encoding="utf-8", errors="replace") as fh:
+            return bool(SPEC_KEYS.search(fh.read(1 << 20)))
+    except OSError:
+        return True  # let the loader say what is wrong with it
+
+
+def spec_files(paths, specs_only: bool = False) -> tuple[list[Path], list[Path]]:
+    """The specs under ``paths``, and the YAML files passed over because they are not specs.
+    Folders expand to their specs (``*.yaml``/``*.yml`` files that :func:`is_spec`), sorted; a file
+    named itself is checked whatever it holds, unless ``specs_only`` (a hook passing every changed
+    YAML file)."""
+    specs: list[Path] = []
+    passed_over: list[Path] = []
     for p in map(Path, paths):
         if p.is_dir():
-            out += sorted(q for q in p.rglob("*") if q.suffix in (".yaml", ".yml") and q.is_file())
+            found = sorted(q for q in p.rglob("*") if q.suffix in (".yaml", ".yml") and q.is_file())
         else:
-            out.append(p)
-    return out
+            found = [p]
+        for q in found:
+            keep = is_spec(q) if (p.is_dir() or specs_only) and q.exists() else True
+            (specs if keep else passed_over).append(q)
+    return specs, passed_over
 
 
-def check_paths(paths, baseline=None) -> Summary:
+def check_paths(paths, baseline=None, specs_only: bool = False) -> Summary:
     """Check every spec under ``paths``; ``baseline`` is a saved JSON report (or a list of them),
     matched to specs by model name."""
-    files = spec_files(paths)
-    if not files:
+    files, passed_over = spec_files(paths, specs_only)
+    if not files and not passed_over:
         raise CnncalcError(f"no spec files under {', '.join(map(str, paths))}", fix="give .yaml files or folders")
     baselines = None
     if baseline is not None:
@@ -138,7 +178,7 @@ def check_paths(paths, baseline=None) -> Summary:
         if unused and not any(r.model in baselines for r in results):
             raise CnncalcError(f"the baseline is for {', '.join(unused)}, which no checked spec is",
                                file=str(baseline), fix="check the spec of that model, or save a new baseline")
-    return Summary(results, started)
+    return Summary(results, started, len(passed_over))
 
 
 def _timed(check, file, baselines) -> FileResult:
@@ -157,6 +197,8 @@ def check_file(path, baselines: dict | None = None) -> FileResult:
         return FileResult(file, "", (finding,), 0, (Case("load", exc.line, (finding,)),))
     expect = graph.expect or {}
     cases: list[Case] = []
+    warnings = tuple(Finding(w.file or file, w.line, "warning", f"{w.path} ({w.layer}): {w.message}", graph.name)
+                     for w in report.warnings)
 
     def add(name, line, messages, severity="fail"):
         cases.append(Case(name, line, tuple(Finding(file, line, severity, m, graph.name) for m in messages)))
@@ -185,7 +227,7 @@ def check_file(path, baselines: dict | None = None) -> FileResult:
         cases.append(Case("load", graph.line))  # a spec without expectations: it loads, that is all
     findings = tuple(f for c in cases for f in c.findings)
     checked = len([c for c in cases if c.name != "load"])
-    return FileResult(file, graph.name, findings, checked, tuple(cases))
+    return FileResult(file, graph.name, findings, checked, tuple(cases), warnings=warnings)
 
 
 def _shape(value):
@@ -193,67 +235,73 @@ def _shape(value):
 
 
 def _layer_cases(file, graph, report, spec, line) -> list[Case]:
+    """One case per per-layer check of ``expect.layers`` (a layer by path or name, or a group)."""
+    def fail(name, at, message):
+        return Case(name, at, (Finding(file, at, "error", message, graph.name),))
+
     if not isinstance(spec, dict):
-        f = Finding(file, line, "error", "expect.layers must map layer paths or names to expectations "
-                    "(e.g. \"layers[3]\": {output: [16, 10, 10]})", graph.name)
-        return [Case("expect.layers", line, (f,))]
-    by_path = {r.path: r for r in report.rows}
-    by_name = {r.name: r for r in report.rows}
+        return [fail("expect.layers", line, "expect.layers must map layer paths or names to expectations "
+                     "(e.g. \"layers[3]\": {output: [16, 10, 10]})")]
     cases = []
     for key, checks in spec.items():
         kline = line_of(spec, key, line)
         name = f'expect.layers["{key}"]' if not str(key).isidentifier() else f"expect.layers.{key}"
-        row, rows = by_path.get(str(key)) or by_name.get(str(key)), None
-        if row is None:
-            prefix = str(key)
-            rows = [r for r in report.rows if r.path.startswith(prefix + "[") or r.path.startswith(prefix + ".")]
-        if row is None and not rows:
-            import difflib
-
-            close = difflib.get_close_matches(str(key), list(by_path) + list(by_name), n=2)
-            hint = f"; did you mean {' or '.join(close)}?" if close else "; `cnncalc shapes` shows paths and names"
-            cases.append(Case(name, kline, (Finding(file, kline, "error",
-                                                    f"{name}: no layer has the path or name '{key}'{hint}",
-                                                    graph.name),)))
-            continue
-        if not isinstance(checks, dict):
-            cases.append(Case(name, kline, (Finding(file, kline, "error",
-                                                    f"{name} must be a mapping (output, params, macs, …)",
-                                                    graph.name),)))
-            continue
-        if row is not None:
-            got = {"output": list(row.output[1:]), "input": list(row.input[1:]), "params": row.params,
-                   "macs": row.macs, "flops": row.flops, "kind": row.kind, "line": row.line, "label": row.name}
-        else:  # a group (block call, repeat, activation pair): sums, and the output of its last step
-            top = min(r.depth for r in rows)
-            last = [r for r in rows if r.depth == top][-1]
-            got = {"output": list(last.output[1:]), "input": list(rows[0].input[1:]),
-                   "params": sum(r.params for r in rows), "macs": sum(r.macs for r in rows),
-                   "flops": sum(r.flops for r in rows), "kind": "group", "line": rows[0].line,
-                   "label": f"{len(rows)} layers"}
-        where = f" ({got['label']}" + (f", line {got['line']})" if got["line"] else ")")
-        for check, want in checks.items():
-            cline = line_of(checks, check, kline)
-            cname = f"{name}.{check}"
-            if check in ("output", "input"):
-                want = _shape(want)
-                msgs = [] if want == got[check] else [f"{cname}: expected {want}, got {got[check]}{where}"]
-                cases.append(Case(cname, cline, tuple(Finding(file, cline, "fail", m, graph.name) for m in msgs)))
-            elif check == "kind":
-                msgs = [] if str(want) == got["kind"] else [f"{cname}: expected {want}, got {got['kind']}{where}"]
-                cases.append(Case(cname, cline, tuple(Finding(file, cline, "fail", m, graph.name) for m in msgs)))
-            elif check in LAYER_KEYS:
-                try:
-                    msgs = [m + where for m in _budget(cname, want, got[check])]
-                    sev = "fail"
-                except CnncalcError as exc:
-                    msgs, sev = [f"{cname}: {exc.message}"], "error"
-                cases.append(Case(cname, cline, tuple(Finding(file, cline, sev, m, graph.name) for m in msgs)))
-            else:
-                cases.append(Case(cname, cline, (Finding(
-                    file, cline, "error", f"{name} has no key '{check}' (known: {', '.join(LAYER_KEYS)})",
-                    graph.name),)))
+        got = _observed(report, str(key))
+        if got is None:
+            cases.append(fail(name, kline, f"{name}: no layer has the path or name '{key}'{_hint(report, key)}"))
+        elif not isinstance(checks, dict):
+            cases.append(fail(name, kline, f"{name} must be a mapping (output, params, macs, …)"))
+        else:
+            cases += [_layer_case(file, graph.name, name, check, line_of(checks, check, kline), want, got)
+                      for check, want in checks.items()]
     return cases
+
+
+def _observed(report, key: str) -> dict | None:
+    """What ``expect.layers`` can check of one layer (by path, then name) or of a group of rows
+    under a path (a block call, a repeat, a conv with its activation): sums, and its output."""
+    from .groups import Group, inside
+
+    row = next((r for r in report.rows if r.path == key), None) or next(
+        (r for r in report.rows if r.name == key), None)
+    if row is not None:
+        return {"output": list(row.output[1:]), "input": list(row.input[1:]), "params": row.params,
+                "macs": row.macs, "flops": row.flops, "kind": row.kind, "line": row.line, "label": row.name}
+    rows = tuple(r for r in report.rows if inside(r.path, key))
+    if not rows:
+        return None
+    group = Group(key, rows)
+    return {"output": list(group.output[1:]), "input": list(group.input[1:]), "params": group.params,
+            "macs": group.macs, "flops": group.flops, "kind": "group", "line": group.line,
+            "label": f"{len(rows)} layers"}
+
+
+def _hint(report, key) -> str:
+    import difflib
+
+    names = [r.path for r in report.rows] + [r.name for r in report.rows]
+    close = difflib.get_close_matches(str(key), names, n=2)
+    return f"; did you mean {' or '.join(close)}?" if close else "; `cnncalc shapes` shows paths and names"
+
+
+def _layer_case(file, model, name, check, cline, want, got) -> Case:
+    """One check of one layer: shapes and kind exactly, counts exactly or within a budget."""
+    where = f" ({got['label']}" + (f", line {got['line']})" if got["line"] else ")")
+    cname = f"{name}.{check}"
+    severity = "fail"
+    if check in ("output", "input"):
+        want = _shape(want)
+        msgs = [] if want == got[check] else [f"{cname}: expected {want}, got {got[check]}{where}"]
+    elif check == "kind":
+        msgs = [] if str(want) == got["kind"] else [f"{cname}: expected {want}, got {got['kind']}{where}"]
+    elif check in LAYER_KEYS:
+        try:
+            msgs = [m + where for m in _budget(cname, want, got[check])]
+        except CnncalcError as exc:
+            msgs, severity = [f"{cname}: {exc.message}"], "error"
+    else:
+        msgs, severity = [f"{name} has no key '{check}' (known: {', '.join(LAYER_KEYS)})"], "error"
+    return Case(cname, cline, tuple(Finding(file, cline, severity, m, model) for m in msgs))
 
 
 def _baseline_cases(file, graph, baseline) -> list[Case]:
@@ -305,22 +353,6 @@ def _strip(exc: CnncalcError) -> str:
     text = exc.oneline()
     head = f"{exc.file}:{exc.line}: " if exc.file and exc.line else (f"{exc.file}: " if exc.file else "")
     return text[len(head):] if head and text.startswith(head) else text
-
-
-def _number(value):
-    """A figure of an expectation: a finite number (``5e9`` and ``"5_000"`` read as numbers too)."""
-    import math
-
-    if isinstance(value, bool) or not isinstance(value, (int, float, str)):
-        raise CnncalcError(f"{shorten(repr(value))} is not a number")
-    if isinstance(value, str):
-        try:
-            value = float(value.replace("_", ""))
-        except ValueError:
-            raise CnncalcError(f"{shorten(repr(value))} is not a number") from None
-    if isinstance(value, float) and not math.isfinite(value):
-        raise CnncalcError(f"{value} is not a finite number; a count or budget never is")
-    return value
 
 
 def _budget(key, want, got):

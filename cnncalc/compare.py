@@ -8,6 +8,7 @@ activation memory at a dtype and batch, depth (weighted layers), output shape an
 
 from __future__ import annotations
 
+import math
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -49,12 +50,16 @@ class Row:
     top5: float | None = None
     source: str | None = None
     ratios: dict = field(default_factory=dict)  # column -> value / reference value
+    measured_at: tuple | None = None  # the input (C, H, W) of the published accuracy
+    accuracy_withheld: bool = False  # published at another input than the compared one
+
 
     def to_dict(self) -> dict:
         out = {"model": self.model, "family": self.family, "file": self.file, "input": list(self.input),
                "output": list(self.output), "params": self.params, "macs": self.macs, "flops": self.flops,
                "activation_bytes": self.activation_bytes, "depth": self.depth, "top1": self.top1,
-               "top5": self.top5, "source": self.source}
+               "top5": self.top5, "source": self.source,
+               "accuracy_input": list(self.measured_at) if self.measured_at else None}
         if self.ratios:
             out["relative"] = dict(self.ratios)
         return out
@@ -62,6 +67,8 @@ class Row:
 
 @dataclass(frozen=True)
 class Comparison:
+    """The compared models' rows at one batch and dtype; ratios to ``relative_to`` where given."""
+
     rows: tuple
     batch: int
     dtype: str
@@ -115,14 +122,12 @@ def resolve_args(args) -> list[str]:
 
 
 def _accuracy(metadata: dict, key: str):
-    value = metadata.get(key)
-    if value is None:
-        return None
-    if isinstance(value, bool):
-        return None
+    """A published accuracy from ``metadata:``, or None where it is missing or not a number."""
+    from .units import number
+
     try:
-        return float(value)
-    except (TypeError, ValueError):
+        return None if metadata.get(key) is None else float(number(metadata[key]))
+    except CnncalcError:
         return None
 
 
@@ -136,11 +141,16 @@ def row_for(ref: str, input_text: str | None = None, batch: int = 1, dtype: str 
     report = analyze(graph, input=x, batch=batch, dtype=dtype)
     meta = graph.metadata or {}
     source = meta.get("source")
+    top1, top5 = _accuracy(meta, "top1"), _accuracy(meta, "top5")
+    measured = tuple(graph.input) if top1 is not None or top5 is not None else None
+    withheld = measured is not None and tuple(report.input[1:]) != measured
+    if withheld:  # an accuracy holds at the input it was measured at, not beside other MACs
+        top1 = top5 = None
     return Row(model=graph.name, family=graph.family, file=graph.file, input=report.input,
                output=report.output, params=report.params, macs=report.macs, flops=report.flops,
-               activation_bytes=report.activation_bytes, depth=report.depth,
-               top1=_accuracy(meta, "top1"), top5=_accuracy(meta, "top5"),
-               source=str(source) if source is not None else None), report.warnings
+               activation_bytes=report.activation_bytes, depth=report.depth, top1=top1, top5=top5,
+               source=str(source) if source is not None else None, measured_at=measured,
+               accuracy_withheld=withheld), report.warnings
 
 
 def sort_key(column: str) -> str:
@@ -161,10 +171,7 @@ def sort_rows(rows, column: str) -> list:
     missing = [r for r in rows if getattr(r, attr) is None]  # no accuracy: always last
     if key == "output":
         def value(r):
-            n = 1
-            for d in r.output:
-                n *= d
-            return n
+            return math.prod(r.output)
     else:
         def value(r):
             return getattr(r, attr)

@@ -1,9 +1,15 @@
-"""What an architecture change did: layers whose shape, params or MACs changed, and the totals.
+"""What an architecture change did: layers added, removed or changed, and the totals.
 
-Both sides are JSON reports (``Report.to_dict()``, DESIGN.md §4), so a saved report (a baseline
-kept in a repository) and a freshly analyzed spec compare the same way. Layers are matched by path
-(``layers[4].main[1]``); a layer is listed when its kind, input or output shape, params or MACs
-differ, or when it exists on one side only.
+Both sides are JSON reports (``Report.to_dict()``, docs/design.md), so a saved report (a baseline
+kept in a repository) and a freshly analyzed spec compare the same way.
+
+Layers are aligned by structure, not by position: a longest common subsequence over (kind, name,
+output shape) anchors the layers that stayed; between two anchors, layers of one kind pair up where
+they are most alike (name, input, output, params: an alignment of highest total likeness), so a
+layer whose stride changed, or a ``conv4`` renumbered ``conv5`` by an insertion, is one layer that
+changed. What is left is added or removed: inserting batch norms into VGG-16 reads as 13 layers
+added, and nothing else.
+A pair is listed as changed when its kind, input or output shape, params or MACs differ.
 """
 
 from __future__ import annotations
@@ -61,34 +67,100 @@ class Diff:
                 "layers": [c.to_dict() for c in self.changes]}
 
 
-def _short(shape):
-    return list(shape)[1:] if shape else shape
+ANCHOR = ("kind", "name", "output")  # a layer that stayed, as the LCS sees it
+LIKENESS = ("name", "input", "output", "params")  # what a changed layer may still share
 
 
 def diff_reports(old: dict, new: dict, old_label: str = "old", new_label: str = "new") -> Diff:
-    """Compare two JSON reports layer by layer (matched by path) and in total."""
-    old_rows = {r["path"]: r for r in old.get("layers", [])}
-    new_rows = {r["path"]: r for r in new.get("layers", [])}
+    """Compare two JSON reports layer by layer (aligned by structure) and in total."""
+    old_rows, new_rows = list(old.get("layers", [])), list(new.get("layers", []))
     changes = []
-    for path, n in new_rows.items():
-        o = old_rows.get(path)
+    for o, n in align(old_rows, new_rows):
         if o is None:
-            changes.append(LayerChange(path, n.get("name", ""), n.get("kind", ""), "added", (), None, n))
-            continue
-        fields = tuple(f for f in FIELDS if _value(o, f) != _value(n, f))
-        if fields:
-            changes.append(LayerChange(path, n.get("name", ""), n.get("kind", ""), "changed", fields, o, n))
-    for path, o in old_rows.items():
-        if path not in new_rows:
-            changes.append(LayerChange(path, o.get("name", ""), o.get("kind", ""), "removed", (), o, None))
-    order = {p: i for i, p in enumerate(new_rows)}
-    old_order = {p: i for i, p in enumerate(old_rows)}
-    changes.sort(key=lambda c: (order.get(c.path, old_order.get(c.path, 0) - 0.5)))
+            changes.append(LayerChange(n.get("path", ""), n.get("name", ""), n.get("kind", ""), "added", (), None, n))
+        elif n is None:
+            changes.append(LayerChange(o.get("path", ""), o.get("name", ""), o.get("kind", ""), "removed", (), o, None))
+        else:
+            fields = tuple(f for f in FIELDS if _value(o, f) != _value(n, f))
+            if fields:
+                changes.append(LayerChange(n.get("path", ""), n.get("name", ""), n.get("kind", ""), "changed",
+                                           fields, o, n))
     totals = {k: (old.get(k), new.get(k)) for k in TOTALS}
     totals["input"] = (old.get("input"), new.get("input"))
     totals["output"] = (old.get("output"), new.get("output"))
     return Diff(old.get("model", "?"), new.get("model", "?"), old_label, new_label, tuple(changes), totals,
                 len(old_rows), len(new_rows))
+
+
+def align(old: list, new: list) -> list[tuple]:
+    """Pairs ``(old_row, new_row)`` in order; ``None`` on the side where a layer does not exist."""
+    pairs = _lcs([_key(r, ANCHOR) for r in old], [_key(r, ANCHOR) for r in new], _equal)
+    out, i, j = [], 0, 0
+    for a, b in pairs + [(len(old), len(new))]:
+        gap = _lcs(old[i:a], new[j:b], _likeness)  # between two anchors: the most alike pairs
+        out += _with_unpaired(old[i:a], new[j:b], gap)
+        if a < len(old):
+            out.append((old[a], new[b]))
+        i, j = a + 1, b + 1
+    return out
+
+
+def _equal(a, b) -> int:
+    return 1 if a == b else 0
+
+
+def _likeness(a: dict, b: dict) -> int:
+    """0 for layers of different kinds (never paired); else 1 plus each of LIKENESS they share."""
+    if a.get("kind") != b.get("kind"):
+        return 0
+    return 1 + sum(_value(a, f) == _value(b, f) for f in LIKENESS)
+
+
+def _with_unpaired(old: list, new: list, pairs) -> list[tuple]:
+    out, i, j = [], 0, 0
+    for a, b in pairs + [(len(old), len(new))]:
+        out += [(o, None) for o in old[i:a]] + [(None, n) for n in new[j:b]]
+        if a < len(old):
+            out.append((old[a], new[b]))
+        i, j = a + 1, b + 1
+    return out
+
+
+def _key(row: dict, fields) -> tuple:
+    values = (_value(row, f) for f in fields)
+    return tuple(tuple(v) if isinstance(v, list) else v for v in values)
+
+
+def _lcs(a: list, b: list, score) -> list[tuple[int, int]]:
+    """Index pairs of an alignment of ``a`` and ``b`` with the highest total ``score`` (an LCS
+    where ``score`` is equality); equal runs at both ends are paired first, so the dynamic
+    programming table covers only the middle, where they differ."""
+    head = 0
+    while head < min(len(a), len(b)) and a[head] == b[head]:
+        head += 1
+    tail = 0
+    while tail < min(len(a), len(b)) - head and a[-1 - tail] == b[-1 - tail]:
+        tail += 1
+    mid_a, mid_b = a[head:len(a) - tail], b[head:len(b) - tail]
+    n, m = len(mid_a), len(mid_b)
+    table = [[0] * (m + 1) for _ in range(n + 1)]
+    for i in range(n - 1, -1, -1):
+        row, below = table[i], table[i + 1]
+        for j in range(m - 1, -1, -1):
+            w = score(mid_a[i], mid_b[j])
+            row[j] = max(below[j], row[j + 1], below[j + 1] + w if w else 0)
+    pairs, i, j = [], 0, 0
+    while i < n and j < m:
+        w = score(mid_a[i], mid_b[j])
+        if w and table[i][j] == table[i + 1][j + 1] + w:
+            pairs.append((head + i, head + j))
+            i, j = i + 1, j + 1
+        elif table[i + 1][j] >= table[i][j + 1]:
+            i += 1
+        else:
+            j += 1
+    return ([(k, k) for k in range(head)] + pairs
+            + [(len(a) - tail + k, len(b) - tail + k) for k in range(tail)])
 
 
 def _value(row: dict, field: str):

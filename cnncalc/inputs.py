@@ -3,8 +3,30 @@ spec's channels. Shared by every command (and, with names for sizes, by the symb
 
 from __future__ import annotations
 
+import re
+
 from .errors import CnncalcError, shorten
 from .layers.base import MAX_DIM
+
+_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
+def split_sizes(text: str) -> list[str]:
+    """``3,224,224`` / ``3x224x224`` / ``3×H×W`` → its parts, stripped (a name never holds an ``x``)."""
+    return [p.strip() for p in str(text).replace("×", "x").replace(",", "x").split("x")]
+
+
+def is_name(part: str) -> bool:
+    """Is this size a name (``H``, ``batch``), which makes the report symbolic?"""
+    return bool(_NAME.match(part.strip()))
+
+
+def parse_batch(text) -> int:
+    """``--batch 8`` → 8."""
+    try:
+        return int(str(text).strip())
+    except ValueError:
+        raise CnncalcError(f"--batch {shorten(repr(text))} is neither a whole number nor a name") from None
 
 
 def parse_input(text: str | None, default: tuple | None) -> tuple | None:
@@ -12,7 +34,7 @@ def parse_input(text: str | None, default: tuple | None) -> tuple | None:
     (``default`` None: a model with no input size of its own, an imported module, takes it whole.)"""
     if text is None:
         return None
-    parts = [p for p in text.replace("×", "x").replace(",", "x").split("x") if p.strip()]
+    parts = [p for p in split_sizes(text) if p]
     try:
         dims = tuple(int(p) for p in parts)
     except ValueError:

@@ -9,6 +9,7 @@ already placed and stays inside the axes; a thin leader line joins a label that 
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from pathlib import Path
 
 from .errors import CnncalcError, require_extra
@@ -17,6 +18,8 @@ from .files import OutputFile
 FORMATS = (".png", ".svg", ".pdf")
 MAX_AREA = 1400.0  # pt² of the largest bubble
 MIN_AREA = 18.0
+LEGEND_AREA_FLOOR = 4 * MIN_AREA  # legend bubbles start well above the smallest drawn area
+WIDE_DECADES = 3.0  # a log axis spanning more decades than this gets ticks at decades only
 DPI = 150
 
 
@@ -68,8 +71,45 @@ def _nice_sizes(lo: float, hi: float) -> list[float]:
     return [steps[0], steps[len(steps) // 2], steps[-1]]
 
 
-def _fmt_count(v: float, unit: str) -> str:
-    return f"{v:g} {unit}"
+@dataclass(frozen=True)
+class Series:
+    """What the chart shows: one point per model, with the words for its axes and bubbles."""
+
+    rows: list
+    xs: list  # compute per image, in xunit
+    ys: list
+    sizes: list  # the quantity bubble areas stand for, in size_unit
+    xunit: str
+    ylabel: str
+    yunit: str  # inside the y label's parentheses ('%', 'millions')
+    size_unit: str
+    size_title: str
+    title: str
+    kind: str
+
+    @property
+    def biggest(self) -> float:
+        return max(self.sizes) or 1.0
+
+    def area(self, size: float) -> float:
+        return max(MIN_AREA, MAX_AREA * size / self.biggest)
+
+
+def _series(comparison, kind: str) -> Series:
+    rows, _ = plottable(comparison, kind)
+    batch = comparison.batch or 1
+    per_image = [r.macs / batch for r in rows]
+    xunit, xscale = next((u, v) for u, v in (("G", 1e9), ("M", 1e6), ("k", 1e3), ("", 1.0))
+                         if max(per_image) >= v or v == 1.0)
+    xs = [m / xscale for m in per_image]
+    if kind == "accuracy":
+        return Series(rows, xs, [r.top1 for r in rows], [r.params / 1e6 for r in rows], xunit,
+                      "ImageNet top-1 accuracy", "%", "M", "parameters",
+                      "Accuracy vs. compute — bubble area ∝ parameters", kind)
+    pscale, pword = (1e6, "millions") if max(r.params for r in rows) >= 1e6 else (1e3, "thousands")
+    return Series(rows, xs, [r.params / pscale for r in rows], [r.activation_bytes / batch / 2 ** 20 for r in rows],
+                  xunit, "parameters", pword, "MiB", f"activations ({comparison.dtype})",
+                  "Parameters vs. compute — bubble area ∝ activation memory", kind)
 
 
 def plot_comparison(comparison, path, kind: str = "accuracy") -> list[str]:
@@ -85,101 +125,84 @@ def plot_comparison(comparison, path, kind: str = "accuracy") -> list[str]:
 def _draw(comparison, path: Path, suffix: str, kind: str) -> list[str]:
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
-    from matplotlib.lines import Line2D
-    from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
 
-    rows, skipped = plottable(comparison, kind)
-    batch = comparison.batch or 1
-    per_image = [r.macs / batch for r in rows]
-    xunit, xscale = next((u, v) for u, v in (("G", 1e9), ("M", 1e6), ("k", 1e3), ("", 1.0))
-                         if max(per_image) >= v or v == 1.0)
-    xs = [m / xscale for m in per_image]
-    if kind == "accuracy":
-        ys = [r.top1 for r in rows]
-        sizes_raw = [r.params / 1e6 for r in rows]
-        size_unit, size_title = "M", "parameters"
-        ylabel = "ImageNet top-1 accuracy (%)"
-    else:
-        pscale, pword = (1e6, "millions") if max(r.params for r in rows) >= 1e6 else (1e3, "thousands")
-        ys = [r.params / pscale for r in rows]
-        sizes_raw = [r.activation_bytes / batch / 2 ** 20 for r in rows]
-        size_unit, size_title = "MiB", f"activations ({comparison.dtype})"
-        ylabel = f"parameters ({pword})"
-
-    biggest = max(sizes_raw) or 1.0
-    areas = [max(MIN_AREA, MAX_AREA * s / biggest) for s in sizes_raw]
-
-    families = []
-    for r in rows:
-        fam = r.family or r.model
-        if fam not in families:
-            families.append(fam)
-    palette = ["#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2", "#17becf",
-               "#bcbd22", "#7f7f7f"]
-    color = {f: palette[i % len(palette)] for i, f in enumerate(families)}
-
+    _, skipped = plottable(comparison, kind)
+    series = _series(comparison, kind)
+    families = list(dict.fromkeys(r.family or r.model for r in series.rows))
+    color = {f: PALETTE[i % len(PALETTE)] for i, f in enumerate(families)}
     fig = Figure(figsize=(10, 6.2), dpi=DPI)
     FigureCanvasAgg(fig)
     ax = fig.add_axes((0.08, 0.1, 0.68, 0.8))
-
-    log_x = max(xs) / min(xs) >= 8
-    log_y = kind == "params" and max(ys) / min(ys) >= 8
-    for x, y, a, r in zip(xs, ys, areas, rows):
+    areas = [series.area(v) for v in series.sizes]
+    for x, y, a, r in zip(series.xs, series.ys, areas, series.rows):
         ax.scatter([x], [y], s=a, color=color[r.family or r.model], alpha=0.55, edgecolors="black",
                    linewidths=0.7, zorder=3)
-
-    # limits with room for the bubbles and their labels
-    def spread(values, log):
-        lo, hi = min(values), max(values)
-        if log:
-            span = math.log10(hi / lo) or 1.0
-            return lo / 10 ** (0.12 * span), hi * 10 ** (0.12 * span)
-        span = (hi - lo) or max(abs(hi), 1.0) * 0.1
-        return lo - 0.12 * span, hi + 0.12 * span
-
-    if log_x:
-        ax.set_xscale("log")
-    if log_y:
-        ax.set_yscale("log")
-    ax.set_xlim(*spread(xs, log_x))
-    ax.set_ylim(*spread(ys, log_y))
-    for axis, log in ((ax.xaxis, log_x), (ax.yaxis, log_y)):
-        if log:
-            axis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
-            axis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
-            axis.set_minor_formatter(NullFormatter())
-    ax.grid(True, which="major", color="#dddddd", linewidth=0.6, zorder=0)
-    ax.set_axisbelow(True)
-    shape = {tuple(r.input[1:]) for r in rows}
-    at = f" at {'×'.join(map(str, next(iter(shape))))}" if len(shape) == 1 else ""
-    ax.set_xlabel(f"compute per image ({xunit}MACs{at}{', log scale' if log_x else ''})")
-    ax.set_ylabel(ylabel + (" (log scale)" if log_y else ""))
-    if kind == "accuracy":
-        ax.set_title("Accuracy vs. compute — bubble area ∝ parameters", loc="left", fontsize=12)
-    else:
-        ax.set_title("Parameters vs. compute — bubble area ∝ activation memory", loc="left", fontsize=12)
-
-    # legends, outside the axes on the right
-    handles = [Line2D([], [], marker="o", linestyle="", markersize=8, markerfacecolor=color[f], alpha=0.7,
-                      markeredgecolor="black", label=f) for f in families]
-    if len(families) > 1:
-        fam_legend = ax.legend(handles=handles, title="family", loc="upper left", bbox_to_anchor=(1.02, 1.0),
-                               frameon=False, fontsize=9, title_fontsize=9)
-        ax.add_artist(fam_legend)
-    size_handles = []
-    for v in _nice_sizes(min(sizes_raw), biggest):
-        area = max(MIN_AREA, MAX_AREA * v / biggest)
-        size_handles.append(ax.scatter([], [], s=area, color="#bbbbbb", edgecolors="black", linewidths=0.7,
-                                       label=_fmt_count(v, size_unit)))
-    ax.legend(handles=size_handles, title=size_title, loc="lower left", bbox_to_anchor=(1.02, 0.0),
-              frameon=False, fontsize=9, title_fontsize=9, labelspacing=2.2, borderpad=1.2, handletextpad=1.5)
-
-    _place_labels(fig, ax, rows, xs, ys, areas)
+    _axes(ax, series)
+    _legends(ax, series, families, color)
+    _place_labels(fig, ax, series.rows, series.xs, series.ys, areas)
     try:
         fig.savefig(str(path), format=suffix[1:], dpi=DPI, metadata={"Date": None} if suffix == ".svg" else None)
     except OSError as exc:
         raise CnncalcError(f"--plot: cannot write the chart: {exc.strerror}") from None
     return skipped
+
+
+PALETTE = ["#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2", "#17becf", "#bcbd22",
+           "#7f7f7f"]
+
+
+def _spread(values, log: bool):
+    """Axis limits with room for the bubbles and their labels."""
+    lo, hi = min(values), max(values)
+    if log:
+        span = math.log10(hi / lo) or 1.0
+        return lo / 10 ** (0.12 * span), hi * 10 ** (0.12 * span)
+    span = (hi - lo) or max(abs(hi), 1.0) * 0.1
+    return lo - 0.12 * span, hi + 0.12 * span
+
+
+def _axes(ax, series: Series) -> None:
+    """Scales, limits, ticks that never crowd (decades only on a wide log axis) and labels with
+    one pair of parentheses each."""
+    from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
+
+    log_x = max(series.xs) / min(series.xs) >= 8
+    log_y = series.kind == "params" and max(series.ys) / min(series.ys) >= 8
+    for axis, values, log, setter in ((ax.xaxis, series.xs, log_x, ax.set_xlim),
+                                      (ax.yaxis, series.ys, log_y, ax.set_ylim)):
+        if log:
+            (ax.set_xscale if axis is ax.xaxis else ax.set_yscale)("log")
+        setter(*_spread(values, log))
+        if log:
+            decades = math.log10(max(values) / min(values))
+            axis.set_major_locator(LogLocator(base=10, subs=(1.0,) if decades > WIDE_DECADES else (1.0, 2.0, 5.0)))
+            axis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
+            axis.set_minor_formatter(NullFormatter())
+    ax.grid(True, which="major", color="#dddddd", linewidth=0.6, zorder=0)
+    ax.set_axisbelow(True)
+    shapes = {tuple(r.input[1:]) for r in series.rows}
+    at = f" at {'×'.join(map(str, next(iter(shapes))))}" if len(shapes) == 1 else ""
+    ax.set_xlabel(f"compute per image ({series.xunit}MACs{at}{', log scale' if log_x else ''})")
+    ax.set_ylabel(f"{series.ylabel} ({series.yunit}{', log scale' if log_y else ''})")
+    ax.set_title(series.title, loc="left", fontsize=12)
+
+
+def _legends(ax, series: Series, families, color) -> None:
+    """The families, and bubbles of three sizes, outside the axes on the right. The size legend
+    starts where bubbles are drawn to scale (above the smallest area), so its sizes look different."""
+    from matplotlib.lines import Line2D
+
+    handles = [Line2D([], [], marker="o", linestyle="", markersize=8, markerfacecolor=color[f], alpha=0.7,
+                      markeredgecolor="black", label=f) for f in families]
+    if len(families) > 1:
+        ax.add_artist(ax.legend(handles=handles, title="family", loc="upper left", bbox_to_anchor=(1.02, 1.0),
+                                frameon=False, fontsize=9, title_fontsize=9))
+    to_scale = series.biggest * LEGEND_AREA_FLOOR / MAX_AREA
+    sizes = _nice_sizes(max(min(series.sizes), to_scale), series.biggest)
+    bubbles = [ax.scatter([], [], s=series.area(v), color="#bbbbbb", edgecolors="black", linewidths=0.7,
+                          label=f"{v:g} {series.size_unit}") for v in sizes]
+    ax.legend(handles=bubbles, title=series.size_title, loc="lower left", bbox_to_anchor=(1.02, 0.0),
+              frameon=False, fontsize=9, title_fontsize=9, labelspacing=2.2, borderpad=1.2, handletextpad=1.5)
 
 
 def _place_labels(fig, ax, rows, xs, ys, areas) -> None:

@@ -22,6 +22,7 @@ from .engine import analyze as concrete_analyze
 from .errors import CnncalcError
 from .graph import Graph
 from .inputs import check_size, parse_range  # noqa: F401  (parse_range: part of this module's API)
+from .report import json_number
 
 DEFAULT_RANGE = (1, 1024)
 _BIG = 2**40  # "for large inputs": where the total stride is read off the output formula
@@ -74,16 +75,17 @@ class Solution:
     exact_count: int
     exact_pattern: str | None = None  # e.g. "N ≡ 1, 2, 3, 4 (mod 32) from N = 1 on"
     conditions: tuple = field(default_factory=tuple)  # (path, layer, check, fails_when) per check
+    shapes: dict = field(default_factory=dict)  # input/output (batch 1 first), feature_map: JSON dims
 
     def to_dict(self) -> dict:
         return {
-            "model": self.model, "input": self.input, "symbol": self.symbol,
+            "model": self.model, "input": self.shapes.get("input"), "symbol": self.symbol,
             "range": [self.lo, self.hi], "smallest_valid": self.smallest,
             "valid": [list(i) for i in self.valid], "valid_count": self.valid_count,
             "exact": [list(i) for i in self.exact], "exact_count": self.exact_count,
             "exact_pattern": self.exact_pattern,
             "total_stride": self.stride,
-            "feature_map": self.feature_map_plain, "output": self.output_plain,
+            "feature_map": self.shapes.get("feature_map"), "output": self.shapes.get("output"),
             "conditions": [{"path": p, "layer": n, "check": c, "fails_when": w} for p, n, c, w in self.conditions],
         }
 
@@ -111,9 +113,9 @@ class Problem:
                    any(self.sym in getattr(d, "free_symbols", ()) for d in r.output[2:])]
         self.feature = spatial[-1].output[1:] if spatial else None
         # one compiled function for every formula the scans need
-        self._exprs = _unique_exprs([c.when for c in self.errors] + [c.when for c in self.edges]
-                                    + [c.amount for c in self.edges] + list(report.output[1:])
-                                    + list(self.feature or ()))
+        self._exprs = list(dict.fromkeys([c.when for c in self.errors] + [c.when for c in self.edges]
+                                         + [c.amount for c in self.edges] + list(report.output[1:])
+                                         + list(self.feature or ())))  # each formula once, in order
         self._index = {e: i for i, e in enumerate(self._exprs)}
         self._fn = compile_formulas(self._exprs, (self.sym,))
         self._exact = compile_formulas(self._exprs, (self.sym,), exact=True)
@@ -183,6 +185,9 @@ class Problem:
             valid_count=int(valid.sum()), exact_count=int(exact.sum()),
             exact_pattern=_pattern(sizes, exact, stride, str(self.sym)),
             conditions=tuple((c.path, c.layer, c.what, str(c.when)) for c in self.errors),
+            shapes={"input": [1, *map(json_number, self.shape)],
+                    "output": [1, *map(json_number, report.output[1:])],
+                    "feature_map": list(map(json_number, self.feature)) if self.feature else None},
         )
 
     def at(self, n: int) -> AtSize:
@@ -276,15 +281,6 @@ def _magnitude(e, sym, n: int) -> float:
     return 0  # (not compiled: evaluated exactly by sympy)
 
 
-def _unique_exprs(exprs) -> list:
-    seen, out = set(), []
-    for e in exprs:
-        if e not in seen:
-            seen.add(e)
-            out.append(e)
-    return out
-
-
 def intervals(sizes: np.ndarray, mask: np.ndarray) -> tuple:
     """Runs of True as ((first, last), ...)."""
     if not mask.any():
@@ -371,9 +367,6 @@ def _slow(e, symbols, values):
     return bool(value) if value.is_Boolean else int(value)
 
 
-_REL = {"==": "==", "!=": "!=", "<": "<", "<=": "<=", ">": ">", ">=": ">="}
-
-
 def _code(e, names) -> str:
     if e is sympy.true:
         return "True"
@@ -383,7 +376,7 @@ def _code(e, names) -> str:
         num, den = sympy.fraction(sympy.together(e.lhs - e.rhs))
         if not (den.is_Integer and den > 0):
             raise NotCompilable(e)
-        return f"(({_int(num, names)}) {_REL[e.rel_op]} 0)"
+        return f"(({_int(num, names)}) {e.rel_op} 0)"  # sympy's ==, !=, <, <=, >, >= are numpy's too
     if isinstance(e, sympy.And):
         return "(" + " & ".join(_code(a, names) for a in e.args) + ")"
     if isinstance(e, sympy.Or):

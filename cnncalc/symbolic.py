@@ -20,10 +20,8 @@ import sympy
 from . import dim
 from .engine import analyze as _analyze
 from .errors import CnncalcError
-from .inputs import complete
+from .inputs import complete, is_name, parse_batch as _parse_count, split_sizes
 from .report import Report, unique_conditions  # noqa: F401  (unique_conditions: for solve)
-
-_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 
 @lru_cache(maxsize=None)
@@ -34,7 +32,7 @@ def symbol(name: str) -> sympy.Symbol:
 
 def _size(part: str, text: str):
     part = part.strip()
-    if _NAME.match(part):
+    if is_name(part):
         return symbol(part)
     try:
         value = int(part)
@@ -50,20 +48,15 @@ def parse_input(text: str, default: tuple) -> tuple:
     """``3xHxW`` → (3, H, W); ``H`` or ``HxW`` keep the spec's channels; names and numbers mix.
 
     A name must not contain ``x`` (it separates sizes): ``3xHxW``, ``CxSxS``, ``3xh1xw1``."""
-    parts = [p.strip() for p in str(text).replace("×", "x").replace(",", "x").split("x")]
+    parts = split_sizes(text)
     if not parts or any(not p for p in parts) or len(parts) > 3:
         raise CnncalcError(f"--input {text!r} is not a size", fix="write C,H,W or CxHxW, e.g. 3xHxW")
     return complete(tuple(_size(p, text) for p in parts), default, text)
 
 
 def parse_batch(text) -> object:
-    text = str(text).strip()
-    if _NAME.match(text):
-        return symbol(text)
-    try:
-        return int(text)
-    except ValueError:
-        raise CnncalcError(f"--batch {text!r} is neither a number nor a name") from None
+    """``--batch 8`` → 8; ``--batch B`` → the size B."""
+    return symbol(str(text).strip()) if is_name(str(text)) else _parse_count(text)
 
 
 def analyze(graph, input: tuple, batch=1, dtype: str = "float32") -> Report:

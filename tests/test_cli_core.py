@@ -1,4 +1,4 @@
-"""The core commands, checked against published figures (DESIGN.md, REFERENCE.md), not against
+"""The core commands, checked against published figures (docs/references.md), not against
 cnncalc's own formulas."""
 
 from __future__ import annotations
@@ -31,8 +31,8 @@ def test_lenet5_table_shows_the_textbook_shapes():
 
 
 def test_lenet5_json_matches_design_report():
-    # DESIGN.md §4 prints these figures for LeNet-5; §3: FLOPs = 2 × MACs.
-    result = run("shapes", "lenet5", "--json")  # the flag as DESIGN.md §4 spells it
+    # docs/references.md gives these figures for LeNet-5; docs/conventions.md: FLOPs = 2 × MACs.
+    result = run("shapes", "lenet5", "--json")  # the flag as docs/cli.md spells it
     assert result.exit_code == 0
     assert result.stdout == run("shapes", "lenet5", "--format", "json").stdout
     report = json.loads(result.stdout)
@@ -76,8 +76,8 @@ def test_warning_goes_to_stderr_not_json(tmp_path):
 
 def test_list_shows_the_zoo():
     result = run("list", "--format", "json")
-    rows = {r["name"]: r for r in json.loads(result.stdout)}
-    assert rows["lenet5"]["params"] == 61706
+    rows = {r["model"]: r for r in json.loads(result.stdout)["models"]}  # compare's keys
+    assert rows["lenet5"]["params"] == 61706 and rows["lenet5"]["input"] == [1, 1, 32, 32]
 
 
 def test_layer_calculator_explains_a_stride_that_does_not_fit():

@@ -1,4 +1,4 @@
-"""`cnncalc compare` and its chart, against torchvision's published figures (REFERENCE.md)."""
+"""`cnncalc compare` and its chart, against torchvision's published figures (docs/references.md)."""
 
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ ROOT = Path(__file__).resolve().parents[1]
 CI = ROOT / "tests" / "specs" / "ci"
 runner = CliRunner()
 
-# torchvision IMAGENET1K_V1 `_meta` (REFERENCE.md): num_params, _ops (GMACs), acc@1, acc@5
+# torchvision IMAGENET1K_V1 `_meta` (docs/references.md): num_params, _ops (GMACs), acc@1, acc@5
 TORCHVISION = {
     "resnet18": (11_689_512, 1.814, 69.758, 89.078),
     "resnet34": (21_797_672, 3.664, 73.314, 91.420),
@@ -78,7 +78,7 @@ def test_table_prints_nine_rows():
 
 
 def test_activation_memory_scales_with_dtype_and_batch():
-    # activation bytes = every layer output's elements × bytes per element (DESIGN §3)
+    # activation bytes = every layer output's elements × bytes per element (docs/conventions.md)
     one = compare_json("resnet18")["models"][0]
     half = compare_json("resnet18", "--dtype", "fp16", "--batch", "4")["models"][0]
     assert half["activation_bytes"] * 2 == one["activation_bytes"] * 4
@@ -212,3 +212,62 @@ def test_symbolic_compare_never_imports_matplotlib_or_torch():
             "assert not heavy, heavy\n")
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT)
     assert result.returncode == 0, result.stderr
+
+
+def _drawn(comparison, kind, tmp_path):
+    """The figure as saved: tick labels, legend bubbles and axis labels, in pixels."""
+    from cnncalc.plot import plot_comparison
+    from matplotlib.figure import Figure
+
+    captured = {}
+    original = Figure.savefig
+
+    def spy(self, *args, **kwargs):
+        self.canvas.draw()
+        renderer = self.canvas.get_renderer()
+        ax = self.axes[0]
+        captured["xticks"] = [t.get_window_extent(renderer) for t in ax.get_xticklabels()
+                              if t.get_text() and ax.get_xlim()[0] <= t.get_position()[0] <= ax.get_xlim()[1]]
+        captured["yticks"] = [t.get_window_extent(renderer) for t in ax.get_yticklabels()
+                              if t.get_text() and ax.get_ylim()[0] <= t.get_position()[1] <= ax.get_ylim()[1]]
+        legend = ax.get_legend()
+        captured["bubbles"] = [h.get_sizes()[0] for h in legend.legend_handles]
+        captured["ylabel"], captured["xlabel"] = ax.get_ylabel(), ax.get_xlabel()
+        return original(self, *args, **kwargs)
+
+    Figure.savefig = spy
+    try:
+        plot_comparison(comparison, tmp_path / f"{kind}.png", kind=kind)
+    finally:
+        Figure.savefig = original
+    return captured
+
+
+@pytest.mark.parametrize("kind", ["params", "accuracy"])
+def test_plot_ticks_legend_and_labels_read_cleanly(tmp_path, kind):
+    pytest.importorskip("matplotlib")
+    from cnncalc.compare import compare as run_compare
+    from cnncalc.plot import MIN_AREA
+
+    models = ["resnet", "vgg", "lenet5"] if kind == "params" else ["resnet", "vgg", "googlenet", "alexnet"]
+    drawn = _drawn(run_compare(models), kind, tmp_path)
+    for ticks in (drawn["xticks"], drawn["yticks"]):
+        assert len(ticks) >= 3
+        for a, b in zip(ticks, ticks[1:]):
+            assert not a.overlaps(b)  # lenet5 stretches the axes over five decades
+    bubbles = drawn["bubbles"]
+    assert len(bubbles) >= 2 and min(bubbles) > MIN_AREA  # none at the floor every small model shares
+    assert all(b >= 2 * a for a, b in zip(bubbles, bubbles[1:]))  # each visibly bigger than the last
+    for label in (drawn["xlabel"], drawn["ylabel"]):
+        assert label.count("(") == 1 and label.count(")") == 1, label
+
+
+def test_accuracy_is_withheld_at_another_input(tmp_path):
+    data = compare_json("resnet18", "resnet50", "--input", "64")
+    assert all(r["top1"] is None and r["accuracy_input"] == [3, 224, 224] for r in data["models"])
+    table = " ".join(run("compare", "resnet18", "resnet50", "--input", "64").stdout.split())
+    assert "69.76" not in table and "left out: published at input 3×224×224, compared at 3×64×64" in table
+    assert compare_json("resnet18")["models"][0]["top1"] == TORCHVISION["resnet18"][2]  # at 224: shown
+    pytest.importorskip("matplotlib")
+    chart = run("compare", "resnet18", "--input", "64", "--plot", tmp_path / "a.png")
+    assert chart.exit_code == 2 and not (tmp_path / "a.png").exists()

@@ -157,3 +157,47 @@ def test_check_baseline_fails_on_the_changed_layer_line(tmp_path):
     other = tmp_path / "other.json"
     other.write_text(json.dumps({**json.loads(saved.read_text()), "model": "someone_else"}))
     assert run("check", spec, "--baseline", other).exit_code == 2
+
+
+def test_diff_vgg16_bn_is_thirteen_batchnorms_added_and_nothing_else():
+    d = diff_models("vgg16", "vgg16_bn")
+    assert [c.status for c in d.changes] == ["added"] * 13 and {c.kind for c in d.changes} == {"batchnorm"}
+    # torchvision's _meta: vgg16 138,357,544 params, vgg16_bn 138,365,992; the 13 norms hold 2·C each
+    assert d.totals["params"] == (138_357_544, 138_365_992)
+    assert sum(c.new["params"] for c in d.changes) == 138_365_992 - 138_357_544
+    result = run("diff", "vgg16", "vgg16_bn")
+    assert result.exit_code == 0
+    assert result.stdout.splitlines()[0] == "vgg16 → vgg16_bn: 13 batchnorm layers added; nothing else changed"
+    assert "relu" not in result.stdout and "changed," not in result.stdout
+
+
+def test_diff_aligns_renumbered_layers_after_an_insertion(tmp_path):
+    """A conv inserted first renumbers every later conv (conv1 → conv2 …): they align by kind and
+    shape, so the diff is the one new layer and the layers whose shapes or sizes it changed."""
+    new = tmp_path / "lenet_front.yaml"
+    old = ROOT / "models" / "lenet5.yaml"
+    new.write_text(old.read_text().replace("layers:\n", "layers:\n  - conv: {filters: 1, kernel: 1}\n", 1))
+    d = diff_models(str(old), str(new))
+    added = [c for c in d.changes if c.status == "added"]
+    assert [c.kind for c in added] == ["conv"] and added[0].new["params"] == 2  # 1·1·1·1 + bias
+    assert not [c for c in d.changes if c.status == "removed"]
+    assert d.totals["params"][1] - d.totals["params"][0] == 2
+
+
+def test_diff_csv_lists_the_same_layers_as_json():
+    import csv
+    import io
+
+    rows = list(csv.DictReader(io.StringIO(run("diff", "vgg16", "vgg16_bn", "--format", "csv").stdout)))
+    data = json.loads(run("diff", "vgg16", "vgg16_bn", "--format", "json").stdout)
+    assert [(r["status"], r["path"], r["kind"]) for r in rows] == \
+        [(x["status"], x["path"], x["kind"]) for x in data["layers"]]
+    assert all(r["new_params"] == str(x["params"][1]) for r, x in zip(rows, data["layers"]))
+
+
+def test_diff_headline_names_each_side_once():
+    same = run("diff", "lenet5", "lenet5").stdout.splitlines()[0]
+    assert same == "lenet5 → lenet5: no change (12 layers)"
+    files = run("diff", CI / "pass" / "lenet5.yaml", ROOT / "tests" / "specs" / "diff" / "lenet5_pad.yaml")
+    head = files.stdout.splitlines()[0]
+    assert head.count("lenet5_ci") == 1 and head.count("lenet5.yaml") == 1

@@ -1,55 +1,64 @@
-"""Every command shown in the docs runs, and prints what the docs say it prints.
+"""Every command shown in the docs runs, and prints exactly what the docs say it prints.
 
-A ```console block holds lines ``$ cnncalc …`` followed by the output shown for them; a line
-``[exit N]`` says the command exits with N (default 0). Each shown output line must appear in the
-real output (stdout and stderr together), compared with surrounding whitespace stripped, so pages
-can show an excerpt (use ``…`` alone on a line to mark elided output).
+The pages' console blocks are compared whole (tests/docs_examples.py says how a page marks the
+lines it leaves out); ``python tests/docs_examples.py --refresh`` rewrites them from the real output.
 """
 
 from __future__ import annotations
 
-import os
-import re
 import shlex
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
-DOCS = sorted([ROOT / "README.md", *(ROOT / "docs").rglob("*.md")])
-BLOCK = re.compile(r"```console\n(.*?)```", re.S)
-CNNCALC = str(Path(sys.executable).with_name("cnncalc"))
+from docs_examples import examples, matches, run, segments
+
+EXAMPLES = examples()
 
 
-def examples():
-    for page in DOCS:
-        for block in BLOCK.findall(page.read_text(encoding="utf-8")):
-            command, shown, code = None, [], 0
-            for line in block.splitlines() + ["$ "]:
-                if line.startswith("$ "):
-                    if command:
-                        yield pytest.param(command, shown, code, id=f"{page.name}: {command}"[:90])
-                    command, shown, code = line[2:].strip() or None, [], 0
-                elif (m := re.fullmatch(r"\[exit (\d+)\]", line.strip())):
-                    code = int(m.group(1))
-                elif line.strip() and line.strip() != "…":
-                    shown.append(line.strip())
-
-
-@pytest.mark.parametrize("command, shown, code", list(examples()))
-def test_documented_command(command, shown, code, tmp_path):
-    argv = shlex.split(command)
+@pytest.mark.parametrize("example", EXAMPLES, ids=[ex.id for ex in EXAMPLES])
+def test_documented_command(example):
+    argv = shlex.split(example.command)
     if argv[0] != "cnncalc":
         pytest.skip("not a cnncalc command")
     if argv[1] in ("verify", "bench") or "--plot" in argv:
         pytest.importorskip("torch" if argv[1] in ("verify", "bench") else "matplotlib")
-    env = {**os.environ, "COLUMNS": "100", "NO_COLOR": "1", "TERM": "dumb"}
-    result = subprocess.run([CNNCALC, *argv[1:]], cwd=ROOT, env=env, capture_output=True, text=True,
-                            timeout=600)
-    out = [line.strip() for line in (result.stdout + result.stderr).splitlines()]
-    assert result.returncode == code, result.stdout + result.stderr
-    missing = [line for line in shown if line not in out]
-    assert not missing, f"not in the output of `{command}`:\n" + "\n".join(missing) + \
-        "\n--- actual ---\n" + result.stdout + result.stderr
+    code, actual = run(example.command)
+    assert code == example.code, "\n".join(actual)
+    assert matches(example.shown, actual), (
+        f"`{example.command}` on {example.page.name} differs from its real output "
+        "(python tests/docs_examples.py --refresh rewrites it):\n--- page ---\n" + "\n".join(example.shown)
+        + "\n--- real ---\n" + "\n".join(actual))
+
+
+def test_elisions_are_matched_whole():
+    shown = ["a", "[...]", "d"]
+    assert matches(shown, ["a", "b", "c", "d"]) and matches(shown, ["a", "d"])
+    assert not matches(shown, ["a", "b"]) and not matches(["a", "b"], ["a", "b", "c"])
+    assert not matches(["  a"], ["a"])  # indentation counts
+    assert matches(["a", "…", "c", "…"], ["a", "b", "c", "x", "y"])
+    assert segments(["a", "[...]", "b"]) == [["a"], ["b"]]
+
+
+def test_every_page_with_output_is_checked():
+    pages = {ex.page.name for ex in EXAMPLES}
+    assert {"README.md", "layer.md", "formulas.md", "shapes.md", "symbolic.md", "verify.md", "ci.md"} <= pages
+
+
+def test_the_repository_cites_only_its_own_pages():
+    from docs_examples import ROOT
+
+    outside = ["DESIGN" + ".md", "REFERENCE" + ".md", "../" + "shared"]
+    files = [*ROOT.glob("cnncalc/**/*.py"), *ROOT.glob("tests/**/*.py"), *ROOT.glob("docs/**/*.md"),
+             ROOT / "README.md"]
+    cited = [(str(f.relative_to(ROOT)), word) for f in files for word in outside if word in f.read_text()]
+    assert not cited
+
+
+def test_links_between_pages_resolve():
+    import re
+
+    from docs_examples import PAGES
+
+    for page in PAGES:
+        for target in re.findall(r"\]\(([^)#:]+)(?:#[^)]*)?\)", page.read_text()):
+            assert (page.parent / target).exists(), (page.name, target)

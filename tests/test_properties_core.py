@@ -47,7 +47,7 @@ def stacks(draw):
 
 
 class SamePad(nn.Module):
-    """Keras/TF `same` (REFERENCE.md): out = ceil(n/s), total = max((out−1)s + d(k−1) + 1 − n, 0)."""
+    """Keras/TF `same` (docs/references.md): out = ceil(n/s), total = max((out−1)s + d(k−1) + 1 − n, 0)."""
 
     def __init__(self, k, s, d):
         super().__init__()

@@ -105,7 +105,7 @@ def test_lenet5_conventions_against_the_tools(tmp_path):
     result = run_verify(load_model(str(spec)))
     assert result.ok, [c.to_dict() for c in result.failures]
     by_name = {c.name: c for c in result.checks}
-    # the published figures (DESIGN.md §3-4), measured by the tools themselves
+    # the published figures (docs/conventions.md), measured by the tools themselves
     assert by_name["MACs"].actual == 416_520
     assert by_name["FLOPs"].actual == 833_040
     assert by_name["torchinfo mult-adds"].actual == 423_038

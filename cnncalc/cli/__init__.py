@@ -2,7 +2,8 @@
 
 Commands live one per module in this package and register on :data:`app`. Only here does a
 :class:`~cnncalc.errors.CnncalcError` become a one-line message and exit code 2 (bad input), and a
-:class:`~cnncalc.errors.CheckFailed` exit code 1.
+:class:`~cnncalc.errors.CheckFailed` exit code 1. Options mean one thing everywhere; the short
+flags are listed in docs/shapes.md ("Options").
 """
 
 from __future__ import annotations
@@ -11,32 +12,43 @@ import functools
 import importlib
 import sys
 from enum import Enum
-from typing import Annotated
+from typing import Annotated, Optional
 
 import typer
 
 from ..errors import CheckFailed, CnncalcError, printable
 from ..inputs import parse_input  # noqa: F401  (re-exported for the command modules)
 
+try:  # typer >= 0.28 runs on its own copy of click and exports that copy's base exception
+    from typer import TyperException as CommandLineError
+except ImportError:  # earlier typer runs on the click package
+    from click import ClickException as CommandLineError
+
 app = typer.Typer(
     name="cnncalc",
     help="CNN shapes, parameters and compute from a declarative spec — without running anything.",
-    no_args_is_help=True,
-    add_completion=False,
+    add_completion=True,
     pretty_exceptions_enable=False,
     rich_markup_mode=None,
+    context_settings={"help_option_names": ["-h", "--help"]},
 )
 
 
-class Format(str, Enum):
-    table = "table"
-    json = "json"
-    csv = "csv"
-    markdown = "markdown"
+def choices(name: str, *words: str) -> type[Enum]:
+    """A str Enum of ``words``: how typer offers, completes and checks a fixed set of values."""
+    return Enum(name, {word: word for word in words}, type=str)
 
 
-# DESIGN.md §4 names the machine-readable report `cnncalc shapes MODEL --json`: every command with a
-# JSON format takes the flag as a shorthand for `--format json`.
+Format = choices("Format", "table", "json", "csv", "markdown")
+
+
+# The options every command that has them spells the same way (docs/shapes.md, "Options").
+InputOpt = Annotated[Optional[str], typer.Option(
+    "--input", "-i", help="C,H,W or CxHxW (or H, HxW: keep the spec's C)")]
+DtypeOpt = Annotated[str, typer.Option("--dtype", help="for activation memory: fp32, fp16, bf16, fp64, int8")]
+FormatOpt = Annotated[Format, typer.Option("--format", "-f", help="table, json, csv or markdown")]
+# docs/shapes.md shows the machine-readable report as `cnncalc shapes MODEL --json`: every command
+# with a JSON format takes the flag as a shorthand for `--format json`.
 JsonOpt = Annotated[bool, typer.Option("--json", help="shorthand for --format json")]
 
 
@@ -47,6 +59,62 @@ def json_wanted(format, json_flag: bool):
     return type(format)("json") if isinstance(format, Enum) else "json"
 
 
+def stderr():
+    """A console on stderr: colour on a terminal, plain text when piped or with NO_COLOR."""
+    from rich.console import Console
+
+    return Console(stderr=True, highlight=False, soft_wrap=True)
+
+
+def console():
+    from rich.console import Console
+
+    return Console()
+
+
+def emit(format, table, **texts) -> None:
+    """Print one rendering: a text format's string as it is (``texts[format]()``: json, csv,
+    markdown), or else the renderables ``table(width)`` returns, through rich at the terminal's
+    width (uncropped: a table too wide for it is printed whole, and the terminal folds it). Lines
+    of text under a table (notes, totals, formulas) are printed whole, never broken by rich."""
+    from rich.text import Text
+
+    name = getattr(format, "value", format)
+    if name in texts:
+        text = texts[name]()
+        print(text, end="" if text.endswith("\n") else "\n")
+        return
+    out = console()
+    for renderable in table(out.width):
+        out.print(renderable, crop=False, highlight=False, soft_wrap=isinstance(renderable, Text))
+
+
+def say(kind: str, message: str) -> None:
+    """``error: …`` / ``warning: …`` / ``note: …`` on stderr, one line, the word coloured on a
+    terminal; control characters from a spec are escaped, so they can drive neither the terminal
+    nor a CI log."""
+    from rich.text import Text
+
+    style = {"error": "bold red", "warning": "yellow", "note": "cyan"}[kind]
+    stderr().print(Text.assemble((f"{kind}:", style), " ", " ".join(printable(message).split())))
+
+
+def shown_file(file: str | None) -> str | None:
+    """A zoo spec is named by its model (``resnet50 (zoo)``), not by its installed path."""
+    if not file:
+        return file
+    from pathlib import Path
+
+    from ..zoo import zoo_dir
+
+    path = Path(file)
+    try:
+        path.resolve().relative_to(zoo_dir().resolve())
+    except (ValueError, OSError, RuntimeError):  # not in the zoo, or a path that does not resolve (a loop)
+        return file
+    return f"{path.stem} (zoo)"
+
+
 def handles_errors(func):
     """Turn library exceptions into one line on stderr and the documented exit code."""
 
@@ -55,11 +123,12 @@ def handles_errors(func):
         try:
             return func(*args, **kwargs)
         except CnncalcError as exc:
-            print(f"error: {exc.oneline()}", file=sys.stderr)
+            exc.file = shown_file(exc.file)
+            say("error", exc.oneline())
             raise typer.Exit(2) from None
         except CheckFailed as exc:
             if str(exc):
-                print(str(exc), file=sys.stderr)
+                stderr().print(printable(exc), style="bold red", markup=False)
             raise typer.Exit(1) from None
         except BrokenPipeError:
             raise typer.Exit(0) from None
@@ -67,22 +136,23 @@ def handles_errors(func):
     return wrapper
 
 
-def print_warnings(report) -> None:
-    for w in report.warnings:
-        print(" ".join(printable(w.oneline()).split()), file=sys.stderr)
-    if report.coverage < 1:  # an import kept operators it cannot count: their cost is unknown, not 0
+def print_warnings(warnings) -> None:
+    """The layer warnings (a floor that drops rows, a kernel larger than its input), on stderr."""
+    from dataclasses import replace
+
+    for w in warnings:
+        say("warning", replace(w, file=shown_file(w.file)).oneline().removeprefix("warning: "))
+
+
+def print_coverage(report) -> None:
+    """An import kept operators it cannot count (opaque): say so, since their cost is unknown, not 0."""
+    if report.coverage < 1:
         from .. import layers
 
         unknown = [r for r in report.rows if not layers.lookup(r.kind).counted]
         names = ", ".join(printable(r.name) for r in unknown[:3]) + (", …" if len(unknown) > 3 else "")
-        print(f"warning: {report.coverage:.1%} of nodes counted: {len(unknown)} opaque node(s) have an unknown cost "
-              f"({names}), so the totals are lower bounds", file=sys.stderr)
-
-
-def console():
-    from rich.console import Console
-
-    return Console()
+        say("warning", f"{report.coverage:.1%} of nodes counted: {len(unknown)} opaque node(s) have an unknown "
+                       f"cost ({names}), so the totals are lower bounds")
 
 
 # command name -> the module that defines it. Only the invoked command is imported and built:
@@ -93,26 +163,39 @@ COMMANDS = {
 }
 
 
-@app.callback()
-def _group() -> None:
-    """CNN shapes, parameters and compute from a declarative spec — without running anything."""
+def _version(value: bool) -> None:
+    if value:
+        from .. import __version__
+
+        print(f"cnncalc {__version__}")
+        raise typer.Exit(0)
+
+
+@app.callback(invoke_without_command=True)
+def _group(
+    ctx: typer.Context,
+    version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True,
+                                          help="print the version and exit")] = False,
+) -> None:
+    """CNN shapes, parameters and compute from a declarative spec — without running anything.
+
+    Example: cnncalc shapes lenet5
+    """
+    if ctx.invoked_subcommand is None:  # a bare `cnncalc`: the help, on stdout, exit 0
+        register_all()
+        print(ctx.get_help())
+        raise typer.Exit(0)
 
 
 def register_all() -> None:
     """Import every command module (for --help, and for tests that drive the whole app)."""
     for module in dict.fromkeys(COMMANDS.values()):
-        try:
-            importlib.import_module(f"{__name__}.{module}")
-        except ModuleNotFoundError as exc:  # a command whose module is not written yet
-            if exc.name != f"{__name__}.{module}":
-                raise
+        importlib.import_module(f"{__name__}.{module}")
 
 
 def main() -> None:  # the console-script entry point
-    import importlib.util
-
     wanted = next((a for a in sys.argv[1:] if not a.startswith("-")), None)
-    if wanted in COMMANDS and importlib.util.find_spec(f"{__name__}.{COMMANDS[wanted]}"):
+    if wanted in COMMANDS:
         importlib.import_module(f"{__name__}.{COMMANDS[wanted]}")
     else:
         register_all()
@@ -122,22 +205,16 @@ def main() -> None:  # the console-script entry point
 def _run_app() -> int:
     """Run the app, with click's usage errors (bad option value, unknown option, missing argument)
     as one ``error:`` line and exit 2 like every other bad input, not click's three-line block."""
-    try:  # typer >= 0.28 runs on its own vendored click, earlier ones on the click package
-        click = importlib.import_module("typer._click.exceptions")
-    except ImportError:
-        click = importlib.import_module("click.exceptions")
     try:
         code = app(standalone_mode=False)
-    except click.UsageError as exc:
-        if type(exc).__name__ == "NoArgsIsHelpError":  # bare `cnncalc`: the help, as click shows it
-            print(exc.format_message(), file=sys.stderr)
-            return 2
-        command = exc.ctx.command_path if exc.ctx is not None else "cnncalc"
+    except CommandLineError as exc:
         message = " ".join(exc.format_message().split()).rstrip(".")
-        print(f"error: {command}: {message}; see `{command} --help`", file=sys.stderr)
-        return 2
-    except click.ClickException as exc:  # e.g. a file option click itself could not open
-        print(f"error: {' '.join(exc.format_message().split())}", file=sys.stderr)
+        ctx = getattr(exc, "ctx", None)  # a usage error knows its command
+        if ctx is not None:
+            command = ctx.command_path
+            say("error", f"{command}: {message}; see `{command} --help`")
+        else:  # e.g. a file option click itself could not open
+            say("error", message)
         return exc.exit_code
     except typer.Abort:  # Ctrl-C (typer.Abort is click's Abort where typer runs on the click package)
         print("aborted", file=sys.stderr)

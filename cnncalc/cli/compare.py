@@ -3,18 +3,17 @@
 from __future__ import annotations
 
 import sys
-from enum import Enum
 from typing import Annotated, List, Optional
 
 import typer
+from rich.text import Text
 
 from ..errors import printable
-from . import Format, JsonOpt, app, console, handles_errors, json_wanted, parse_input
+from . import (DtypeOpt, Format, FormatOpt, InputOpt, JsonOpt, app, choices, emit, handles_errors, json_wanted, parse_input,
+               say)
 
 
-class PlotKind(str, Enum):
-    accuracy = "accuracy"
-    params = "params"
+PlotKind = choices("PlotKind", "accuracy", "params")
 
 
 @app.command()
@@ -24,13 +23,13 @@ def compare(
     relative_to: Annotated[Optional[str], typer.Option(
         "--relative-to", "-r", help="show ratios to this model (one of the compared, or any zoo name/path)")] = None,
     sort: Annotated[Optional[str], typer.Option(
-        "--sort", "-s", help="model, family, params, macs, flops, activations, depth, output, top1, top5; "
+        "--sort", help="model, family, params, macs, flops, activations, depth, output, top1, top5; "
         "prefix - for descending (--sort=-top1)")] = None,
-    format: Annotated[Format, typer.Option("--format", "-f", help="table, json, csv or markdown")] = Format.table,
+    format: FormatOpt = Format.table,
     json_: JsonOpt = False,
-    input: Annotated[Optional[str], typer.Option("--input", "-i", help="C,H,W or CxHxW (or H, HxW: keep C)")] = None,
+    input: InputOpt = None,
     batch: Annotated[int, typer.Option("--batch", "-b", help="batch size (MACs and memory scale with it)")] = 1,
-    dtype: Annotated[str, typer.Option("--dtype", help="for activation memory: fp32, fp16, bf16, fp64, int8")] = "fp32",
+    dtype: DtypeOpt = "fp32",
     plot: Annotated[Optional[str], typer.Option(
         "--plot", help="also draw the complexity chart to FILE.png or FILE.svg (needs matplotlib)")] = None,
     plot_kind: Annotated[PlotKind, typer.Option(
@@ -38,7 +37,11 @@ def compare(
     = PlotKind.accuracy,
 ):
     """Compare models side by side: params, MACs, FLOPs, activation memory, depth, output and the
-    published top-1/top-5 where the spec's metadata gives them. A family name expands to its members."""
+    published top-1/top-5 where the spec's metadata gives them, at the input they were measured at.
+    A family name expands to its members.
+
+    Example: cnncalc compare resnet vgg --sort=-top1
+    """
     format = json_wanted(format, json_)
     target = None
     if plot is not None:
@@ -66,29 +69,31 @@ def _compare(models, relative_to, sort, format, input, batch, dtype, plot_kind, 
         from ..plot import plottable
 
         plottable(result, plot_kind.value)  # nothing to draw is an error before anything prints
-    warned = {}  # compare is about totals: one line in all, not one per layer
-    for w in result.warnings:
-        warned[w.file] = warned.get(w.file, 0) + 1
-    if warned:
-        names = [next(r.model for r in result.rows if r.file == f) if any(r.file == f for r in result.rows) else f
-                 for f in warned]
-        n = sum(warned.values())
-        print(f"warning: {n} layer warning{'s' * (n != 1)} in {', '.join(names)} "
-              f"(`cnncalc shapes {names[0]}` shows them)", file=sys.stderr)
-    if format is Format.json:
-        print(view.to_json(result))
-    elif format is Format.csv:
-        print(view.to_csv(result), end="")
-    elif format is Format.markdown:
-        print(view.to_markdown(result), end="")
-    else:
-        out = console()
-        out.print(view.compare_table(result))
+    _warn_once(result)
+    emit(format, lambda width: [view.compare_table(result, width), *map(Text, view.notes(result))],
+         json=lambda: view.to_json(result), csv=lambda: view.to_csv(result), markdown=lambda: view.to_markdown(result))
     if plot is not None:
         from ..plot import plot_comparison
 
         skipped = plot_comparison(result, target, kind=plot_kind.value)
         if skipped:
-            print(f"note: no top-1 in the metadata of {', '.join(skipped)}: left out of the chart "
-                  "(--plot-kind params shows every model)", file=sys.stderr)
+            say("note", f"no top-1 for {', '.join(skipped)} (none in the metadata, or measured at another "
+                "input): left out of the chart (--plot-kind params shows every model)")
         print(f"wrote {printable(plot)}", file=sys.stderr)
+
+
+def _warn_once(result) -> None:
+    """compare is about totals: one warning line in all, naming the models, not one per layer."""
+    from ..zoo import zoo_dir
+
+    counts: dict = {}
+    for w in result.warnings:
+        counts[w.file] = counts.get(w.file, 0) + 1
+    if not counts:
+        return
+    zoo = {str(p) for p in zoo_dir().glob("*.yaml")}
+    names = [next((r.model for r in result.rows if r.file == f), f) for f in counts]
+    first = next(iter(counts))
+    shown = names[0] if first in zoo else first
+    n = sum(counts.values())
+    say("warning", f"{n} layer warning{'s' * (n != 1)} in {', '.join(names)} (`cnncalc shapes {shown}` shows them)")

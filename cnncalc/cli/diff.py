@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import sys
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
-from . import Format, JsonOpt, app, console, handles_errors, json_wanted, parse_input
+from . import DtypeOpt, Format, InputOpt, JsonOpt, app, emit, handles_errors, json_wanted, parse_input
 
 
 @app.command()
@@ -15,32 +15,30 @@ from . import Format, JsonOpt, app, console, handles_errors, json_wanted, parse_
 def diff(
     old: Annotated[str, typer.Argument(help="the spec before (zoo name, path, or a saved .json report)")],
     new: Annotated[str, typer.Argument(help="the spec after")],
-    format: Annotated[Format, typer.Option("--format", "-f", help="table, json or markdown (a PR comment)")]
+    format: Annotated[Format, typer.Option("--format", "-f", help="table, json, csv (the changed layers) or "
+                                           "markdown (a PR comment)")]
     = Format.table,
     json_: JsonOpt = False,
-    input: Annotated[Optional[str], typer.Option("--input", "-i", help="C,H,W or CxHxW (or H, HxW: keep C)")] = None,
+    input: InputOpt = None,
     batch: Annotated[int, typer.Option("--batch", "-b", help="batch size")] = 1,
-    dtype: Annotated[str, typer.Option("--dtype", help="for activation memory: fp32, fp16, bf16, fp64, int8")] = "fp32",
+    dtype: DtypeOpt = "fp32",
     exit_code: Annotated[bool, typer.Option(
         "--exit-code", help="exit 1 when anything changed (like git diff --exit-code)")] = False,
 ):
-    """Layers whose kind, shape, params or MACs changed (matched by path), and the totals' deltas."""
+    """Layers added, removed or changed (aligned by structure: kind, name and shape), and the
+    totals' deltas.
+
+    Example: cnncalc diff vgg16 vgg16_bn
+    """
     format = json_wanted(format, json_)
     from ..diff import diff_models
-    from ..errors import CnncalcError
     from ..views import diff as view
 
     result = diff_models(old, new, input=input, batch=batch, dtype=dtype, parse_input=parse_input)
-    if format is Format.json:
-        print(view.to_json(result))
-    elif format is Format.markdown:
-        print(view.to_markdown(result), end="")
-    elif format is Format.csv:
-        raise CnncalcError("diff has no csv format", fix="use table, json or markdown")
-    else:
-        out = console()
-        for table in view.diff_tables(result):
-            out.print(table)
+    emit(format, lambda width: view.diff_tables(result, width), json=lambda: view.to_json(result),
+         csv=lambda: view.to_csv(result), markdown=lambda: view.to_markdown(result))
     if exit_code and result.changed:
-        print(f"{len(result.changes)} layer(s) changed", file=sys.stderr)
+        n = len(result.changes)
+        print(f"{n} layer{'s' * (n != 1)} added, removed or changed" if n else "the totals changed",
+              file=sys.stderr)
         raise typer.Exit(1)

@@ -2,18 +2,14 @@
 
 from __future__ import annotations
 
-from enum import Enum
 from typing import Annotated, Optional
 
 import typer
 
-from . import app, handles_errors
+from . import app, choices, handles_errors
 
 
-class WindowKind(str, Enum):
-    conv = "conv"
-    maxpool = "maxpool"
-    avgpool = "avgpool"
+WindowKind = choices("WindowKind", "conv", "maxpool", "avgpool")
 
 
 @app.command()
@@ -24,7 +20,8 @@ def layer(
     kernel: Annotated[int, typer.Option("--kernel", "-k", help="kernel size F")],
     stride: Annotated[Optional[int], typer.Option("--stride", "-s", help="stride S (pools: = kernel)")] = None,
     padding: Annotated[int, typer.Option("--padding", "-p", help="padding P on each side")] = 0,
-    dilation: Annotated[Optional[int], typer.Option("--dilation", "-d", help="conv and maxpool")] = None,
+    dilation: Annotated[Optional[int], typer.Option(
+        "--dilation", "-d", help="dilation D, the spacing of the kernel's taps (conv and maxpool)")] = None,
     ceil_mode: Annotated[Optional[bool], typer.Option("--ceil-mode", help="pools: round up",
                                                       show_default=False)] = None,
     channels: Annotated[Optional[int], typer.Option("--channels", "-c", help="input channels (for params)")] = None,
@@ -34,6 +31,8 @@ def layer(
 
     The layer goes through the same registry kind as a layer of a spec, so it accepts what a spec
     (and torch) accepts. Exit 0 when it fits exactly, 1 when the division leaves a remainder.
+
+    Example: cnncalc layer conv --input 7 --kernel 3 --stride 3
     """
     from ..calculator import window
     from ..outsize import fraction_text

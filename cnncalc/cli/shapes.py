@@ -2,31 +2,18 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Optional
-
 from enum import Enum
+from typing import Annotated, Optional
 
 import typer
 
-from . import Format, JsonOpt, app, console, handles_errors, json_wanted, parse_input, print_warnings
 from ..errors import require_extra
+from ..inputs import parse_batch
+from ..report import CONVENTIONS
+from . import (DtypeOpt, Format, FormatOpt, InputOpt, JsonOpt, app, emit, handles_errors, json_wanted,
+               parse_input, print_coverage, print_warnings)
 
-InputOpt = Annotated[Optional[str], typer.Option("--input", "-i", help="C,H,W or CxHxW (or H, HxW: keep C)")]
-BatchOpt = Annotated[int, typer.Option("--batch", "-b", help="batch size (shapes include it)")]
-DtypeOpt = Annotated[str, typer.Option("--dtype", help="for activation memory: fp32, fp16, bf16, fp64, int8")]
-FormatOpt = Annotated[Format, typer.Option("--format", "-f", help="table, json, csv or markdown")]
-
-
-class Convention(str, Enum):
-    cnncalc = "cnncalc"
-    torch = "torch"
-    torchinfo = "torchinfo"
-    fvcore = "fvcore"
-
-
-ConventionOpt = Annotated[Optional[Convention], typer.Option(
-    "--convention", "-c", help="compute as cnncalc (MACs), torch (FlopCounterMode FLOPs), torchinfo (mult-adds) "
-    "or fvcore counts it (docs/verify.md)")]
+Convention = Enum("Convention", {name: name for name in CONVENTIONS}, type=str)  # the report's own list
 
 
 @app.command()
@@ -40,58 +27,58 @@ def shapes(
     format: FormatOpt = Format.table,
     json_: JsonOpt = False,
     explain: Annotated[bool, typer.Option("--explain", "-e", help="show the formula of every layer")] = False,
-    convention: ConventionOpt = None,
+    convention: Annotated[Optional[Convention], typer.Option(
+        "--convention", help="count compute as " + ", ".join(CONVENTIONS) + " does (docs/verify.md)")] = None,
+    depth: Annotated[Optional[int], typer.Option(
+        "--depth", min=0, help="table: fold everything nested deeper than N into one row per group "
+        "(0: one row per top-level entry)")] = None,
 ):
-    """Output shape, params, MACs and receptive field of every layer, and the totals."""
+    """Output shape, params, MACs and receptive field of every layer, and the totals.
+
+    Example: cnncalc shapes resnet50 --depth 1
+    """
     format = json_wanted(format, json_)
     from .. import analyze, load_model
-    from ..views import text
 
     graph = load_model(model, input)
     conv = convention.value if convention is not None else "cnncalc"
     if _names_a_size(input, batch):  # sizes as names: formulas (sympy is imported only here)
         require_extra("--input with size names", "symbolic", "sympy")
-        from .. import symbolic
-        from ..views import symbolic as view
-
-        sr = symbolic.analyze(graph, symbolic.parse_input(input or "x".join(map(str, graph.input)),
-                                                          graph.input),
-                              symbolic.parse_batch(batch), dtype)
-        if format is Format.json:
-            print(view.to_json(sr, convention.value if convention is not None else None))
-        else:
-            view.print_table(sr, conv, format.value)
+        _symbolic(graph, input, batch, dtype, format, convention, depth)
         return
-    batch = _int_batch(batch)
-    report = analyze(graph, input=parse_input(input, graph.input), batch=batch, dtype=dtype)
-    print_warnings(report)
-    conv = convention.value if convention is not None else "cnncalc"
-    if format is Format.json:
-        print(text.to_json(report, convention.value if convention is not None else None))
-    elif format is Format.csv:
-        print(text.to_csv(report, conv), end="")
-    elif format is Format.markdown:
-        print(text.to_markdown(report, explain, conv), end="")
-    else:
+    report = analyze(graph, input=parse_input(input, graph.input), batch=parse_batch(batch), dtype=dtype)
+    print_warnings(report.warnings)
+    print_coverage(report)
+    from ..views import text
+
+    def table(width):
+        from rich.text import Text
+
         from ..views.table import shapes_table, summary_line
 
-        out = console()
-        out.print(shapes_table(report, explain, conv, width=out.width))
-        out.print(summary_line(report, conv), highlight=False)
+        return [shapes_table(report, explain, conv, width=width, depth=depth), Text(summary_line(report, conv))]
+
+    emit(format, table, json=lambda: text.to_json(report, convention.value if convention is not None else None),
+         csv=lambda: text.to_csv(report, conv), markdown=lambda: text.to_markdown(report, explain, conv))
+
+
+def _symbolic(graph, input, batch, dtype, format, convention, depth) -> None:
+    from .. import symbolic
+    from ..views import symbolic as view
+
+    conv = convention.value if convention is not None else "cnncalc"
+    sr = symbolic.analyze(graph, symbolic.parse_input(input or "x".join(map(str, graph.input)), graph.input),
+                          symbolic.parse_batch(batch), dtype)
+    def table(width):
+        from rich.text import Text
+
+        return [view.symbolic_table(sr, conv, width=width, depth=depth), Text("\n".join(view.summary_lines(sr, conv)))]
+
+    emit(format, table, json=lambda: view.to_json(sr, convention.value if convention is not None else None),
+         csv=lambda: view.to_csv(sr, conv), markdown=lambda: view.to_markdown(sr, conv))
 
 
 def _names_a_size(input, batch) -> bool:
-    import re
+    from ..inputs import is_name, split_sizes
 
-    name = re.compile(r"^\s*[A-Za-z_][A-Za-z0-9_]*\s*$")
-    parts = str(input or "").replace("×", "x").replace(",", "x").split("x")
-    return bool(name.match(str(batch))) or any(name.match(p) for p in parts)
-
-
-def _int_batch(text: str) -> int:
-    try:
-        return int(text)
-    except ValueError:
-        from ..errors import CnncalcError
-
-        raise CnncalcError(f"--batch {text!r} is not a whole number") from None
+    return is_name(str(batch)) or any(is_name(p) for p in split_sizes(str(input or "")))

@@ -6,32 +6,33 @@ from typing import Annotated, Optional
 
 import typer
 
-from . import JsonOpt, app, handles_errors, json_wanted
+from . import JsonOpt, app, choices, handles_errors, json_wanted
 
-
+SolveFormat = choices("SolveFormat", "table", "json")
 
 
 @app.command()
 @handles_errors
 def solve(
     model: Annotated[str, typer.Argument(help="zoo name (resnet50) or path to a spec")],
-    range: Annotated[str, typer.Option("--range", "-r", help="sizes to scan, FIRST..LAST")] = "1..1024",
+    range: Annotated[str, typer.Option("--range", help="sizes to scan, FIRST..LAST")] = "1..1024",
     at: Annotated[Optional[int], typer.Option("--at", help="explain one size: which layer fails and how, "
                                                            "which leave edge rows unused")] = None,
     input: Annotated[Optional[str], typer.Option("--input", "-i", help="the size to solve for as a name: "
                                                                        "CxNxN (default, square) or CxNx224")] = None,
-    format: Annotated[str, typer.Option("--format", "-f", help="table or json")] = "table",
+    format: Annotated[SolveFormat, typer.Option("--format", "-f", help="table or json")] = SolveFormat.table,
     json_: JsonOpt = False,
 ):
     """Valid input sizes (smallest, all in the range), total stride, the sizes no floor
-    truncates, and the output size as a formula of the input size."""
+    truncates, and the output size as a formula of the input size.
+
+    Example: cnncalc solve resnet50 --at 30
+    """
     format = json_wanted(format, json_)
     from .. import load_model
-    from ..errors import CnncalcError, require_extra
+    from ..errors import require_extra
     from ..inputs import check_size, parse_range
 
-    if format not in ("table", "json"):
-        raise CnncalcError(f"--format {format!r} is not one of table, json")
     lo, hi = parse_range(range)  # sizes are checked before sympy is even imported
     if at is not None:
         check_size(at, "--at")
@@ -42,7 +43,4 @@ def solve(
     problem = Problem(load_model(model), input)
     solution = problem.solve(lo, hi)
     point = problem.at(at) if at is not None else None
-    if format == "json":
-        print(view.to_json(solution, point))
-    else:
-        print(view.text(solution, point))
+    print(view.to_json(solution, point) if format is SolveFormat.json else view.text(solution, point))

@@ -3,23 +3,17 @@
 from __future__ import annotations
 
 import json
-from enum import Enum
 from typing import Annotated, Optional
 
 import typer
+from rich.text import Text
 
 from ..errors import CheckFailed, CnncalcError, require_extra
-from . import JsonOpt, app, console, handles_errors, json_wanted, parse_input, print_warnings
+from . import (InputOpt, JsonOpt, app, choices, emit, handles_errors, json_wanted, parse_input, print_coverage,
+               print_warnings)
 
 
-class Format(str, Enum):
-    table = "table"
-    json = "json"
-
-
-InputOpt = Annotated[Optional[str], typer.Option("--input", "-i", help="C,H,W or CxHxW (or H, HxW: keep C)")]
-BatchOpt = Annotated[int, typer.Option("--batch", "-b", help="batch size of the forward pass")]
-FormatOpt = Annotated[Format, typer.Option("--format", "-f", help="table or json")]
+Format = choices("VerifyFormat", "table", "json")
 
 
 @app.command()
@@ -27,8 +21,8 @@ FormatOpt = Annotated[Format, typer.Option("--format", "-f", help="table or json
 def verify(
     model: Annotated[str, typer.Argument(help="zoo name (lenet5) or path to a spec")],
     input: InputOpt = None,
-    batch: BatchOpt = 1,
-    format: FormatOpt = Format.table,
+    batch: Annotated[int, typer.Option("--batch", "-b", help="batch size of the forward pass")] = 1,
+    format: Annotated[Format, typer.Option("--format", "-f", help="table or json")] = Format.table,
     json_: JsonOpt = False,
     seed: Annotated[int, typer.Option("--seed", help="seed of the random weights and input")] = 0,
     max_memory: Annotated[str, typer.Option("--max-memory", help="refuse a network whose forward pass would need "
@@ -38,7 +32,10 @@ def verify(
     = None,
 ):
     """Build MODEL in PyTorch, run it once, and check every shape and total against torch, torchinfo
-    and fvcore (exact equality). Exit 1 if any check fails."""
+    and fvcore (exact equality). Exit 1 if any check fails.
+
+    Example: cnncalc verify resnet18 --input 64
+    """
     format = json_wanted(format, json_)
     from .. import analyze, load_model
 
@@ -47,7 +44,8 @@ def verify(
     limit = parse_bytes(max_memory, "--max-memory")
     graph = load_model(model, input)
     report = analyze(graph, input=parse_input(input, graph.input), batch=batch, dtype="float32")
-    print_warnings(report)
+    print_warnings(report.warnings)
+    print_coverage(report)
     require_run_memory(report, limit, "verify")
     require_extra("verify", "torch", "torch", "torchinfo", "fvcore")
     if against is not None:
@@ -63,13 +61,9 @@ def verify(
         from ..torch_backend.verify import verify as run_verify
 
         result = run_verify(graph, report, seed=seed)
-    if format is Format.json:
-        print(json.dumps(result.to_dict(), ensure_ascii=False))
-    else:
-        from ..views.verify import verify_summary, verify_table
+    from ..views.verify import verify_summary, verify_table
 
-        out = console()
-        out.print(verify_table(result))
-        out.print(verify_summary(result), highlight=False)
+    emit(format, lambda width: [verify_table(result, width), Text(verify_summary(result))],
+         json=lambda: json.dumps(result.to_dict(), ensure_ascii=False))
     if not result.ok:
         raise CheckFailed(f"verify: {len(result.failures)} check(s) failed for {report.model}")

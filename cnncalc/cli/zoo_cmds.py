@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from . import Format, JsonOpt, app, console, handles_errors, json_wanted
+from . import Format, JsonOpt, app, choices, emit, handles_errors, json_wanted
 
 
 @app.command("list")
@@ -15,30 +15,40 @@ def list_models(
     format: Annotated[Format, typer.Option("--format", "-f", help="table, json, csv or markdown")] = Format.table,
     json_: JsonOpt = False,
 ):
-    """The model zoo: every shipped spec with its family, input, params and MACs."""
+    """The model zoo: every shipped spec with its family, input, params and MACs.
+
+    Its JSON and CSV are those of `cnncalc compare` over the whole zoo.
+
+    Example: cnncalc list --format markdown
+    """
     format = json_wanted(format, json_)
-    from .. import analyze, load_model
-    from ..views.zoo import zoo_rows, render_zoo
+    from ..compare import compare
+    from ..views import compare as compare_view, zoo as view
     from ..zoo import zoo_names
 
-    rows = zoo_rows([(name, analyze(load_model(name))) for name in zoo_names()])
-    render_zoo(rows, format, console)
+    comparison = compare(zoo_names())
+    emit(format, lambda width: [view.zoo_table(comparison, width)], json=lambda: compare_view.to_json(comparison),
+         csv=lambda: compare_view.to_csv(comparison), markdown=lambda: view.to_markdown(comparison))
+
+
+KindsFormat = choices("KindsFormat", "table", "json", "markdown")
 
 
 @app.command()
 @handles_errors
-def kinds():
-    """Every layer kind cnncalc knows, with its aliases and arguments."""
-    from rich.table import Table
+def kinds(
+    format: Annotated[KindsFormat, typer.Option("--format", "-f", help="table, json or markdown")]
+    = KindsFormat.table,
+    json_: JsonOpt = False,
+):
+    """Every layer kind cnncalc knows, with its aliases and arguments.
 
+    Example: cnncalc kinds --format markdown
+    """
+    format = json_wanted(format, json_)
     from ..layers import KINDS
+    from ..views import kinds as view
 
-    table = Table(title="layer kinds", title_justify="left")
-    for col in ("kind", "aliases", "arguments (default)", "what"):
-        table.add_column(col)
-    for name in sorted(KINDS):
-        kind = KINDS[name]
-        args = ", ".join(a.name if a.default is None or a.default.__class__ is object else f"{a.name} ({a.default})"
-                         for a in kind.args)
-        table.add_row(name, ", ".join(kind.aliases), args, kind.summary)
-    console().print(table)
+    rows = view.kind_rows(KINDS)
+    emit(format, lambda width: [view.kinds_table(rows, width)], json=lambda: view.to_json(rows),
+         markdown=lambda: view.to_markdown(rows))

@@ -13,7 +13,6 @@ the same run and dtype, so the fraction is against what this machine really reac
 from __future__ import annotations
 
 import math
-
 import statistics
 import time
 from dataclasses import dataclass, field
@@ -21,11 +20,15 @@ from dataclasses import dataclass, field
 import torch
 
 from ..graph import Graph, torch_name
-from ..report import DTYPE_BYTES
+from ..report import CANONICAL_DTYPE, DTYPE_BYTES
 from .build import build_module
 
 DTYPES = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}
-DTYPE_NAMES = {"fp32": "float32", "fp16": "float16", "bf16": "bfloat16"}
+
+
+UNSTABLE_SPREAD = 0.25  # p10–p90 wider than this fraction of the median: say the timing is unstable
+OUTLIER_CV = 0.25  # a CV above this and well above the p10–p90 band: say there were outliers
+PEAK_DRIFT = 1.2  # two matmul peaks of one run further apart than this ratio: say the peak moved
 
 
 @dataclass(frozen=True)
@@ -37,6 +40,23 @@ class Stats:
     p90: float
     cv: float  # coefficient of variation: stdev / mean
     runs: int
+
+    @property
+    def spread(self) -> float:
+        """The p10–p90 band as a fraction of the median."""
+        return (self.p90 - self.p10) / self.median if self.median else 0.0
+
+    def instability(self) -> str | None:
+        """Why this timing should not be trusted as it stands, or None. A wide p10–p90 band means
+        the typical run itself varied; a CV far above the band means a few runs were far slower
+        than the rest (the machine was busy): the median holds, a mean would not."""
+        if self.spread > UNSTABLE_SPREAD:
+            return (f"p10–p90 spans {self.spread:.0%} of the median over {self.runs} runs: unstable; "
+                    "rerun on an idle machine or with a longer --min-time-ms")
+        if self.cv > OUTLIER_CV and self.cv > 3 * self.spread:
+            return (f"CV {self.cv:.0%} beside a p10–p90 band of {self.spread:.0%}: a few runs were far slower "
+                    "than the rest (other load?); the median stands, the mean would not")
+        return None
 
     @staticmethod
     def of(times: list[float]) -> "Stats":
@@ -63,6 +83,25 @@ class Peaks:
 
     flops: float  # FLOP/s of a square matmul in the chosen dtype
     bandwidth: float  # bytes/s of a device-to-device copy (read + write)
+    samples: tuple = ()  # the matmul FLOP/s of each measurement (before and after the models)
+
+    @staticmethod
+    def combined(first: "Peaks", last: "Peaks") -> "Peaks":
+        """Peaks measured before and after the models: the higher of each (a peak is what the
+        device reached), keeping both matmul figures so a drift can be reported."""
+        return Peaks(max(first.flops, last.flops), max(first.bandwidth, last.bandwidth),
+                     (*first.samples, *last.samples) or (first.flops, last.flops))
+
+    def drift(self) -> str | None:
+        """Why the matmul peak should not be trusted, or None."""
+        lo, hi = min(self.samples, default=0), max(self.samples, default=0)
+        if lo > 0 and hi / lo > PEAK_DRIFT:
+            from ..units import count
+
+            return (f"the matmul peak moved from {count(self.samples[0], 'FLOP/s')} to "
+                    f"{count(self.samples[-1], 'FLOP/s')} during the run (the machine's load or clock changed); "
+                    "'of peak' uses the higher")
+        return None
 
     @property
     def ridge(self) -> float:
@@ -126,14 +165,15 @@ class BenchReport:
         p = self.peaks
         return {
             "device": self.device, "device_name": self.device_name, "torch": self.torch_version,
-            "dtype": self.dtype, "options": self.options,
-            "peaks": {"matmul_flops": p.flops, "copy_bandwidth": p.bandwidth} if p else None,
+            "dtype": CANONICAL_DTYPE[self.dtype], "options": self.options,
+            "peaks": {"matmul_flops": p.flops, "copy_bandwidth": p.bandwidth, "matmul_samples": list(p.samples),
+                      "drift": p.drift()} if p else None,
             "results": [
                 {"model": r.model, "batch": r.batch, "median_s": r.stats.median, "p10_s": r.stats.p10,
                  "p90_s": r.stats.p90, "cv": r.stats.cv, "runs": r.stats.runs,
                  "images_per_s": r.throughput, "flops": r.flops, "achieved_flops": r.achieved_flops,
                  "fraction_of_peak": r.fraction_of_peak(p), "symbolic_bytes": r.symbolic_bytes,
-                 "peak_memory": r.peak_memory,
+                 "peak_memory": r.peak_memory, "unstable": r.stats.instability(),
                  "memory_ratio": (r.peak_memory / r.symbolic_bytes) if r.peak_memory and r.symbolic_bytes else None,
                  "layers": [{"path": t.path, "name": t.name, "kind": t.kind, "seconds": t.seconds,
                              "macs": t.macs, "bytes": t.bytes, "intensity": t.intensity(),
@@ -200,65 +240,91 @@ def measure_peaks(device: torch.device, dtype: torch.dtype) -> Peaks:
     src = torch.randn(elems, device=device)
     dst = torch.empty_like(src)
     copy = min(time_calls(lambda: dst.copy_(src), device, 0.1, 8, 0.3))
-    return Peaks(flops=2 * n**3 / mm, bandwidth=2 * src.numel() * src.element_size() / copy)
+    flops = 2 * n**3 / mm
+    return Peaks(flops=flops, bandwidth=2 * src.numel() * src.element_size() / copy, samples=(flops,))
 
 
-def bench_model(graph: Graph, report, batch: int, device: torch.device, dtype: str = "fp32",
-                channels_last: bool = False, compile: bool = False, cuda_graphs: bool = False,
-                warmup_s: float = 0.5, min_runs: int = 10, min_time_s: float = 1.0,
-                per_layer: bool = False, seed: int = 0) -> BenchRow:
+@dataclass(frozen=True)
+class BenchOptions:
+    """How to time a model (``cnncalc bench``'s options; times in seconds)."""
+
+    dtype: str = "fp32"
+    channels_last: bool = False
+    compile: bool = False
+    cuda_graphs: bool = False
+    warmup_s: float = 0.5
+    min_runs: int = 10
+    min_time_s: float = 1.0
+    per_layer: bool = False
+    seed: int = 0
+
+
+def bench_model(graph: Graph, report, batch: int, device: torch.device,
+                options: BenchOptions = BenchOptions()) -> BenchRow:
     """Time ``batch``-sized forwards of the network built from ``graph`` (``report`` at that batch)."""
-    from ..errors import CnncalcError
-
-    torch.manual_seed(seed)
+    torch.manual_seed(options.seed)
     if device.type == "cuda":
         torch.backends.cudnn.benchmark = True
-    tdtype = DTYPES[dtype]
-    module = build_module(graph, report).to(device=device, dtype=tdtype).eval()
-    x = torch.randn(report.input, device=device).to(tdtype)  # drawn once, never zeros
-    if channels_last and x.dim() == 4:
-        module = module.to(memory_format=torch.channels_last)
-        x = x.contiguous(memory_format=torch.channels_last)
-    forward = module
-    if compile:
-        try:
-            forward = torch.compile(module)
-        except Exception as exc:  # noqa: BLE001 - report any backend failure as bad input
-            raise CnncalcError(f"torch.compile failed: {exc}".splitlines()[0]) from None
-    call = lambda: forward(x)  # noqa: E731
-    if cuda_graphs:
-        if device.type != "cuda":
-            raise CnncalcError("--cuda-graphs needs --device cuda")
-        with torch.inference_mode():
-            stream = torch.cuda.Stream()
-            stream.wait_stream(torch.cuda.current_stream())
-            with torch.cuda.stream(stream):
-                for _ in range(3):
-                    forward(x)
-            torch.cuda.current_stream().wait_stream(stream)
-            graph_ = torch.cuda.CUDAGraph()
-            with torch.cuda.graph(graph_):
-                forward(x)
-        call = graph_.replay
+    module, x = _prepared(graph, report, device, options)
+    call = _forward(module, x, device, options)
     if device.type == "cuda":
         torch.cuda.reset_peak_memory_stats(device)
     try:
         with torch.inference_mode():
-            times = time_calls(call, device, warmup_s, min_runs, min_time_s)
-            layers = _per_layer(module, x, report, device, dtype) if per_layer else ()
+            times = time_calls(call, device, options.warmup_s, options.min_runs, options.min_time_s)
+            layers = _per_layer(module, x, report, device, options.dtype) if options.per_layer else ()
     except RuntimeError as exc:
+        from ..errors import CnncalcError
+
         raise CnncalcError(f"the forward pass failed: {str(exc).splitlines()[0]}") from None
     peak_memory = torch.cuda.max_memory_allocated(device) if device.type == "cuda" else None
-    bytes_per = DTYPE_BYTES[DTYPE_NAMES[dtype]]
-    symbolic = (sum(r.output_numel for r in report.rows) + report.params) * bytes_per
-    return BenchRow(graph.name, batch, dtype, device.type, Stats.of(times), report.flops, symbolic,
+    symbolic = (sum(r.output_numel for r in report.rows) + report.params) * DTYPE_BYTES[options.dtype]
+    return BenchRow(graph.name, batch, options.dtype, device.type, Stats.of(times), report.flops, symbolic,
                     peak_memory, tuple(layers))
+
+
+def _prepared(graph, report, device, options):
+    """The module in eval mode at the device and dtype, and one random input (never zeros)."""
+    tdtype = DTYPES[options.dtype]
+    module = build_module(graph, report).to(device=device, dtype=tdtype).eval()
+    x = torch.randn(report.input, device=device).to(tdtype)
+    if options.channels_last and x.dim() == 4:
+        module = module.to(memory_format=torch.channels_last)
+        x = x.contiguous(memory_format=torch.channels_last)
+    return module, x
+
+
+def _forward(module, x, device, options):
+    """The call to time: the module, compiled with ``torch.compile``, or a replayed CUDA graph."""
+    from ..errors import CnncalcError
+
+    forward = module
+    if options.compile:
+        try:
+            forward = torch.compile(module)
+        except Exception as exc:  # noqa: BLE001 - report any backend failure as bad input
+            raise CnncalcError(f"torch.compile failed: {exc}".splitlines()[0]) from None
+    if not options.cuda_graphs:
+        return lambda: forward(x)
+    if device.type != "cuda":
+        raise CnncalcError("--cuda-graphs needs --device cuda")
+    with torch.inference_mode():
+        stream = torch.cuda.Stream()
+        stream.wait_stream(torch.cuda.current_stream())
+        with torch.cuda.stream(stream):
+            for _ in range(3):
+                forward(x)
+        torch.cuda.current_stream().wait_stream(stream)
+        captured = torch.cuda.CUDAGraph()
+        with torch.cuda.graph(captured):
+            forward(x)
+    return captured.replay
 
 
 def _per_layer(module, x, report, device, dtype) -> list[LayerTiming]:
     """Time every leaf row's module with hooks (events on CUDA), summed over a few forwards."""
     modules = dict(module.named_modules())
-    bytes_per = DTYPE_BYTES[DTYPE_NAMES[dtype]]
+    bytes_per = DTYPE_BYTES[dtype]
     rows = report.rows
     totals = {r.path: 0.0 for r in rows}
     starts: dict = {}

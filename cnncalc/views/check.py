@@ -5,9 +5,12 @@ from __future__ import annotations
 from ..errors import printable
 
 
-def text_lines(summary) -> list[str]:
-    """One line per finding (``file:line: message``), for stderr."""
-    return [" ".join(printable(f.oneline()).split()) for r in summary.results for f in r.findings]
+def text_lines(summary, shown=str) -> list[tuple[str, str]]:
+    """One line per finding (``file:line: message``) and per layer warning (``file:line: warning:
+    message``), with its severity ('error', 'fail' or 'warning') to colour it by; ``shown`` maps
+    a file to the name to print. Control characters from a spec are escaped."""
+    return [(" ".join(printable(f.oneline(shown(f.file))).split()), f.severity)
+            for r in summary.results for f in (*r.warnings, *r.findings)]
 
 
 def _escape_data(s: str) -> str:
@@ -19,10 +22,14 @@ def _escape_property(s: str) -> str:
 
 
 def github_lines(summary) -> list[str]:
-    """GitHub Actions workflow commands: ``::error file=F,line=L,title=T::message``, one per finding.
-    GitHub shows each on the YAML line in the pull request's diff."""
+    """GitHub Actions workflow commands: ``::error file=F,line=L,title=T::message``, one per finding,
+    and ``::warning …`` per layer warning. GitHub shows each on the YAML line in the pull request."""
     out = []
     for r in summary.results:
+        for w in r.warnings:
+            props = [f"file={_escape_property(w.file)}"] + ([f"line={w.line}"] if w.line else [])
+            props.append(f"title={_escape_property('cnncalc: warning')}")
+            out.append(f"::warning {','.join(props)}::{_escape_data(w.message)}")
         for f in r.findings:
             props = [f"file={_escape_property(f.file)}"]
             if f.line:

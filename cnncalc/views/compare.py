@@ -1,4 +1,9 @@
-"""Views of a :class:`~cnncalc.compare.Comparison`: rich table, JSON, CSV, Markdown. Render only."""
+"""Views of a :class:`~cnncalc.compare.Comparison`: rich table, JSON, CSV, Markdown. Render only.
+
+The table gives way on a narrow terminal in this order (docs/compare.md): the output column goes
+to the title when every model shares it; then FLOPs go (2 × MACs, as the caption says), then
+top-5, then params are abbreviated (``11.69 M``), then depth goes.
+"""
 
 from __future__ import annotations
 
@@ -6,24 +11,12 @@ import csv
 import io
 import json
 
+from ..units import count, nbytes
+from .layout import Column, drop, fit, forms, recast
 from .text import shape_text
 
 CSV_COLUMNS = ("model", "family", "params", "macs", "flops", "activation_bytes", "depth", "output", "top1",
                "top5", "source")
-
-
-def _si(n: float, unit: str = "") -> str:
-    for prefix, size in (("T", 1e12), ("G", 1e9), ("M", 1e6), ("k", 1e3)):
-        if abs(n) >= size:
-            return f"{n / size:.2f} {prefix}{unit}"
-    return f"{n:g} {unit}".strip()
-
-
-def _bytes(n: int) -> str:
-    for prefix, size in (("GiB", 2 ** 30), ("MiB", 2 ** 20), ("KiB", 2 ** 10)):
-        if n >= size:
-            return f"{n / size:.1f} {prefix}"
-    return f"{n} B"
 
 
 def _ratio(row, key, sep=" ") -> str:
@@ -45,9 +38,9 @@ def cells(row, with_output: bool = True, sep: str = " ") -> list[str]:
     the --relative-to model) after ``sep``."""
     out = [row.model,
            f"{row.params:,}" + _ratio(row, "params", sep),
-           _si(row.macs) + _ratio(row, "macs", sep),
-           _si(row.flops) + _ratio(row, "flops", sep),
-           _bytes(row.activation_bytes) + _ratio(row, "activations", sep),
+           count(row.macs) + _ratio(row, "macs", sep),
+           count(row.flops) + _ratio(row, "flops", sep),
+           nbytes(row.activation_bytes) + _ratio(row, "activations", sep),
            f"{row.depth}" + _ratio(row, "depth", sep)]
     if with_output:
         out.append(shape_text(row.output))
@@ -68,40 +61,42 @@ def same_output(comparison):
 def title(comparison, output=None) -> str:
     rel = f", ratios to {comparison.relative_to}" if comparison.relative_to else ""
     out = f", output {shape_text(output)}" if output else ""
-    return f"{len(comparison.rows)} models — batch {comparison.batch}, {comparison.dtype}{out}{rel}"
+    n = len(comparison.rows)
+    return f"{n} model{'s' * (n != 1)} — batch {comparison.batch}, {comparison.dtype}{out}{rel}"
 
 
-def compare_table(comparison):
-    from rich import box
-    from rich.table import Table
-
+def compare_table(comparison, width: int | None = None):
     common = same_output(comparison)
-    table = Table(title=title(comparison, common), title_justify="left", header_style="bold",
-                  box=box.SIMPLE_HEAD, show_edge=False, collapse_padding=True, caption=_caption(comparison),
-                  caption_justify="left")
-    for head in SHORT_HEAD:
-        if head == "output" and common:
-            continue
-        table.add_column(head, justify="left" if head in ("model", "output") else "right",
-                         no_wrap=head == "model", overflow="fold")
-    for row in comparison.rows:
-        table.add_row(*cells(row, with_output=not common, sep="\n"))
-    return table
+    body = [cells(row, with_output=True, sep="\n") for row in comparison.rows]
+    columns = [Column(head, tuple(r[i] for r in body), justify="left" if head in ("model", "output") else "right")
+               for i, head in enumerate(SHORT_HEAD)]
+    if common:
+        columns = drop(columns, "output")
+    short_params = tuple(count(r.params) + _ratio(r, "params", "\n") for r in comparison.rows)
+    steps = [lambda c: drop(c, "FLOPs"), lambda c: drop(c, "top-5"),
+             lambda c: recast(c, "params", cells=short_params), lambda c: drop(c, "depth")]
+    return fit(forms(columns, *steps), width, title=title(comparison, common))
 
 
-def _caption(comparison):
-    parts = ["MACs per batch; FLOPs = 2 × MACs; act. mem = every layer output"]
+def notes(comparison) -> list[str]:
+    """The lines under the table (printed at the terminal's width, not the table's)."""
     note = footnote(comparison)
-    if note:
-        parts.append(note)
-    return "\n".join(parts)
+    return ["MACs per batch; FLOPs = 2 × MACs; act. mem = every layer output"] + ([note] if note else [])
 
 
 def footnote(comparison) -> str | None:
+    """Where the accuracies come from, and which were left out because the compared input is not
+    the one they were measured at."""
+    notes = []
     sources = sorted({r.source for r in comparison.rows if r.source and r.top1 is not None})
-    if not sources:
-        return None
-    return "top-1/top-5: ImageNet accuracy (%), " + "; ".join(sources)
+    if sources:
+        notes.append("top-1/top-5: ImageNet accuracy (%), " + "; ".join(sources))
+    withheld = [r for r in comparison.rows if r.accuracy_withheld]
+    if withheld:
+        at = sorted({shape_text(r.measured_at) for r in withheld})
+        notes.append(f"top-1/top-5 of {', '.join(r.model for r in withheld)} left out: published at input "
+                     f"{' / '.join(at)}, compared at {shape_text(withheld[0].input[1:])}")
+    return "\n".join(notes) or None
 
 
 def to_json(comparison) -> str:

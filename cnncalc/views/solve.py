@@ -61,7 +61,7 @@ def to_json(s: Solution, point: AtSize | None = None) -> str:
         out["at"] = {
             "size": point.size, "valid": point.valid, "path": point.path, "layer": point.layer,
             "check": point.check, "message": point.message,
-            "output": list(point.output) if point.output else None,
+            "output": [1, *point.output] if point.output else None,  # batch first, as everywhere
             "feature_map": list(point.feature_map) if point.feature_map else None,
             "uncovered": [{"path": u.path, "layer": u.layer, "side": u.side, "amount": u.amount}
                           for u in point.uncovered],

@@ -1,80 +1,89 @@
 """Views of a symbolic report (``cnncalc shapes MODEL --input 3xHxW``): formulas, not numbers.
 
-Rendering only: the formulas come from ``cnncalc.symbolic``.
+Rendering only: the formulas come from ``cnncalc.symbolic``. In the table a formula wraps at its
+spaces and is never cut short; on a narrow terminal the output, MACs and params columns narrow in
+that order, then the kind may wrap, then products are spaced (``9408 · ⌈H/2⌉``) to wrap too.
 """
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 
+from ..groups import guides
 from ..report import CONVENTIONS, Report
-from ..symbolic import factored, polynomial, pretty, shape
+from ..symbolic import factored, polynomial, pretty, shape, unique_conditions
+from .layout import Column, fit, forms, recast
+from .table import compute_title, display_rows, row_kind, row_name
 
 
 def to_json(sr: Report, convention: str | None = None) -> str:
     return json.dumps(sr.to_dict(convention), ensure_ascii=False)
 
 
-def _rows(sr: Report, convention: str):
-    for r in sr.rows:
+def _rows(sr: Report, convention: str, depth: int | None = None):
+    for r in display_rows(sr, depth):
         params, compute = r.params, r.compute(convention)
         yield (r, shape(r.output), pretty(factored(params)) if params != 0 else "—",
                pretty(factored(compute)) if compute != 0 else "—")
 
 
+def _totals(sr: Report, convention: str) -> tuple[str, str]:
+    return pretty(polynomial(sr.params)), pretty(polynomial(sr.compute(convention)))
+
+
 def condition_lines(sr: Report) -> list[str]:
     """One line per distinct way the network can fail: where, which check, when."""
-    seen, lines = set(), []
-    for c in sr.errors:
-        if c.when in seen:
-            continue
-        seen.add(c.when)
-        lines.append(f"  {c.path} ({c.layer}): {c.what} fails when {pretty(c.when)}")
+    return [f"  {c.path} ({c.layer}): {c.what} fails when {pretty(c.when)}" for c in unique_conditions(sr.errors)]
+
+
+def symbolic_table(sr: Report, convention: str = "cnncalc", width: int | None = None, depth: int | None = None):
+    rows = list(_rows(sr, convention, depth))
+    tree = guides([r.path for r, *_ in rows])
+    heading = compute_title(convention)
+    columns = [Column("layer", tuple(g + row_name(r) for g, (r, *_) in zip(tree, rows)), footer="total"),
+               Column("kind", tuple(row_kind(r) for r, *_ in rows)),
+               Column("output", tuple(out for _, out, _, _ in rows), footer=shape(sr.output), wrap=24),
+               Column("params", tuple(p for _, _, p, _ in rows), justify="right", wrap=16),
+               Column(heading, tuple(c for *_, c in rows), justify="right", wrap=20)]
+    spaced = {col: tuple(cell.replace("·", " · ") for cell in cells) for col, cells in
+              (("params", tuple(p for _, _, p, _ in rows)), (heading, tuple(c for *_, c in rows)))}
+    steps = [lambda c: recast(recast(c, "output", wrap=16), heading, wrap=14),
+             lambda c: recast(recast(c, "params", wrap=10), "kind", wrap=9),
+             lambda c: [recast([col], col.header, cells=spaced[col.header])[0] if col.header in spaced else col
+                        for col in c]]
+    return fit(forms(columns, *steps), width, title=f"{sr.model} — input {shape(sr.input)}", show_footer=True)
+
+
+def summary_lines(sr: Report, convention: str = "cnncalc") -> list[str]:
+    params, compute = _totals(sr, convention)
+    lines = [f"params = {params}", f"{compute_title(convention)} = {compute}"]
+    n = len(condition_lines(sr))
+    if n:
+        lines.append(f"valid where none of {n} conditions fails (each output ≥ 1, each kernel fits, "
+                     f"paths agree): --format json lists them; `cnncalc solve` finds the sizes")
     return lines
 
 
-def print_table(sr: Report, convention: str = "cnncalc", fmt: str = "table") -> None:
-    report = sr
-    title = f"{report.model} — input {shape(report.input)}"
-    head = ["layer", "kind", "output", "params", CONVENTIONS[convention][0]]
-    total_params = pretty(polynomial(report.params))
-    total_compute = pretty(polynomial(report.compute(convention)))
-    if fmt == "table":
-        from rich.console import Console
-        from rich.table import Table
-        from rich.text import Text
-
-        table = Table(title=title, show_footer=True, title_justify="left", header_style="bold")
-        table.add_column(head[0], footer="total")
-        table.add_column(head[1])
-        table.add_column(head[2], footer=shape(report.output))
-        table.add_column(head[3], justify="right")
-        table.add_column(head[4], justify="right")
-        for r, out, params, compute in _rows(sr, convention):
-            table.add_row(Text("  " * r.depth + r.name), r.kind, out, params, compute)
-        console = Console()
-        console.print(table)
-        console.print(f"params = {total_params}", highlight=False, soft_wrap=True)
-        console.print(f"{head[4]} = {total_compute}", highlight=False, soft_wrap=True)
-        n = len(condition_lines(sr))
-        if n:
-            console.print(f"valid where none of {n} conditions fails (each output ≥ 1, each kernel fits, "
-                          f"paths agree): --format json lists them; `cnncalc solve` finds the sizes",
-                          highlight=False, soft_wrap=True)
-        return
-    if fmt == "csv":
-        import csv
-        import sys
-
-        writer = csv.writer(sys.stdout, lineterminator="\n")
-        writer.writerow(["name", "path", "kind", "output", "params", CONVENTIONS[convention][1]])
-        for r, out, params, compute in _rows(sr, convention):
-            writer.writerow([r.name, r.path, r.kind, out, params, compute])
-        writer.writerow(["total", "", "", shape(report.output), total_params, total_compute])
-        return
-    lines = [f"**{report.model}** — input {shape(report.input)}", "",
-             "| " + " | ".join(head) + " |", "|" + "|".join(["---"] * len(head)) + "|"]
+def to_csv(sr: Report, convention: str = "cnncalc") -> str:
+    buf = io.StringIO()
+    writer = csv.writer(buf, lineterminator="\n")
+    writer.writerow(["name", "path", "kind", "output", "params", CONVENTIONS[convention][1]])
     for r, out, params, compute in _rows(sr, convention):
-        lines.append(f"| {'&nbsp;' * 2 * r.depth}{r.name} | {r.kind} | {out} | {params} | {compute} |")
-    lines.append(f"| **total** | | {shape(report.output)} | **{total_params}** | **{total_compute}** |")
-    print("\n".join(lines))
+        writer.writerow([r.name, r.path, r.kind, out, params, compute])
+    writer.writerow(["total", "", "", shape(sr.output), *_totals(sr, convention)])
+    return buf.getvalue()
+
+
+def to_markdown(sr: Report, convention: str = "cnncalc") -> str:
+    head = ["layer", "kind", "output", "params", compute_title(convention)]
+    params, compute = _totals(sr, convention)
+    rows = list(_rows(sr, convention))
+    tree = guides([r.path for r, *_ in rows])
+    lines = [f"**{sr.model}** — input {shape(sr.input)}", "",
+             "| " + " | ".join(head) + " |", "|" + "|".join(["---"] * len(head)) + "|"]
+    for g, (r, out, p, c) in zip(tree, rows):
+        lines.append(f"| {g.replace(' ', '&nbsp;')}{r.name} | {r.kind} | {out} | {p} | {c} |")
+    lines.append(f"| **total** | | {shape(sr.output)} | **{params}** | **{compute}** |")
+    return "\n".join(lines) + "\n"

@@ -1,52 +1,94 @@
-"""The rich table of ``cnncalc shapes``: one row per layer, totals in the footer."""
+"""The rich table of ``cnncalc shapes``: one row per layer (or per group), totals in the footer.
+
+Columns: layer, kind, output, params, MACs (or the ``--convention``'s figure), RF; ``--explain``
+adds the formula. Where the terminal is too narrow, columns give way in this order (docs/shapes.md):
+
+* without ``--explain``: RF goes, then params and MACs are abbreviated (``118.01 M``; the summary
+  line keeps the exact totals), then the kind column may wrap;
+* with ``--explain``: RF goes, then MACs, then params; the formula wraps.
+
+Names, shapes and numbers never wrap. Branches of a residual or parallel block hang off tree guides.
+"""
 
 from __future__ import annotations
 
-from rich.table import Table
 from rich.text import Text
 
+from .. import units
+from ..groups import Group, collapse, guides, label
 from ..report import CONVENTIONS, Report
+from .layout import Column, drop, fit, forms, recast
 from .text import rf_text, shape_text
 
 
-def human(n: int) -> str:
-    """1_814_000_000 → '1.81 G' for the summary line (the table keeps exact figures)."""
-    for unit, size in (("T", 1e12), ("G", 1e9), ("M", 1e6), ("k", 1e3)):
-        if abs(n) >= size:
-            return f"{n / size:.2f} {unit}"
-    return str(n)
+def compute_title(convention: str) -> str:
+    """The compute column's short header: ``MACs``, ``FLOPs``, ``mult-adds``, ``flops``."""
+    return CONVENTIONS[convention][0].split(" (")[0]
 
 
-def shapes_table(report: Report, explain: bool = False, convention: str = "cnncalc",
-                 width: int | None = None) -> Table:
-    """``width``: the terminal's; below 100 columns the kind column is left out (names such as
-    ``conv3`` and ``residual1.proj`` already say it) so that names and numbers stay whole."""
+def display_rows(report: Report, depth: int | None = None) -> list:
+    """The rows a table shows: every layer, or with ``depth`` one row per group below it."""
+    return list(report.rows) if depth is None else collapse(report.rows, depth)
+
+
+def row_name(row) -> str:
+    return label(row) if isinstance(row, Group) else row.name
+
+
+def row_kind(row) -> str:
+    return f"{len(row.rows)} layers" if isinstance(row, Group) else row.kind
+
+
+def _rf(row):
+    return rf_text((row.last if isinstance(row, Group) else row).receptive_field)
+
+
+def _formula(row) -> str:
+    return "" if isinstance(row, Group) else row.formula
+
+
+def _exact(n: int) -> str:
+    return f"{n:,}" if n else "—"
+
+
+def _short(n: int) -> str:
+    return units.count(n) if n else "—"
+
+
+def shapes_table(report: Report, explain: bool = False, convention: str = "cnncalc", width: int | None = None,
+                 depth: int | None = None):
+    rows = display_rows(report, depth)
+    tree = guides([r.path for r in rows])
+    params = [r.params for r in rows]
+    compute = [r.compute(convention) for r in rows]
+    heading = compute_title(convention)
+    columns = [
+        Column("layer", tuple(Text(g + row_name(r)) for g, r in zip(tree, rows)), footer="total"),
+        Column("kind", tuple(row_kind(r) for r in rows)),
+        Column("output", tuple(shape_text(r.output) for r in rows), footer=shape_text(report.output)),
+        Column("params", tuple(map(_exact, params)), footer=f"{report.params:,}", justify="right"),
+        Column(heading, tuple(map(_exact, compute)), footer=f"{report.compute(convention):,}", justify="right"),
+        Column("RF", tuple(_rf(r) for r in rows), justify="right"),
+    ]
+    if explain:
+        columns.append(Column("formula", tuple(Text(_formula(r)) for r in rows), wrap=24))
+        steps = [lambda c: drop(c, "RF"), lambda c: drop(c, heading), lambda c: drop(c, "params")]
+    else:
+        steps = [lambda c: drop(c, "RF"),
+                 lambda c: recast(recast(c, "params", cells=tuple(map(_short, params)),
+                                         footer=units.count(report.params)),
+                                  heading, cells=tuple(map(_short, compute)),
+                                  footer=units.count(report.compute(convention))),
+                 lambda c: recast(c, "kind", wrap=9)]
     title = f"{report.model} — input {shape_text(report.input)}"
-    table = Table(title=title, show_footer=True, title_justify="left", header_style="bold")
-    # Names, shapes and numbers never wrap or truncate; the kind column gives way first.
-    show_kind = not explain and (width is None or width >= 100)  # --explain shows the formula instead
-    table.add_column("layer", footer="total", no_wrap=True)
-    if show_kind:
-        table.add_column("kind")
-    table.add_column("output", footer=shape_text(report.output), no_wrap=True)
-    table.add_column("params", justify="right", footer=f"{report.params:,}", no_wrap=True)
-    table.add_column(CONVENTIONS[convention][0], justify="right", footer=f"{report.compute(convention):,}",
-                     no_wrap=True)
-    table.add_column("formula" if explain else "RF", justify="left" if explain else "right")
-    for r in report.rows:
-        compute = r.compute(convention)
-        cells = [Text("  " * r.depth + r.name)] + ([r.kind] if show_kind else []) + [
-            shape_text(r.output), f"{r.params:,}" if r.params else "—", f"{compute:,}" if compute else "—",
-            Text(r.formula) if explain else rf_text(r.receptive_field)]
-        table.add_row(*cells)
-    return table
+    return fit(forms(columns, *steps), width, title=title, show_footer=True)
 
 
 def summary_line(report: Report, convention: str = "cnncalc") -> str:
-    items = [f"params {report.params:,} ({human(report.param_bytes)}B {report.dtype})",
-             f"MACs {report.macs:,} ({human(report.macs)})", f"FLOPs {human(report.flops)}",
-             f"activations {human(report.activation_bytes)}B"]
+    """The totals, exact and abbreviated, in two short lines (an 80-column terminal breaks one)."""
+    items = [f"params {report.params:,} ({units.nbytes(report.param_bytes)} {report.dtype})",
+             f"MACs {report.macs:,} ({units.count(report.macs)})", f"FLOPs {units.count(report.flops)}",
+             f"activations {units.nbytes(report.activation_bytes)}"]
     if convention != "cnncalc":
         items.append(f"{CONVENTIONS[convention][0]} {report.compute(convention):,}")
-    # two short lines rather than one that an 80-column terminal breaks inside a figure
     return " · ".join(items[:2]) + "\n" + " · ".join(items[2:])

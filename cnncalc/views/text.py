@@ -6,6 +6,7 @@ import csv
 import io
 import json
 
+from ..groups import guides
 from ..report import CONVENTIONS, Report
 
 COLUMNS = ("name", "path", "kind", "output", "params", "macs", "receptive_field", "formula")
@@ -45,8 +46,8 @@ def to_markdown(report: Report, explain: bool = False, convention: str = "cnncal
     head = ["layer", "kind", "output", "params", CONVENTIONS[convention][0], "RF"] + (["formula"] if explain else [])
     lines = [f"**{report.model}** — input {shape_text(report.input)}", "",
              "| " + " | ".join(head) + " |", "|" + "|".join(["---"] * len(head)) + "|"]
-    for r in report.rows:
-        cells = ["&nbsp;" * 2 * r.depth + r.name, r.kind, shape_text(r.output), f"{r.params:,}", f"{r.compute(convention):,}",
+    for g, r in zip(guides([r.path for r in report.rows]), report.rows):
+        cells = [g.replace(" ", "&nbsp;") + r.name, r.kind, shape_text(r.output), f"{r.params:,}", f"{r.compute(convention):,}",
                  rf_text(r.receptive_field)] + ([r.formula.replace("|", "\\|")] if explain else [])
         lines.append("| " + " | ".join(cells) + " |")
     total = ["**total**", "", shape_text(report.output), f"**{report.params:,}**",

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from rich import box
-from rich.table import Table
 from rich.text import Text
 
+from .layout import Column, fit
 from .text import shape_text
 
 MAX_LAYER_ROWS = 30  # failing per-layer checks shown in the table (JSON has them all)
@@ -28,26 +27,19 @@ def _delta(check) -> str:
     return "0" if d == 0 else f"{d:+,}"
 
 
-def verify_table(result) -> Table:
+def verify_table(result, width: int | None = None):
     r = result.report
-    title = f"verify {r.model} — input {shape_text(r.input)}"
-    table = Table(title=title, title_justify="left", header_style="bold", box=box.SIMPLE_HEAD, pad_edge=False,
-                  padding=(0, 1, 0, 0))
-    table.add_column("", no_wrap=True)
-    table.add_column("check", no_wrap=True)
-    table.add_column("expected", justify="right", no_wrap=True)
-    table.add_column("actual", justify="right", no_wrap=True)
-    table.add_column("Δ", justify="right", no_wrap=True)
-    table.add_column("oracle")
-    for c in result.checks:
-        table.add_row(_mark(c.ok), c.name, _value(c.expected), _value(c.actual), _delta(c), c.oracle)
-    for c in result.layer_failures[:MAX_LAYER_ROWS]:
-        table.add_row(_mark(False), f"  {c.path} ({c.layer}): {c.name}", _value(c.expected), _value(c.actual),
-                      _delta(c), c.oracle)
+    rows = [(_mark(c.ok), c.name, c) for c in result.checks]
+    rows += [(_mark(False), f"  {c.path} ({c.layer}): {c.name}", c) for c in result.layer_failures[:MAX_LAYER_ROWS]]
+    cells = [(mark, name, _value(c.expected), _value(c.actual), _delta(c), c.oracle) for mark, name, c in rows]
     hidden = len(result.layer_failures) - MAX_LAYER_ROWS
     if hidden > 0:
-        table.add_row("", f"  … {hidden} more failing layer checks (--format json lists them)", "", "", "", "")
-    return table
+        cells.append(("", f"  … {hidden} more failing layer checks (--format json lists them)", "", "", "", ""))
+    heads = [("", "left", 0), ("check", "left", 24), ("expected", "right", 0), ("actual", "right", 0),
+             ("Δ", "right", 0), ("oracle", "left", 12)]
+    columns = [Column(head, tuple(row[i] for row in cells), justify=justify, wrap=wrap)
+               for i, (head, justify, wrap) in enumerate(heads)]
+    return fit([columns], width, title=f"verify {r.model} — input {shape_text(r.input)}")
 
 
 def _mark(ok: bool) -> Text:

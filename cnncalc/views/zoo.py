@@ -1,44 +1,24 @@
-"""The zoo listing, as a rich table or text formats."""
+"""``cnncalc list``: the model zoo. Its rows are a comparison's (the same JSON keys and CSV
+columns as ``cnncalc compare``); the table keeps what tells the models apart."""
 
 from __future__ import annotations
 
-import csv
-import io
-import json
-
+from .layout import Column, drop, fit, forms
 from .text import shape_text
 
 
-def zoo_rows(reports) -> list[dict]:
-    return [
-        {"name": name, "family": r.family or "", "input": list(r.input[1:]), "output": list(r.output[1:]),
-         "params": r.params, "macs": r.macs}
-        for name, r in reports
-    ]
+def zoo_table(comparison, width: int | None = None):
+    rows = comparison.rows
+    columns = [Column("model", tuple(r.model for r in rows)),
+               Column("family", tuple(r.family or "" for r in rows)),
+               Column("input", tuple(shape_text(r.input[1:]) for r in rows)),
+               Column("params", tuple(f"{r.params:,}" for r in rows), justify="right"),
+               Column("MACs", tuple(f"{r.macs:,}" for r in rows), justify="right")]
+    return fit(forms(columns, lambda c: drop(c, "family")), width, title="model zoo")
 
 
-def render_zoo(rows, format, console) -> None:
-    fmt = getattr(format, "value", format)
-    if fmt == "json":
-        print(json.dumps(rows))
-    elif fmt == "csv":
-        buf = io.StringIO()
-        w = csv.DictWriter(buf, fieldnames=list(rows[0]) if rows else ["name"], lineterminator="\n")
-        w.writeheader()
-        for row in rows:
-            w.writerow({**row, "input": shape_text(row["input"]), "output": shape_text(row["output"])})
-        print(buf.getvalue(), end="")
-    elif fmt == "markdown":
-        print("| model | family | input | params | MACs |\n|---|---|---|---|---|")
-        for r in rows:
-            print(f"| {r['name']} | {r['family']} | {shape_text(r['input'])} | {r['params']:,} | {r['macs']:,} |")
-    else:
-        from rich.table import Table
-
-        table = Table(title="model zoo", title_justify="left")
-        for col, justify in (("model", "left"), ("family", "left"), ("input", "left"), ("params", "right"),
-                             ("MACs", "right")):
-            table.add_column(col, justify=justify)
-        for r in rows:
-            table.add_row(r["name"], r["family"], shape_text(r["input"]), f"{r['params']:,}", f"{r['macs']:,}")
-        console().print(table)
+def to_markdown(comparison) -> str:
+    lines = ["| model | family | input | params | MACs |", "|---|---|---|---:|---:|"]
+    for r in comparison.rows:
+        lines.append(f"| {r.model} | {r.family or ''} | {shape_text(r.input[1:])} | {r.params:,} | {r.macs:,} |")
+    return "\n".join(lines) + "\n"

@@ -37,8 +37,8 @@ def main(device_name: str = "cpu") -> None:
             for batch in batches:
                 for cl in layouts:
                     report = analyze(graph, batch=batch)
-                    row = lib.bench_model(graph, report, batch, device, dtype, channels_last=cl,
-                                          warmup_s=0.5, min_runs=20, min_time_s=1.0)
+                    row = lib.bench_model(graph, report, batch, device, lib.BenchOptions(
+                        dtype, channels_last=cl, warmup_s=0.5, min_runs=20, min_time_s=1.0))
                     module = build_module(graph, report).to(device=device, dtype=lib.DTYPES[dtype])
                     x = torch.randn(report.input, device=device).to(lib.DTYPES[dtype])
                     if cl:

@@ -1,0 +1,75 @@
+"""Every command's JSON against one schema (docs/schema/report.schema.json), and the same key
+meaning the same figure in every command."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+jsonschema = pytest.importorskip("jsonschema")
+
+ROOT = Path(__file__).resolve().parents[1]
+SCHEMA = json.loads((ROOT / "docs" / "schema" / "report.schema.json").read_text())
+CNNCALC = str(Path(sys.executable).with_name("cnncalc"))
+CI = ROOT / "tests" / "specs" / "ci"
+
+COMMANDS = [
+    ("report", ["shapes", "lenet5"]),
+    ("report", ["shapes", "resnet18", "--convention", "torchinfo", "--batch", "2"]),
+    ("symbolic_report", ["shapes", "lenet5", "--input", "1xHxW", "--batch", "B"]),
+    ("comparison", ["list"]),
+    ("comparison", ["compare", "resnet", "vgg", "--relative-to", "resnet18"]),
+    ("comparison", ["compare", "resnet18", "lenet5", "--input", "64"]),
+    ("diff", ["diff", "vgg16", "vgg16_bn"]),
+    ("diff", ["diff", str(CI / "pass" / "lenet5.yaml"), str(ROOT / "tests" / "specs" / "diff" / "lenet5_pad.yaml")]),
+    ("kinds", ["kinds"]),
+    ("solve", ["solve", "lenet5", "--at", "30"]),
+    ("verify", ["verify", "lenet5"]),
+    ("bench", ["bench", "lenet5", "--device", "cpu", "--min-time-ms", "20", "--warmup-ms", "0", "--per-layer"]),
+]
+
+
+def json_of(args):
+    if args[0] in ("verify", "bench"):
+        pytest.importorskip("torch")
+    if args[0] == "solve" or "1xHxW" in args:
+        pytest.importorskip("sympy")
+    result = subprocess.run([CNNCALC, *args, "--format", "json"], capture_output=True, text=True, cwd=ROOT,
+                            env={**os.environ, "NO_COLOR": "1"}, timeout=300)
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout)
+
+
+def validate(data, definition: str):
+    schema = {**SCHEMA, "$ref": f"#/$defs/{definition}"}
+    schema.pop("oneOf")
+    jsonschema.validate(data, schema, cls=jsonschema.Draft202012Validator)
+
+
+def test_the_schema_is_a_valid_schema():
+    jsonschema.Draft202012Validator.check_schema(SCHEMA)
+
+
+@pytest.mark.parametrize("definition, args", COMMANDS, ids=[" ".join(a[:2]) for _, a in COMMANDS])
+def test_every_command_json_follows_the_schema(definition, args):
+    data = json_of(args)
+    validate(data, definition)
+    jsonschema.validate(data, SCHEMA, cls=jsonschema.Draft202012Validator)  # and exactly one definition
+
+
+def test_one_key_one_meaning_across_commands():
+    report = json_of(["shapes", "lenet5"])
+    listed = {r["model"]: r for r in json_of(["list"])["models"]}["lenet5"]
+    compared = json_of(["compare", "lenet5"])["models"][0]
+    for row in (listed, compared):
+        for key in ("model", "input", "output", "params", "macs", "flops", "activation_bytes"):
+            assert row[key] == report[key], key
+    solved = json_of(["solve", "lenet5"])
+    assert solved["model"] == report["model"] and solved["input"] == [1, 1, "N", "N"]
+    assert solved["output"] == report["output"]  # batch first, as in every other command
+    assert json_of(["diff", "lenet5", "lenet5"])["totals"]["input"]["new"] == report["input"]
