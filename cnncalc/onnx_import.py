@@ -46,6 +46,8 @@ PATTERNS = (
     ("Reshape", "Transpose", "Reshape"),  # ShuffleNet's channel shuffle
     ("Transpose", "LayerNormalization", "Transpose"),  # a layer norm over the channels (ConvNeXt)
 )
+# Inputs that are buffers, not parameters (torch's running statistics): not in a layer's params.
+BUFFERS = {"BatchNormalization": (3, 4)}
 SMALL = 100_000  # constants of at most this many elements are read and computed (shape arithmetic)
 MAX_NODES = 1_000_000  # more nodes than any network has: a hostile file, refused before it is walked
 
@@ -59,7 +61,10 @@ def import_file(path: str, input_shape: tuple | None = None, allow_unknown: bool
     model = read(path)
     weights = lift_weights(model)
     model = sized(model, weights, input_shape, path)
-    imported = _Converter(model, weights, allow_unknown).spec(_model_name(path), path)
+    try:
+        imported = _Converter(model, weights, allow_unknown).spec(_model_name(path), path)
+    except CnncalcError as exc:
+        raise exc.located(file=path) from None
     imported.graph = from_data(imported.spec, path)
     return imported
 
@@ -122,6 +127,7 @@ def sized(model, weights: dict, input_shape: tuple | None, path: str):
     value = network_input(model, weights, path)
     dims = _dims(value.type)
     if input_shape is not None:
+        input_shape = _completed(input_shape, dims)
         if dims is not None and len(dims) != len(input_shape) + 1:
             raise CnncalcError(f"the model's input has {len(dims) - 1} sizes after the batch ({_shown(dims)}) but "
                                f"--input gives {len(input_shape)}", file=path,
@@ -141,9 +147,22 @@ def sized(model, weights: dict, input_shape: tuple | None, path: str):
     try:
         return onnx.shape_inference.infer_shapes(model, check_type=False, strict_mode=True, data_prop=True)
     except Exception as exc:  # InferenceError / ValidationError: the sizes do not fit together
-        first = " ".join(str(exc).split())
-        raise CnncalcError(f"ONNX shape inference fails at input {_shown(fixed)}: {shorten(first, 200)}", file=path,
+        text = " ".join(str(exc).split())
+        first = re.search(r"\(op_type:([^,]+), node name: ([^)]*)\): \[\w+\] (.*?)(?= \(op_type:|$)", text)
+        said = f"{first[1]} at node {first[2]}: {first[3]}" if first else text
+        raise CnncalcError(f"ONNX shape inference fails at input {_shown(fixed)}: {shorten(said, 160)}", file=path,
                            fix="check --input (the channels and the size the model expects)") from None
+
+
+def _completed(input_shape: tuple, dims: list | None) -> tuple:
+    """``--input 64x64`` (or ``64``) keeps the file's channels, as it keeps a spec's."""
+    if not dims or len(dims) < 3 or not isinstance(dims[1], int):
+        return input_shape
+    if len(input_shape) == len(dims) - 2:
+        return (dims[1], *input_shape)
+    if len(input_shape) == 1:
+        return (dims[1], *input_shape * (len(dims) - 2))
+    return input_shape
 
 
 def network_input(model, weights: dict, path: str):
@@ -613,17 +632,40 @@ class _Converter:
             args = list(reads)
         key = f"§{len(self.entries)}"
         entry = Entry(kind.name, args, reads, key, False)
-        keys = tuple(dict.fromkeys(k for i in view.inputs if i in self.constants for k in self.constants.get(i).keys))
+        keys = self.keys(view)
         if kind.name == "opaque":
             entry.args = {**args, "params": sum(self.constants.size[k] for k in keys if k not in self.owner)}
             entry.extra["inputs"] = list(reads)
         elif keys and all(k in self.owner for k in keys) and len({id(self.owner[k]) for k in keys}) == 1:
             entry.shares = self.owner[keys[0]]  # the very weights of an earlier layer: tied (the name, later)
+        else:
+            self.check_weights(view, kind, args)
         for k in keys:
             self.owner.setdefault(k, entry)
         self.entries.append(entry)
         self.found[key] = self.scopes(view.nodes[0])
         self.tensor_of[view.output] = key
+
+    def keys(self, view: OnnxNode, learnable: bool = False) -> tuple:
+        """The parameters a node reads (by the names it reads them by); ``learnable``: not the
+        buffers (:data:`BUFFERS`)."""
+        skip = BUFFERS.get(view.op, ()) if learnable else ()
+        return tuple(dict.fromkeys(k for n, i in enumerate(view.inputs) if i in self.constants and n not in skip
+                                   for k in self.constants.get(i).keys))
+
+    def check_weights(self, view: OnnxNode, kind, args) -> None:
+        """The parameters the kind counts must be the elements of the weights the node reads: a
+        check of the import, and of ``--input`` (ONNX's shape inference lets a convolution read
+        other channels than its weights have)."""
+        keys = self.keys(view, learnable=True)
+        if not keys or kind.inputs != 1 or not isinstance(args, dict):
+            return
+        held = sum(self.constants.size[k] for k in keys)
+        counted = kind.params(kind.parse_args(args), view.x[0], view.y)
+        if counted != held:
+            raise CnncalcError(f"{view.op} at node {view.name}: its weights hold {held:,} parameters, but a {kind.name} "
+                               f"{args} reading {list(view.x[0])} has {counted:,}",
+                               fix="check --input: the model expects the channels it was exported with")
 
     def network_outputs(self) -> list[str]:
         out = []

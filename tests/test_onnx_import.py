@@ -1,0 +1,293 @@
+"""``cnncalc import model.onnx`` (docs/import.md), against torch's own measurements.
+
+Each model is exported with ``torch.onnx.export`` (the TorchScript exporter: ``dynamo=False``,
+since the dynamo one needs onnxscript; ``do_constant_folding=False``, which keeps batch norm a
+layer instead of folding it into the convolution before it). Oracles: the zoo spec's own report
+(cnncalc's build of it, exported and imported back, must give it back), and for the models users
+write ``verify_against`` — the module's ``sum(p.numel())``, its output, fvcore, FlopCounterMode and
+torchinfo, measured on the real module.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import warnings
+from pathlib import Path
+
+import pytest
+
+onnx = pytest.importorskip("onnx", reason="the [onnx] extra is not installed")
+torch = pytest.importorskip("torch", reason="the [torch] extra is not installed (models are exported from torch)")
+pytest.importorskip("fvcore")
+pytest.importorskip("torchinfo")
+
+import user_models  # noqa: E402
+
+from cnncalc import analyze, load_model  # noqa: E402
+from cnncalc.importing import write_yaml  # noqa: E402
+from cnncalc.onnx_import import import_file  # noqa: E402
+from cnncalc.spec import load_string  # noqa: E402
+from cnncalc.torch_backend.build import build_module  # noqa: E402
+from cnncalc.torch_backend.verify import verify_against  # noqa: E402
+
+TESTS = Path(__file__).parent
+EXE = Path(sys.executable).with_name("cnncalc")
+ROUND_TRIP_DEFAULT = ("lenet5", "mobilenet_v2", "mobilenet_v3_small", "efficientnet_b0")
+# What ONNX cannot say, so the import cannot give back: AlexNet's adaptive pooling to 6×6 of a
+# 6×6 input is exported as a 1×1 AveragePool; fvcore counts adaptive pooling and not the other.
+FVCORE_LOST = {"alexnet"}
+
+
+def export(module, shape, path, **options):
+    """The TorchScript exporter, keeping batch norm (docs/import.md, "Exporting from torch")."""
+    options = {"dynamo": False, "do_constant_folding": False, **options}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        torch.onnx.export(module.eval(), torch.randn(1, *shape), str(path), **options)
+    return path
+
+
+def imported(path, input_shape=None):
+    """ONNX import → YAML → the loader: what a user gets from `cnncalc import model.onnx`."""
+    result = import_file(str(path), input_shape)
+    return load_string(write_yaml(result.spec)), result
+
+
+def figures(report) -> dict:
+    return {"params": report.params, "output": report.output, "macs": report.macs, "flops": report.flops,
+            "fvcore": report.fvcore_flops, "torchinfo": report.torchinfo_mult_adds}
+
+
+def zoo_cases():
+    from cnncalc.zoo import zoo_names
+
+    for name in zoo_names():
+        yield pytest.param(name, marks=[] if name in ROUND_TRIP_DEFAULT else [pytest.mark.slow])
+
+
+@pytest.mark.parametrize("name", list(zoo_cases()))
+def test_zoo_round_trip_through_onnx(name, tmp_path):
+    """cnncalc's torch build of a zoo spec, exported to ONNX and imported back, gives every figure
+    of the spec."""
+    graph = load_model(name)
+    report = analyze(graph)
+    module = build_module(graph, report)
+    back, result = imported(export(module, graph.input, tmp_path / f"{name}.onnx"))
+    assert not result.unknown
+    want, got = figures(report), figures(analyze(back))
+    assert got["params"] == sum(p.numel() for p in module.parameters())
+    if name in FVCORE_LOST:
+        del want["fvcore"], got["fvcore"]
+    assert got == want
+
+
+def against(graph, module):
+    report = analyze(graph)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return verify_against(graph, report, module, "test")
+
+
+@pytest.mark.parametrize("cls, shape", [
+    (user_models.Functional, (1, 32, 32)),
+    (user_models.SENet, (3, 32, 32)),
+    (user_models.Tied, (8, 16, 16)),
+])
+def test_models_users_write_import_exactly(cls, shape, tmp_path):
+    """Functional calls, `x * gate`, a ModuleList loop, tied weights: the spec imported from the
+    ONNX file equals what torch, fvcore, FlopCounterMode and torchinfo measure on the module."""
+    module = cls().eval()
+    graph, result = imported(export(module, shape, tmp_path / "m.onnx"))
+    assert not result.unknown
+    check = against(graph, module)
+    assert check.ok, [c.to_dict() for c in check.failures]
+
+
+def test_layers_are_named_after_the_modules(tmp_path):
+    graph, result = imported(export(user_models.SENet(), (3, 32, 32), tmp_path / "se.onnx"))
+    names = {r.name for r in analyze(graph).rows}
+    assert {"stem", "bn", "convs.0", "norms.2", "gates.2.fc1", "head"} <= names
+    assert len(result.spec["blocks"]) == 1  # the three SE gates are one block, called three times
+
+
+def test_tied_weights_are_counted_once(tmp_path):
+    """A module called twice reads one initializer twice: `shares:`, counted once."""
+    module = user_models.Tied()
+    graph, _ = imported(export(module, (8, 16, 16), tmp_path / "tied.onnx"))
+    report = analyze(graph)
+    assert report.params == sum(p.numel() for p in module.parameters()) == 584 + 36
+    assert [r.shares for r in report.rows if r.kind == "conv"] == [None, "conv"]
+
+
+class _EqualWeights(torch.nn.Module):
+    """Two convolutions whose weights are equal but not tied (two parameters)."""
+
+    def __init__(self):
+        super().__init__()
+        self.a = torch.nn.Conv2d(8, 8, 3, padding=1)
+        self.b = torch.nn.Conv2d(8, 8, 3, padding=1)
+        self.b.load_state_dict(self.a.state_dict())
+
+    def forward(self, x):
+        return self.b(self.a(x))
+
+
+def test_equal_weights_are_not_tied(tmp_path):
+    """The exporter keeps one copy of equal initializers and reads it again through an Identity
+    node named after the other parameter: two parameters, counted twice, as torch counts them."""
+    module = _EqualWeights()
+    path = export(module, (8, 8, 8), tmp_path / "equal.onnx")
+    assert "Identity" in {n.op_type for n in onnx.load(str(path)).graph.node}  # the exporter's deduplication
+    graph, _ = imported(path)
+    report = analyze(graph)
+    assert report.params == sum(p.numel() for p in module.parameters()) == 2 * 584
+    assert all(r.shares is None for r in report.rows)
+
+
+class _Norms(torch.nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.affine = torch.nn.BatchNorm2d(4, eps=1e-3, momentum=0.01)
+        self.plain = torch.nn.BatchNorm2d(4, affine=False)
+
+    def forward(self, x):
+        return self.plain(self.affine(x))
+
+
+def test_batchnorm_arguments_survive_the_export(tmp_path):
+    graph, result = imported(export(_Norms(), (4, 6, 6), tmp_path / "bn.onnx"))
+    assert [list(item.values())[0] for item in result.spec["layers"]] == [{"eps": 0.001, "momentum": 0.01},
+                                                                          {"affine": False}]
+    assert analyze(graph).params == sum(p.numel() for p in _Norms().parameters()) == 8
+
+
+def test_initializers_listed_as_inputs_are_weights(tmp_path):
+    """Older exporters (and keep_initializers_as_inputs) list every weight as a graph input."""
+    path = export(user_models.Functional(), (1, 32, 32), tmp_path / "f.onnx", keep_initializers_as_inputs=True)
+    assert len(onnx.load(str(path)).graph.input) > 1
+    graph, _ = imported(path)
+    assert analyze(graph).params == 51902
+
+
+def test_a_free_input_size_takes_input(tmp_path):
+    path = export(user_models.SENet(), (3, 32, 32), tmp_path / "free.onnx", input_names=["x"],
+                  dynamic_axes={"x": {0: "batch", 2: "h", 3: "w"}})
+    for given in ((3, 64, 64), (64, 64), (64,)):  # the channels, where left out, are the file's
+        graph, _ = imported(path, given)
+        assert analyze(graph).output == (1, 10) and graph.input == (3, 64, 64)
+
+
+def test_the_symbolic_path_never_imports_torch(tmp_path):
+    path = export(user_models.Tied(), (8, 16, 16), tmp_path / "tied.onnx")
+    code = (f"import sys; from cnncalc.onnx_import import import_file; import_file({str(path)!r}); "
+            "assert 'torch' not in sys.modules, 'torch imported'")
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=120)
+
+
+def test_the_dynamo_exporters_scopes_name_the_layers(tmp_path):
+    """torch.onnx.export(dynamo=True) records each node's modules in metadata_props (built here
+    by hand: the dynamo exporter needs onnxscript): they name the layers and fold the blocks."""
+    from onnx import TensorProto, helper
+
+    nodes, weights, prev = [], [], "x"
+    for i in range(2):
+        for op, suffix in (("Conv", "conv"), ("Relu", "act")):
+            out = f"t{len(nodes)}"
+            inputs = [prev] + ([f"w{i}"] if op == "Conv" else [])
+            node = helper.make_node(op, inputs, [out], name=f"node{len(nodes)}",
+                                    **({"kernel_shape": [3, 3], "pads": [1, 1, 1, 1]} if op == "Conv" else {}))
+            scopes = ["", "blocks", f"blocks.{i}", f"blocks.{i}.{suffix}", f"{op.lower()}_{i}"]
+            classes = ["Net", "torch.nn.modules.container.Sequential", "mymodel.Block",
+                       f"torch.nn.modules.{'conv.Conv2d' if op == 'Conv' else 'activation.ReLU'}", op]
+            for key, value in (("pkg.torch.onnx.name_scopes", repr(scopes)),
+                               ("pkg.torch.onnx.class_hierarchy", repr(classes))):
+                node.metadata_props.add(key=key, value=value)
+            nodes.append(node)
+            prev = out
+        weights.append(helper.make_tensor(f"w{i}", TensorProto.FLOAT, [4, 4, 3, 3], [0.0] * 144))
+    graph = helper.make_graph(nodes, "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 4, 8, 8])],
+                              [helper.make_tensor_value_info(prev, TensorProto.FLOAT, None)], weights)
+    path = tmp_path / "dynamo.onnx"
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 20)]), str(path))
+    graph, result = imported(path)
+    assert result.spec["blocks"] == {"block": [{"conv": {"filters": 4, "kernel": 3, "padding": 1, "bias": False},
+                                                "name": "conv"}, {"relu": None, "name": "act"}]}
+    assert result.spec["layers"] == [{"repeat": {"times": 2, "name": "blocks", "layers": ["block"]}}]
+    assert [r.name for r in analyze(graph).rows] == ["blocks.0.conv", "blocks.0.act", "blocks.1.conv", "blocks.1.act"]
+
+
+# -- through the console script -----------------------------------------------------------------------
+def cnncalc(*args, cwd=TESTS):
+    env = {**os.environ, "COLUMNS": "120", "NO_COLOR": "1"}
+    return subprocess.run([str(EXE), *args], capture_output=True, text=True, cwd=cwd, env=env, timeout=300)
+
+
+def one_error_line(result, says):
+    assert result.returncode == 2 and "Traceback" not in result.stderr, result.stderr
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith("error: ") and says in lines[0], lines
+    assert result.stdout == ""
+
+
+def test_an_unknown_operator_is_named_not_counted_as_zero(tmp_path):
+    path = str(export(user_models.CustomOp(), (3, 16, 16), tmp_path / "custom.onnx"))
+    one_error_line(cnncalc("import", path), "Clip (ONNX) at node /Clip has no cnncalc layer kind")
+    kept = cnncalc("import", path, "--allow-unknown")
+    assert kept.returncode == 0 and "opaque: {inputs: [prev], op: Clip" in kept.stdout
+    assert "80.0% of nodes counted" in kept.stderr
+    spec = tmp_path / "custom.yaml"
+    spec.write_text(kept.stdout)
+    shown = cnncalc("shapes", str(spec))
+    assert shown.returncode == 0 and "80.0% of nodes counted" in shown.stderr and "lower bounds" in shown.stderr
+
+
+class _TwoInputs(torch.nn.Module):
+    def forward(self, a, b):
+        return a + b
+
+
+@pytest.mark.parametrize("make, says", [
+    (lambda d: d / "missing.onnx", "missing.onnx: no such file"),
+    (lambda d: d, "is a folder, not an ONNX file"),
+    (lambda d: _write(d / "text.onnx", b"name: not a model\nlayers: []\n"), "not an ONNX model"),
+    (lambda d: _write(d / "noise.onnx", bytes(range(256)) * 8), "not an ONNX model"),
+    (lambda d: _write(d / "empty.onnx", b""), "not an ONNX model"),
+    (lambda d: _two_inputs(d / "two.onnx"), "the model takes 2 inputs"),
+])
+def test_bad_files_are_one_line(make, says, tmp_path):
+    folder = tmp_path / "case.onnx"
+    folder.mkdir()
+    one_error_line(cnncalc("shapes", str(make(folder))), says)
+
+
+def _write(path, data: bytes):
+    path.write_bytes(data)
+    return path
+
+
+def _two_inputs(path):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        torch.onnx.export(_TwoInputs(), (torch.randn(1, 3, 4, 4), torch.randn(1, 3, 4, 4)), str(path), dynamo=False)
+    return path
+
+
+def test_input_must_fit_the_weights(tmp_path):
+    """ONNX's shape inference lets a convolution read other channels than its weights have; the
+    import does not."""
+    path = str(export(user_models.SENet(), (3, 32, 32), tmp_path / "free.onnx", input_names=["x"],
+                      dynamic_axes={"x": {0: "batch", 2: "h", 3: "w"}}))
+    one_error_line(cnncalc("shapes", path), "the model's input size is not fixed in the file ([batch, 3, h, w])")
+    one_error_line(cnncalc("shapes", path, "--input", "5x32x32"), "Conv at node /stem/Conv: its weights hold 432")
+    one_error_line(cnncalc("shapes", path, "--input", "1x2x3x4"), "has 3 sizes after the batch ([batch, 3, h, w]) but --input gives 4")
+
+
+def test_import_writes_a_spec_and_every_command_takes_the_file(tmp_path):
+    path = str(export(user_models.SENet(), (3, 32, 32), tmp_path / "se.onnx"))
+    written = cnncalc("import", path, "-o", str(tmp_path / "se.yaml"))
+    assert written.returncode == 0 and "8,086 params" in written.stderr, written.stderr
+    assert cnncalc("check", str(tmp_path / "se.yaml")).returncode == 0
+    shown = cnncalc("shapes", path, "--format", "json")
+    assert shown.returncode == 0 and '"params": 8086' in shown.stdout
