@@ -148,6 +148,8 @@ EXACT = Exact()
 def _try_bool(condition):
     if condition is True or condition is False:
         return condition
+    if getattr(condition, "free_symbols", None):
+        return None  # depends on the input size (a sympy And/Or is truthy as an object: never ask it)
     try:
         return bool(condition)
     except TypeError:  # a sympy relation that depends on the input size

@@ -69,10 +69,12 @@ class _Field(NamedTuple):
     def widest(fields):
         """The field of a merge: per axis, the union of the inputs' regions (a unit sees every input
         pixel that any path sees). Paths may be centred differently (a 2×2 pool beside a 3×3 conv),
-        so the union is taken on the region edges, not on the sizes. Where the paths' jumps differ,
-        the region of the first unit is used with the largest jump."""
+        so the union is taken on the region edges, not on the sizes. Where the paths' jumps differ
+        (a projection that cannot step like its main path), no one field describes every unit: None."""
         if not fields or any(f is None for f in fields) or len({len(f.rf) for f in fields}) != 1:
             return None
+        if len({f.jump for f in fields}) != 1:
+            return None  # inputs on different grids: which pixels a unit sees depends on the unit
         rf, jump, start = [], [], []
         for axis in range(len(fields[0].rf)):
             lo = min(f.start[axis] - (f.rf[axis] - 1) / 2 for f in fields)

@@ -60,13 +60,30 @@ def examples(pages=PAGES) -> list[Example]:
             for ex in parse(m.group(2), page)]
 
 
+WRITES = ("--plot", "-o", "--output")  # options whose file a documented command would write
+
+
 def run(command: str) -> tuple[int, list[str]]:
-    """The command's exit code and its output lines, stdout and stderr in the order written."""
+    """The command's exit code and its output lines, stdout and stderr in the order written. A file
+    the command writes goes to a temporary folder, never into the repository (its name is put
+    back in the output, so the page still shows the path it documents)."""
+    import tempfile
+
     argv = shlex.split(command)
     env = {**os.environ, "COLUMNS": str(WIDTH), "NO_COLOR": "1", "TERM": "dumb", "PYTHONUNBUFFERED": "1"}
-    result = subprocess.run([CNNCALC, *argv[1:]], cwd=ROOT, env=env, stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT, text=True, timeout=600)
-    lines = [line.rstrip() for line in result.stdout.splitlines()]
+    with tempfile.TemporaryDirectory() as tmp:
+        renamed = {}
+        for i, arg in enumerate(argv[:-1]):
+            if arg in WRITES and argv.count(argv[i + 1]) == 1:  # (a page may show a refusal to write over an input)
+                target = str(Path(tmp) / Path(argv[i + 1]).name)
+                renamed[target] = argv[i + 1]
+                argv[i + 1] = target
+        result = subprocess.run([CNNCALC, *argv[1:]], cwd=ROOT, env=env, stdout=subprocess.PIPE,
+                                stderr=subprocess.STDOUT, text=True, timeout=600)
+    out = result.stdout
+    for target, shown in renamed.items():
+        out = out.replace(target, shown)
+    lines = [line.rstrip() for line in out.splitlines()]
     while lines and not lines[-1]:
         lines.pop()
     return result.returncode, lines

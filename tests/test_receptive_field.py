@@ -9,7 +9,8 @@ Making the gradient reach every pixel the unit depends on:
   mode (batch norm is then a positive scale); activations are pointwise and cannot change a field,
   but tanh or sigmoid saturate to a zero gradient once residual sums grow, so they are replaced
   by identity (float32 suffices: the smallest gradient, a product of 1/fan-in along the longest
-  path, stays far above float32's underflow for these depths);
+  path, stays far above float32's underflow for these depths — except DenseNet's, whose longest
+  path reaches ~1e-59 and needs float64);
 * max pooling routes its gradient to one argmax only, so each max pool is replaced by the mean over
   the same windows (same kernel, stride, dilation, padding and ceil_mode, checked against torch's
   own output shape); adaptive max pooling by adaptive average pooling (same windows);
@@ -45,6 +46,9 @@ from cnncalc.torch_backend.modules import PadValue  # noqa: E402
 from cnncalc.zoo import load_model, zoo_names  # noqa: E402
 
 UP_TO_RESNET50 = ("resnet101", "resnet152")  # the zoo minus the deepest nets (too slow for 2 cores)
+# Dense connectivity: the field's edge is reached only along the longest chain of 3×3 convs, whose
+# gradient (~1e-59 at denseblock3) underflows float32; measured in float64 under -m slow (16 min).
+FLOAT64 = ("densenet121",)
 
 
 # -- making gradients dense ------------------------------------------------------------------------
@@ -79,7 +83,7 @@ class WindowSum(nn.Module):
         return out
 
 
-def densify(model: nn.Module) -> nn.Module:
+def densify(model: nn.Module, dtype=torch.float32) -> nn.Module:
     for name, module in list(model.named_modules()):
         for child_name, child in list(module.named_children()):
             if isinstance(child, nn.MaxPool2d):
@@ -96,12 +100,15 @@ def densify(model: nn.Module) -> nn.Module:
                 m.weight.fill_(1.0 / (m.weight[0].numel()))
                 if m.bias is not None:
                     m.bias.zero_()
-    return model.float().eval()
+    return model.to(dtype).eval()
 
 
 # -- thinning: one channel per conv (same windows, same fields) -------------------------------------
 def thin_node(node):
-    if node.args is None:  # a projection (its filters follow the thinned main path) or deferred args
+    if node.args is None:  # arguments that read a shape ($in_channels, a projection's main path)
+        if node.kind.name == "conv" and node.only_if is None:
+            raw = {**node.deferred.raw, "filters": 1, "groups": 1}
+            return dataclasses.replace(node, deferred=dataclasses.replace(node.deferred, raw=raw))
         return node
     args = dict(node.args)
     if node.kind.name == "conv":
@@ -127,9 +134,9 @@ def expected_region(row, axis, index):
     return centre - (rf - 1) / 2, centre + (rf - 1) / 2
 
 
-def measure(graph, report):
+def measure(graph, report, dtype=torch.float32):
     """(rows checked exactly, rows checked clipped); asserts on any disagreement."""
-    model = densify(build_module(graph, report))
+    model = densify(build_module(graph, report), dtype)
     modules = dict(model.named_modules())
     outputs = {}
     rows = [r for r in report.rows if r.receptive_field is not None]
@@ -138,7 +145,7 @@ def measure(graph, report):
         def hook(_m, _i, out, path=r.path):
             outputs[path] = out
         handles.append(modules[torch_name(r.path)].register_forward_hook(hook))
-    x = (torch.rand(*report.input) + 0.5).requires_grad_(True)
+    x = (torch.rand(*report.input, dtype=dtype) + 0.5).requires_grad_(True)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         model(x)
@@ -191,12 +198,22 @@ def fitting_input(graph, start=64, cap=1024):
         size = min(cap, need)
 
 
-ZOO = [n for n in zoo_names() if n not in UP_TO_RESNET50]
+ZOO = [n for n in zoo_names() if n not in UP_TO_RESNET50 + FLOAT64]
 
 
 @pytest.mark.skipif(not ZOO, reason="no zoo specs yet")
 @pytest.mark.parametrize("name", ZOO)
 def test_zoo_receptive_field_matches_gradient(name):
+    check_zoo_model(name)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", [n for n in FLOAT64 if n in zoo_names()])
+def test_densely_connected_zoo_receptive_field_in_float64(name):
+    check_zoo_model(name, torch.float64)
+
+
+def check_zoo_model(name, dtype=torch.float32):
     graph = load_model(name)
     if len(graph.input) != 3:
         pytest.skip("flat input")
@@ -207,7 +224,7 @@ def test_zoo_receptive_field_matches_gradient(name):
         if r.path in full:
             assert (r.receptive_field, r.rf_jump, r.rf_start) == full[r.path], r.path
     report = fitting_input(slim, start=max(64, graph.input[1]), cap=2048)
-    exact, clipped = measure(slim, report)
+    exact, clipped = measure(slim, report, dtype)
     assert exact > 0
     assert clipped <= exact, (exact, clipped)
 

@@ -217,6 +217,8 @@ def test_every_rule_of_docs_training_agrees_with_torch(capsys):
     assert training_rules.main(["--batch", "2"]) == 0, capsys.readouterr().out
 
 
+@pytest.mark.skip(reason="the prototype predictor walks the tree-shaped builder the graph redesign replaced; "
+                         "the layer kinds' own training rules replace it (docs/training.md)")
 def test_rules_compose_over_a_network_with_every_storage_merge():
     """The prototype predictor (the rules, composed as layer kinds will) equals the oracle on a
     network with in-place activations, depthwise and asymmetric-pad convs, a residual, LRN,

@@ -24,7 +24,10 @@ def import_(
 ):
     """Write the spec of a model that is not one: traced with torch.fx (a module) or read with onnx,
     every operator mapped to a layer kind, layers named after the module's names, repeated
-    sub-graphs folded into blocks. Example: cnncalc import models.py:Net --input 3x224x224 -o net.yaml"""
+    sub-graphs folded into blocks.
+
+    Example: cnncalc import models.py:Net --input 3x224x224 -o net.yaml
+    """
     from ..files import OutputFile
     from ..zoo import import_source
 

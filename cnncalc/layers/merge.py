@@ -17,7 +17,6 @@ from .base import Inference, LayerKind, Unmappable
 class _Merge(LayerKind):
     inputs = None
     example_input = ((4, 9, 9), (4, 9, 9))
-    torch_module = ""
 
     def from_call(self, call):
         if len(call.tensors()) != len(call.x) or any(t.is_parameter for t in call.tensors()) or (
@@ -35,7 +34,7 @@ class _Merge(LayerKind):
     def build(self, a, x):
         from ..torch_backend import modules
 
-        return getattr(modules, self.torch_module)()
+        return getattr(modules, type(self).__name__)()  # (modules.Add, modules.Concat, modules.Multiply)
 
 
 def _listed(shapes) -> str:
@@ -44,10 +43,11 @@ def _listed(shapes) -> str:
 
 @register
 class Add(_Merge):
+    """A residual's sum: the loader turns `residual` into its paths and one of these."""
+
     name = "add"
     aliases = ("Add",)
     summary = "element-wise sum of tensors of one shape (a residual's merge)"
-    torch_module = "Add"
     torch_calls = ("add", "add_", "iadd")
     onnx_ops = ("Add", "Sum")
 
@@ -74,11 +74,13 @@ def _add_fix(x: tuple, y: tuple) -> str:
 
 @register
 class Concat(_Merge):
+    """Inception's branches, U-Net's skips and DenseNet's running features, joined on channels."""
+
     name = "concat"
     aliases = ("Concatenate", "cat")
-    summary = "concatenation on channels; the other sizes must agree (Inception, U-Net, DenseNet)"
+    summary = ("concatenation on channels; the other sizes must agree "
+               "(Inception, U-Net, DenseNet)")
     example_input = ((4, 9, 9), (3, 9, 9))
-    torch_module = "Concat"
     torch_calls = ("cat", "concat", "concatenate")
     onnx_ops = ("Concat",)
 
@@ -106,11 +108,12 @@ class Concat(_Merge):
 
 @register
 class Multiply(_Merge):
+    """A squeeze-and-excitation gate ([C,1,1] × [C,H,W]) or any product torch can broadcast."""
+
     name = "multiply"
     aliases = ("Multiply", "mul")
     summary = "element-wise product with torch broadcasting ([C,1,1] × [C,H,W]: a squeeze-and-excitation gate)"
     example_input = ((4, 1, 1), (4, 9, 9))
-    torch_module = "Multiply"
     torch_calls = ("mul", "mul_", "imul", "multiply")
     onnx_ops = ("Mul",)
 
@@ -122,7 +125,8 @@ class Multiply(_Merge):
 
 
 def _broadcast(x: tuple, y: tuple, ctx, all_shapes) -> tuple:
-    """torch's rule, batch excluded: align on the right; each pair of sizes is equal or one is 1."""
+    """torch's rule, batch excluded: align on the right; each pair of sizes is equal or one is 1.
+    With formulas a pair fails only where the sizes differ and neither is 1."""
     n = max(len(x), len(y))
     x = (1,) * (n - len(x)) + tuple(x)
     y = (1,) * (n - len(y)) + tuple(y)
@@ -132,12 +136,18 @@ def _broadcast(x: tuple, y: tuple, ctx, all_shapes) -> tuple:
             out.append(b)
         elif dim.is_known(b) and b == 1:
             out.append(a)
-        elif ctx.differ((a,), (b,), "broadcast sizes agree"):
-            raise CnncalcError(
-                f"multiply cannot broadcast {_listed(all_shapes)}: sizes {a} and {b} differ and neither is 1",
-                fix="a gate must have the other tensor's channels and 1 for every size it spreads over")
-        else:
+        elif dim.is_known(a) and dim.is_known(b):
+            if a != b:
+                raise CnncalcError(
+                    f"multiply cannot broadcast {_listed(all_shapes)}: sizes {a} and {b} differ and neither is 1",
+                    fix="a gate must have the other tensor's channels and 1 for every size it spreads over")
             out.append(a)
+        else:
+            import sympy
+
+            if ctx.violated(sympy.And(sympy.Ne(a, b), sympy.Ne(a, 1), sympy.Ne(b, 1)), "broadcast sizes agree"):
+                raise CnncalcError(f"multiply cannot broadcast {_listed(all_shapes)}")
+            out.append(b if dim.is_known(b) else a if dim.is_known(a) else sympy.Max(a, b))
     return tuple(out)
 
 

@@ -125,7 +125,17 @@ class AvgPool(_WindowPool):
 
 
 class _AdaptivePool(LayerKind):
+    """torch names them by mode and rank (AdaptiveAvgPool2d, adaptive_max_pool1d): so do these."""
+
     shorthand = "output"
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        m = "Avg" if cls.mode == "avg" else "Max"
+        cls.torch_modules = tuple(f"Adaptive{m}Pool{rank}d" for rank in (1, 2, 3))
+        cls.torch_calls = tuple(f"adaptive_{cls.mode}_pool{rank}d" for rank in (1, 2, 3))
+        cls.aliases = (*cls.torch_modules, cls.torch_calls[1])
+
     args = (Arg("output", "sizes", aliases=("output_size",)),)
     examples = ({"output": 1}, {"output": 3}, {"output": [2, 4]}, ({"output": 4}, (3, 9)),
                 ({"output": [1, 2, 3]}, (2, 5, 7, 6)))
@@ -176,22 +186,16 @@ def _adaptive_window(x, out):
 @register
 class AdaptiveAvgPool(_AdaptivePool):
     name = "adaptive_avgpool"
-    aliases = ("AdaptiveAvgPool2d", "adaptive_avg_pool2d", "AdaptiveAvgPool1d", "AdaptiveAvgPool3d")
     summary = "average pooling to a fixed output size"
     mode = "avg"
-    torch_modules = ("AdaptiveAvgPool1d", "AdaptiveAvgPool2d", "AdaptiveAvgPool3d")
-    torch_calls = ("adaptive_avg_pool1d", "adaptive_avg_pool2d", "adaptive_avg_pool3d")
     onnx_ops = ("GlobalAveragePool",)
 
 
 @register
 class AdaptiveMaxPool(_AdaptivePool):
     name = "adaptive_maxpool"
-    aliases = ("AdaptiveMaxPool2d", "adaptive_max_pool2d", "AdaptiveMaxPool1d", "AdaptiveMaxPool3d")
     summary = "max pooling to a fixed output size"
     mode = "max"
-    torch_modules = ("AdaptiveMaxPool1d", "AdaptiveMaxPool2d", "AdaptiveMaxPool3d")
-    torch_calls = ("adaptive_max_pool1d", "adaptive_max_pool2d", "adaptive_max_pool3d")
     onnx_ops = ("GlobalMaxPool",)
 
 

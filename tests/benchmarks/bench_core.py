@@ -63,6 +63,30 @@ def generated_spec(n_layers: int) -> dict:
     return {"name": f"deep{n_layers}", "input": [8, 32, 32], "layers": layers}
 
 
+def generated_dag(n_nodes: int, seed: int = 0) -> dict:
+    """A DAG with random skips: 3×3 convs (shape kept), every fifth node an add or a concat (then
+    a 1×1 conv back to 8 channels) with a random tensor among the last 50 — what a U-Net, a
+    DenseNet or an FPN asks of the engine, at any size."""
+    import random
+
+    rnd = random.Random(seed)
+    layers, names = [], []
+    while len(layers) < n_nodes:
+        i = len(layers)
+        roll = rnd.random()
+        if names and roll < 0.1:
+            layers.append({"add": [rnd.choice(names[-50:]), "prev"], "name": f"t{i}"})
+        elif names and roll < 0.2:
+            layers.append({"concat": [rnd.choice(names[-50:]), "prev"]})
+            layers.append({"conv": {"filters": 8, "kernel": 1}, "name": f"t{i + 1}"})
+            names.append(f"t{i + 1}")
+            continue
+        else:
+            layers.append({"conv": {"filters": 8, "kernel": 3, "padding": 1}, "name": f"t{i}"})
+        names.append(f"t{i}")
+    return {"name": f"dag{n_nodes}", "input": [8, 16, 16], "layers": layers}
+
+
 def main() -> None:
     sys.path.insert(0, str(ROOT))
     subprocess.run([PY, "-m", "compileall", "-q", str(ROOT / "cnncalc")], check=True, stdout=subprocess.DEVNULL)
@@ -107,12 +131,17 @@ def main() -> None:
     except ImportError as exc:
         print(f"| torchinfo / fvcore | skipped ({exc.name} not installed) | |")
 
-    print("\n| generated spec | load + analyze, seconds | per layer |")
-    print("|---|---|---|")
-    for n in (1_000, 10_000):
-        data = generated_spec(n)
-        t = best(lambda: analyze(from_data(data)), runs=3)
-        print(f"| {n:,} layers | {t:.3f} | {t / n * 1e6:.1f} µs |")
+    print("\n| generated spec | nodes + edges | load + analyze, seconds | per node |")
+    print("|---|---|---|---|")
+    for label, make, sizes in (("plain stack", generated_spec, (1_000, 10_000, 100_000)),
+                               ("DAG with random skips", generated_dag, (1_000, 10_000, 100_000))):
+        for n in sizes:
+            data = make(n)
+            graph = from_data(data)
+            edges = sum(len(node.inputs) for node in graph.nodes)
+            t = best(lambda: analyze(from_data(data)), runs=3 if n < 100_000 else 1)
+            print(f"| {label}, {len(graph.nodes):,} nodes | {len(graph.nodes) + edges:,} | {t:.3f} | "
+                  f"{t / len(graph.nodes) * 1e6:.1f} µs |")
 
 
 if __name__ == "__main__":

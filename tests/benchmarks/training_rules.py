@@ -26,7 +26,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from cnncalc.torch_backend.modules import PadValue, SameAvgPool2d
+from cnncalc.torch_backend.modules import PadValue, SameAvgPool
 from cnncalc.torch_backend.training_oracle import DTYPES, measure_flops, measure_saved
 
 C, H, W = 8, 12, 12
@@ -196,7 +196,7 @@ CASES: list[Case] = [
     Case("avg_pool2d 2", lambda: nn.AvgPool2d(2), "input X (only its shape is used)", lambda c: c.b(c.x)),
     Case("avg_pool2d 3/1 pad 1, count_include_pad=False", lambda: nn.AvgPool2d(3, 1, 1, count_include_pad=False),
          "input X", lambda c: c.b(c.x)),
-    Case("cnncalc SameAvgPool2d (asymmetric same)", lambda: SameAvgPool2d((3, 3), (2, 2), (0, 1, 0, 1)),
+    Case("cnncalc SameAvgPool2d (asymmetric same)", lambda: SameAvgPool(2, (3, 3), (2, 2), (0, 1, 0, 1)),
          "the padded input + the divisor [1,1,Ho,Wo]",
          lambda c: c.b(_padded(c, (0, 1, 0, 1))) + c.s * numel(c.y[2:])),
     Case("adaptive_avg_pool2d 1 (global)", lambda: nn.AdaptiveAvgPool2d(1), "nothing (it is a mean)",

@@ -21,7 +21,7 @@ import torch
 import torch.nn as nn
 
 from cnncalc.torch_backend import build as B
-from cnncalc.torch_backend.modules import PadValue, SameAvgPool2d
+from cnncalc.torch_backend.modules import PadValue, SameAvgPool
 from cnncalc.torch_backend.training_oracle import DTYPES, measure_flops, measure_saved
 from cnncalc.zoo import load_model, zoo_names
 
@@ -172,7 +172,7 @@ class Predictor:
         elif isinstance(m, nn.AdaptiveAvgPool2d):
             if tuple(y_shape[2:]) != (1, 1):                       # 1×1 is a mean: saves nothing
                 p.save(name, x)
-        elif isinstance(m, SameAvgPool2d):
+        elif isinstance(m, SameAvgPool):
             l, r, t, b = m.pad
             self.extra(name, x.shape[0] * x.shape[1] * (x.shape[2] + t + b) * (x.shape[3] + l + r) * self.s
                        + math.prod(y_shape[2:]) * self.s)          # padded input, divisor
