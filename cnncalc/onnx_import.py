@@ -49,6 +49,12 @@ PATTERNS = (
 # Inputs that are buffers, not parameters (torch's running statistics): not in a layer's params.
 BUFFERS = {"BatchNormalization": (3, 4)}
 SMALL = 100_000  # constants of at most this many elements are read and computed (shape arithmetic)
+# Operators whose output is no larger than their inputs together (broadcasting aside): computed
+# even where shape inference left the output unsized, if their inputs are tiny.
+BOUNDED = {"Shape", "Size", "Gather", "Slice", "Concat", "Cast", "Unsqueeze", "Squeeze", "Reshape", "Identity",
+           "Transpose", "Flatten", "Add", "Sub", "Mul", "Div", "Mod", "Pow", "Neg", "Abs", "Sqrt", "Floor", "Ceil",
+           "Round", "Min", "Max", "Equal", "Less", "Greater", "LessOrEqual", "GreaterOrEqual", "Not", "And", "Or",
+           "Where", "ReduceProd", "ReduceSum", "ReduceMin", "ReduceMax"}
 MAX_NODES = 1_000_000  # more nodes than any network has: a hostile file, refused before it is walked
 
 
@@ -141,6 +147,7 @@ def sized(model, weights: dict, input_shape: tuple | None, path: str):
                            fix="give one with --input, e.g. --input 3x224x224")
     else:
         fixed = [dims[0] if isinstance(dims[0], int) else 1, *dims[1:]]
+    _check_order(model, weights, value.name, path)
     if fixed != dims:
         _set_dims(value.type, fixed)
         del model.graph.value_info[:]  # sizes recorded for another input: inferred again
@@ -151,10 +158,25 @@ def sized(model, weights: dict, input_shape: tuple | None, path: str):
         return onnx.shape_inference.infer_shapes(model, check_type=False, strict_mode=True, data_prop=True)
     except Exception as exc:  # InferenceError / ValidationError: the sizes do not fit together
         text = " ".join(str(exc).split())
-        first = re.search(r"\(op_type:([^,]+), node name: ([^)]*)\): \[\w+\] (.*?)(?= \(op_type:|$)", text)
-        said = f"{first[1]} at node {first[2]}: {first[3]}" if first else text
+        first = re.search(r"\(op_type:([^,)]+)(?:, node name: ([^)]*))?\): \[\w+\] (.*?)(?= \(op_type:|$)", text)
+        said = f"{first[1]} at node {first[2] or '(unnamed)'}: {first[3]}" if first else text
         raise CnncalcError(f"ONNX shape inference fails at input {_shown(fixed)}: {shorten(said, 160)}", file=path,
-                           fix="check --input (the channels and the size the model expects)") from None
+                           fix="check --input (the channels and the size the model expects)" if input_shape else
+                           "the file's sizes do not fit together; onnx.checker.check_model(model, full_check=True) "
+                           "says more") from None
+
+
+def _check_order(model, weights: dict, network_input: str, path: str) -> None:
+    """Every node reads what the input, a weight or an earlier node gives (ONNX's topological
+    order); a graph that does not is refused before anything reads it."""
+    known = {network_input, *weights, *(i.name for i in model.graph.input)}
+    for node in model.graph.node:
+        for name in node.input:
+            if name and name not in known:
+                raise CnncalcError(f"node {node.name or node.op_type} reads {shorten(name, 60)}, which no earlier node "
+                                   "computes", file=path,
+                                   fix="a graph's nodes must be in topological order (onnx.checker.check_model says more)")
+        known.update(node.output)
 
 
 def _completed(input_shape: tuple, dims: list | None) -> tuple:
@@ -286,7 +308,7 @@ class _Constants:
         inputs = [self.table.get(i) if i else None for i in node.input]
         keys = tuple(dict.fromkeys(k for s in inputs if s for k in s.keys))
         values = None
-        if all(s is None or (s.value is not None and s.value.size <= SMALL) for s in inputs):
+        if all(s is None or s.value is not None for s in inputs) and self._small(node, inputs):
             values = self._run(node, [s.value if s else None for s in inputs])
         for n, out in enumerate(node.output):
             if not out:
@@ -294,6 +316,14 @@ class _Constants:
             value = values[n] if values is not None and n < len(values) else None
             shape = tuple(value.shape) if value is not None else self._inferred(out)
             self.table[out] = Static(shape, value, "computed", keys)
+
+    def _small(self, node, inputs) -> bool:
+        """Whether running the node is safe: its outputs are sized and small, or (unsized) it is an
+        operator whose output cannot outgrow tiny inputs — never a ConstantOfShape of 10⁹."""
+        sized = [self._inferred(o) for o in node.output if o]
+        if all(s is not None for s in sized):
+            return all(math.prod(s) <= SMALL for s in sized)
+        return node.op_type in BOUNDED and all(s is None or s.value.size <= 64 for s in inputs)
 
     def _run(self, node, values) -> list | None:
         """The node run by onnx's reference evaluator, in a model of the file's opsets (an
@@ -511,8 +541,10 @@ class _Converter:
         """A layer output's shape, batch excluded; an error where inference left it unsized."""
         shape = self.shapes.get(name)
         if shape is None or not shape or any(not isinstance(d, int) for d in shape):
-            raise CnncalcError(f"ONNX shape inference could not size {name} {_shown(shape)} at node {node}",
-                               fix="give a fixed --input; a custom operator's output size is not known to onnx")
+            raise CnncalcError(f"ONNX shape inference could not size {shorten(name, 60)} ({_shown(shape)}), which node "
+                               f"{node} computes",
+                               fix="onnx has no shape rule for an operator it does not know (a custom one); a file that "
+                                   "records the size (value_info) imports with --allow-unknown")
         return tuple(shape[1:])
 
     # -- the walk -------------------------------------------------------------------------------------
@@ -526,6 +558,9 @@ class _Converter:
                 absorbed |= self.node(index, node)
         outputs = self.network_outputs()
         self.drop_unread(outputs)
+        if not self.entries:
+            raise CnncalcError("the model computes nothing from its input (its output is its input or a constant)",
+                               fix="cnncalc analyses the layers between the input and the outputs")
         outputs = self.name_entries(outputs)
         used = {r for e in self.entries for r in (*e.reads, *([e.shares] if e.shares else []))}
         blocks, layer_list = Folder(self.entries, used, set(outputs), self.class_of).fold()
