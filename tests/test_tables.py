@@ -33,10 +33,13 @@ def render(renderable, width: int) -> list[str]:
 
 
 def row_line(lines, name: str, after: int) -> int:
-    """The index of the first line after ``after`` whose name cell (tree guides stripped) is ``name``."""
+    """The index of the first line after ``after`` whose name cell (tree guides stripped) is
+    ``name`` — or its end, where a narrow table shortens a long name (``…denselayer.conv1``)."""
+    from cnncalc.views.table import NAME_TAIL, _tail
+
     for i in range(after + 1, len(lines)):
         words = lines[i].lstrip(" │├└").split()
-        if words and words[0] == name:
+        if words and words[0] in (name, _tail(name, NAME_TAIL)):
             return i
     raise AssertionError(f"no line starts with {name!r}")
 

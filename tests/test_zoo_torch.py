@@ -1,5 +1,5 @@
 """Every zoo spec against its reference network built directly with torch.nn (tests/reference_nets.py),
-at several input sizes, and against torchvision's published figures (REFERENCE.md).
+at several input sizes, and against torchvision's published figures (docs/references.md).
 
 The zoo is globbed from models/, so a new spec is tested the day it is added, and fails until
 reference_nets.py has a builder of the same name.
@@ -26,7 +26,7 @@ IMAGENET_SIZES = [224, 193, 320]
 # Fixed-size nets (a flatten feeds a linear): the native size first, then two others that work.
 SMALL = {"lenet5": [32, 36, 40], "mnist_convnet": [28, 30, 40], "cnn_28x28": [28, 32, 36]}
 
-# torchvision 0.29 `_meta` (REFERENCE.md), IMAGENET1K_V1: num_params and _ops (GMACs at 224),
+# torchvision 0.29 `_meta` (docs/references.md), IMAGENET1K_V1: num_params and _ops (GMACs at 224),
 # the latter as published, so its number of decimals is the precision compared.
 TORCHVISION = {
     "alexnet": (61_100_840, "0.714"), "vgg11": (132_863_336, "7.609"), "vgg11_bn": (132_868_840, "7.609"),

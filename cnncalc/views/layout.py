@@ -9,6 +9,7 @@ formula, a description) may wrap, down to their ``wrap`` width.
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from functools import cached_property
 
 from rich import box
 from rich.cells import cell_len
@@ -24,12 +25,12 @@ class Column:
     justify: str = "left"
     wrap: int = 0  # 0: never wraps (numbers, shapes, names); n: text that may fold down to n columns
 
-    @property
+    @cached_property  # (each form's fit asks again; a 100,000-row table must not be measured each time)
     def natural(self) -> int:
         texts = [self.header, self.footer or ""] + [_plain(c) for c in self.cells]
         return max(cell_len(line) for t in texts for line in (t.split("\n") or [""]))
 
-    @property
+    @cached_property
     def least(self) -> int:
         """The narrowest this column may be without folding a word: its whole width, or for text
         its wrap width but not below its longest word."""
@@ -56,8 +57,15 @@ def recast(columns, header: str, **changes) -> list:
     return [replace(c, **changes) if c.header == header else c for c in columns]
 
 
+FAST_ROWS = 2_000  # above this, single-line tables are written line by line (see _LineTable)
+
+
 def table(columns, *, title: str | None = None, caption: str | None = None, show_footer: bool = False,
           widths: list | None = None) -> Table:
+    rows = len(columns[0].cells) if columns else 0
+    if rows > FAST_ROWS and caption is None and not any(c.wrap for c in columns):
+        return _LineTable(columns, [w or c.natural for c, w in zip(columns, widths or [None] * len(columns))],
+                          title, show_footer)
     widths = widths or [None] * len(columns)
     out = Table(title=title, caption=caption, title_justify="left", caption_justify="left", header_style="bold",
                 box=box.SIMPLE if show_footer else box.SIMPLE_HEAD, show_edge=False, pad_edge=False,
@@ -74,8 +82,10 @@ def needed(columns, folded: bool = False, **kwargs) -> int:
     """Columns the table needs with every number whole and text at its wrap width."""
     from rich.console import Console
 
-    whole = table(columns, **{k: v for k, v in kwargs.items() if k == "show_footer"})
-    overhead = Console(width=10_000).measure(whole).maximum - sum(c.natural for c in columns)
+    # the borders and padding do not depend on the rows: measure them on the headers alone
+    bare = [replace(c, cells=(), footer=None) for c in columns]
+    empty = table(bare)
+    overhead = Console(width=10_000).measure(empty).maximum - sum(cell_len(c.header) for c in bare)
     return overhead + sum(c.folded if folded else c.least for c in columns)
 
 
@@ -118,3 +128,56 @@ def forms(columns, *steps) -> list:
     for step in steps:
         out.append(step(out[-1]))
     return out
+
+
+class _LineTable:
+    """What :func:`table` draws, for a table whose cells are all one line: written line by line.
+
+    rich's Table measures, wraps and crops every cell (about 0.2 ms a row): a 100,000-layer spec
+    would take minutes to print. The lines are the same — the same box (a rule under the header
+    and over the footer), the same padding, the same styles for title, header and footer."""
+
+    def __init__(self, columns, widths, title, show_footer):
+        self.columns = columns
+        self.widths = widths
+        self.title = title
+        self.show_footer = show_footer
+
+    def _line(self, cells) -> str:
+        parts = []
+        for c, w, cell in zip(self.columns, self.widths, cells):
+            text = _plain(cell)
+            pad = " " * max(0, w - cell_len(text))
+            parts.append(pad + text if c.justify == "right" else text + pad)
+        return "  ".join(parts)
+
+    @property
+    def width(self) -> int:
+        return sum(self.widths) + 2 * (len(self.widths) - 1)
+
+    def __rich_measure__(self, console, options):
+        from rich.measure import Measurement
+
+        return Measurement(self.width, self.width)
+
+    def __rich_console__(self, console, options):
+        from rich.segment import Segment
+
+        width = self.width
+        newline = Segment.line()
+        if self.title:
+            yield Segment(self.title.ljust(width), console.get_style("table.title"))
+            yield newline
+        yield Segment(self._line(c.header for c in self.columns), console.get_style("bold"))
+        yield newline
+        rule = Segment("─" * width)
+        yield rule
+        yield newline
+        for row in zip(*(c.cells for c in self.columns)):
+            yield Segment(self._line(row))
+            yield newline
+        if self.show_footer:
+            yield rule
+            yield newline
+            yield Segment(self._line(c.footer or "" for c in self.columns), console.get_style("table.footer"))
+            yield newline

@@ -4,7 +4,8 @@ Columns: layer, kind, output, params, MACs (or the ``--convention``'s figure), R
 adds the formula. Where the terminal is too narrow, columns give way in this order (docs/shapes.md):
 
 * without ``--explain``: RF goes, then params and MACs are abbreviated (``118.01 M``; the summary
-  line keeps the exact totals), then the kind column may wrap;
+  line keeps the exact totals), then long layer names keep their end (``…denselayer.conv1``; the
+  JSON and the tree guides keep the whole path), then the kind column may wrap;
 * with ``--explain``: RF goes, then MACs, then params; the formula wraps.
 
 Names, shapes and numbers never wrap. Branches of a residual or parallel block hang off tree guides.
@@ -43,6 +44,21 @@ def _rf(row):
     return rf_text((row.last if isinstance(row, Group) else row).receptive_field)
 
 
+NAME_TAIL = 20  # the characters a shortened layer name keeps
+
+
+def _tail(name: str, keep: int) -> str:
+    """``denseblock3.11.denselayer.conv1`` → ``…denselayer.conv1``: the end of a long name, where
+    it differs from its neighbours, cut at a dot where one is near."""
+    if len(name) <= keep:
+        return name
+    tail = name[-(keep - 1):]
+    dot = tail.find(".")
+    if 0 <= dot < keep // 2:
+        tail = tail[dot + 1:]
+    return "…" + tail
+
+
 def _formula(row) -> str:
     return "" if isinstance(row, Group) else row.formula
 
@@ -79,6 +95,8 @@ def shapes_table(report: Report, explain: bool = False, convention: str = "cnnca
                                          footer=units.count(report.params)),
                                   heading, cells=tuple(map(_short, compute)),
                                   footer=units.count(report.compute(convention))),
+                 lambda c: recast(c, "layer", cells=tuple(Text(g + _tail(row_name(r), NAME_TAIL))
+                                                          for g, r in zip(tree, rows))),
                  lambda c: recast(c, "kind", wrap=9)]
     title = f"{report.model} — input {shape_text(report.input)}"
     return fit(forms(columns, *steps), width, title=title, show_footer=True)
