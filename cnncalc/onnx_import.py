@@ -492,6 +492,20 @@ class OnnxNode:
         return f"OnnxNode({self.op} {self.name})"
 
 
+def _same_output(view: OnnxNode, kind, args) -> None:
+    """The kind, with the arguments it read, must compute the node's output shape: else it has not
+    said the node exactly (ONNX's SAME_LOWER, a rounding the kind does otherwise, …)."""
+    from .dim import EXACT
+
+    try:
+        parsed = kind.parse_args(args if isinstance(args, dict) else {})
+        shape = kind.infer(parsed, view.x[0] if kind.inputs == 1 else view.x, EXACT).output
+    except CnncalcError as exc:
+        raise Unmappable(f"{kind.name} {args} refuses its input: {exc.message}") from None
+    if tuple(shape) != view.y:
+        raise Unmappable(f"{kind.name} {args} gives {list(shape)}, the node {list(view.y)}")
+
+
 def _op(node) -> str:
     return node.op_type if node.domain in ("", "ai.onnx") else f"{node.domain}::{node.op_type}"
 
@@ -640,7 +654,9 @@ class _Converter:
         reasons = []
         for kind in claimants().get(view.op, ()):
             try:
-                return kind, kind.from_onnx(view), reasons
+                args = kind.from_onnx(view)
+                _same_output(view, kind, args)
+                return kind, args, reasons
             except Unmappable as exc:
                 reasons.append(str(exc))
             except (TypeError, ValueError, KeyError, IndexError, AttributeError) as exc:  # a malformed node
