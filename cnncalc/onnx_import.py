@@ -55,6 +55,7 @@ BOUNDED = {"Shape", "Size", "Gather", "Slice", "Concat", "Cast", "Unsqueeze", "S
            "Transpose", "Flatten", "Add", "Sub", "Mul", "Div", "Mod", "Pow", "Neg", "Abs", "Sqrt", "Floor", "Ceil",
            "Round", "Min", "Max", "Equal", "Less", "Greater", "LessOrEqual", "GreaterOrEqual", "Not", "And", "Or",
            "Where", "ReduceProd", "ReduceSum", "ReduceMin", "ReduceMax"}
+MAX_FOLDS = 8  # rounds of folding shape arithmetic into constants and inferring again (each a chain deeper)
 MAX_NODES = 1_000_000  # more nodes than any network has: a hostile file, refused before it is walked
 
 
@@ -154,6 +155,16 @@ def sized(model, weights: dict, input_shape: tuple | None, path: str):
         for out in model.graph.output:
             if out.type.HasField("tensor_type"):
                 out.type.tensor_type.ClearField("shape")
+    inferred = _inferred(model, fixed, input_shape, path)
+    for _ in range(MAX_FOLDS):  # shape arithmetic ONNX's inference cannot follow, computed and inferred again
+        if not _fold_constants(model, inferred, weights):
+            break
+        inferred = _inferred(model, fixed, input_shape, path)
+    return inferred
+
+
+def _inferred(model, fixed, input_shape, path):
+    onnx = _onnx()
     try:
         return onnx.shape_inference.infer_shapes(model, check_type=False, strict_mode=True, data_prop=True)
     except Exception as exc:  # InferenceError / ValidationError: the sizes do not fit together
@@ -164,6 +175,31 @@ def sized(model, weights: dict, input_shape: tuple | None, path: str):
                            fix="check --input (the channels and the size the model expects)" if input_shape else
                            "the file's sizes do not fit together; onnx.checker.check_model(model, full_check=True) "
                            "says more") from None
+
+
+def _fold_constants(model, inferred, weights: dict) -> bool:
+    """Replace, in ``model``, each node of shape arithmetic whose value is now known (a ``Shape``
+    of a sized tensor, a ``Gather`` or ``Unsqueeze`` of constants) by a ``Constant``: ONNX's
+    inference then sizes what reads it (a ``Slice`` whose bounds were computed). Whether anything
+    changed."""
+    onnx = _onnx()
+    constants = _Constants(inferred, weights, _shapes(inferred))
+    nodes, changed = [], False
+    for node in inferred.graph.node:
+        static = constants.visit(node)
+        values = [constants.get(o) for o in node.output if o] if static else []
+        if (static and node.op_type != "Constant" and values and all(
+                v is not None and v.value is not None and not v.keys and v.origin == "computed" for v in values)):
+            for out, v in zip([o for o in node.output if o], values):
+                nodes.append(onnx.helper.make_node("Constant", [], [out], name=node.name,
+                                                   value=onnx.numpy_helper.from_array(v.value, out)))
+            changed = True
+        else:
+            nodes.append(node)
+    if changed:
+        del model.graph.node[:]
+        model.graph.node.extend(nodes)
+    return changed
 
 
 def _check_order(model, weights: dict, network_input: str, path: str) -> None:
@@ -261,6 +297,25 @@ class _Constants:
 
     def get(self, name: str) -> Static | None:
         return self.table.get(name)
+
+    def visit(self, node) -> bool:
+        """Take the node if it computes a constant (it reads no layer's output, or it is the
+        ``Shape`` of one); whether it did."""
+        reads = [i for i in node.input if i and i not in self.table]
+        if node.domain not in ("", "ai.onnx"):
+            return False
+        if not reads:
+            if node.op_type == "Constant":
+                self.constant_node(node)
+            elif node.op_type == "Identity":
+                self.alias(node)
+            else:
+                self.compute(node)
+            return True
+        if node.op_type in ("Shape", "Size"):
+            self.shape_of_data(node, self.shapes.get(node.input[0]))
+            return True
+        return False
 
     def constant_node(self, node) -> None:
         onnx = _onnx()
@@ -409,7 +464,7 @@ class OnnxNode:
     compute, not weights or constants) and ``y`` its output's, batch excluded. Weights are read by
     shape (:meth:`initializer`), small constants by value (:meth:`constant`)."""
 
-    def __init__(self, converter: "_Converter", nodes: list):
+    def __init__(self, converter: "_Converter", nodes: list, output_index: int = 0):
         self._converter = converter
         self.nodes = nodes  # the NodeProtos
         self.op = "+".join(_op(n) for n in nodes)
@@ -421,7 +476,13 @@ class OnnxNode:
         while names and not names[-1]:
             names.pop()
         self.inputs = tuple(names)
-        self.output = nodes[-1].output[0]
+        self.output_index = output_index  # which output this view is (a Split's piece)
+        self.output = nodes[-1].output[output_index]
+
+    @property
+    def outputs(self) -> int:
+        """How many outputs the (last) node has."""
+        return len(self.nodes[-1].output)
 
     @property
     def parts(self) -> list["OnnxNode"]:
@@ -593,24 +654,15 @@ class _Converter:
 
     def node(self, index: int, node) -> set:
         """Map one node; the indices of the nodes a run took with it."""
-        reads = [i for i in node.input if i and i not in self.constants]
-        for name in reads:
-            if name not in self.tensor_of:
-                raise CnncalcError(f"node {node.name or node.op_type} reads {name}, which no earlier node computes",
-                                   fix="the graph must be in topological order (onnx.checker.check_model says more)")
-        if not reads:
-            if node.op_type == "Constant" and not node.domain:
-                self.constants.constant_node(node)
-            elif node.op_type == "Identity" and not node.domain and node.input[0] in self.constants:
-                self.constants.alias(node)
-            else:
-                self.constants.compute(node)
-            return set()
-        if node.op_type in ("Shape", "Size") and not node.domain:
-            self.constants.shape_of_data(node, self.shapes.get(node.input[0]))
+        if self.constants.visit(node):
             return set()
         if node.op_type in PASS_THROUGH and not node.domain:
             self.tensor_of[node.output[0]] = self.tensor_of[node.input[0]]
+            return set()
+        live = [i for i, out in enumerate(node.output) if out and (out in self.consumers or out in self.outputs)]
+        if live not in ([], [0]):  # several outputs read (Split): one layer each
+            for i in live:
+                self.single(OnnxNode(self, [node], i), node)
             return set()
         for run in self.runs(index):
             view = OnnxNode(self, [self.graph.node[i] for i in run])
@@ -618,12 +670,14 @@ class _Converter:
             if kind is not None:
                 self.add(view, kind, args)
                 return set(run[1:])
-        view = OnnxNode(self, [node])
+        self.single(OnnxNode(self, [node]), node)
+        return set()
+
+    def single(self, view: OnnxNode, node) -> None:
         kind, args, reasons = self.claim(view)
         if kind is None:
             kind, args = self.unknown_node(view, node, reasons)
         self.add(view, kind, args)
-        return set()
 
     def runs(self, index: int) -> list[list[int]]:
         """The :data:`PATTERNS` that start at this node: each node's output read by the next alone,
@@ -670,10 +724,6 @@ class _Converter:
             raise CnncalcError(f"{op} (ONNX) at node {view.name} has no cnncalc layer kind{why}",
                                fix="--allow-unknown keeps it as an opaque node (its cost unknown, its shape inferred); "
                                    "docs/import.md lists what imports")
-        live = [o for o in node.output[1:] if o and (self.consumers.get(o) or o in self.outputs)]
-        if live:
-            raise CnncalcError(f"{op} (ONNX) at node {view.name} has no cnncalc layer kind, and its {len(live) + 1} "
-                               "outputs cannot be one opaque node", fix="docs/import.md lists what imports")
         self.unknown.append((op, view.name))
         return layers.lookup("opaque"), {"op": op, "shape": list(view.y), "params": 0}
 
