@@ -490,8 +490,17 @@ class OnnxNode:
         return [OnnxNode(self._converter, [n]) for n in self.nodes]
 
     @property
+    def data_inputs(self) -> tuple:
+        """The inputs that are layers' outputs (not weights or constants), by name."""
+        return tuple(i for i in self.inputs if i and i not in self._constants)
+
+    def parameter_inputs(self) -> list[int]:
+        """The positions of the inputs made of parameters (:meth:`is_parameter`)."""
+        return [i for i in range(len(self.inputs)) if self.is_parameter(i)]
+
+    @property
     def x(self) -> tuple:
-        return tuple(self._converter.data_shape(i, self.name) for i in self.inputs if i and i not in self._constants)
+        return tuple(self._converter.data_shape(i, self.name) for i in self.data_inputs)
 
     @property
     def y(self) -> tuple:
@@ -521,10 +530,11 @@ class OnnxNode:
         return tuple(static.shape)
 
     def is_parameter(self, i: int) -> bool:
-        """Whether input ``i`` is an initializer — a weight torch trains — rather than a constant
-        the exporter wrote (batch norm without ``affine`` has ``Constant`` ones and zeros)."""
-        return i < len(self.inputs) and bool(self.inputs[i]) and getattr(
-            self._constants.get(self.inputs[i]), "origin", None) == "initializer"
+        """Whether input ``i`` is made of float initializers — weights torch trains, perhaps
+        reshaped (an ``Unsqueeze`` of a group norm's weight) — rather than constants the exporter
+        wrote (batch norm without ``affine`` has ``Constant`` ones and zeros)."""
+        return i < len(self.inputs) and bool(self.inputs[i]) and bool(getattr(
+            self._constants.get(self.inputs[i]), "keys", ()))
 
     def constant(self, i: int, default: Any = None) -> Any:
         """The value of input ``i`` (a number, or a list), or ``default`` where the input is absent."""
@@ -627,9 +637,11 @@ class _Converter:
         value = network_input(self.model, self.weights, source)
         self.tensor_of[value.name] = "input"
         input_shape = list(self.data_shape(value.name, "the input"))
+        for node in self.graph.node:  # every constant first: a run's later nodes may read one computed after its first
+            self.constants.visit(node)
         absorbed: set[int] = set()
         for index, node in enumerate(self.graph.node):
-            if index not in absorbed:
+            if index not in absorbed and not all(o in self.constants for o in node.output if o):
                 absorbed |= self.node(index, node)
         outputs = self.network_outputs()
         self.drop_unread(outputs)
@@ -654,8 +666,6 @@ class _Converter:
 
     def node(self, index: int, node) -> set:
         """Map one node; the indices of the nodes a run took with it."""
-        if self.constants.visit(node):
-            return set()
         if node.op_type in PASS_THROUGH and not node.domain:
             self.tensor_of[node.output[0]] = self.tensor_of[node.input[0]]
             return set()
