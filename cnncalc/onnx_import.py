@@ -45,6 +45,8 @@ PATTERNS = (
     ("Sigmoid", "Mul"),  # x * sigmoid(x): SiLU, which ONNX has no operator for
     ("Reshape", "Transpose", "Reshape"),  # ShuffleNet's channel shuffle
     ("Transpose", "LayerNormalization", "Transpose"),  # a layer norm over the channels (ConvNeXt)
+    ("Reshape", "InstanceNormalization", "Reshape", "Mul", "Add"),  # torch's group norm
+    ("Slice", "Slice", "Slice"), ("Slice", "Slice"),  # x[:, :, a:b, c:d]: one Slice per axis, one crop
 )
 # Inputs that are buffers, not parameters (torch's running statistics): not in a layer's params.
 BUFFERS = {"BatchNormalization": (3, 4)}
