@@ -46,7 +46,12 @@ def window_count(n: int, k: int, s: int, before: int, after: int, d: int = 1, ce
     (``pooling_output_shape_pad_lr`` in ATen).
 
     Works on formulas too (``cnncalc.dim``): a formula's ``span < 0`` is left to the caller's
-    validity check, and the ceil-mode step back becomes a ``min`` where it can happen at all."""
+    validity check. The ceil-mode step back is torch's ``min(⌈span/s⌉ + 1, ⌊(n + before − 1)/s⌋ + 1)``
+    (the windows that start inside the input or the left padding), and which side is smaller does
+    not depend on ``n``: with ``δ = after + s − (d(k−1) + 1)`` the first minus the second is
+    ``⌊(u + δ)/s⌋ − ⌊u/s⌋`` for ``u = n + before − 1``, never positive when ``δ ≤ 0`` and never
+    negative when ``δ > 0``. So a formula gets one floor, never a ``Min`` — nested ``Min``s would
+    double in size with every ceil-mode pool."""
     span = n + before + after - d * (k - 1) - 1
     if not ceil_mode and dim.truth(span < 0, False):
         return 0  # (ceil mode: torch takes a window hanging over the end even if the kernel
@@ -56,11 +61,8 @@ def window_count(n: int, k: int, s: int, before: int, after: int, d: int = 1, ce
         if dim.is_known(out):
             if (out - 1) * s >= n + before:
                 out -= 1
-        elif not dim.is_known(after) or s - 1 + after >= d * (k - 1) + 1:
-            # a formula: the last window could start past the input (else it never can, as
-            # ⌈span/s⌉·s ≤ span + s − 1), so torch's step back is a min with the windows that
-            # start inside the input and the left padding
-            out = dim.minimum(out, dim.floordiv(n + before - 1, s) + 1)
+        elif after + s - (d * (k - 1) + 1) > 0:
+            out = dim.floordiv(n + before - 1, s) + 1  # (the smaller side, for every n: see above)
         return out
     return span // s + 1
 

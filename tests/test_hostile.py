@@ -418,3 +418,20 @@ def test_verify_and_bench_refuse_what_the_machine_cannot_hold(tmp_path, args, sa
     """The estimate is made from the report before torch is imported (so the limit of 1 GB of
     address space here is never reached), and the fix names the flag that raises it."""
     refused(cnncalc(*args, cwd=tmp_path), says)
+
+
+# -- symbolic blow-up: formulas stay linear in depth ---------------------------------------------------
+CEIL_POOLS = "name: ceil8\ninput: [3, 512, 512]\nlayers:\n" + \
+    "  - maxpool: {kernel: 2, stride: 2, padding: 1, ceil_mode: true}\n" * 8
+
+
+@pytest.mark.parametrize("command", matrix(["shapes", "solve"], default=1))
+def test_ceil_mode_pools_keep_formulas_small(tmp_path, command):
+    """Eight ceil-mode pools once took over a minute (a Min inside a Min, doubling per pool); the
+    step back is now one floor per pool, so this is well under the timeout."""
+    pytest.importorskip("sympy")
+    path = spec(tmp_path, CEIL_POOLS)
+    args = ("--input", "3xHxW") if command == "shapes" else ()
+    result = cnncalc(command, path, *args, cwd=tmp_path, timeout=20)
+    assert result.returncode == 0 and "Traceback" not in result.stderr, result.stderr
+    assert "⌈(N − 1)/256⌉ + 1" in result.stdout or "⌈(H − 1)/256⌉ + 1" in result.stdout, result.stdout

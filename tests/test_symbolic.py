@@ -23,6 +23,7 @@ import numpy as np
 import pytest
 import sympy
 from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from spec_strategies import specs
 
 from cnncalc import analyze, load_model
@@ -335,3 +336,32 @@ def test_parse_range():
     assert parse_range("1..4096") == (1, 4096)
     with pytest.raises(CnncalcError):
         parse_range("0..5")
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(ka=st.integers(1, 5), pa=st.integers(0, 2), sa=st.integers(1, 2), kb=st.integers(1, 5), pb=st.integers(0, 2),
+       sb=st.integers(1, 2), merge=st.sampled_from(["add", "concat"]))
+def test_solve_calls_valid_exactly_what_shapes_accepts_even_when_paths_never_agree(ka, pa, sa, kb, pb, sb, merge):
+    """Two branches from one tensor, merged: some pairs agree at every size, some at a few, some
+    never (sympy proves it). solve's valid sizes are exactly the sizes shapes accepts."""
+    pa, pb = min(pa, ka // 2), min(pb, kb // 2)
+    spec = {"name": "paths", "input": [2, 16, 16], "layers": [
+        {"conv": {"filters": 2, "kernel": 1}, "name": "stem"},
+        {"conv": {"filters": 2, "kernel": ka, "padding": pa, "stride": sa}, "name": "a"},
+        {"conv": {"filters": 2, "kernel": kb, "padding": pb, "stride": sb}, "from": "stem", "name": "b"},
+        {merge: ["a", "b"]}]}
+    graph = from_data(spec)
+    accepted = set()
+    for n in range(1, 41):
+        try:
+            analyze(graph, input=(2, n, n))
+            accepted.add(n)
+        except CnncalcError:
+            pass
+    try:
+        solution = Problem(graph).solve(1, 40)
+    except CnncalcError:
+        assert not accepted, f"solve refuses every size, shapes accepts {sorted(accepted)}"
+        return
+    valid = {n for lo, hi in solution.valid for n in range(lo, hi + 1)}
+    assert valid == accepted, (spec, sorted(valid ^ accepted))

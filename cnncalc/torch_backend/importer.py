@@ -40,16 +40,17 @@ def import_module(ref: str, input_shape: tuple, allow_unknown: bool = False) -> 
     """``cnncalc import file.py:Name``: the module, traced at ``input_shape``, as a spec and a Graph."""
     from ..spec import from_data
 
-    module = load_source(ref)
+    module = load_source(ref, meta=True)
     name = ref.rpartition(":")[2]
     imported = to_spec(module, input_shape, snake(name), ref, allow_unknown)
     imported.graph = from_data(imported.spec, ref)
     return imported
 
 
-def load_source(ref: str):
+def load_source(ref: str, meta: bool = False):
     """The module ``ref`` names: a ``torch.nn.Module`` class, or a function returning a module,
-    called without arguments."""
+    called without arguments. ``meta``: build it on the meta device where it can be (shapes only:
+    an import needs no weights), else as usual."""
     where, _, name = ref.rpartition(":")
     try:
         if where.endswith(".py"):
@@ -74,6 +75,14 @@ def load_source(ref: str):
                        and v.__module__ == source.__name__)
         raise CnncalcError(f"{where} has no '{name}'", fix=f"modules there: {', '.join(found)}" if found else
                            "name an nn.Module class or a function returning one")
+    if meta:
+        try:
+            with torch.device("meta"):
+                module = target()
+            if isinstance(module, torch.nn.Module):
+                return module.eval()
+        except Exception:  # e.g. widths computed with tensors: build it as usual
+            pass
     try:
         module = target()
     except Exception as exc:
@@ -137,8 +146,23 @@ def trace(module, input_shape: tuple):
         raise CnncalcError(f"torch.fx cannot trace {type(module).__name__}: {type(exc).__name__}: {shorten(first, 160)}",
                            fix="control flow that depends on the data cannot be traced; export the model to ONNX "
                                "(torch.onnx.export(model, x, 'model.onnx')) and import model.onnx") from None
+    # on the meta device: shapes without data (a CPU forward of ResNet-50 costs more here than the
+    # meta device's one-off set-up, and U-Net at 572×572 far more)
     values = _Recorder(graph_module).values_for(torch.empty((1, *input_shape), device="meta"), module)
     return graph_module, values
+
+
+def _on_meta(module):
+    """A copy of ``module`` whose parameters and buffers are on the meta device: shapes only, no
+    data copied (a deep copy would clone every weight first)."""
+    import copy
+
+    memo = {}
+    for t in (*module.parameters(), *module.buffers()):
+        if t.device.type != "meta":
+            meta = torch.empty_like(t, device="meta")
+            memo[id(t)] = torch.nn.Parameter(meta, t.requires_grad) if isinstance(t, torch.nn.Parameter) else meta
+    return copy.deepcopy(module, memo)
 
 
 class _Recorder(torch.fx.Interpreter):
@@ -147,9 +171,7 @@ class _Recorder(torch.fx.Interpreter):
     def values_for(self, x, original):
         self.values: dict = {}
         try:
-            import copy
-
-            self.module = copy.deepcopy(self.module).to("meta")  # (the user's module stays as it was)
+            self.module = _on_meta(self.module)  # (the user's module stays as it was)
             self.run(x)
         except Exception as exc:
             raise CnncalcError(f"running {type(original).__name__} on an input of shape {list(x.shape)} failed: "
