@@ -9,8 +9,8 @@ context ``ctx`` (:mod:`cnncalc.dim`) decides, or records, every comparison a rul
 
 from __future__ import annotations
 
+import math
 from fractions import Fraction
-from typing import NamedTuple
 
 from . import dim
 from .errors import CnncalcError
@@ -42,47 +42,168 @@ def analyze(graph: Graph, input: tuple | None = None, batch: int = 1, dtype: str
                   conditions=tuple(getattr(ctx, "conditions", ())))
 
 
-class _Field(NamedTuple):
-    """Receptive field per spatial axis: size, jump (effective stride, a fraction after
-    upsampling) and centre of the first unit, all in input pixels."""
+def receptive_fields(graph: Graph, input: tuple | None = None) -> dict:
+    """Every tensor's receptive field by name (None where it is not tracked: after a global layer,
+    or with sizes that are formulas); ``field.region(axis, unit)`` is the first and last input
+    pixel that one unit sees."""
+    walk = _Walk(graph, 1, dim.EXACT, tuple(input) if input is not None else graph.input)
+    walk.run()
+    return dict(walk.fields)
 
-    rf: tuple
-    jump: tuple
-    start: tuple
+
+MAX_PERIOD = 4096  # units in a receptive-field pattern before the field is no longer tracked
+
+
+class _Field:
+    """The receptive field of every unit of a tensor, exactly, per spatial axis, in input pixels.
+
+    Without upsampling, unit ``o`` sees input pixels ``lo + o·shift`` to ``hi + o·shift``. After
+    upsampling the units of one tensor differ (after a 2× nearest upsampling, units 0 and 1 both
+    read pixel 0): the pattern repeats every ``period`` units, so an axis is ``(period, shift,
+    lo, hi)`` with ``lo[q]``/``hi[q]`` the first and last pixel of unit ``q`` (None where a unit
+    reads no pixel at all) and unit ``m·period + q`` shifted by ``m·shift`` pixels.
+
+    Reported per axis (:attr:`rf`, :attr:`jump`, :attr:`start`): the largest field over the units,
+    the mean step ``shift/period`` (a fraction after upsampling) and the centre of the first unit
+    that reads anything, extrapolated to unit 0. Without upsampling these are the textbook field,
+    jump and start, whole numbers.
+    """
+
+    __slots__ = ("axes", "_rf", "_jump", "_start")
+
+    def __init__(self, axes: tuple):
+        self.axes = axes  # per axis (period, shift, lo, hi)
+        self._rf = self._jump = self._start = None
 
     @staticmethod
     def start_for(x):
         rank = len(x) - 1
-        return _Field((1,) * rank, (1,) * rank, (0.0,) * rank) if rank >= 1 else None
+        return _Field(((1, 1, (0,), (0,)),) * rank) if rank >= 1 else None
 
+    # -- what the report shows --------------------------------------------------------------------
+    @property
+    def rf(self) -> tuple:
+        if self._rf is None:
+            self._rf = tuple(max(h - l + 1 for l, h in zip(lo, hi) if l is not None) for _, _, lo, hi in self.axes)
+        return self._rf
+
+    @property
+    def jump(self) -> tuple:
+        if self._jump is None:
+            self._jump = tuple(shift if period == 1 else _whole(Fraction(shift, period))
+                               for period, shift, _, _ in self.axes)
+        return self._jump
+
+    @property
+    def start(self) -> tuple:
+        if self._start is None:
+            self._start = tuple(_first_centre(axis) for axis in self.axes)
+        return self._start
+
+    def region(self, axis: int, unit: int):
+        """(first, last) input pixel that ``unit`` sees along ``axis``, or None if it sees none."""
+        period, shift, lo, hi = self.axes[axis]
+        m, q = divmod(unit, period)
+        return None if lo[q] is None else (lo[q] + m * shift, hi[q] + m * shift)
+
+    # -- composition ------------------------------------------------------------------------------
     def through(self, window):
         if window is None:
             return self
-        if window == GLOBAL or not _all_int(window.pad) and not dim.all_known(window.pad):
+        if window == GLOBAL:
+            return None
+        if window.reads is not None:
+            reads = window.reads
+        elif not all(type(v) is int or dim.is_known(v) for v in window.pad):
             return None  # (a formula for `same` padding: the field is not tracked)
-        rf = tuple(r + (k - 1) * j for r, k, j in zip(self.rf, window.kernel, self.jump))
-        start = tuple(s + ((k - 1) / 2 - p) * j for s, k, p, j in zip(self.start, window.kernel, window.pad, self.jump))
-        jump = tuple(j * s for j, s in zip(self.jump, window.stride))
-        return _Field(rf, jump, start)
+        elif all(axis[0] == 1 for axis in self.axes):  # the common case: a sliding window, uniform fields
+            return _Field(tuple((1, s * shift, (lo[0] - p * shift,), (hi[0] + (k - 1 - p) * shift,))
+                                for (_, shift, lo, hi), k, s, p in zip(self.axes, window.kernel, window.stride,
+                                                                       window.pad)))
+        else:
+            taps = window.dilation or (1,) * len(window.kernel)
+            reads = tuple((1, s, (-p,), (k - 1 - p,), d)
+                          for k, s, p, d in zip(window.kernel, window.stride, window.pad, taps))
+        axes = []
+        for axis, read in zip(self.axes, reads):
+            composed = _compose(axis, read)
+            if composed is None:
+                return None
+            axes.append(composed)
+        return _Field(tuple(axes))
 
     @staticmethod
     def widest(fields):
         """The field of a merge: per axis, the union of the inputs' regions (a unit sees every input
         pixel that any path sees). Paths may be centred differently (a 2×2 pool beside a 3×3 conv),
-        so the union is taken on the region edges, not on the sizes. Where the paths' jumps differ
-        (a projection that cannot step like its main path), no one field describes every unit: None."""
-        if not fields or any(f is None for f in fields) or len({len(f.rf) for f in fields}) != 1:
+        so the union is taken unit by unit on the region edges, not on the sizes. Where the paths'
+        steps differ (an adaptive pool beside a strided conv that lands on the same size), the
+        union follows no pattern, and the field is not tracked."""
+        if not fields or any(f is None for f in fields) or len({len(f.axes) for f in fields}) != 1:
             return None
-        if len({f.jump for f in fields}) != 1:
-            return None  # inputs on different grids: which pixels a unit sees depends on the unit
-        rf, jump, start = [], [], []
-        for axis in range(len(fields[0].rf)):
-            lo = min(f.start[axis] - (f.rf[axis] - 1) / 2 for f in fields)
-            hi = max(f.start[axis] + (f.rf[axis] - 1) / 2 for f in fields)
-            rf.append(int(round(hi - lo)) + 1)
-            start.append((lo + hi) / 2)
-            jump.append(max(f.jump[axis] for f in fields))
-        return _Field(tuple(rf), tuple(jump), tuple(start))
+        axes = []
+        for parts in zip(*(f.axes for f in fields)):
+            steps = {Fraction(shift, period) for period, shift, _, _ in parts}
+            period = math.lcm(*(p for p, _, _, _ in parts))
+            if len(steps) != 1 or period > MAX_PERIOD:
+                return None
+            step = steps.pop()
+            edges = [_union([_unit(part, q) for part in parts]) for q in range(period)]
+            axes.append((period, int(step * period), tuple(e[0] for e in edges), tuple(e[1] for e in edges)))
+        return _Field(tuple(axes))
+
+
+def _unit(axis, unit):
+    period, shift, lo, hi = axis
+    m, q = divmod(unit, period)
+    return None if lo[q] is None else (lo[q] + m * shift, hi[q] + m * shift)
+
+
+def _union(regions):
+    regions = [r for r in regions if r is not None]
+    if not regions:
+        return None, None
+    return min(r[0] for r in regions), max(r[1] for r in regions)
+
+
+def _compose(axis, read):
+    """One axis of a field through one layer's reads: unit ``o`` sees from the first pixel of the
+    first input unit it reads that sees any, to the last pixel of the last such unit (fields only
+    grow with the unit, so no unit in between reaches further)."""
+    period, shift, lo, hi = axis
+    q_read, step, first, last, tap = read
+    if period == 1 and q_read == 1:  # the common case, a sliding window over a uniform field
+        if lo[0] is None or first[0] is None:
+            return None
+        return 1, step * shift, (lo[0] + first[0] * shift,), (hi[0] + last[0] * shift,)
+    repeat = period // math.gcd(step, period)  # reads repeats until they land on the same phase
+    new_period = q_read * repeat
+    if new_period > MAX_PERIOD:
+        return None
+    new_lo, new_hi = [], []
+    for o in range(new_period):
+        m, q = divmod(o, q_read)
+        if first[q] is None:
+            new_lo.append(None)
+            new_hi.append(None)
+            continue
+        a, b = first[q] + m * step, last[q] + m * step
+        taps = range(a, b + 1, tap)
+        taps = taps if len(taps) <= 2 * period else [*taps[:period], *taps[-period:]]  # (phases repeat)
+        low = next((r[0] for u in taps if (r := _unit(axis, u)) is not None), None)
+        high = next((r[1] for u in reversed(taps) if (r := _unit(axis, u)) is not None), None)
+        new_lo.append(low)
+        new_hi.append(high)
+    if all(v is None for v in new_lo):
+        return None
+    return new_period, step * repeat // period * shift, tuple(new_lo), tuple(new_hi)
+
+
+def _first_centre(axis) -> float:
+    period, shift, lo, hi = axis
+    q = next(q for q, v in enumerate(lo) if v is not None)
+    centre = (lo[q] + hi[q]) / 2
+    return centre if q == 0 else centre - q * shift / period
 
 
 def _whole(value):
@@ -242,12 +363,20 @@ class _Walk:
                 j = tuple([a * s for a, s in zip(j, window.stride)])
             return (f.through(window) if f is not None else None), None, j
         fields = [self.fields.get(t) for t in reads]
-        merged = _Field.widest(fields)
+        merged = None if any(_broadcast(self.shapes[t], y) for t in reads) else _Field.widest(fields)
+        # (a [C, 1, 1] spread over every unit is a gate, not a field)
         bound = None
         if merged is not None and len({(f.rf, f.start) for f in fields}) > 1:
             bound = max(reads, key=lambda t: sum(self.fields[t].rf))
         jumps = {self.jumps.get(t) for t in reads}
         return merged, bound, (jumps.pop() if len(jumps) == 1 else None)
+
+
+def _broadcast(x: tuple, y: tuple) -> bool:
+    """Is ``x`` spread over a larger output ``y`` (torch broadcasting) rather than matched unit by unit?"""
+    if len(x) != len(y):
+        return True
+    return any(dim.is_known(a) and a == 1 and not (dim.is_known(b) and b == 1) for a, b in zip(x[1:], y[1:]))
 
 
 def _too_large(y, ctx) -> bool:
@@ -259,13 +388,6 @@ def _too_large(y, ctx) -> bool:
         elif ctx.violated(d > MAX_DIM, "output size at most 2**31 - 1"):
             return True
     return False
-
-
-def _all_int(values) -> bool:
-    for v in values:
-        if type(v) is not int:
-            return False
-    return True
 
 
 def _ratio(a, b):

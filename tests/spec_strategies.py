@@ -74,8 +74,67 @@ def pool_entry(draw, channels):
     return {kind: args}
 
 
-def simple_entry(draw, channels, rf_safe=False):
-    choice = draw(st.sampled_from(["conv", "conv", "conv", "pool", "pool", "batchnorm", "act", "lrn", "adaptive"]))
+def resampling_entry(draw, channels, rf_safe=False):
+    """An upsample, a transposed convolution, a pad, a crop, a slice or a chunk, with most of their
+    options (``rf_safe``: constant padding only, as reflected rows sit outside any field)."""
+    choice = draw(st.sampled_from(["upsample", "conv_transpose", "conv_transpose", "pad", "crop", "slice"]))
+    if choice == "slice":
+        args = {"axis": draw(st.sampled_from(["height", "width", "channels"]))}
+        if draw(st.booleans()):
+            args["start"] = draw(st.integers(-3, 3))
+        if draw(st.booleans()):
+            args["end"] = draw(st.integers(-3, 12))
+        if draw(st.booleans()):
+            args["step"] = draw(st.integers(1, 3))
+        if args["axis"] == "channels" and draw(st.booleans()):
+            return {"chunk": {"chunks": draw(st.integers(1, 3)), "index": draw(st.integers(-1, 1))}}
+        return {"slice": args}
+    if choice == "upsample":
+        args = {"mode": draw(st.sampled_from(["nearest", "bilinear", "bicubic", "nearest-exact"]))}
+        how = draw(st.sampled_from(["scale", "scale", "pair", "size", "like"]))
+        if how == "scale":
+            args["scale"] = draw(st.sampled_from([2, 3, 1.5, 2.5, 0.5, 1.25]))
+        elif how == "pair":
+            args["scale"] = [draw(st.sampled_from([1, 2, 1.5])), draw(st.sampled_from([2, 3, 0.75]))]
+        elif how == "size":
+            args["size"] = _small_pair(draw, 1, 24)
+        else:
+            args["like"] = "input"
+        if args["mode"] in ("bilinear", "bicubic") and draw(st.booleans()):
+            args["align_corners"] = True
+        return {"upsample": args}
+    if choice == "conv_transpose":
+        stride = _small_pair(draw, 1, 3)
+        args = {"filters": draw(st.integers(1, 4)), "kernel": _small_pair(draw, 1, 4), "stride": stride}
+        pad = draw(st.sampled_from(["none", "int", "same", "valid"]))
+        if pad == "int":
+            args["padding"] = draw(st.integers(0, 2))
+        elif pad != "none":
+            args["padding"] = pad
+        if draw(st.booleans()):
+            args["dilation"] = draw(st.integers(1, 2))
+        if draw(st.booleans()):
+            args["output_padding"] = draw(st.integers(0, 2))
+        if draw(st.integers(0, 3)) == 0:
+            args["groups"] = channels
+            args["filters"] = channels
+        return {"conv_transpose": args}
+    if choice == "pad":
+        args = {"padding": draw(st.one_of(st.integers(0, 2), st.builds(lambda a, b, c, d: [[a, b], [c, d]],
+                                                                      *[st.integers(0, 2)] * 4)))}
+        mode = "constant" if rf_safe else draw(st.sampled_from(["constant", "constant", "reflect", "replicate"]))
+        if mode != "constant":
+            args["mode"] = mode
+        return {"pad": args}
+    return {"crop": draw(st.one_of(st.integers(0, 1), st.builds(lambda a, b, c, d: [[a, b], [c, d]],
+                                                               *[st.integers(0, 2)] * 4)))}
+
+
+def simple_entry(draw, channels, rf_safe=False, resampling=False):
+    choice = draw(st.sampled_from(["conv", "conv", "conv", "pool", "pool", "batchnorm", "act", "lrn", "adaptive"]
+                                  + ["resample"] * (9 if resampling else 0)))
+    if choice == "resample":
+        return resampling_entry(draw, channels, rf_safe)
     if choice == "conv":
         return conv_entry(draw, channels, rf_safe)
     if choice == "pool":
@@ -148,9 +207,10 @@ def _named(entry, name):
 
 
 @st.composite
-def specs(draw, max_layers=6, max_size=12, head=True, rf_safe=False, graphs=True):
+def specs(draw, max_layers=6, max_size=12, head=True, rf_safe=False, graphs=True, resampling=False):
     """A dict spec: random input, a few random entries (with ``graphs``, some named and read again
-    by merges and gates), maybe a classifier head."""
+    by merges and gates; with ``resampling``, upsampling, transposed convolutions, pads and crops),
+    maybe a classifier head."""
     c = draw(st.integers(1, 4))
     h, w = draw(st.integers(1, max_size)), draw(st.integers(1, max_size))
     spec = {"name": "random", "input": [c, h, w], "layers": []}
@@ -169,10 +229,12 @@ def specs(draw, max_layers=6, max_size=12, head=True, rf_safe=False, graphs=True
             elif roll <= 3:
                 entries = [composite_entry(draw, shape[0], rf_safe)]
             else:
-                entries = [simple_entry(draw, shape[0], rf_safe)]
+                entries = [simple_entry(draw, shape[0], rf_safe, resampling)]
             if graphs and draw(st.booleans()):
                 entries[-1] = _named(entries[-1], f"t{i}")
             out = _accepts({**spec, "layers": layers + entries})
+            if out is not None and resampling and max(out[1:], default=0) > 48:
+                out = None  # (upsampling compounds: keep the tensors small)
             if out is not None:
                 spec["layers"] = layers + entries
                 shape = out

@@ -2,7 +2,8 @@
 
 Each example is a random valid spec (conv with stride/padding/dilation/groups/same, pooling with
 ceil_mode and same, batch norm, LRN, activations, residual with identity or projection shortcuts,
-parallel branches, repeat, flatten/global pooling and linear) on a tiny input; ``verify`` builds it
+parallel branches, repeat, flatten/global pooling and linear; upsampling, transposed convolution,
+pad, crop, slice and chunk in a run of their own) on a tiny input; ``verify`` builds it
 in torch and every check must agree. 500 examples by default; ``-m slow`` runs 10,000
 (recorded in docs/benchmarks.md, "verify property run").
 """
@@ -43,6 +44,13 @@ def check_spec(spec, batch):
 @settings(max_examples=500, **COMMON)
 @given(spec=specs(), batch=st.integers(1, 2))
 def test_verify_agrees_on_random_specs(spec, batch):
+    check_spec(spec, batch)
+
+
+@settings(max_examples=150, **COMMON)
+@given(spec=specs(max_size=10, resampling=True), batch=st.integers(1, 2))
+def test_verify_agrees_on_random_specs_with_upsampling(spec, batch):
+    """The same, with upsample, conv_transpose, pad, crop, slice and chunk among the layers."""
     check_spec(spec, batch)
 
 

@@ -37,14 +37,23 @@ class Arg:
 
 
 class Window(NamedTuple):
-    """A sliding window per spatial axis, for the receptive field. In input units: an upsampling
-    layer steps by a fraction (``Fraction(1, 2)``) of an input pixel. (Named tuples here and in
+    """What each output unit reads of its input, per spatial axis, for the receptive field.
+
+    A sliding window reads input units ``s·o − p`` to ``s·o − p + k − 1``, every ``dilation``-th
+    (``kernel`` is the effective, dilated kernel). A layer whose reads are not that regular
+    (upsampling: output ``o`` reads ``⌊o/2⌋``) gives them exactly in ``reads``, per axis
+    ``(period, step, first, last, tap)``: output ``o = m·period + q`` reads input units
+    ``first[q] + m·step`` to ``last[q] + m·step``, every ``tap``-th (nothing where ``first[q]`` is
+    None); its ``kernel``/``stride``/``pad`` are then the narrowest window moving by a fraction of
+    a pixel (``stride = Fraction(1, 2)``) that holds those reads. (Named tuples here and in
     :class:`Inference`: the engine makes one per node, and frozen dataclasses cost several times
     more to build.)"""
 
     kernel: tuple  # effective (dilated) kernel
     stride: tuple
     pad: tuple  # padding before
+    reads: tuple | None = None  # exact periodic reads per axis, where they are not a sliding window
+    dilation: tuple | None = None  # the step between a sliding window's taps (None: 1)
 
 
 GLOBAL = "global"  # the layer sees its whole input (flatten, linear, global pooling)
@@ -216,6 +225,68 @@ def _sizes(value, arg: Arg, minimum: int) -> int | tuple[int, ...]:
     return _int(value, arg, minimum)
 
 
+def _positive(value, arg: Arg):
+    value = _number(value, arg)
+    if not (math.isfinite(value) and 0 < value <= MAX_DIM):
+        raise CnncalcError(f"{arg.name} must be a positive number, not {value}")
+    return value
+
+
+def _factors(value, arg: Arg):
+    """A positive number (whole or not: ``scale: 1.5``) for every spatial axis, or one per axis."""
+    if isinstance(value, (list, tuple)):
+        if not 1 <= len(value) <= 3:
+            raise CnncalcError(f"{arg.name} must be one number or one per spatial axis ([h, w]), not {list(value)}")
+        return tuple(_positive(v, arg) for v in value)
+    return _positive(value, arg)
+
+
+def _edges(value, arg: Arg):
+    """Rows added or removed at the edges (Keras ``ZeroPadding2D`` / ``Cropping2D``): one number
+    for every edge, one per spatial axis (``[h, w]``: both ends alike), or a ``[before, after]``
+    pair per axis (``[[top, bottom], [left, right]]``). The layer matches it to its input's rank."""
+    if not isinstance(value, (list, tuple)):
+        return _int(value, arg, 0)
+    if not 1 <= len(value) <= 3:
+        raise CnncalcError(f"{arg.name} must be one number, one per spatial axis ([h, w]) or a pair per axis "
+                           f"([[top, bottom], [left, right]]), not {list(value)}")
+    pairs = [isinstance(v, (list, tuple)) for v in value]
+    if not any(pairs):
+        return tuple(_int(v, arg, 0) for v in value)
+    if not all(pairs) or any(len(v) != 2 for v in value):
+        raise CnncalcError(f"{arg.name} {list(value)} mixes numbers and pairs",
+                           fix="give a [before, after] pair for every axis: [[top, bottom], [left, right]]")
+    return tuple((_int(v[0], arg, 0), _int(v[1], arg, 0)) for v in value)
+
+
+def _index(value, arg: Arg) -> int:
+    """A whole number of either sign: a position counted from the end when negative (Python's)."""
+    value = _number(value, arg)
+    if isinstance(value, float):
+        if not value.is_integer():
+            raise CnncalcError(f"{arg.name} must be a whole number, not {value}")
+        value = int(value)
+    if abs(value) > MAX_DIM:
+        raise CnncalcError(f"{arg.name} = {value} is too large (at most {MAX_DIM})")
+    return value
+
+
+AXES = ("batch", "channels", "length", "depth", "height", "width")
+
+
+def _axis(value, arg: Arg):
+    """An axis by name (``channels``, ``height``, …) or by torch's ``dim`` number, which counts
+    the batch as 0 (1 is the channels, −1 the last axis); the layer resolves it for its input."""
+    if isinstance(value, str):
+        word = value.lower()
+        word = {"channel": "channels", "c": "channels", "h": "height", "w": "width", "d": "depth", "l": "length"}.get(
+            word, word)
+        if word in AXES:
+            return word
+        raise CnncalcError(f"{arg.name} must be channels, length, depth, height, width or a dim number, not {value!r}")
+    return _index(value, arg)
+
+
 def _padding(value, arg: Arg):
     if isinstance(value, str) and value.lower() in ("same", "valid"):
         return value.lower()
@@ -270,7 +341,11 @@ _CONVERT = {
     "int": lambda v, a: _int(v, a, 0),
     "pos_int": lambda v, a: _int(v, a, 1),
     "sizes": lambda v, a: _sizes(v, a, 1),
+    "factors": _factors,
     "padding": _padding,
+    "edges": _edges,
+    "index": _index,
+    "axis": _axis,
     "bool": _bool,
     "float": _float,
     "prob": _prob,

@@ -1,6 +1,16 @@
-"""Normalisation layers: batch norm (learnable affine) and AlexNet's LRN (no parameters)."""
+"""Normalisation layers: batch, layer, group and instance norm (learnable affine) and AlexNet's LRN
+(no parameters).
+
+Counts: the affine weight and bias are the parameters (running statistics are buffers).
+torchinfo counts each affine parameter once per sample, as for batch norm. fvcore's
+``batch_norm`` handle counts 2 per element in eval mode (1 without affine); its ``layer_norm``,
+``group_norm`` and ``instance_norm`` handles count 5 per element with an affine weight and 4
+without. FlopCounterMode counts none of them.
+"""
 
 from __future__ import annotations
+
+import functools
 
 from ..errors import CnncalcError
 from . import register
@@ -105,3 +115,127 @@ def _bn_args(eps, momentum, affine) -> dict:
     if not affine:
         out["affine"] = False
     return out
+
+
+@register
+class LayerNorm(LayerKind):
+    """Layer norm over the channels at each position: ConvNeXt's ``LayerNorm2d`` (permute to
+    channels-last, ``layer_norm`` over C, permute back), and Keras' ``LayerNormalization`` on
+    channels-last data; on a flat ``[F]`` input a plain ``nn.LayerNorm(F)``."""
+
+    name = "layernorm"
+    aliases = ("LayerNorm", "LayerNorm2d", "LayerNormalization", "layer_norm", "ln")
+    summary = "normalisation over the channels at each position (ConvNeXt's LayerNorm2d); params = 2·C"
+    examples = ({}, {"eps": 1e-6}, {"affine": False}, {"bias": False}, ({}, (12,)), ({"eps": 1e-6}, (4, 1, 1)),
+                ({}, (3, 7)), ({"bias": False}, (2, 3, 4, 5)))
+    args = (
+        Arg("eps", "float", 1e-5, ("epsilon",)),
+        Arg("affine", "bool", True, ("elementwise_affine", "scale")),
+        Arg("bias", "bool", True, ("center",), help="the affine shift (with affine)"),
+    )
+
+    def infer(self, a, x, ctx):
+        _norm_rank(self.name, x)
+        return Inference(x, f"normalise over {x[0]} channels" + (" at each position" if len(x) > 1 else ""))
+
+    def params(self, a, x, y):
+        return x[0] * ((a["affine"]) + (a["affine"] and a["bias"]))
+
+    def torchinfo_mult_adds(self, a, x, y):
+        return self.params(a, x, y)
+
+    def fvcore_flops(self, a, x, y):
+        return numel(x) * (5 if a["affine"] else 4)  # fvcore's norm_flop_counter
+
+    def build(self, a, x):
+        import torch.nn as nn
+
+        cls = nn.LayerNorm if len(x) == 1 else _channel_layer_norm()
+        return cls(x[0], eps=a["eps"], elementwise_affine=a["affine"], bias=a["bias"])
+
+
+@functools.cache
+def _channel_layer_norm():
+    """torchvision's ``LayerNorm2d`` for any rank, defined on first use (no torch on the symbolic
+    path): an ``nn.LayerNorm`` over dim 1, so torch, torchinfo and fvcore see a layer norm."""
+    import torch.nn as nn
+    import torch.nn.functional as F
+
+    class ChannelLayerNorm(nn.LayerNorm):
+        def forward(self, x):
+            y = F.layer_norm(x.movedim(1, -1), self.normalized_shape, self.weight, self.bias, self.eps)
+            return y.movedim(-1, 1)
+
+    return ChannelLayerNorm
+
+
+@register
+class GroupNorm(LayerKind):
+    name = "groupnorm"
+    aliases = ("GroupNorm", "GroupNormalization", "group_norm", "gn")
+    shorthand = "groups"
+    summary = "normalisation over groups of channels (Wu & He 2018); params = 2·C"
+    examples = ({"groups": 2}, {"groups": 4, "eps": 1e-6}, {"groups": 1, "affine": False}, ({"groups": 3}, (6,)),
+                ({"groups": 3}, (6, 7)), ({"groups": 2}, (2, 3, 4, 5)))
+    args = (
+        Arg("groups", "pos_int", aliases=("num_groups",)),
+        Arg("eps", "float", 1e-5, ("epsilon",)),
+        Arg("affine", "bool", True),
+    )
+
+    def infer(self, a, x, ctx):
+        _norm_rank(self.name, x)
+        g = a["groups"]
+        if ctx.differ((x[0] % g,), (0,), "groups divide the channels"):
+            raise CnncalcError(f"groupnorm groups {g} must divide the channels {x[0]}",
+                               fix="use a number of groups that divides " + str(x[0]))
+        return Inference(x, f"normalise {g} group{'s' * (g != 1)} of {x[0] // g} channels")
+
+    def params(self, a, x, y):
+        return 2 * x[0] if a["affine"] else 0
+
+    def torchinfo_mult_adds(self, a, x, y):
+        return self.params(a, x, y)
+
+    def fvcore_flops(self, a, x, y):
+        return numel(x) * (5 if a["affine"] else 4)
+
+    def build(self, a, x):
+        import torch.nn as nn
+
+        return nn.GroupNorm(a["groups"], x[0], eps=a["eps"], affine=a["affine"])
+
+
+@register
+class InstanceNorm(LayerKind):
+    name = "instancenorm"
+    aliases = ("InstanceNorm2d", "InstanceNorm1d", "InstanceNorm3d", "InstanceNormalization", "instance_norm")
+    summary = "normalisation of each channel of each sample over its positions (style transfer, CycleGAN)"
+    examples = ({}, {"affine": True}, {"eps": 1e-3, "affine": True}, ({}, (3, 7)), ({"affine": True}, (2, 3, 4, 5)))
+    args = (
+        Arg("eps", "float", 1e-5, ("epsilon",)),
+        Arg("affine", "bool", False, help="torch's default: no learnable scale and shift"),
+    )
+
+    def infer(self, a, x, ctx):
+        self.need_spatial(self.name, x)
+        return Inference(x, f"normalise each of {x[0]} channels over its positions")
+
+    def params(self, a, x, y):
+        return 2 * x[0] if a["affine"] else 0
+
+    def torchinfo_mult_adds(self, a, x, y):
+        return self.params(a, x, y)
+
+    def fvcore_flops(self, a, x, y):
+        return numel(x) * (5 if a["affine"] else 4)
+
+    def build(self, a, x):
+        import torch.nn as nn
+
+        return getattr(nn, f"InstanceNorm{len(x) - 1}d")(x[0], eps=a["eps"], affine=a["affine"])
+
+
+def _norm_rank(kind: str, x: tuple) -> None:
+    if not 1 <= len(x) <= 4:
+        raise CnncalcError(f"{kind} needs [F], [C, L], [C, H, W] or [C, D, H, W] but gets {list(x)}")

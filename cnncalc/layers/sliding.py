@@ -89,7 +89,7 @@ def window_inference(ctx, out: tuple, axes: list, names: tuple) -> Inference:
     else:
         formula = "; ".join(f"{_LETTER[name]}: {r.formula}" for r, name in zip(axes, names))
     window = Window(kernel=tuple(r.effective_kernel for r in axes), stride=tuple(r.stride for r in axes),
-                    pad=tuple(r.pad_before for r in axes))
+                    pad=tuple(r.pad_before for r in axes), dilation=tuple(r.dilation for r in axes))
     return Inference(out, formula, window, tuple(warnings))
 
 

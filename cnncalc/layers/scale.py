@@ -1,0 +1,56 @@
+"""A learnable per-channel multiplier: ConvNeXt's layer scale (``gamma``, shape ``[C, 1, 1]``,
+initialised to 1e-6 so a new block starts near the identity; Touvron et al. 2021, "Going deeper
+with image transformers").
+
+Counts: C parameters, no MACs — the product is an element-wise ``mul``, which neither fvcore nor
+FlopCounterMode counts. The torch parameter is named ``layer_scale``, as in torchvision's
+``CNBlock``: torchinfo counts mult-adds only for parameters named ``weight`` or ``bias`` (or
+containing those words), so it counts this one as nothing, as it does torchvision's.
+"""
+
+from __future__ import annotations
+
+import functools
+
+from ..errors import CnncalcError
+from . import register
+from .base import Arg, Inference, LayerKind
+
+
+@register
+class Scale(LayerKind):
+    name = "scale"
+    aliases = ("layer_scale", "LayerScale")
+    shorthand = "init"
+    summary = "learnable per-channel multiplier (ConvNeXt's layer scale); params = C"
+    examples = ({}, {"init": 1e-6}, ({}, (12,)), ({"init": 0.1}, (3, 7)), ({}, (2, 3, 4, 5)))
+    args = (Arg("init", "float", 1.0, ("init_value", "layer_scale_init_value"),
+                help="the starting value of every multiplier (ConvNeXt: 1e-6)"),)
+
+    def infer(self, a, x, ctx):
+        if not 1 <= len(x) <= 4:
+            raise CnncalcError(f"scale needs [F], [C, L], [C, H, W] or [C, D, H, W] but gets {list(x)}")
+        return Inference(x, f"× one learnable factor per channel ({x[0]})")
+
+    def params(self, a, x, y):
+        return x[0]
+
+    def build(self, a, x):
+        return _scale_module()(x[0], len(x) - 1, a["init"])
+
+
+@functools.cache
+def _scale_module():
+    """The torch module, defined on first use so the symbolic path never imports torch."""
+    import torch
+    import torch.nn as nn
+
+    class LayerScale(nn.Module):
+        def __init__(self, channels: int, spatial_axes: int, init: float):
+            super().__init__()
+            self.layer_scale = nn.Parameter(torch.full((channels, *([1] * spatial_axes)), float(init)))
+
+        def forward(self, x):
+            return self.layer_scale * x
+
+    return LayerScale

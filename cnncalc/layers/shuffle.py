@@ -1,0 +1,37 @@
+"""Channel shuffle (ShuffleNet, Zhang et al. 2018): the channels of ``groups`` groups interleaved
+(view as [groups, C/groups], transpose, flatten), so the next grouped convolution mixes them.
+
+A permutation of channels: same shape, no parameters, nothing counted by fvcore, FlopCounterMode
+or torchinfo; pointwise for the receptive field. The torch module is torch's own
+``nn.ChannelShuffle``, which computes what ShuffleNet's view/transpose/view does.
+"""
+
+from __future__ import annotations
+
+from ..errors import CnncalcError
+from . import register
+from .base import Arg, Inference, LayerKind
+
+
+@register
+class ChannelShuffle(LayerKind):
+    name = "channel_shuffle"
+    aliases = ("ChannelShuffle", "shuffle")
+    shorthand = "groups"
+    summary = "ShuffleNet's channel shuffle: channels of `groups` groups interleaved"
+    examples = ({"groups": 2}, {"groups": 4}, ({"groups": 3}, (6, 7)), ({"groups": 2}, (4, 3, 4, 5)))
+    example_input = (8, 5, 5)
+    args = (Arg("groups", "pos_int"),)
+
+    def infer(self, a, x, ctx):
+        self.need_spatial(self.name, x)  # torch: "channel_shuffle expects input with > 2 dims"
+        c, g = x[0], a["groups"]
+        if ctx.differ((c % g,), (0,), "groups divide the channels"):
+            raise CnncalcError(f"channel_shuffle groups {g} must divide the channels {c}",
+                               fix=f"use groups that divide {c} (ShuffleNet v2 uses 2)")
+        return Inference(x, f"{g} groups of {c // g} channels interleaved")
+
+    def build(self, a, x):
+        import torch.nn as nn
+
+        return nn.ChannelShuffle(a["groups"])

@@ -1,0 +1,172 @@
+"""Part of a tensor along one axis: ``slice`` (Python's ``x[:, start:end:step]``) and ``chunk``
+(``x.chunk(chunks, dim)[index]``: ShuffleNet v2 splits its channels in two this way).
+
+The axis is named (``channels``, ``length``, ``depth``, ``height``, ``width``) or given as torch's
+``dim`` number, which counts the batch as 0 (``dim: 1`` is the channels, ``-1`` the last axis) —
+the numbering of torch, ONNX and Keras alike. Python's rules hold: negative positions count from
+the end, an end past the size stops at it, a step must be positive (torch has no negative step).
+``chunk`` follows ``torch.chunk``: chunks of ``⌈n/chunks⌉``, the last one shorter, and fewer
+chunks than asked where the size runs out (5 channels in 4 chunks: 2, 2, 1).
+
+What imports as these (issue 8): fx ``getitem`` with slices and ``torch.narrow`` as ``slice``,
+``torch.chunk`` / ``Tensor.chunk`` followed by ``getitem`` as ``chunk``, ONNX ``Slice`` (one
+``slice`` per axis) and ``Split`` (one ``slice`` per output, from its split sizes).
+
+No parameters; fvcore, FlopCounterMode and torchinfo count nothing for a view.
+"""
+
+from __future__ import annotations
+
+import functools
+
+from .. import dim
+from ..errors import CnncalcError
+from . import register
+from .base import GLOBAL, Arg, Inference, LayerKind, Window
+from .sliding import AXIS_NAMES
+
+_AXIS_ARG = Arg("axis", "axis", "channels", ("dim",),
+                help="channels | length | depth | height | width, or torch's dim number (batch = 0)")
+
+
+def axis_index(value, x: tuple, kind: str) -> int:
+    """The position in ``x`` (batch excluded) of a named axis or a torch ``dim``."""
+    names = ("channels", *AXIS_NAMES.get(len(x) - 1, ()))
+    if isinstance(value, str):
+        if value == "batch":
+            raise CnncalcError(f"{kind} cannot take part of the batch", fix="slice channels or a spatial axis")
+        if value not in names:
+            raise CnncalcError(f"{kind}: an input {list(x)} has no {value} axis",
+                               fix="its axes are " + ", ".join(names))
+        return names.index(value)
+    d = value if value >= 0 else len(x) + 1 + value
+    if d == 0:
+        raise CnncalcError(f"{kind} cannot take part of the batch (dim {value})",
+                           fix="dim counts the batch as 0: dim 1 is the channels")
+    if not 1 <= d <= len(x):
+        raise CnncalcError(f"{kind}: dim {value} is out of range for an input {list(x)}",
+                           fix=f"use a dim from 1 to {len(x)} (the batch is 0), or a name: " + ", ".join(names))
+    return d - 1
+
+
+class _Part(LayerKind):
+    """What slice and chunk share: the output is ``x`` with one axis cut to ``[start, end)`` every
+    ``step``; a spatial cut moves the receptive field."""
+
+    def bounds(self, a, n, ctx) -> tuple:
+        """(start, length, step) on an axis of size n, for the formula and the window."""
+        raise NotImplementedError
+
+    def infer(self, a, x, ctx):
+        i = axis_index(a["axis"], x, self.name)
+        start, length, step, formula = self.bounds(a, x[i], ctx)
+        out = (*x[:i], dim.normal(length), *x[i + 1:])
+        window = None
+        if i > 0:  # a spatial cut: the field moves by the start and steps by the step
+            spatial = len(x) - 1
+            pads = [0] * spatial
+            strides = [1] * spatial
+            pads[i - 1], strides[i - 1] = -start, step
+            window = Window((1,) * spatial, tuple(strides), tuple(pads)) if dim.is_known(start) else GLOBAL
+        name = ("channels", *AXIS_NAMES.get(len(x) - 1, ()))[i]
+        return Inference(out, f"{name} {formula}", window)
+
+
+@register
+class Slice(_Part):
+    name = "slice"
+    aliases = ("Slice", "narrow")
+    summary = "x[start:end:step] along one axis (Python's rules: negative counts from the end)"
+    examples = ({"start": 1, "end": 3}, {"start": -2}, {"axis": "height", "start": 1, "end": -1, "step": 2},
+                {"axis": -1, "end": 100, "step": 3}, {"axis": 2, "start": -7, "end": 6}, ({"end": 5}, (12,)),
+                ({"axis": "length", "start": 2, "step": 2}, (3, 9)), ({"axis": "depth", "start": 1}, (2, 3, 4, 5)))
+    args = (
+        _AXIS_ARG,
+        Arg("start", "index", None, help="first position (default 0; negative: from the end)"),
+        Arg("end", "index", None, aliases=("stop",), help="position after the last (default: the size)"),
+        Arg("step", "pos_int", 1),
+    )
+
+    def bounds(self, a, n, ctx):
+        start, end, step = a["start"], a["end"], a["step"]
+        text = f"[{'' if start is None else start}:{'' if end is None else end}" + (f":{step}]" if step != 1 else "]")
+        if dim.is_known(n):
+            positions = range(n)[slice(start, end, step)]
+            first, length = (positions[0] if positions else 0), len(positions)
+        else:  # a formula: Python's clamping, written with max and min
+            first = 0 if start is None else dim.minimum(start, n) if start >= 0 else dim.max0(n + start)
+            last = n if end is None else dim.minimum(end, n) if end >= 0 else dim.max0(n + end)
+            length = dim.ceildiv(last - first, step)
+        if ctx.violated(length < 1, "slice not empty"):
+            raise CnncalcError(f"slice {text} of a size {n} is empty",
+                               fix=f"positions run from 0 to {n - 1} (or −{n} to −1 from the end)")
+        return first, length, step, f"{text} of {n} → {dim.normal(length)}"
+
+    def build(self, a, x):
+        i = axis_index(a["axis"], x, self.name)
+        return _part_module()(i + 1, slice(a["start"], a["end"], a["step"]), None)
+
+
+@register
+class Chunk(_Part):
+    name = "chunk"
+    aliases = ("Chunk",)
+    summary = "chunk `index` of x.chunk(chunks, dim) (ShuffleNet v2's channel split): ⌈n/chunks⌉ each, the last shorter"
+    examples = ({"chunks": 2, "index": 0}, {"chunks": 2, "index": 1}, {"chunks": 3, "index": -1},
+                {"chunks": 4, "index": 2, "axis": "width"}, ({"chunks": 4, "index": 2}, (5, 3)),
+                ({"chunks": 2, "index": 1, "axis": 2}, (4, 7)), ({"chunks": 5, "index": 0}, (12,)))
+    args = (
+        Arg("chunks", "pos_int"),
+        Arg("index", "index", help="which chunk: 0 is the first, −1 the last"),
+        _AXIS_ARG,
+    )
+
+    def bounds(self, a, n, ctx):
+        chunks, index = a["chunks"], a["index"]
+        size = dim.ceildiv(n, chunks)
+        if dim.is_known(n):
+            count = -(-n // size)
+            if not -count <= index < count:
+                sizes = [min(size, n - k * size) for k in range(count)]
+                raise CnncalcError(
+                    f"chunk {index} does not exist: {n} split into {chunks} chunk{'s' * (chunks != 1)} gives "
+                    f"{count} ({', '.join(map(str, sizes))})",
+                    fix=f"use an index from 0 to {count - 1} (or −{count} to −1)")
+            index %= count
+            start = index * size
+            length = min(size, n - start)
+        else:
+            if index < 0:
+                raise CnncalcError(f"chunk {index} counts from the end, which depends on the input size here",
+                                   fix="use a chunk index counted from 0")
+            start = index * size
+            if ctx.violated(start >= n, "chunk exists"):
+                raise CnncalcError(f"chunk {index} does not exist for a size {n}", fix="use a smaller index")
+            length = dim.minimum(size, n - start)
+        formula = f"chunk {a['index']} of {chunks} of {n} → {dim.normal(length)}"
+        return start, length, 1, formula
+
+    def build(self, a, x):
+        return _part_module()(axis_index(a["axis"], x, self.name) + 1, None, (a["chunks"], a["index"]))
+
+
+@functools.cache
+def _part_module():
+    """The torch module for both kinds: an index (slice) or ``x.chunk(chunks, dim)[index]``, as the
+    networks write it; defined on first use so the symbolic path never imports torch."""
+    import torch.nn as nn
+
+    class Part(nn.Module):
+        def __init__(self, dim: int, where: slice | None, chunk: tuple | None):
+            super().__init__()
+            self.dim, self.where, self.chunk = dim, where, chunk
+
+        def forward(self, x):
+            if self.chunk is not None:
+                return x.chunk(self.chunk[0], self.dim)[self.chunk[1]]
+            return x[(slice(None),) * self.dim + (self.where,)]
+
+        def extra_repr(self) -> str:
+            return f"dim={self.dim}, " + (f"chunk={self.chunk}" if self.chunk else f"{self.where}")
+
+    return Part

@@ -1,0 +1,247 @@
+"""Transposed convolution ("deconvolution", the learnable upsampling of U-Net and GANs), 1-D to
+3-D by the input's rank.
+
+Per axis, torch's rule: ``out = (n − 1)·s − 2p + d·(k − 1) + output_padding + 1``: the input
+is spread ``s`` apart, every input pixel stamps the kernel, and ``p`` rows are cut from each
+end of that full output. Keras' ``same`` and ``valid`` (``Conv2DTranspose``) are rules of their
+own: ``same`` gives ``n·s``, ``valid`` gives ``(n − 1)·s + max(k, s)`` (keras
+``compute_conv_transpose_output_shape``); with an explicit ``output_padding``, ``same`` gives
+``(n − 1)·s + k mod 2 + output_padding`` and ``valid`` ``(n − 1)·s + k + output_padding``. Which
+rows Keras keeps is JAX's padding of the spread input (``_convert_conv_transpose_padding_args_
+from_keras_to_jax``); where torch's symmetric ``padding`` cannot say it (3×3, stride 2, ``same``
+cuts one row at the end only), the torch module cuts the full output itself.
+
+Counts: every tool counts a transposed convolution per *input* position (each stamps a whole
+kernel): MACs = C_in·H·W · (filters/groups)·k_h·k_w, as fvcore's ``conv`` handle and
+FlopCounterMode do (padding is not subtracted); torchinfo counts its rule for any ``Conv`` class,
+params × output positions.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+from fractions import Fraction
+
+from ..errors import CnncalcError
+from . import register
+from .base import Arg, Inference, LayerKind, Window, per_axis
+from .sliding import AXIS_NAMES
+
+
+@register
+class ConvTranspose(LayerKind):
+    name = "conv_transpose"
+    aliases = ("Conv2DTranspose", "ConvTranspose2d", "conv_transpose2d", "Convolution2DTranspose", "Deconv2D",
+               "Deconvolution2D", "Conv1DTranspose", "ConvTranspose1d", "conv_transpose1d", "Conv3DTranspose",
+               "ConvTranspose3d", "conv_transpose3d", "deconv")
+    shorthand = "filters"
+    takes_activation = True
+    weighted = True
+    summary = "transposed convolution (1-D to 3-D): out = (W − 1)·S − 2P + D·(F − 1) + output_padding + 1"
+    examples = (
+        {"filters": 6, "kernel": 2, "stride": 2},  # U-Net's up-convolution
+        {"filters": 4, "kernel": 3, "stride": 2, "padding": 1, "output_padding": 1},
+        {"filters": 4, "kernel": 4, "stride": 2, "padding": 1, "bias": False},  # DCGAN
+        {"filters": 6, "kernel": [3, 2], "stride": [2, 3], "padding": [1, 0], "output_padding": [0, 2], "groups": 2},
+        {"filters": 4, "kernel": 3, "stride": 2, "dilation": 2, "output_padding": 1},
+        {"filters": 8, "kernel": 3, "stride": 2, "padding": "same"},  # Keras: crops one row at the end
+        {"filters": 8, "kernel": 4, "stride": 2, "padding": "same"},  # Keras: torch's padding 1
+        {"filters": 2, "kernel": 2, "stride": 1, "padding": "same"},  # Keras: output_padding would be ≥ stride
+        {"filters": 3, "kernel": 2, "stride": 3, "padding": "valid"},  # k < s: (n − 1)·s + s
+        {"filters": 3, "kernel": 5, "stride": 2, "padding": "valid", "dilation": 2},
+        {"filters": 3, "kernel": 3, "stride": 2, "padding": "same", "output_padding": 0},
+        {"filters": 3, "kernel": 3, "stride": 3, "padding": "valid", "output_padding": 2},
+        ({"filters": 5, "kernel": 4, "stride": 2, "padding": 1}, (4, 7)),
+        ({"filters": 3, "kernel": 3, "stride": 2, "padding": "same", "groups": 3}, (3, 5)),
+        ({"filters": 2, "kernel": [2, 3, 3], "stride": [1, 2, 2], "padding": [0, 1, 1], "output_padding": [0, 1, 0]},
+         (4, 3, 5, 4)),
+        ({"filters": 2, "kernel": 3, "stride": 2, "padding": "same"}, (4, 3, 5, 4)),
+    )
+    args = (
+        Arg("filters", "pos_int", aliases=("out_channels",), help="output channels"),
+        Arg("kernel", "sizes", aliases=("kernel_size",)),
+        Arg("stride", "sizes", 1, ("strides",)),
+        Arg("padding", "padding", 0, help="rows cut from each end of the full output; or Keras same | valid"),
+        Arg("output_padding", "padding", None, help="rows added at the end (must be smaller than stride or dilation)"),
+        Arg("dilation", "sizes", 1, ("dilation_rate",)),
+        Arg("groups", "pos_int", 1),
+        Arg("bias", "bool", True, ("use_bias",)),
+        Arg("in_channels", "opt_pos_int", None, help="optional check of the input channels"),
+    )
+
+    def parse_args(self, raw):
+        a = super().parse_args(raw)
+        if isinstance(a["output_padding"], str):
+            raise CnncalcError(f"output_padding must be a number of rows, not '{a['output_padding']}'",
+                               fix="same and valid belong to padding")
+        return a
+
+    def infer(self, a, x, ctx):
+        self.need_spatial(self.name, x)
+        c, g = x[0], a["groups"]
+        if a["in_channels"] is not None and ctx.differ((a["in_channels"],), (c,), "input channels match"):
+            raise CnncalcError(f"conv_transpose expects {a['in_channels']} input channels but gets {c}",
+                               fix=f"set in_channels: {c} or fix the layer before it")
+        if ctx.differ((c % g,), (0,), "groups divide the channels") or a["filters"] % g:
+            raise CnncalcError(f"groups {g} must divide both the input channels {c} and the filters {a['filters']}",
+                               fix=f"use groups that divide {c} and {a['filters']}")
+        axes = [_axis(ctx, *spec) for spec in _axis_specs(a, x)]
+        formula = axes[0].formula if all(r.formula == axes[0].formula for r in axes) else "; ".join(
+            f"{name[0].upper()}: {r.formula}" for r, name in zip(axes, AXIS_NAMES[len(axes)]))
+        window = Window(kernel=tuple(r.window_kernel for r in axes), stride=tuple(r.window_stride for r in axes),
+                        pad=tuple(r.window_pad for r in axes), reads=tuple(r.reads for r in axes))
+        return Inference((a["filters"], *(r.out for r in axes)), formula, window)
+
+    def params(self, a, x, y):
+        return x[0] * (a["filters"] // a["groups"]) * _kernel_volume(a, x) + (a["filters"] if a["bias"] else 0)
+
+    def macs(self, a, x, y):
+        return math.prod(x) * (a["filters"] // a["groups"]) * _kernel_volume(a, x)
+
+    def torchinfo_mult_adds(self, a, x, y):
+        return self.params(a, x, y) * math.prod(y[1:])
+
+    def build(self, a, x):
+        import torch.nn as nn
+
+        rank = len(x) - 1
+        specs = list(_axis_specs(a, x))
+        kernel = tuple(s[1] for s in specs)
+        stride = tuple(s[2] for s in specs)
+        dilation = tuple(s[4] for s in specs)
+        cuts = [_cuts(*s[1:]) for s in specs]
+        native = [_native(before, after, s, d) for (before, after), s, d in zip(cuts, stride, dilation)]
+        if all(n is not None for n in native):
+            cls = getattr(nn, f"ConvTranspose{rank}d")
+            return cls(x[0], a["filters"], kernel, stride, tuple(n[0] for n in native), tuple(n[1] for n in native),
+                       a["groups"], a["bias"], dilation)
+        return _cropping_conv_transpose(rank)(x[0], a["filters"], kernel, stride, tuple(cuts), a["groups"], a["bias"],
+                                              dilation)
+
+
+def _axis_specs(a, x):
+    """(n, k, s, padding, dilation, output_padding) per spatial axis."""
+    rank = len(x) - 1
+    kernel = per_axis(a["kernel"], rank, "kernel", "conv_transpose")
+    stride = per_axis(a["stride"], rank, "stride", "conv_transpose")
+    dilation = per_axis(a["dilation"], rank, "dilation", "conv_transpose")
+    pad = a["padding"]
+    pads = (pad,) * rank if isinstance(pad, str) else per_axis(pad, rank, "padding", "conv_transpose")
+    op = a["output_padding"]
+    ops = (None,) * rank if op is None else per_axis(op, rank, "output_padding", "conv_transpose")
+    for i in range(rank):
+        yield x[1 + i], kernel[i], stride[i], pads[i], dilation[i], ops[i]
+
+
+def _cuts(k, s, p, d, op) -> tuple[int, int]:
+    """Rows cut from the start and the end of the full output ``(n − 1)·s + d·(k − 1) + 1`` (a
+    negative cut at the end adds rows). Numeric padding: ``p`` and ``p − output_padding``. Keras:
+    JAX's padding of the spread input, ``left`` and ``right``, cut ``keff − 1 − left`` and
+    ``keff − 1 − right``."""
+    keff = d * (k - 1) + 1
+    if p == "valid":
+        extra = max(keff, s) - keff if op is None else op
+        return 0, -extra
+    if p == "same":
+        total = s + keff - 2 if op is None else keff + keff % 2 - 2 + op
+        left = min(total // 2 + total % 2, keff - 1)
+        return keff - 1 - left, keff - 1 - (total - left)
+    return p, p - (op or 0)
+
+
+def _native(before, after, s, d):
+    """torch's (padding, output_padding) for these cuts, or None where torch cannot say them."""
+    op = before - after
+    if before >= 0 and 0 <= op < max(s, d):
+        return before, op
+    return None
+
+
+class _Axis:
+    __slots__ = ("out", "formula", "window_kernel", "window_stride", "window_pad", "reads")
+
+
+def _axis(ctx, n, k, s, p, d, op) -> _Axis:
+    keff = d * (k - 1) + 1
+    if op is not None and op >= s and op >= d:
+        raise CnncalcError(f"output_padding {op} must be smaller than the stride {s} or the dilation {d}",
+                           fix=f"use output_padding of at most {max(s, d) - 1} (torch refuses more; a larger output "
+                               "needs a larger stride or a pad layer)")
+    before, after = _cuts(k, s, p, d, op)
+    out = (n - 1) * s + keff - before - after
+    kernel_text = str(k) if d == 1 else f"{d}·({k} − 1) + 1"
+    if p == "same":
+        formula = f"{n}·{s} = {out} (same)" if op is None else f"({n} − 1)·{s} + {keff % 2} + {op} = {out} (same)"
+    elif p == "valid":
+        formula = (f"({n} − 1)·{s} + max({keff}, {s}) = {out} (valid)" if op is None
+                   else f"({n} − 1)·{s} + {keff} + {op} = {out} (valid)")
+    else:
+        formula = f"({n} − 1)·{s} − 2·{p} + {kernel_text}" + (f" + {op}" if op else "") + f" = {out}"
+    if ctx.violated(out < 1, "output not empty"):
+        fix = "use a larger input"
+        if isinstance(p, int):
+            fix = f"use padding of at most {((n - 1) * s + keff - 1 + (op or 0)) // 2}"
+        raise CnncalcError(f"conv_transpose gives an empty output: {formula}", fix=fix)
+    r = _Axis()
+    r.out, r.formula = out, formula
+    # the receptive field: output row o is row o + before of the full output, where input row i
+    # stamps kernel tap j at i·s + d·j; so it reads the i with i·s = o + before − d·j. The pattern
+    # repeats every s rows, one input row on (none where the taps fall between input rows). As a
+    # window moving 1/s per row: the interval [(o + before − (keff − 1))/s, (o + before)/s].
+    r.reads = _reads(k, s, d, before)
+    r.window_kernel = _number(1 + Fraction(keff - 1, s))
+    r.window_stride = _number(Fraction(1, s))
+    r.window_pad = _number(Fraction(keff - 1 - before, s))
+    return r
+
+
+def _reads(k, s, d, before) -> tuple:
+    """(period, step, first, last, tap): output row q < s reads input rows first[q] to last[q],
+    every tap-th (the taps that land on input rows are s/gcd(d, s) apart, d/gcd(d, s) rows)."""
+    first, last = [], []
+    for q in range(s):
+        rows = [(q + before - d * j) // s for j in range(k) if (q + before - d * j) % s == 0]
+        first.append(min(rows) if rows else None)
+        last.append(max(rows) if rows else None)
+    return s, 1, tuple(first), tuple(last), d // math.gcd(d, s)
+
+
+def _number(value: Fraction):
+    return int(value) if value.denominator == 1 else value
+
+
+def _kernel_volume(a, x) -> int:
+    return math.prod(per_axis(a["kernel"], len(x) - 1, "kernel", "conv_transpose"))
+
+
+@functools.cache
+def _cropping_conv_transpose(rank: int):
+    """A torch transposed convolution that cuts its full output unevenly (Keras' ``same`` with an
+    odd kernel and stride 2 keeps the first row and drops the last), defined on first use so the
+    symbolic path never imports torch. It subclasses ``ConvTransposeNd``: same parameters, and
+    torchinfo counts it as the convolution it is."""
+    import torch.nn as nn
+    import torch.nn.functional as F
+
+    base = getattr(nn, f"ConvTranspose{rank}d")
+    conv = getattr(F, f"conv_transpose{rank}d")
+
+    class CroppingConvTranspose(base):
+        def __init__(self, in_channels, out_channels, kernel, stride, cuts, groups, bias, dilation):
+            super().__init__(in_channels, out_channels, kernel, stride, 0, 0, groups, bias, dilation)
+            self.cuts = tuple(cuts)
+            self.pad = tuple(v for before, after in reversed(self.cuts) for v in (-before, -after))
+
+        def forward(self, x):
+            full = conv(x, self.weight, None, self.stride, 0, 0, self.groups, self.dilation)
+            y = F.pad(full, self.pad)  # negative pads cut; positive ones add rows the kernel never reached
+            if self.bias is not None:
+                y = y + self.bias.view(1, -1, *([1] * rank))
+            return y
+
+        def extra_repr(self) -> str:
+            return super().extra_repr() + f", cuts={self.cuts}"
+
+    CroppingConvTranspose.__name__ = CroppingConvTranspose.__qualname__ = f"CroppingConvTranspose{rank}d"
+    return CroppingConvTranspose

@@ -1,0 +1,220 @@
+"""Upsampling by interpolation (FPN's top-down path, DeepLab's logits stretched to the image),
+1-D to 3-D by the input's rank.
+
+The output size is torch's: ``⌊n·scale⌋`` (computed as torch does, ``floor(float(n)·scale)``),
+a fixed ``size``, or the spatial size of another tensor (``like: name``: DeepLab's
+``F.interpolate(x, size=image.shape[-2:])``). Interpolation reads, per output row ``o``, the
+input at ``src = o·r + c`` with ``r = 1/scale`` (or ``n/out`` when the size is given; with
+``align_corners`` ``(n − 1)/(out − 1)``) — ``nearest`` takes ``⌊src⌋``, ``linear`` the two
+neighbours of ``src``, ``bicubic`` four.
+
+Counts: no parameters, no MACs. fvcore has a handle for exactly two of torch's operators,
+``upsample_nearest2d`` (one per output element) and ``upsample_bilinear2d`` (four per output
+element); it counts every other mode and rank (``nearest`` 1-D/3-D, ``linear``, ``trilinear``,
+``bicubic``, ``nearest-exact``) as nothing, and so does cnncalc. torchinfo and FlopCounterMode
+count nothing.
+"""
+
+from __future__ import annotations
+
+import math
+from fractions import Fraction
+
+from .. import dim
+from ..errors import CnncalcError
+from . import register
+from .base import GLOBAL, Arg, Inference, LayerKind, Window, numel, per_axis
+
+MODES = ("nearest", "linear", "bilinear", "trilinear", "bicubic", "nearest-exact")
+_LINEAR = {1: "linear", 2: "bilinear", 3: "trilinear"}
+
+
+@register
+class Upsample(LayerKind):
+    name = "upsample"
+    aliases = ("Upsample", "interpolate", "resize", "upsample_nearest", "upsample_bilinear")
+    shorthand = "scale"
+    summary = "interpolation to ⌊n·scale⌋, a size, or another tensor's size (like:); nearest | bilinear | bicubic"
+    examples = (
+        {"scale": 2},
+        {"scale": 2, "mode": "bilinear"},
+        {"scale": [2, 3], "mode": "bilinear", "align_corners": True},
+        {"scale": 1.5, "mode": "bicubic"},
+        {"size": [13, 4], "mode": "bilinear"},
+        {"size": 20},
+        {"scale": 0.5, "mode": "bilinear"},
+        {"scale": 3, "mode": "nearest-exact"},
+        {"like": (5, 14, 18), "mode": "bilinear"},
+        ({"like": (1, 16, 16), "mode": "bilinear"}, (4, 1, 1)),  # DeepLab's image pooling
+        ({"scale": 2}, (3, 7)),
+        ({"scale": 2.5, "mode": "linear", "align_corners": True}, (3, 7)),
+        ({"size": 11, "mode": "linear"}, (3, 7)),
+        ({"scale": [1, 2, 2]}, (2, 3, 4, 5)),
+        ({"scale": 2, "mode": "trilinear"}, (2, 3, 4, 5)),
+    )
+    args = (
+        Arg("scale", "factors", None, ("scale_factor",), help="output = ⌊input·scale⌋ per axis"),
+        Arg("size", "sizes", None, ("output_size",), help="the output's spatial size"),
+        Arg("like", "tensor", None, help="a tensor whose spatial size the output takes"),
+        Arg("mode", "choice", "nearest", ("interpolation",), choices=MODES),
+        Arg("align_corners", "bool", False),
+    )
+
+    def parse_args(self, raw):
+        a = super().parse_args(raw)
+        given = [k for k in ("scale", "size", "like") if a[k] is not None]
+        if len(given) != 1:
+            raise CnncalcError(
+                f"upsample takes one of scale, size or like, not {' and '.join(given)}" if given
+                else "upsample needs scale, size or like",
+                fix="scale: 2 doubles the size; size: [h, w] or like: <tensor> fixes it")
+        if a["align_corners"] and a["mode"] in ("nearest", "nearest-exact"):
+            raise CnncalcError(f"align_corners applies to the interpolating modes, not {a['mode']}",
+                               fix="use mode: bilinear, or drop align_corners (torch refuses it)")
+        return a
+
+    def infer(self, a, x, ctx):
+        rank = self.need_spatial(self.name, x)
+        if a["mode"] == "bicubic" and rank != 2:
+            raise CnncalcError(f"bicubic interpolation needs a [C, H, W] input but gets {list(x)}",
+                               fix="use mode: linear or nearest (torch has bicubic in 2-D only)")
+        n = x[1:]
+        if a["like"] is not None:
+            like = a["like"]
+            if len(like) != len(x):
+                raise CnncalcError(f"upsample like: a tensor of shape {list(like)}, but the input is {list(x)}",
+                                   fix="like: names a tensor with as many spatial axes as the input")
+            out = tuple(like[1:])
+            formula = f"→ {_text(out)} (another tensor's size)"
+        elif a["size"] is not None:
+            out = per_axis(a["size"], rank, "size", self.name)
+            formula = f"→ {_text(out)}"
+        else:
+            scale = per_axis(a["scale"], rank, "scale", self.name)
+            out = tuple(_scaled(m, f) for m, f in zip(n, scale))
+            formula = " × ".join(f"⌊{m}·{_factor_text(f)}⌋" if _fractional(f) else f"{m}·{int(f)}"
+                                 for m, f in zip(n, scale)) + f" = {_text(out)}"
+        for size in out:
+            if ctx.violated(size < 1, "output not empty"):
+                raise CnncalcError(f"upsample gives an empty output: {formula}", fix="use a larger scale or size")
+        mode = _LINEAR[rank] if a["mode"] in _LINEAR.values() else a["mode"]
+        return Inference((x[0], *out), f"{formula} ({mode})", _window(a, n, out))
+
+    def fvcore_flops(self, a, x, y):
+        if len(x) != 3:
+            return 0
+        return {"nearest": 1, "linear": 4, "bilinear": 4, "trilinear": 4}.get(a["mode"], 0) * numel(y)
+
+    def build(self, a, x):
+        import torch.nn as nn
+
+        rank = len(x) - 1
+        mode = _LINEAR[rank] if a["mode"] in _LINEAR.values() else a["mode"]
+        align = a["align_corners"] if mode not in ("nearest", "nearest-exact") else None
+        if a["scale"] is not None:
+            scale = tuple(float(f) for f in per_axis(a["scale"], rank, "scale", self.name))
+            return nn.Upsample(scale_factor=scale, mode=mode, align_corners=align)
+        size = tuple(a["like"][1:]) if a["like"] is not None else per_axis(a["size"], rank, "size", self.name)
+        return nn.Upsample(size=tuple(size), mode=mode, align_corners=align)
+
+
+@register
+class KerasUpSampling(Upsample):
+    """Keras' ``UpSampling2D``: its ``size`` is a scale (2 doubles), its ``interpolation`` the
+    mode; every rule is the upsample's."""
+
+    name = "upsampling"
+    aliases = ("UpSampling1D", "UpSampling2D", "UpSampling3D")
+    shorthand = "size"
+    summary = "Keras' UpSampling2D: size is the scale factor (default 2), interpolation the mode"
+    examples = ({}, {"size": [2, 3], "interpolation": "bilinear"}, ({"size": 3}, (2, 5)))
+    args = (
+        Arg("size", "factors", 2, help="the scale factor per axis (Keras' meaning of size)"),
+        Arg("interpolation", "choice", "nearest", choices=("nearest", "bilinear", "bicubic")),
+    )
+
+    def parse_args(self, raw):
+        a = LayerKind.parse_args(self, raw)
+        return {"scale": a["size"], "size": None, "like": None, "mode": a["interpolation"], "align_corners": False}
+
+
+def _scaled(n, f):
+    """torch's output size: ``floor(float(n)·scale)``, in doubles as torch computes it; a formula
+    uses the scale's exact fraction."""
+    if dim.is_known(n):
+        return math.floor(float(n) * f)
+    if float(f).is_integer():
+        return n * int(f)
+    q = _fraction(f)
+    return (n * q.numerator) // q.denominator
+
+
+def _fraction(f) -> Fraction:
+    return Fraction(f).limit_denominator(1 << 16)
+
+
+def _fractional(f) -> bool:
+    return not float(f).is_integer()
+
+
+def _factor_text(f) -> str:
+    return f"{f:g}"
+
+
+def _text(sizes) -> str:
+    return "×".join(map(str, sizes))
+
+
+def _window(a, n, out):
+    """The receptive field: output row ``o`` reads the input around ``src = o·r + c`` — ``nearest``
+    the row ``⌊src⌋``; ``linear`` the two rows around ``src``, or only ``src`` where it is whole (the
+    other weight is 0); ``bicubic`` four (``⌊src⌋ − 1`` to ``⌊src⌋ + 2``), or one. With ``r = u/v``
+    the pattern repeats every ``v`` output rows, ``u`` input rows on: those are the exact ``reads``.
+    The window around them is the narrowest interval moving ``r`` per row that holds every read:
+    ``src`` lies on a grid of ``1/b``, so a read lies at most ``1 − 1/b`` (``nearest``: below only)
+    or ``2 − 1/b`` (``bicubic``) from it.
+
+    cnncalc takes ``r`` exact (``1/scale``, or ``n/out`` for a size); torch computes ``src`` in
+    float32, which for a ratio float32 rounds down (7/10) can land one row lower at the few
+    outputs where the exact ``src`` is whole."""
+    if not (dim.all_known(n) and dim.all_known(out)):
+        return GLOBAL  # (sizes that are formulas: the field is not tracked)
+    mode = a["mode"]
+    kernel, stride, pad, reads = [], [], [], []
+    scales = per_axis(a["scale"], len(n), "scale", "upsample") if a["scale"] is not None else (None,) * len(n)
+    for m, o, f in zip(n, out, scales):
+        if a["align_corners"]:
+            r = Fraction(m - 1, o - 1) if o > 1 else Fraction(1)
+            c = Fraction(0)
+        else:
+            r = 1 / _fraction(f) if f is not None else Fraction(m, o)
+            c = {"nearest": Fraction(0), "nearest-exact": r / 2}.get(mode, (r - 1) / 2)
+        grid = 1 - Fraction(1, math.lcm(r.denominator, c.denominator))
+        cubic = 1 + grid if grid else 0  # (at a whole src the cubic weights of the neighbours are 0)
+        before, after = {"nearest": (grid, 0), "nearest-exact": (grid, 0), "bicubic": (cubic, cubic)}.get(
+            mode, (grid, grid))
+        kernel.append(_number(1 + before + after))
+        stride.append(_number(r))
+        pad.append(_number(before - c))
+        reads.append(_reads(mode, r, c))
+    return Window(tuple(kernel), tuple(stride), tuple(pad), tuple(reads))
+
+
+def _reads(mode, r: Fraction, c: Fraction) -> tuple:
+    """(period, step, first, last, tap): output row q < period reads input rows first[q] to last[q]."""
+    first, last = [], []
+    for q in range(r.denominator):
+        src = q * r + c
+        low = math.floor(src)
+        whole = src == low
+        if mode in ("nearest", "nearest-exact") or whole:
+            span = (low, low)
+        else:
+            span = (low, low + 1) if mode != "bicubic" else (low - 1, low + 2)
+        first.append(span[0])
+        last.append(span[1])
+    return r.denominator, r.numerator, tuple(first), tuple(last), 1
+
+
+def _number(value: Fraction):
+    return int(value) if value.denominator == 1 else value
