@@ -14,7 +14,7 @@ import functools
 
 from ..errors import CnncalcError
 from . import register
-from .base import Arg, Inference, LayerKind, numel
+from .base import Arg, Inference, LayerKind, Unmappable, numel
 
 
 @register
@@ -134,6 +134,38 @@ class LayerNorm(LayerKind):
         Arg("bias", "bool", True, ("center",), help="the affine shift (with affine)"),
     )
 
+    # (torchvision's LayerNorm2d and cnncalc's own build normalise over the channels of any rank)
+    torch_modules = ("LayerNorm", "LayerNorm2d", "ChannelLayerNorm")
+    torch_calls = ("layer_norm",)
+    onnx_ops = ("LayerNormalization", "Transpose+LayerNormalization+Transpose")
+
+    def from_torch(self, module, x, y):
+        over_channels = type(module).__name__ != "LayerNorm"
+        if tuple(module.normalized_shape) != (x[0],) or (len(x) != 1 and not over_channels):
+            raise Unmappable(f"a layer norm over {list(module.normalized_shape)} of a {list(x)} tensor (cnncalc's "
+                             "is over the channels)")
+        return _ln_args(module.eps, module.elementwise_affine, getattr(module, "bias", None) is not None)
+
+    def from_call(self, call):
+        if len(call.x[0]) != 1 or tuple(call.arg(1, "normalized_shape")) != tuple(call.x[0]):
+            raise Unmappable("a layer norm over other axes than a flat input's")
+        weight, bias = call.arg(2, "weight"), call.arg(3, "bias")
+        return _ln_args(call.arg(4, "eps", 1e-5), weight is not None, bias is not None)
+
+    def from_onnx(self, node):
+        x, norm = node.x[0], node
+        if "+" in node.op:  # channels moved last, normalised, moved back (ConvNeXt's LayerNorm2d)
+            first, norm, last = node.parts
+            rank = len(x) + 1
+            if first.attr("perm") != [0, *range(2, rank), 1] or last.attr("perm") != [0, rank - 1, *range(1, rank - 1)]:
+                raise Unmappable("transposes other than channels to the last axis and back")
+        elif len(x) != 1:
+            raise Unmappable(f"a LayerNormalization over the last axis of a {list(x)} tensor (cnncalc's is over "
+                             "the channels)")
+        if norm.attr("axis", -1) not in (-1, len(norm.x[0])):
+            raise Unmappable("a LayerNormalization over more than the last axis")
+        return _ln_args(norm.attr("epsilon", 1e-5), norm.is_parameter(1), norm.is_parameter(2))
+
     def infer(self, a, x, ctx):
         _norm_rank(self.name, x)
         return Inference(x, f"normalise over {x[0]} channels" + (" at each position" if len(x) > 1 else ""))
@@ -183,6 +215,30 @@ class GroupNorm(LayerKind):
         Arg("affine", "bool", True),
     )
 
+    torch_modules = ("GroupNorm",)
+    torch_calls = ("group_norm",)
+    # (torch's exporter writes a group norm as an instance norm of the groups, then the affine)
+    onnx_ops = ("GroupNormalization", "Reshape+InstanceNormalization+Reshape+Mul+Add")
+
+    def from_torch(self, module, x, y):
+        return _gn_args(module.num_groups, module.eps, module.affine)
+
+    def from_call(self, call):
+        return _gn_args(call.arg(1, "num_groups"), call.arg(4, "eps", 1e-5), call.arg(2, "weight") is not None)
+
+    def from_onnx(self, node):
+        x = node.x[0]
+        if node.op == "GroupNormalization":
+            if node.initializer(1) != (x[0],):
+                raise Unmappable("a GroupNormalization with one scale per group (opset 18), not per channel")
+            return _gn_args(node.attr("num_groups"), node.attr("epsilon", 1e-5), node.is_parameter(1))
+        split, norm, _, mul, add = node.parts
+        groups = split.y
+        if len(groups) != 2 or groups[0] * groups[1] != numel(x) or x[0] % groups[0]:
+            raise Unmappable("a reshape other than into groups of channels")
+        affine = bool(mul.parameter_inputs()) and bool(add.parameter_inputs())
+        return _gn_args(groups[0], norm.attr("epsilon", 1e-5), affine)
+
     def infer(self, a, x, ctx):
         _norm_rank(self.name, x)
         g = a["groups"]
@@ -217,6 +273,19 @@ class InstanceNorm(LayerKind):
         Arg("affine", "bool", False, help="torch's default: no learnable scale and shift"),
     )
 
+    torch_modules = ("InstanceNorm1d", "InstanceNorm2d", "InstanceNorm3d")
+    torch_calls = ("instance_norm",)
+    onnx_ops = ("InstanceNormalization",)
+
+    def from_torch(self, module, x, y):
+        return _in_args(module.eps, module.affine)
+
+    def from_call(self, call):
+        return _in_args(call.arg(7, "eps", 1e-5), call.arg(3, "weight") is not None)
+
+    def from_onnx(self, node):
+        return _in_args(node.attr("epsilon", 1e-5), node.is_parameter(1))
+
     def infer(self, a, x, ctx):
         self.need_spatial(self.name, x)
         return Inference(x, f"normalise each of {x[0]} channels over its positions")
@@ -239,3 +308,28 @@ class InstanceNorm(LayerKind):
 def _norm_rank(kind: str, x: tuple) -> None:
     if not 1 <= len(x) <= 4:
         raise CnncalcError(f"{kind} needs [F], [C, L], [C, H, W] or [C, D, H, W] but gets {list(x)}")
+
+
+def _ln_args(eps, affine, bias) -> dict:
+    out = {} if eps == 1e-5 else {"eps": float(eps)}
+    if not affine:
+        out["affine"] = False
+    elif not bias:
+        out["bias"] = False
+    return out
+
+
+def _gn_args(groups, eps, affine) -> dict:
+    out = {"groups": int(groups)}
+    if eps != 1e-5:
+        out["eps"] = float(eps)
+    if not affine:
+        out["affine"] = False
+    return out
+
+
+def _in_args(eps, affine) -> dict:
+    out = {} if eps == 1e-5 else {"eps": float(eps)}
+    if affine:
+        out["affine"] = True
+    return out

@@ -14,7 +14,7 @@ import functools
 
 from ..errors import CnncalcError
 from . import register
-from .base import Arg, Inference, LayerKind, Window
+from .base import Arg, Inference, LayerKind, Unmappable, Window
 from .sliding import AXIS_NAMES
 
 _EDGE_NAMES = {"length": ("start", "end"), "depth": ("front", "back"), "height": ("top", "bottom"),
@@ -79,6 +79,37 @@ class Pad(LayerKind):
                                fix="drop value, or use mode: constant")
         return a
 
+    torch_modules = tuple(f"{kind}Pad{rank}d" for kind in ("Zero", "Constant", "Reflection", "Replication", "Circular")
+                          for rank in (1, 2, 3))
+    torch_calls = ("pad",)
+    onnx_ops = ("Pad",)
+
+    def from_torch(self, module, x, y):
+        mode = _TORCH_MODES[type(module).__name__[:-len("Pad1d")]]
+        return _pad_args(_torch_pairs(module.padding, len(x) - 1), mode, getattr(module, "value", 0.0))
+
+    def from_call(self, call):
+        return _pad_args(_torch_pairs(call.arg(1, "pad"), len(call.x[0]) - 1), call.arg(2, "mode", "constant"),
+                         call.arg(3, "value") or 0.0)
+
+    def from_onnx(self, node):
+        mode = {"constant": "constant", "reflect": "reflect", "edge": "replicate", "wrap": "circular"}.get(
+            node.attr("mode", "constant"))
+        if mode is None:
+            raise Unmappable(f"Pad mode {node.attr('mode')!r}")
+        pads = node.constant(1) if len(node.inputs) > 1 else node.attr("pads")
+        rank = len(node.x[0]) + 1  # (ONNX pads every axis, batch and channels included)
+        axes = node.constant(3, None)
+        if axes is not None:  # (opset 18: pads for these axes only)
+            full = [0] * (2 * rank)
+            for i, axis in enumerate(axes):
+                full[axis % rank], full[rank + axis % rank] = pads[i], pads[len(axes) + i]
+            pads = full
+        if any(pads[:2]) or any(pads[rank:rank + 2]):
+            raise Unmappable("a pad of the batch or the channels")
+        value = node.constant(2, 0.0)
+        return _pad_args(list(zip(pads[2:rank], pads[rank + 2:])), mode, 0.0 if value is None else value)
+
     def infer(self, a, x, ctx):
         rank = self.need_spatial(self.name, x)
         pairs = edges(a["padding"], rank, "padding", self.name)
@@ -132,6 +163,28 @@ class Crop(LayerKind):
             raise CnncalcError("crop takes one of cropping or like" + (", not both" if a["like"] is not None else ""),
                                fix="cropping: [[top, bottom], [left, right]], or like: <tensor> for a centre crop")
         return a
+
+    torch_calls = ("getitem",)
+    onnx_ops = ("Slice", "Slice+Slice", "Slice+Slice+Slice")
+
+    def from_call(self, call):
+        cuts = index_cuts(call.arg(1), call.x[0])
+        if cuts[0] != (0, 0, 1) or any(step != 1 for _, _, step in cuts):
+            raise Unmappable("a slice of the channels, or with a step (cnncalc's crop cuts the spatial edges)")
+        return {"cropping": edges_value([(b, e) for b, e, _ in cuts[1:]])}
+
+    def from_onnx(self, node):
+        x = node.x[0]
+        pairs = [(0, 0)] * (len(x) - 1)
+        for part in (node.parts if "+" in node.op else [node]):
+            for axis, start, end, step in onnx_slice(part):
+                if axis == 0 or step != 1:
+                    raise Unmappable("a slice of the channels, or with a step (cnncalc's crop cuts the spatial edges)")
+                n = part.x[0][axis]
+                first, stop, _ = slice(start, end).indices(n)
+                before, after = pairs[axis - 1]
+                pairs[axis - 1] = (before + first, after + n - max(stop, first))
+        return {"cropping": edges_value(pairs)}
 
     def infer(self, a, x, ctx):
         rank = self.need_spatial(self.name, x)
@@ -194,3 +247,84 @@ def _crop_module():
             return f"cuts={self.cuts}"
 
     return Crop
+
+
+# -- import: what torch and ONNX write for a pad or a crop ----------------------------------------------
+_TORCH_MODES = {"Zero": "constant", "Constant": "constant", "Reflection": "reflect", "Replication": "replicate",
+                "Circular": "circular"}
+
+
+def edges_value(pairs) -> int | list:
+    """(before, after) per spatial axis as a person writes it: one number, one per axis, or pairs."""
+    pairs = [tuple(int(v) for v in p) for p in pairs]
+    if all(b == e for b, e in pairs):
+        sizes = [b for b, _ in pairs]
+        return sizes[0] if all(s == sizes[0] for s in sizes) else sizes
+    return list(pairs[0]) if len(pairs) == 1 else [list(p) for p in pairs]
+
+
+def _torch_pairs(pad, rank: int) -> list:
+    """torch's pad tuple (last axis first: left, right, top, bottom, …) as (before, after) per
+    spatial axis, first axis first."""
+    pad = (pad,) * (2 * rank) if isinstance(pad, int) else tuple(pad)
+    pairs = [(pad[i], pad[i + 1]) for i in range(0, len(pad), 2)][::-1]  # first axis first
+    if len(pairs) > rank:
+        if any(v for p in pairs[:-rank] for v in p):
+            raise Unmappable("a pad of the batch or the channels")
+        pairs = pairs[-rank:]
+    return [(0, 0)] * (rank - len(pairs)) + pairs
+
+
+def _pad_args(pairs, mode: str, value) -> dict:
+    if any(v < 0 for p in pairs for v in p):
+        raise Unmappable("a negative pad (a crop)")
+    if mode not in ("constant", "reflect", "replicate", "circular"):
+        raise Unmappable(f"pad mode {mode!r}")
+    out = {"padding": edges_value(pairs)}
+    if mode != "constant":
+        out["mode"] = mode
+    elif value:
+        out["value"] = float(value)
+    return out
+
+
+def index_cuts(index, x: tuple) -> list:
+    """A torch index (``x[:, :, 2:-2, 2:-2]``) as (before, after, step) per axis of ``x`` (batch
+    excluded), channels first; anything but slices of the batch-kept tensor is refused."""
+    index = index if isinstance(index, tuple) else (index,)
+    if any(i is Ellipsis for i in index):
+        at = index.index(Ellipsis)
+        index = index[:at] + (slice(None),) * (len(x) + 1 - len(index) + 1) + index[at + 1:]
+    if len(index) > len(x) + 1 or not all(isinstance(i, slice) for i in index):
+        raise Unmappable("an index that is not slices of every axis (an integer drops an axis)")
+    index = index + (slice(None),) * (len(x) + 1 - len(index))
+    if index[0] != slice(None):
+        raise Unmappable("a slice of the batch")
+    cuts = []
+    for s, n in zip(index[1:], x):
+        if not all(v is None or isinstance(v, int) for v in (s.start, s.stop, s.step)):
+            raise Unmappable("a slice whose bounds are not known numbers")
+        first, stop, step = s.indices(n)
+        if step < 1:
+            raise Unmappable("a slice with a negative step")
+        cuts.append((first, n - max(stop, first), step))
+    return cuts
+
+
+def onnx_slice(node) -> list:
+    """An ONNX Slice as (axis, start, end, step) per sliced axis, the axis counted without the
+    batch (0 = channels); the batch itself is refused."""
+    x = node.x[0]
+    if len(node.inputs) < 3:  # (before opset 10: attributes)
+        starts, ends, axes, steps = node.attr("starts"), node.attr("ends"), node.attr("axes"), None
+    else:
+        starts, ends, axes, steps = node.constant(1), node.constant(2), node.constant(3, None), node.constant(4, None)
+    axes = list(range(len(starts))) if axes is None else axes
+    steps = [1] * len(starts) if steps is None else steps
+    out = []
+    for axis, start, end, step in zip(axes, starts, ends, steps):
+        axis %= len(x) + 1
+        if axis == 0:
+            raise Unmappable("a slice of the batch")
+        out.append((axis - 1, int(start), int(end), int(step)))
+    return out

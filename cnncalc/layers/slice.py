@@ -22,7 +22,7 @@ import functools
 from .. import dim
 from ..errors import CnncalcError
 from . import register
-from .base import GLOBAL, Arg, Inference, LayerKind, Window
+from .base import GLOBAL, Arg, Inference, LayerKind, Unmappable, Window
 from .sliding import AXIS_NAMES
 
 _AXIS_ARG = Arg("axis", "axis", "channels", ("dim",),
@@ -87,6 +87,57 @@ class Slice(_Part):
         Arg("step", "pos_int", 1),
     )
 
+    torch_calls = ("getitem", "narrow", "split")
+    onnx_ops = ("Slice", "Split")
+
+    def from_call(self, call):
+        x = call.x[0]
+        if call.name == "split":  # a piece of torch.split(x, sizes, dim) (the importer gives its index)
+            axis = call.arg(2, "dim", 0) % (len(x) + 1)
+            if axis == 0:
+                raise Unmappable("a split of the batch")
+            sizes = call.arg(1, "split_size_or_sections", call.arg(1, "split_size"))
+            n, index = x[axis - 1], call.kwargs["index"]
+            if isinstance(sizes, int):
+                sizes = [min(sizes, n - k) for k in range(0, n, sizes)]
+            start = sum(sizes[:index])
+            return _slice_args(axis - 1, start, start + sizes[index], 1, x)
+        if call.name == "narrow":
+            axis, start, length = call.arg(1, "dim"), call.arg(2, "start"), call.arg(3, "length")
+            axis = axis % (len(x) + 1) - 1
+            start = start if start >= 0 else start + x[axis]
+            return _slice_args(axis, start, start + length, 1, x)
+        from .pad import index_cuts
+
+        cuts = index_cuts(call.arg(1), x)
+        cut = [i for i, (b, e, step) in enumerate(cuts) if (b, e, step) != (0, 0, 1)]
+        if len(cut) != 1:
+            raise Unmappable("a slice of more than one axis (cnncalc's slice cuts one)")
+        b, e, step = cuts[cut[0]]
+        return _slice_args(cut[0], b, x[cut[0]] - e, step, x)
+
+    def from_onnx(self, node):
+        x = node.x[0]
+        if node.op == "Split":
+            axis = node.attr("axis", 0) % (len(x) + 1)
+            if axis == 0:
+                raise Unmappable("a split of the batch")
+            n = x[axis - 1]
+            sizes = node.constant(1, None) if len(node.inputs) > 1 else node.attr("split")
+            if sizes is None:  # equal pieces (opset 18: num_outputs, the last one shorter)
+                size = -(-n // node.outputs)
+                sizes = [min(size, n - i * size) for i in range(node.outputs)]
+            start = sum(sizes[:node.output_index])
+            return _slice_args(axis - 1, start, start + sizes[node.output_index], 1, x)
+        from .pad import onnx_slice
+
+        cuts = onnx_slice(node)
+        if len(cuts) != 1:
+            raise Unmappable("a Slice of more than one axis (cnncalc's slice cuts one)")
+        axis, start, end, step = cuts[0]
+        first, stop, step = slice(start, end, step).indices(x[axis])
+        return _slice_args(axis, first, stop, step, x)
+
     def bounds(self, a, n, ctx):
         start, end, step = a["start"], a["end"], a["step"]
         text = f"[{'' if start is None else start}:{'' if end is None else end}" + (f":{step}]" if step != 1 else "]")
@@ -120,6 +171,18 @@ class Chunk(_Part):
         Arg("index", "index", help="which chunk: 0 is the first, −1 the last"),
         _AXIS_ARG,
     )
+
+    torch_calls = ("chunk",)  # a piece of x.chunk(chunks, dim) (the importer gives its index)
+
+    def from_call(self, call):
+        x = call.x[0]
+        axis = call.arg(2, "dim", 0) % (len(x) + 1)
+        if axis == 0:
+            raise Unmappable("a chunk of the batch")
+        out = {"chunks": int(call.arg(1, "chunks")), "index": int(call.kwargs["index"])}
+        if axis > 1:
+            out["axis"] = AXIS_NAMES[len(x) - 1][axis - 2]
+        return out
 
     def bounds(self, a, n, ctx):
         chunks, index = a["chunks"], a["index"]
@@ -170,3 +233,20 @@ def _part_module():
             return f"dim={self.dim}, " + (f"chunk={self.chunk}" if self.chunk else f"{self.where}")
 
     return Part
+
+
+def _slice_args(axis: int, start: int, end: int, step: int, x: tuple) -> dict:
+    """A slice entry as a person writes it: the axis by name (channels, the default, left out),
+    bounds that are the whole axis left out."""
+    if step < 1:
+        raise Unmappable("a slice with a negative step")
+    out = {}
+    if axis:
+        out["axis"] = AXIS_NAMES[len(x) - 1][axis - 1]
+    if start:
+        out["start"] = int(start)
+    if end < x[axis]:
+        out["end"] = int(end)
+    if step != 1:
+        out["step"] = int(step)
+    return out

@@ -23,7 +23,7 @@ from fractions import Fraction
 from .. import dim
 from ..errors import CnncalcError
 from . import register
-from .base import GLOBAL, Arg, Inference, LayerKind, Window, numel, per_axis
+from .base import GLOBAL, Arg, Inference, LayerKind, Unmappable, Window, numel, per_axis, squash
 
 MODES = ("nearest", "linear", "bilinear", "trilinear", "bicubic", "nearest-exact")
 _LINEAR = {1: "linear", 2: "bilinear", 3: "trilinear"}
@@ -72,6 +72,41 @@ class Upsample(LayerKind):
             raise CnncalcError(f"align_corners applies to the interpolating modes, not {a['mode']}",
                                fix="use mode: bilinear, or drop align_corners (torch refuses it)")
         return a
+
+    torch_modules = ("Upsample", "UpsamplingNearest2d", "UpsamplingBilinear2d")
+    torch_calls = ("interpolate", "upsample", "upsample_nearest", "upsample_bilinear")
+    onnx_ops = ("Resize", "Upsample")
+
+    def from_torch(self, module, x, y):
+        return _upsample_args(module.size, module.scale_factor, module.mode, bool(module.align_corners), x)
+
+    def from_call(self, call):
+        if call.arg(6, "antialias", False):
+            raise Unmappable("antialiased interpolation")
+        if call.name in ("upsample_nearest", "upsample_bilinear"):  # (size, scale_factor) only
+            mode, align = ("nearest", False) if call.name == "upsample_nearest" else ("bilinear", True)
+        else:
+            mode, align = call.arg(3, "mode", "nearest"), bool(call.arg(4, "align_corners"))
+        return _upsample_args(call.arg(1, "size"), call.arg(2, "scale_factor"), mode, align, call.x[0])
+
+    def from_onnx(self, node):
+        x = node.x[0]
+        if node.op == "Upsample":  # (before opset 10: scales only, as torch's nearest)
+            scales, sizes, transform = node.attr("scales") or node.constant(1), None, "asymmetric"
+        else:
+            if node.attr("antialias", 0) or node.attr("exclude_outside", 0) or node.attr("axes") is not None:
+                raise Unmappable("a Resize with antialias, exclude_outside or axes")
+            scales, sizes = node.constant(2, None), node.constant(3, None)
+            transform = node.attr("coordinate_transformation_mode", "half_pixel")
+        mode, align = _onnx_mode(node.attr("mode", "nearest"), transform, node.attr("nearest_mode", "round_prefer_floor"),
+                                 node.attr("cubic_coeff_a", -0.75), len(x) - 1)
+        if scales:
+            if list(scales[:2]) != [1, 1]:
+                raise Unmappable(f"a Resize that scales the batch or the channels ({scales})")
+            return _upsample_args(None, tuple(scales[2:]), mode, align, x)
+        if sizes:
+            return _upsample_args(tuple(sizes[2:]), None, mode, align, x)
+        raise Unmappable("a Resize with neither scales nor sizes")
 
     def infer(self, a, x, ctx):
         rank = self.need_spatial(self.name, x)
@@ -128,6 +163,7 @@ class KerasUpSampling(Upsample):
     shorthand = "size"
     summary = "Keras' UpSampling2D: size is the scale factor (default 2), interpolation the mode"
     examples = ({}, {"size": [2, 3], "interpolation": "bilinear"}, ({"size": 3}, (2, 5)))
+    torch_modules = torch_calls = onnx_ops = ()  # (what computes it imports as upsample)
     args = (
         Arg("size", "factors", 2, help="the scale factor per axis (Keras' meaning of size)"),
         Arg("interpolation", "choice", "nearest", choices=("nearest", "bilinear", "bicubic")),
@@ -218,3 +254,42 @@ def _reads(mode, r: Fraction, c: Fraction) -> tuple:
 
 def _number(value: Fraction):
     return int(value) if value.denominator == 1 else value
+
+
+def _upsample_args(size, scale, mode: str, align: bool, x: tuple) -> dict:
+    """An upsample entry as a person writes it: the scale (whole where it is) or the size, the
+    mode by its torch name, align_corners only where set."""
+    rank = len(x) - 1
+    if mode not in MODES:
+        raise Unmappable(f"interpolation mode {mode!r}")
+    if mode in _LINEAR.values() and mode != _LINEAR.get(rank):
+        raise Unmappable(f"{mode} interpolation of a {rank}-D input")
+    if scale is not None:
+        factors = tuple(scale) if isinstance(scale, (tuple, list)) else (scale,) * rank
+        out = {"scale": squash([int(f) if float(f).is_integer() else float(f) for f in factors])}
+    elif size is not None:
+        out = {"size": squash([int(s) for s in (size if isinstance(size, (tuple, list)) else (size,) * rank)])}
+    else:
+        raise Unmappable("an interpolation with neither a size nor a scale")
+    if mode != "nearest":
+        out["mode"] = mode
+    if align and mode not in ("nearest", "nearest-exact"):
+        out["align_corners"] = True
+    return out
+
+
+def _onnx_mode(mode: str, transform: str, nearest: str, cubic: float, rank: int) -> tuple:
+    """ONNX Resize's mode and coordinate transformation as torch's mode and align_corners."""
+    if mode == "nearest":
+        if transform == "asymmetric" and nearest == "floor":
+            return "nearest", False
+        if transform in ("half_pixel", "pytorch_half_pixel") and nearest == "round_prefer_ceil":
+            return "nearest-exact", False
+        raise Unmappable(f"nearest interpolation with {transform} coordinates and {nearest} rounding")
+    if transform not in ("half_pixel", "pytorch_half_pixel", "align_corners"):
+        raise Unmappable(f"{mode} interpolation with {transform} coordinates")
+    if mode == "linear" and rank in _LINEAR:
+        return _LINEAR[rank], transform == "align_corners"
+    if mode == "cubic" and rank == 2 and abs(cubic + 0.75) < 1e-6:
+        return "bicubic", transform == "align_corners"
+    raise Unmappable(f"{mode} interpolation of a {rank}-D input")

@@ -33,6 +33,7 @@ from ..layers.base import Unmappable
 
 NO_OPS = {"contiguous", "clone", "detach", "to", "float", "type_as", "requires_grad_", "cpu", "cuda"}
 SHAPE_CALLS = {"size", "dim", "numel"}
+PIECES = {"chunk", "split"}  # calls that return a tuple of tensors: each piece taken is one layer (the call's name)
 
 
 # -- sources ---------------------------------------------------------------------------------------
@@ -140,7 +141,7 @@ def trace(module, input_shape: tuple):
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            graph_module = torch.fx.symbolic_trace(module)
+            graph_module = torch.fx.GraphModule(module, _Tracer().trace(module), type(module).__name__)
     except Exception as exc:
         first = " ".join(str(exc).split())
         raise CnncalcError(f"torch.fx cannot trace {type(module).__name__}: {type(exc).__name__}: {shorten(first, 160)}",
@@ -150,6 +151,14 @@ def trace(module, input_shape: tuple):
     # meta device's one-off set-up, and U-Net at 572×572 far more)
     values = _Recorder(graph_module).values_for(torch.empty((1, *input_shape), device="meta"), module)
     return graph_module, values
+
+
+class _Tracer(torch.fx.Tracer):
+    """A module whose class a layer kind claims is one layer, a leaf of the trace, even outside
+    ``torch.nn`` (torchvision's LayerNorm2d and StochasticDepth, cnncalc's own LayerScale)."""
+
+    def is_leaf_module(self, m, module_qualified_name):
+        return type(m).__name__ in _claimants("torch_modules") or super().is_leaf_module(m, module_qualified_name)
 
 
 def _on_meta(module):
@@ -293,8 +302,14 @@ class _Converter:
         self.add(node, Entry(kind, args, tuple(reads), name, True))
 
     def function_call(self, node, value, reads, name) -> None:
-        call = Call(name, self._plain(node.args), self._plain(node.kwargs),
-                    tuple(self.shape_of(t) for t in reads), tuple(value.shape[1:]))
+        source = node.args[0] if name == "getitem" and node.args else None
+        if isinstance(source, torch.fx.Node) and _call_name(source) in PIECES:  # x.chunk(2, 1)[0]: one piece
+            name, reads = _call_name(source), self.reads(source)
+            call = Call(name, self._plain(source.args), {**self._plain(source.kwargs), "index": node.args[1]},
+                        tuple(self.shape_of(t) for t in reads), tuple(value.shape[1:]))
+        else:
+            call = Call(name, self._plain(node.args), self._plain(node.kwargs),
+                        tuple(self.shape_of(t) for t in reads), tuple(value.shape[1:]))
         kind, args = self.claim(name, lambda kind: kind.from_call(call), "torch_calls", node, value, reads)
         if layers.lookup(kind).inputs is None and kind != "opaque":
             if len(reads) == 1:  # torch.cat([x]): x itself
@@ -351,6 +366,8 @@ class _Converter:
             if isinstance(v, torch.Tensor):
                 return TensorArg(str(value.target), tuple(v.shape), is_parameter=value.op == "get_attr")
             return _python(v)
+        if isinstance(value, slice):  # x[:, :, d:d + h]: bounds computed from shapes
+            return slice(self._plain(value.start), self._plain(value.stop), self._plain(value.step))
         if isinstance(value, (list, tuple)):
             return type(value)(self._plain(v) for v in value)
         if isinstance(value, dict):
