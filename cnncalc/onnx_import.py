@@ -135,7 +135,6 @@ def lift_weights(model) -> dict:
 def sized(model, weights: dict, input_shape: tuple | None, path: str):
     """The model with its one input fixed (a free batch → 1, ``input_shape`` where given) and every
     tensor sized by ``onnx.shape_inference``."""
-    onnx = _onnx()
     value = network_input(model, weights, path)
     dims = _dims(value.type)
     if input_shape is not None:
@@ -304,17 +303,16 @@ class _Constants:
         """Take the node if it computes a constant (it reads no layer's output, or it is the
         ``Shape`` of one); whether it did."""
         reads = [i for i in node.input if i and i not in self.table]
-        if node.domain not in ("", "ai.onnx"):
-            return False
+        standard = node.domain in ("", "ai.onnx")
         if not reads:
-            if node.op_type == "Constant":
+            if standard and node.op_type == "Constant":
                 self.constant_node(node)
-            elif node.op_type == "Identity":
+            elif standard and node.op_type == "Identity":
                 self.alias(node)
             else:
                 self.compute(node)
             return True
-        if node.op_type in ("Shape", "Size"):
+        if standard and node.op_type in ("Shape", "Size"):
             self.shape_of_data(node, self.shapes.get(node.input[0]))
             return True
         return False
@@ -434,7 +432,7 @@ def _short(value: float) -> float:
     the person who exported it wrote it."""
     import numpy as np
 
-    return float(repr(np.float32(value)).removeprefix("np.float32(").removesuffix(")"))
+    return float(str(np.float32(value)))
 
 
 def _plain(value):

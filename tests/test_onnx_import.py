@@ -414,3 +414,31 @@ def test_the_kinds_say_what_the_file_says(tmp_path):
     assert {"upsample": {"scale": 2}} in [{k: v for k, v in i.items() if k == "upsample"} for i in result.spec["layers"]]
     _, result = imported(export(user_models.CentreCrop(), (3, 32, 32), tmp_path / "c.onnx"))
     assert {"crop": {"cropping": 1}, "name": "slice", "from": "relu"} in result.spec["layers"]
+
+
+class _Pieces(torch.nn.Module):
+    """Channels taken apart by chunk, split and narrow, spatial rows by a slice with a step."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv = torch.nn.Conv2d(3, 8, 3, padding=1)
+
+    def forward(self, x):
+        x = self.conv(x)
+        a, b = x.chunk(2, dim=1)
+        c, d = torch.split(x, [3, 5], dim=1)
+        e = x.narrow(1, 2, 4)[:, :, ::2]
+        return torch.cat([b, a, d, c], 1)[:, :, ::2] + torch.cat([e, e, e, e], 1)
+
+
+def test_chunks_splits_and_slices_import_exactly(tmp_path):
+    from cnncalc.torch_backend import importer
+
+    module = _Pieces().eval()
+    through_fx = load_string(write_yaml(importer.to_spec(module, (3, 8, 8), "m", "test").spec))
+    through_onnx, result = imported(export(module, (3, 8, 8), tmp_path / "pieces.onnx"))
+    assert not result.unknown
+    for graph in (through_fx, through_onnx):
+        assert_agrees(against(graph, module))
+    kinds = [r.kind for r in analyze(through_fx).rows]
+    assert kinds.count("chunk") == 2 and kinds.count("slice") == 5

@@ -269,12 +269,9 @@ class _Converter:
 
     def reads(self, node) -> list[str]:
         """The layer outputs a node reads, in order (a chunk's pieces read through the chunk)."""
-        out = []
-        for arg in torch.fx.node.map_arg((node.args, node.kwargs), lambda n: n).__iter__() if False else []:
-            pass
-        for n in node.all_input_nodes:
-            if n in self.tensor_of:
-                out.append(self.tensor_of[n])
+        out = []  # (in argument order, repeats kept: torch.cat([e, e]) reads e twice)
+        torch.fx.node.map_arg((node.args, node.kwargs),
+                              lambda n: out.append(self.tensor_of[n]) if n in self.tensor_of else None)
         return out
 
     def shape_of(self, tensor: str) -> tuple:
