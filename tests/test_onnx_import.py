@@ -442,3 +442,48 @@ def test_chunks_splits_and_slices_import_exactly(tmp_path):
         assert_agrees(against(graph, module))
     kinds = [r.kind for r in analyze(through_fx).rows]
     assert kinds.count("chunk") == 2 and kinds.count("slice") == 5
+
+
+class _Activations(torch.nn.Module):
+    """Every activation ONNX has an operator for, a softmax and a log-softmax over channels."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv = torch.nn.Conv2d(3, 6, 3)
+        self.acts = torch.nn.Sequential(torch.nn.LeakyReLU(0.2), torch.nn.ELU(0.5), torch.nn.GELU(), torch.nn.Tanh(),
+                                        torch.nn.Hardswish(), torch.nn.Hardsigmoid(), torch.nn.ReLU6(),
+                                        torch.nn.SiLU(), torch.nn.Softmax(1), torch.nn.LogSoftmax(1))
+        self.fc = torch.nn.Linear(6 * 5 * 5, 3)
+
+    def forward(self, x):
+        return self.fc(torch.flatten(self.acts(self.conv(x)), 1))
+
+
+def test_activations_import_exactly(tmp_path):
+    module = _Activations().eval()
+    graph, result = imported(export(module, (3, 7, 7), tmp_path / "acts.onnx"))
+    assert [r.kind for r in analyze(graph).rows][1:-2] == [
+        "leaky_relu", "elu", "gelu", "tanh", "hardswish", "hardsigmoid", "relu6", "silu", "softmax", "log_softmax"]
+    assert_agrees(against(graph, module))
+    assert {"leaky_relu": {"negative_slope": 0.2}, "name": "acts.0"} in result.spec["layers"]
+
+
+def test_lrn_and_a_dense_layer_as_matmul_and_add(tmp_path):
+    """ONNX's LRN operator, and Keras' Dense through tf2onnx, x @ W + b (built by hand: torch
+    exports its LocalResponseNorm as the pooling it computes with, and a Linear as Gemm)."""
+    from onnx import TensorProto, helper
+
+    nodes = [helper.make_node("LRN", ["x"], ["n"], name="norm", size=3, alpha=2e-5),
+             helper.make_node("Flatten", ["n"], ["f"], name="flatten"),
+             helper.make_node("MatMul", ["f", "w"], ["m"], name="dense/MatMul"),
+             helper.make_node("Add", ["m", "b"], ["y"], name="dense/BiasAdd")]
+    weights = [helper.make_tensor("w", TensorProto.FLOAT, [12, 5], [0.0] * 60),
+               helper.make_tensor("b", TensorProto.FLOAT, [5], [0.0] * 5)]
+    graph = helper.make_graph(nodes, "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 3, 2, 2])],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)], weights)
+    path = tmp_path / "dense.onnx"
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)]), str(path))
+    graph, result = imported(path)
+    assert result.spec["layers"][0] == {"lrn": {"size": 3, "alpha": 2e-5, "beta": 0.75, "k": 1.0}, "name": "norm"}
+    assert result.spec["layers"][-1] == {"linear": {"units": 5}, "name": "dense"}
+    assert analyze(graph).params == 65
