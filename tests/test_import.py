@@ -191,3 +191,36 @@ def test_verify_against_exits_1_with_the_layer_in_a_row(tmp_path):
         "- conv: {filters: 16, kernel: 5}", "- conv: {filters: 16, kernel: 5, stride: 2}"))
     result = cnncalc("verify", str(spec), "--against", "reference_nets.py:lenet5")
     assert result.returncode == 1 and "✗" in result.stdout
+
+
+# -- torchvision's models (the faithful reference modules; torchvision's own classes where they import)
+def _golden():
+    import json
+
+    return json.loads((TESTS / "golden" / "modern_reference.json").read_text())
+
+
+MODERN_DEFAULT = ("shufflenet_v2_x1_0", "unet", "mobilenet_v3_small", "squeezenet1_1")
+
+
+def modern_cases():
+    for name in sorted(n for n in _golden() if not n.startswith("_")):
+        yield pytest.param(name, marks=[] if name in MODERN_DEFAULT else [pytest.mark.slow])
+
+
+@pytest.mark.parametrize("name", list(modern_cases()))
+def test_modern_models_import_with_the_published_figures(name):
+    """Imported from the module: params, output, MACs (fvcore's conv + linear) and fvcore's total
+    equal what torch and fvcore measured on it (tests/golden/modern_reference.json), at both sizes —
+    through channel shuffles and chunks, centre crops by slicing (`like:` the upsampled map) and
+    `F.interpolate` to another tensor's size."""
+    from reference_nets_modern import MODERN_REFERENCE_NETS
+
+    for size, want in _golden()[name].items():
+        module = MODERN_REFERENCE_NETS[name]()
+        graph, result = imported(module, tuple(want["input"][1:]), name)
+        assert not result.unknown
+        report = analyze(graph)
+        got = {"output": list(report.output), "params": report.params, "macs": report.macs,
+               "fvcore_total": report.fvcore_flops}
+        assert got == {k: want[k] for k in got}, (name, size)

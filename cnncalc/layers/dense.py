@@ -105,7 +105,7 @@ class Linear(LayerKind):
 
 
 def _linear(x, units, bias) -> dict:
-    if len(x) != 1:
+    if len(x) != 1 and not getattr(x, "channels_last", False):
         raise Unmappable(f"a linear layer over the last axis of a {list(x)} tensor (cnncalc's linear reads a flat "
                          "input; a 1×1 conv counts the same)")
     return {"units": int(units)} if bias else {"units": int(units), "bias": False}

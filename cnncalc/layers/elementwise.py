@@ -139,14 +139,15 @@ class StochasticDepth(_Elementwise):
     args = (Arg("p", "float", 0.5, ("rate", "drop_prob")),
             Arg("mode", "choice", "row", choices=("row", "batch")))
     examples = ({}, {"p": 0.2, "mode": "batch"}, ({"p": 0.1}, (6,)), ({"p": 0.0125}, (3, 5, 4, 6)))
+
     torch_modules = ("StochasticDepth",)
     torch_calls = ("stochastic_depth",)
 
     def from_torch(self, module, x, y):
-        return _depth_args(module.p, module.mode)
+        return {"p": module.p, "mode": module.mode}
 
     def from_call(self, call):
-        return _depth_args(call.arg(1, "p"), call.arg(2, "mode", "row"))
+        return {"p": call.arg(1, "p"), "mode": call.arg(2, "mode", "row")}
 
     def parse_args(self, raw):
         a = super().parse_args(raw)
@@ -183,7 +184,3 @@ def _stochastic_depth_module():
             return f"p={self.p}, mode={self.mode}"
 
     return StochasticDepth
-
-
-def _depth_args(p, mode) -> dict:
-    return {"p": float(p)} if mode == "row" else {"p": float(p), "mode": mode}

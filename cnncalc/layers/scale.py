@@ -27,26 +27,31 @@ class Scale(LayerKind):
     args = (Arg("init", "float", 1.0, ("init_value", "layer_scale_init_value"),
                 help="the starting value of every multiplier (ConvNeXt: 1e-6)"),)
 
-    onnx_ops = ("Mul",)  # x times a [C, 1, 1] parameter (ConvNeXt's layer scale)
-
-    torch_modules = ("LayerScale",)
-    torch_calls = ("mul", "mul_", "imul", "multiply")
-
-    def from_torch(self, module, x, y):
-        return _per_channel(tuple(module.layer_scale.shape), x)
+    torch_calls = ("mul", "mul_", "multiply")
 
     def from_call(self, call):
+        """``layer_scale * x`` with a parameter of one factor per channel (ConvNeXt's)."""
         tensors = call.tensors()
-        parameters = [t for t in tensors if t.is_parameter]
-        if len(tensors) != 2 or len(parameters) != 1 or len(call.x) != 1:
-            raise Unmappable("a product with something other than one parameter")
-        return _per_channel(parameters[0].shape, call.x[0])
+        params = [t for t in tensors if t.is_parameter]
+        if len(tensors) != 2 or len(params) != 1 or len(call.x) != 1:
+            raise Unmappable("a product that is not one tensor by a per-channel parameter")
+        shape, x = params[0].shape, call.x[0]
+        if tuple(shape) not in ((x[0], *(1,) * (len(x) - 1)), (x[0],) if len(x) == 1 else ()):
+            raise Unmappable(f"a parameter of shape {list(shape)} is not one factor per channel of {list(x)}")
+        return {}
+
+    onnx_ops = ("Mul",)  # x times a [C, 1, 1] parameter
 
     def from_onnx(self, node):
         weights = node.parameter_inputs()
         if len(node.x) != 1 or len(weights) != 1:
-            raise Unmappable("a product with something other than one parameter")
-        return _per_channel(node.initializer(weights[0]), node.x[0])
+            raise Unmappable("a product that is not one tensor by one parameter")
+        weight, x = tuple(node.initializer(weights[0])), node.x[0]
+        while len(weight) > len(x) and weight[0] == 1:
+            weight = weight[1:]  # (a leading batch axis of 1)
+        if weight != (x[0], *(1,) * (len(x) - 1)):
+            raise Unmappable(f"a parameter of shape {list(weight)} is not one factor per channel of {list(x)}")
+        return {}
 
     def infer(self, a, x, ctx):
         if not 1 <= len(x) <= 4:
@@ -75,14 +80,3 @@ def _scale_module():
             return self.layer_scale * x
 
     return LayerScale
-
-
-def _per_channel(weight: tuple, x: tuple) -> dict:
-    """A layer scale is one factor per channel: ``[C, 1, 1]`` for ``[C, H, W]`` (a leading batch
-    axis of 1 allowed), ``[C]`` for ``[C]``."""
-    weight = tuple(weight)
-    while len(weight) > len(x) and weight[0] == 1:
-        weight = weight[1:]
-    if weight != (x[0], *(1,) * (len(x) - 1)):
-        raise Unmappable(f"a product with a {list(weight)} parameter (a layer scale is one factor per channel)")
-    return {}

@@ -22,16 +22,16 @@ class ChannelShuffle(LayerKind):
     examples = ({"groups": 2}, {"groups": 4}, ({"groups": 3}, (6, 7)), ({"groups": 2}, (4, 3, 4, 5)))
     example_input = (8, 5, 5)
     args = (Arg("groups", "pos_int"),)
-
     torch_modules = ("ChannelShuffle",)
-    torch_calls = ("channel_shuffle", "native_channel_shuffle")
-    onnx_ops = ("Reshape+Transpose+Reshape",)  # ShuffleNet's view, transpose, view
+    torch_calls = ("channel_shuffle", "native_channel_shuffle")  # (and ShuffleNet's view–transpose–view)
 
     def from_torch(self, module, x, y):
         return {"groups": module.groups}
 
     def from_call(self, call):
         return {"groups": call.arg(1, "groups")}
+
+    onnx_ops = ("Reshape+Transpose+Reshape",)  # ShuffleNet's view, transpose, view
 
     def from_onnx(self, node):
         split, transpose, _ = node.parts
