@@ -25,7 +25,7 @@ class Flatten(LayerKind):
     summary = "[C, H, W] → [C·H·W]"
     torch_modules = ("Flatten",)
     torch_calls = ("flatten", "view", "reshape")
-    onnx_ops = ("Flatten", "Reshape")
+    onnx_ops = ("Flatten", "Reshape", "Squeeze")
 
     def from_torch(self, module, x, y):
         return _flat(y, module.start_dim == 1 and module.end_dim == -1)
@@ -62,7 +62,7 @@ class Linear(LayerKind):
     example_input = (12,)
     torch_modules = ("Linear",)
     torch_calls = ("linear",)
-    onnx_ops = ("Gemm",)
+    onnx_ops = ("Gemm", "MatMul", "MatMul+Add")
     args = (
         Arg("units", "pos_int", aliases=("out_features",)),
         Arg("bias", "bool", True, ("use_bias",)),
@@ -112,6 +112,11 @@ class Linear(LayerKind):
         return _linear(call.x[0], weight.shape[0], call.arg(2, "bias") is not None)
 
     def from_onnx(self, node):
+        if node.op.startswith("MatMul"):  # x @ W (+ b): W is [in, out]
+            weight = node.initializer(1)
+            if len(weight) != 2 or (node.op == "MatMul+Add" and node.initializer(2) not in ((weight[1],), (1, weight[1]))):
+                raise Unmappable("a matrix product that is not x @ W + b with W [in, out] and b [out]")
+            return _linear(node.x[0], weight[1], node.op == "MatMul+Add")
         if node.attr("transA", 0) or node.attr("alpha", 1.0) != 1.0 or node.attr("beta", 1.0) != 1.0:
             raise Unmappable("Gemm with transA, alpha or beta")
         weight = node.initializer(1)

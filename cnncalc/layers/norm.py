@@ -57,7 +57,9 @@ class BatchNorm(LayerKind):
         return _bn_args(call.arg(7, "eps", 1e-5), call.arg(6, "momentum", 0.1), call.arg(3, "weight") is not None)
 
     def from_onnx(self, node):
-        return _bn_args(node.attr("epsilon", 1e-5), 1 - node.attr("momentum", 0.9), True)
+        # ONNX's momentum weighs the running statistics (0.9), torch's the new batch (0.1); without
+        # affine, torch's exporter writes the scale and shift as Constant nodes, not initializers
+        return _bn_args(node.attr("epsilon", 1e-5), round(1 - node.attr("momentum", 0.9), 9), node.is_parameter(1))
 
     def build(self, a, x):
         import torch.nn as nn
@@ -132,10 +134,12 @@ class LayerNorm(LayerKind):
         Arg("bias", "bool", True, ("center",), help="the affine shift (with affine)"),
     )
 
-    torch_modules = ("LayerNorm",)
+    torch_modules = ("LayerNorm", "LayerNorm2d")  # (torchvision's and timm's LayerNorm2d: over the channels)
     torch_calls = ("layer_norm",)
 
     def from_torch(self, module, x, y):
+        if type(module).__name__ == "LayerNorm2d":
+            x = ChannelsLast(x)
         return _layer_norm_args(module.normalized_shape, x, module.eps, module.elementwise_affine,
                                 module.bias is not None)
 
@@ -143,6 +147,21 @@ class LayerNorm(LayerKind):
         x = ChannelsLast(call.x[0]) if call.channels_last else call.x[0]
         return _layer_norm_args(call.arg(1, "normalized_shape"), x, call.arg(4, "eps", 1e-5),
                                 call.arg(2, "weight") is not None, call.arg(3, "bias") is not None)
+
+    onnx_ops = ("LayerNormalization", "Transpose+LayerNormalization+Transpose")
+
+    def from_onnx(self, node):
+        x, norm = node.x[0], node
+        if "+" in node.op:  # channels moved last, normalised, moved back (ConvNeXt's LayerNorm2d)
+            first, norm, last = node.parts
+            rank = len(x) + 1
+            if first.attr("perm") != [0, *range(2, rank), 1] or last.attr("perm") != [0, rank - 1, *range(1, rank - 1)]:
+                raise Unmappable("transposes other than the channels to the last axis and back")
+            x = ChannelsLast(x)
+        if norm.attr("axis", -1) not in (-1, len(norm.x[0])):
+            raise Unmappable("a LayerNormalization over more than the last axis")
+        return _layer_norm_args((x[0],) if len(x) == 1 or channels_last(x) else norm.x[0][-1:], x,
+                                norm.attr("epsilon", 1e-5), norm.is_parameter(1), norm.is_parameter(2))
 
     def infer(self, a, x, ctx):
         _norm_rank(self.name, x)
@@ -202,6 +221,23 @@ class GroupNorm(LayerKind):
         return {"groups": call.arg(1, "num_groups"),
                 **_eps_affine(call.arg(4, "eps", 1e-5), call.arg(2, "weight") is not None, True)}
 
+    # (torch's exporter writes a group norm as an instance norm of the groups, then the affine)
+    onnx_ops = ("GroupNormalization", "Reshape+InstanceNormalization+Reshape+Mul+Add")
+
+    def from_onnx(self, node):
+        x = node.x[0]
+        if node.op == "GroupNormalization":
+            if node.initializer(1) != (x[0],):
+                raise Unmappable("a GroupNormalization with one scale per group (opset 18), not per channel")
+            return {"groups": node.attr("num_groups"),
+                    **_eps_affine(node.attr("epsilon", 1e-5), node.is_parameter(1), True)}
+        split, norm, _, mul, add = node.parts
+        groups = split.y
+        if len(groups) != 2 or groups[0] * groups[1] != numel(x) or x[0] % groups[0]:
+            raise Unmappable("a reshape other than into groups of channels")
+        affine = bool(mul.parameter_inputs()) and bool(add.parameter_inputs())
+        return {"groups": groups[0], **_eps_affine(norm.attr("epsilon", 1e-5), affine, True)}
+
     def infer(self, a, x, ctx):
         _norm_rank(self.name, x)
         g = a["groups"]
@@ -243,6 +279,11 @@ class InstanceNorm(LayerKind):
 
     def from_call(self, call):
         return _eps_affine(call.arg(7, "eps", 1e-5), call.arg(3, "weight") is not None, False)
+
+    onnx_ops = ("InstanceNormalization",)
+
+    def from_onnx(self, node):
+        return _eps_affine(node.attr("epsilon", 1e-5), node.is_parameter(1), False)
 
     def infer(self, a, x, ctx):
         self.need_spatial(self.name, x)

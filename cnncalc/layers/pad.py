@@ -77,6 +77,27 @@ class Pad(LayerKind):
     def from_call(self, call):
         return _pad_args(call.arg(1, "pad"), call.x[0], call.arg(2, "mode", "constant"), call.arg(3, "value", 0.0) or 0.0)
 
+    onnx_ops = ("Pad",)
+
+    def from_onnx(self, node):
+        mode = {"constant": "constant", "reflect": "reflect", "edge": "replicate", "wrap": "circular"}.get(
+            node.attr("mode", "constant"))
+        if mode is None:
+            raise Unmappable(f"Pad mode {node.attr('mode')!r}")
+        pads = node.constant(1) if len(node.inputs) > 1 else node.attr("pads")
+        rank = len(node.x[0]) + 1  # (ONNX pads every axis, batch and channels included)
+        axes = node.constant(3, None)
+        if axes is not None:  # (opset 18: pads for these axes only)
+            full = [0] * (2 * rank)
+            for i, axis in enumerate(axes):
+                full[axis % rank], full[rank + axis % rank] = pads[i], pads[len(axes) + i]
+            pads = full
+        if any(pads[:2]) or any(pads[rank:rank + 2]):
+            raise Unmappable("a pad of the batch or the channels")
+        torch_pad = [v for axis in reversed(range(2, rank)) for v in (pads[axis], pads[rank + axis])]
+        value = node.constant(2, 0.0)
+        return _pad_args(torch_pad, node.x[0], mode, 0.0 if value is None else value)
+
     args = (
         Arg("padding", "edges", aliases=("pad",)),
         Arg("value", "float", 0.0, help="the constant a constant pad adds"),
@@ -146,6 +167,22 @@ class Crop(LayerKind):
         like = call.shape_source(1)
         if like is not None and all(b == (n - m) // 2 for (b, _), n, m in zip(pairs, x[1:], y[1:])):
             return {"like": like}
+        return {"cropping": _edges_value(pairs)}
+
+    onnx_ops = ("Slice", "Slice+Slice", "Slice+Slice+Slice")
+
+    def from_onnx(self, node):
+        """A Slice of the spatial edges — or one Slice per axis, as torch writes ``x[:, :, a:b, c:d]``."""
+        x = node.x[0]
+        pairs = [(0, 0)] * (len(x) - 1)
+        for part in (node.parts if "+" in node.op else [node]):
+            for axis, start, end, step in onnx_slice(part):
+                if axis == 0 or step != 1:
+                    raise Unmappable("a slice of the channels, or with a step (cnncalc's crop cuts the spatial edges)")
+                n = part.x[0][axis]
+                first, stop, _ = slice(start, end).indices(n)
+                before, after = pairs[axis - 1]
+                pairs[axis - 1] = (before + first, after + n - max(stop, first))
         return {"cropping": _edges_value(pairs)}
 
     args = (
@@ -268,4 +305,23 @@ def _kept(index, x) -> list:
     for i, n in zip(index[1:], x):
         start, stop, step = i.indices(n)
         out.append((start, len(range(start, stop, step)), step))
+    return out
+
+
+def onnx_slice(node) -> list:
+    """An ONNX Slice as (axis, start, end, step) per sliced axis, the axis counted without the
+    batch (0 = channels); a slice of the batch is refused."""
+    x = node.x[0]
+    if len(node.inputs) < 3:  # (before opset 10: attributes)
+        starts, ends, axes, steps = node.attr("starts"), node.attr("ends"), node.attr("axes"), None
+    else:
+        starts, ends, axes, steps = node.constant(1), node.constant(2), node.constant(3, None), node.constant(4, None)
+    axes = list(range(len(starts))) if axes is None else axes
+    steps = [1] * len(starts) if steps is None else steps
+    out = []
+    for axis, start, end, step in zip(axes, starts, ends, steps):
+        axis %= len(x) + 1
+        if axis == 0:
+            raise Unmappable("a slice of the batch")
+        out.append((axis - 1, int(start), int(end), int(step)))
     return out

@@ -40,6 +40,19 @@ class Scale(LayerKind):
             raise Unmappable(f"a parameter of shape {list(shape)} is not one factor per channel of {list(x)}")
         return {}
 
+    onnx_ops = ("Mul",)  # x times a [C, 1, 1] parameter
+
+    def from_onnx(self, node):
+        weights = node.parameter_inputs()
+        if len(node.x) != 1 or len(weights) != 1:
+            raise Unmappable("a product that is not one tensor by one parameter")
+        weight, x = tuple(node.initializer(weights[0])), node.x[0]
+        while len(weight) > len(x) and weight[0] == 1:
+            weight = weight[1:]  # (a leading batch axis of 1)
+        if weight != (x[0], *(1,) * (len(x) - 1)):
+            raise Unmappable(f"a parameter of shape {list(weight)} is not one factor per channel of {list(x)}")
+        return {}
+
     def infer(self, a, x, ctx):
         if not 1 <= len(x) <= 4:
             raise CnncalcError(f"scale needs [F], [C, L], [C, H, W] or [C, D, H, W] but gets {list(x)}")

@@ -80,10 +80,19 @@ class Slice(_Part):
     examples = ({"start": 1, "end": 3}, {"start": -2}, {"axis": "height", "start": 1, "end": -1, "step": 2},
                 {"axis": -1, "end": 100, "step": 3}, {"axis": 2, "start": -7, "end": 6}, ({"end": 5}, (12,)),
                 ({"axis": "length", "start": 2, "step": 2}, (3, 9)), ({"axis": "depth", "start": 1}, (2, 3, 4, 5)))
-    torch_calls = ("getitem", "narrow")
+    torch_calls = ("getitem", "narrow", "split")
 
     def from_call(self, call):
         x = call.x[0]
+        if call.name == "split":  # a piece of torch.split(x, sizes, dim) (the importer says which)
+            d = call.arg(2, "dim", 0) % (len(x) + 1)
+            sizes = call.arg(1, "split_size_or_sections", call.arg(1, "split_size"))
+            if d == 0 or call.index is None:
+                raise Unmappable("a split of the batch, or whose pieces are not taken one by one")
+            if isinstance(sizes, int):
+                sizes = [min(sizes, x[d - 1] - k) for k in range(0, x[d - 1], sizes)]
+            start = sum(sizes[:call.index])
+            return _slice_args(d, start, start + sizes[call.index], 1)
         if call.name == "narrow":
             d, start, length = call.arg(1, "dim"), call.arg(2, "start"), call.arg(3, "length")
             return _slice_args(d, start, start + length, 1)
@@ -95,6 +104,33 @@ class Slice(_Part):
             raise Unmappable("an indexing of several axes (a crop) or of none")
         d, (first, size, step) = cut[0]
         return _slice_args(d, first, first + (size - 1) * step + 1, step)
+
+    onnx_ops = ("Slice", "Split")
+
+    def from_onnx(self, node):
+        x = node.x[0]
+        if node.op == "Split":  # one layer per piece read (the importer says which)
+            d = node.attr("axis", 0) % (len(x) + 1)
+            if d == 0:
+                raise Unmappable("a split of the batch")
+            n = x[d - 1]
+            sizes = node.constant(1, None) if len(node.inputs) > 1 else node.attr("split")
+            if sizes is None:  # equal pieces (opset 18: num_outputs, the last one shorter)
+                size = -(-n // node.outputs)
+                sizes = [min(size, n - i * size) for i in range(node.outputs)]
+            start = sum(sizes[:node.output_index])
+            return _slice_args(d, start, start + sizes[node.output_index], 1)
+        from .pad import onnx_slice
+
+        cuts = onnx_slice(node)
+        if len(cuts) != 1:
+            raise Unmappable("a Slice of more than one axis (cnncalc's slice cuts one)")
+        axis, start, end, step = cuts[0]
+        if step < 1:
+            raise Unmappable("a slice with a negative step")
+        first, stop, step = slice(start, end, step).indices(x[axis])
+        kept = len(range(first, stop, step))
+        return _slice_args(axis + 1, first, first + (kept - 1) * step + 1, step)
 
     args = (
         _AXIS_ARG,

@@ -76,6 +76,19 @@ class ConvTranspose(LayerKind):
                                call.arg(4, "padding", 0), call.arg(5, "output_padding", 0), call.arg(7, "dilation", 1),
                                groups, call.arg(2, "bias") is not None)
 
+    onnx_ops = ("ConvTranspose",)
+
+    def from_onnx(self, node):
+        from .conv import onnx_padding
+
+        if node.attr("output_shape") is not None:
+            raise Unmappable("a ConvTranspose sized by output_shape (cnncalc reads pads and output_padding)")
+        weight = node.initializer(1)  # [C_in, filters / groups, k…]
+        rank, groups = len(weight) - 2, node.attr("group", 1)
+        return _transpose_args(weight[1] * groups, weight[2:], node.attr("strides", [1] * rank),
+                               onnx_padding(node, weight[2:]), node.attr("output_padding", [0] * rank),
+                               node.attr("dilations", [1] * rank), groups, len(node.inputs) > 2)
+
     args = (
         Arg("filters", "pos_int", aliases=("out_channels",), help="output channels"),
         Arg("kernel", "sizes", aliases=("kernel_size",)),

@@ -116,6 +116,27 @@ class Upsample(LayerKind):
         return _upsample_args(call.arg(1, "size"), call.arg(2, "scale_factor"), mode, align,
                               call.shape_source(1, "size"))
 
+    onnx_ops = ("Resize", "Upsample")
+
+    def from_onnx(self, node):
+        x = node.x[0]
+        if node.op == "Upsample":  # (before opset 10: scales only, as torch's nearest)
+            scales, sizes, transform = node.attr("scales") or node.constant(1), None, "asymmetric"
+        else:
+            if node.attr("antialias", 0) or node.attr("exclude_outside", 0) or node.attr("axes") is not None:
+                raise Unmappable("a Resize with antialias, exclude_outside or axes")
+            scales, sizes = node.constant(2, None), node.constant(3, None)
+            transform = node.attr("coordinate_transformation_mode", "half_pixel")
+        mode, align = _onnx_mode(node.attr("mode", "nearest"), transform, node.attr("nearest_mode", "round_prefer_floor"),
+                                 node.attr("cubic_coeff_a", -0.75), len(x) - 1)
+        if scales:
+            if list(scales[:2]) != [1, 1]:
+                raise Unmappable(f"a Resize that scales the batch or the channels ({scales})")
+            return _upsample_args(None, tuple(scales[2:]), mode, align, None)
+        if sizes:
+            return _upsample_args(tuple(sizes[2:]), None, mode, align, None)
+        raise Unmappable("a Resize with neither scales nor sizes")
+
     def fvcore_flops(self, a, x, y):
         if len(x) != 3:
             return 0
@@ -144,6 +165,7 @@ class KerasUpSampling(Upsample):
     shorthand = "size"
     summary = "Keras' UpSampling2D: size is the scale factor (default 2), interpolation the mode"
     examples = ({}, {"size": [2, 3], "interpolation": "bilinear"}, ({"size": 3}, (2, 5)))
+    torch_modules = torch_calls = onnx_ops = ()  # (what computes it imports as upsample)
     args = (
         Arg("size", "factors", 2, help="the scale factor per axis (Keras' meaning of size)"),
         Arg("interpolation", "choice", "nearest", choices=("nearest", "bilinear", "bicubic")),
@@ -304,3 +326,20 @@ def _upsample_args(size, scale, mode, align, like) -> dict:
     if align and mode not in ("nearest", "nearest-exact"):
         out["align_corners"] = True
     return out
+
+
+def _onnx_mode(mode: str, transform: str, nearest: str, cubic: float, rank: int) -> tuple:
+    """ONNX Resize's mode and coordinate transformation as torch's mode and align_corners."""
+    if mode == "nearest":
+        if transform == "asymmetric" and nearest == "floor":
+            return "nearest", False
+        if transform in ("half_pixel", "pytorch_half_pixel") and nearest == "round_prefer_ceil":
+            return "nearest-exact", False
+        raise Unmappable(f"nearest interpolation with {transform} coordinates and {nearest} rounding")
+    if transform not in ("half_pixel", "pytorch_half_pixel", "align_corners"):
+        raise Unmappable(f"{mode} interpolation with {transform} coordinates")
+    if mode == "linear" and rank in _LINEAR:
+        return _LINEAR[rank], transform == "align_corners"
+    if mode == "cubic" and rank == 2 and abs(cubic + 0.75) < 1e-6:
+        return "bicubic", transform == "align_corners"
+    raise Unmappable(f"{mode} interpolation of a {rank}-D input")

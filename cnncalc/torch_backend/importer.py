@@ -333,8 +333,12 @@ class _Converter:
         return False
 
     def reads(self, node) -> list[str]:
-        """The layer outputs a node reads, in order."""
-        return [self.tensor_of[n] for n in node.all_input_nodes if n in self.tensor_of]
+        """The layer outputs a node reads, in order, repeats kept (``torch.cat([e, e])`` reads e
+        twice; fx's ``all_input_nodes`` lists it once)."""
+        out = []
+        torch.fx.node.map_arg((node.args, node.kwargs),
+                              lambda n: out.append(self.tensor_of[n]) if n in self.tensor_of else None)
+        return out
 
     def shape_of(self, tensor: str) -> tuple:
         return self.shapes[tensor]
