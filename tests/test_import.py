@@ -7,9 +7,6 @@ and, for the zoo, the zoo spec's own report (import of cnncalc's build of it mus
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 import warnings
 from pathlib import Path
 
@@ -20,6 +17,7 @@ pytest.importorskip("fvcore")
 pytest.importorskip("torchinfo")
 
 import user_models  # noqa: E402
+from console import cnncalc, one_error_line  # noqa: E402
 
 from cnncalc import analyze, load_model  # noqa: E402
 from cnncalc.importing import write_yaml  # noqa: E402
@@ -29,7 +27,6 @@ from cnncalc.torch_backend.build import build_module  # noqa: E402
 from cnncalc.torch_backend.verify import verify_against  # noqa: E402
 
 TESTS = Path(__file__).parent
-EXE = Path(sys.executable).with_name("cnncalc")
 ROUND_TRIP_DEFAULT = ("lenet5", "resnet18", "googlenet", "mobilenet_v3_small", "efficientnet_b0", "regnet_y_400mf")
 
 
@@ -95,18 +92,6 @@ def test_layers_are_named_after_the_modules():
     graph, _ = imported(user_models.SENet(), (3, 32, 32))
     names = {r.name for r in analyze(graph).rows}
     assert {"stem", "bn", "convs.0", "gates.2.fc1", "head"} <= names
-
-
-def cnncalc(*args, cwd=TESTS):
-    env = {**os.environ, "COLUMNS": "120", "NO_COLOR": "1"}
-    return subprocess.run([str(EXE), *args], capture_output=True, text=True, cwd=cwd, env=env, timeout=300)
-
-
-def one_error_line(result, says):
-    assert result.returncode == 2 and "Traceback" not in result.stderr, result.stderr
-    lines = [line for line in result.stderr.splitlines() if line.strip()]
-    assert len(lines) == 1 and lines[0].startswith("error: ") and says in lines[0], lines
-    assert result.stdout == ""
 
 
 def test_an_unknown_operator_is_named_not_counted_as_zero(tmp_path):

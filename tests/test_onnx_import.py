@@ -10,7 +10,6 @@ torchinfo, measured on the real module.
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 import warnings
@@ -24,6 +23,7 @@ pytest.importorskip("fvcore")
 pytest.importorskip("torchinfo")
 
 import user_models  # noqa: E402
+from console import cnncalc, one_error_line  # noqa: E402
 
 from cnncalc import analyze, load_model  # noqa: E402
 from cnncalc.importing import write_yaml  # noqa: E402
@@ -34,7 +34,6 @@ from cnncalc.torch_backend.verify import verify_against  # noqa: E402
 
 TESTS = Path(__file__).parent
 DOC = TESTS.parent / "docs" / "import.md"
-EXE = Path(sys.executable).with_name("cnncalc")
 ROUND_TRIP_DEFAULT = ("lenet5", "mobilenet_v2", "mobilenet_v3_small", "efficientnet_b0")
 
 
@@ -51,6 +50,16 @@ def imported(path, input_shape=None):
     """ONNX import → YAML → the loader: what a user gets from `cnncalc import model.onnx`."""
     result = import_file(str(path), input_shape)
     return load_string(write_yaml(result.spec)), result
+
+
+def hand_built(path, nodes, weights, input_shape, output, opset=13):
+    """An ONNX file written node by node (what torch's exporter never writes), one float input."""
+    from onnx import TensorProto, helper
+
+    graph = helper.make_graph(nodes, "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT, input_shape)],
+                              [helper.make_tensor_value_info(output, TensorProto.FLOAT, None)], weights)
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", opset)]), str(path))
+    return path
 
 
 def figures(report) -> dict:
@@ -209,11 +218,7 @@ def test_the_dynamo_exporters_scopes_name_the_layers(tmp_path):
             nodes.append(node)
             prev = out
         weights.append(helper.make_tensor(f"w{i}", TensorProto.FLOAT, [4, 4, 3, 3], [0.0] * 144))
-    graph = helper.make_graph(nodes, "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 4, 8, 8])],
-                              [helper.make_tensor_value_info(prev, TensorProto.FLOAT, None)], weights)
-    path = tmp_path / "dynamo.onnx"
-    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 20)]), str(path))
-    graph, result = imported(path)
+    graph, result = imported(hand_built(tmp_path / "dynamo.onnx", nodes, weights, [1, 4, 8, 8], prev, opset=20))
     assert result.spec["blocks"] == {"block": [{"conv": {"filters": 4, "kernel": 3, "padding": 1, "bias": False},
                                                 "name": "conv"}, {"relu": None, "name": "act"}]}
     assert result.spec["layers"] == [{"repeat": {"times": 2, "name": "blocks", "layers": ["block"]}}]
@@ -231,11 +236,7 @@ def test_a_squeeze_after_global_pooling_is_a_flatten(tmp_path):
     weights = [helper.make_tensor("axes", TensorProto.INT64, [2], [2, 3]),
                helper.make_tensor("w", TensorProto.FLOAT, [2, 8], [0.0] * 16),
                helper.make_tensor("b", TensorProto.FLOAT, [2], [0.0] * 2)]
-    graph = helper.make_graph(nodes, "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 8, 5, 5])],
-                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)], weights)
-    path = tmp_path / "squeeze.onnx"
-    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)]), str(path))
-    graph, _ = imported(path)
+    graph, _ = imported(hand_built(tmp_path / "squeeze.onnx", nodes, weights, [1, 8, 5, 5], "y"))
     report = analyze(graph)
     assert [r.kind for r in report.rows] == ["adaptive_avgpool", "flatten", "linear"] and report.params == 18
 
@@ -295,18 +296,6 @@ def test_the_documented_spec_is_what_import_writes(tmp_path):
 
 
 # -- through the console script -----------------------------------------------------------------------
-def cnncalc(*args, cwd=TESTS):
-    env = {**os.environ, "COLUMNS": "120", "NO_COLOR": "1"}
-    return subprocess.run([str(EXE), *args], capture_output=True, text=True, cwd=cwd, env=env, timeout=300)
-
-
-def one_error_line(result, says):
-    assert result.returncode == 2 and "Traceback" not in result.stderr, result.stderr
-    lines = [line for line in result.stderr.splitlines() if line.strip()]
-    assert len(lines) == 1 and lines[0].startswith("error: ") and says in lines[0], lines
-    assert result.stdout == ""
-
-
 def test_an_unknown_operator_is_named_not_counted_as_zero(tmp_path):
     path = str(export(user_models.CustomOp(), (3, 16, 16), tmp_path / "custom.onnx"))
     one_error_line(cnncalc("import", path), "Clip (ONNX) at node /Clip has no cnncalc layer kind")
@@ -479,11 +468,7 @@ def test_lrn_and_a_dense_layer_as_matmul_and_add(tmp_path):
              helper.make_node("Add", ["m", "b"], ["y"], name="dense/BiasAdd")]
     weights = [helper.make_tensor("w", TensorProto.FLOAT, [12, 5], [0.0] * 60),
                helper.make_tensor("b", TensorProto.FLOAT, [5], [0.0] * 5)]
-    graph = helper.make_graph(nodes, "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 3, 2, 2])],
-                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)], weights)
-    path = tmp_path / "dense.onnx"
-    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)]), str(path))
-    graph, result = imported(path)
+    graph, result = imported(hand_built(tmp_path / "dense.onnx", nodes, weights, [1, 3, 2, 2], "y"))
     assert result.spec["layers"][0] == {"lrn": {"size": 3, "alpha": 2e-5, "beta": 0.75, "k": 1.0}, "name": "norm"}
     assert result.spec["layers"][-1] == {"linear": {"units": 5}, "name": "dense"}
     assert analyze(graph).params == 65
