@@ -17,6 +17,7 @@ pytest.importorskip("fvcore")
 pytest.importorskip("torchinfo")
 
 import user_models  # noqa: E402
+from user_models import against  # noqa: E402
 from console import cnncalc, one_error_line  # noqa: E402
 
 from cnncalc import analyze, load_model  # noqa: E402
@@ -58,18 +59,7 @@ def test_zoo_round_trip_through_fx(name):
     assert figures(analyze(back)) == figures(report)
 
 
-def against(graph, module):
-    report = analyze(graph)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        return verify_against(graph, report, module, "test")
-
-
-@pytest.mark.parametrize("cls, shape", [
-    (user_models.Functional, (1, 32, 32)),
-    (user_models.SENet, (3, 32, 32)),
-    (user_models.Tied, (8, 16, 16)),
-])
+@pytest.mark.parametrize("cls, shape", user_models.WRITTEN_BY_USERS)
 def test_models_users_write_import_exactly(cls, shape):
     """Functional calls, `x * gate`, a ModuleList loop, tied weights: the imported spec equals what
     torch, fvcore, FlopCounterMode and torchinfo measure on the module itself."""

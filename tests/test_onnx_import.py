@@ -23,6 +23,7 @@ pytest.importorskip("fvcore")
 pytest.importorskip("torchinfo")
 
 import user_models  # noqa: E402
+from user_models import against  # noqa: E402
 from console import cnncalc, one_error_line  # noqa: E402
 
 from cnncalc import analyze, load_model  # noqa: E402
@@ -30,7 +31,6 @@ from cnncalc.importing import write_yaml  # noqa: E402
 from cnncalc.onnx_import import import_file  # noqa: E402
 from cnncalc.spec import load_string  # noqa: E402
 from cnncalc.torch_backend.build import build_module  # noqa: E402
-from cnncalc.torch_backend.verify import verify_against  # noqa: E402
 
 TESTS = Path(__file__).parent
 DOC = TESTS.parent / "docs" / "import.md"
@@ -94,18 +94,7 @@ def test_zoo_round_trip_through_onnx(name, tmp_path):
     assert got == want
 
 
-def against(graph, module):
-    report = analyze(graph)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        return verify_against(graph, report, module, "test")
-
-
-@pytest.mark.parametrize("cls, shape", [
-    (user_models.Functional, (1, 32, 32)),
-    (user_models.SENet, (3, 32, 32)),
-    (user_models.Tied, (8, 16, 16)),
-])
+@pytest.mark.parametrize("cls, shape", user_models.WRITTEN_BY_USERS)
 def test_models_users_write_import_exactly(cls, shape, tmp_path):
     """Functional calls, `x * gate`, a ModuleList loop, tied weights: the spec imported from the
     ONNX file equals what torch, fvcore, FlopCounterMode and torchinfo measure on the module."""

@@ -178,3 +178,20 @@ class Untraceable(nn.Module):
 
 def se_net():
     return SENet()
+
+
+# The styles the import tests bring in through both fx and ONNX: functional calls, `x * gate`, a
+# ModuleList loop, tied weights (each with the input it is written for)
+WRITTEN_BY_USERS = [(Functional, (1, 32, 32)), (SENet, (3, 32, 32)), (Tied, (8, 16, 16))]
+
+
+def against(graph, module):
+    """``verify --against``: the spec's every layer and total against the module's own."""
+    import warnings
+
+    from cnncalc import analyze
+    from cnncalc.torch_backend.verify import verify_against
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return verify_against(graph, analyze(graph), module, "test")
