@@ -174,9 +174,11 @@ def _union(regions):
 
 
 def _compose(axis, read):
-    """One axis of a field through one layer's reads: unit ``o`` sees from the first pixel of the
-    first input unit it reads that sees any, to the last pixel of the last such unit (fields only
-    grow with the unit, so no unit in between reaches further)."""
+    """One axis of a field through one layer's reads: unit ``o`` sees from the lowest first pixel
+    to the highest last pixel of the input units it reads. Units of one phase of the pattern lie
+    ``shift`` apart, in order, so the lowest first pixel is among the first ``period`` units read
+    and the highest last pixel among the last ``period`` (a dilated transposed convolution's units
+    are not in order within a period: 2 can read below 1)."""
     period, shift, lo, hi = axis
     q_read, step, first, last, tap = read
     if period == 1 and q_read == 1:  # the common case, a sliding window over a uniform field
@@ -196,11 +198,13 @@ def _compose(axis, read):
             continue
         a, b = first[q] + m * step, last[q] + m * step
         taps = range(a, b + 1, tap)
-        taps = taps if len(taps) <= 2 * period else [*taps[:period], *taps[-period:]]  # (phases repeat)
-        low = next((r[0] for u in taps if (r := _unit(axis, u)) is not None), None)
-        high = next((r[1] for u in reversed(taps) if (r := _unit(axis, u)) is not None), None)
-        new_lo.append(low)
-        new_hi.append(high)
+        regions = [r for u in taps[:period] if (r := _unit(axis, u)) is not None]
+        if not regions:  # (every phase the taps land on reads nothing)
+            new_lo.append(None)
+            new_hi.append(None)
+            continue
+        new_lo.append(min(r[0] for r in regions))
+        new_hi.append(max(r[1] for u in taps[-period:] if (r := _unit(axis, u)) is not None))
     if all(v is None for v in new_lo):
         return None
     return new_period, step * repeat // period * shift, tuple(new_lo), tuple(new_hi)

@@ -91,8 +91,11 @@ class Folder:
             run = starts.get(i)
             if run is None:
                 entry = self.entries[i]
+                args = entry.args
+                if isinstance(args, dict) and "like" in args:
+                    args = {**args, "like": outside.get(args["like"], args["like"])}
                 named = Entry(entry.kind, [outside.get(r, r) for r in entry.args] if isinstance(entry.args, list)
-                              else entry.args, tuple(outside.get(r, r) for r in entry.reads), entry.name, entry.module,
+                              else args, tuple(outside.get(r, r) for r in entry.reads), entry.name, entry.module,
                               entry.shares, entry.extra)
                 layer_list.append(self.item(named, prev))
                 prev = entry.name
@@ -147,7 +150,8 @@ class Folder:
             if members != list(range(start, end + 1)) or not valid_name(path):
                 continue
             inside = {self.entries[k].name for k in members}
-            outside_reads = {r for k in members for r in self.entries[k].reads if r not in inside}
+            outside_reads = {r for k in members for r in (*self.entries[k].reads, *_likes(self.entries[k]))
+                             if r not in inside}
             shared = any(self.entries[k].shares or self.entries[k].name in self.readers and any(
                 self.entries[r].shares == self.entries[k].name for r in self.readers[self.entries[k].name])
                 for k in members)
@@ -192,6 +196,8 @@ class Folder:
                     else:
                         shown[key] = value
                 args = repr(shown)
+            if isinstance(e.args, dict) and "like" in e.args:
+                args = args.replace(repr(e.args["like"]), repr(local[e.args["like"]]))
             rows.append((e.kind, args, tuple(local[r] for r in e.reads), local[e.name], e.module))
         return tuple(rows), tuple(values)
 
@@ -207,7 +213,8 @@ class Folder:
             e = self.entries[k]
             body_args = e.args
             if isinstance(e.args, dict):
-                body_args = {key: placeholder.get((local[e.name], key), v) for key, v in e.args.items()}
+                body_args = {key: placeholder.get((local[e.name], key), local.get(v, v) if key == "like" else v)
+                             for key, v in e.args.items()}
             entry = Entry(e.kind, [local[r] for r in e.args] if isinstance(e.args, list) else body_args,
                           tuple(local[r] for r in e.reads), local[e.name], e.module and local[e.name] != e.name,
                           None, e.extra)
@@ -230,6 +237,13 @@ class Folder:
         if entry.shares:
             item["shares"] = entry.shares
         return item
+
+
+def _likes(entry) -> tuple:
+    """The tensors an entry reads for their shape (``like:``)."""
+    if isinstance(entry.args, dict) and isinstance(entry.args.get("like"), str):
+        return (entry.args["like"],)
+    return ()
 
 
 def _numeric(value) -> bool:

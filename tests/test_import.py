@@ -191,3 +191,75 @@ def test_verify_against_exits_1_with_the_layer_in_a_row(tmp_path):
         "- conv: {filters: 16, kernel: 5}", "- conv: {filters: 16, kernel: 5, stride: 2}"))
     result = cnncalc("verify", str(spec), "--against", "reference_nets.py:lenet5")
     assert result.returncode == 1 and "✗" in result.stdout
+
+
+# -- torchvision's models (the faithful reference modules; torchvision's own classes where they import)
+def _golden():
+    import json
+
+    return json.loads((TESTS / "golden" / "modern_reference.json").read_text())
+
+
+MODERN_DEFAULT = ("shufflenet_v2_x1_0", "unet", "mobilenet_v3_small", "squeezenet1_1")
+
+
+def modern_cases():
+    for name in sorted(n for n in _golden() if not n.startswith("_")):
+        yield pytest.param(name, marks=[] if name in MODERN_DEFAULT else [pytest.mark.slow])
+
+
+@pytest.mark.parametrize("name", list(modern_cases()))
+def test_modern_models_import_with_the_published_figures(name):
+    """Imported from the module: params, output, MACs (fvcore's conv + linear) and fvcore's total
+    equal what torch and fvcore measured on it (tests/golden/modern_reference.json), at both sizes —
+    through channel shuffles and chunks, centre crops by slicing (`like:` the upsampled map) and
+    `F.interpolate` to another tensor's size."""
+    from reference_nets_modern import MODERN_REFERENCE_NETS
+
+    for size, want in _golden()[name].items():
+        module = MODERN_REFERENCE_NETS[name]()
+        graph, result = imported(module, tuple(want["input"][1:]), name)
+        assert not result.unknown
+        report = analyze(graph)
+        got = {"output": list(report.output), "params": report.params, "macs": report.macs,
+               "fvcore_total": report.fvcore_flops}
+        assert got == {k: want[k] for k in got}, (name, size)
+
+
+TORCHVISION_DEFAULT = ("resnet18", "mobilenet_v3_small", "shufflenet_v2_x1_0")
+
+
+def torchvision_cases():
+    names = [n for n in sorted(_golden()) if not n.startswith("_") and n != "unet"] + [
+        "resnet18", "resnet50", "vgg16", "googlenet", "alexnet"]
+    for name in names:
+        yield pytest.param(name, marks=[] if name in TORCHVISION_DEFAULT else [pytest.mark.slow])
+
+
+@pytest.mark.parametrize("name", list(torchvision_cases()))
+def test_torchvision_classes_import_with_their_published_params_and_fvcore_macs(name):
+    """torchvision's own classes, where torchvision imports (tests/torchvision_models.py): the
+    import has the published parameter count, and MACs equal to fvcore's conv + linear operators
+    measured on torchvision's module."""
+    from torchvision_models import torchvision_models
+
+    models = torchvision_models()
+    kwargs = {"weights": None}
+    if name.startswith("deeplab"):
+        kwargs.update(weights_backbone=None, aux_loss=False)
+        models = models.segmentation
+    if name == "googlenet":  # (its auxiliary heads: built without weights, never called in eval, not traced)
+        kwargs.update(aux_logits=False, init_weights=False)
+    module = getattr(models, name)(**kwargs).eval()
+    graph, result = imported(module, (3, 224, 224), name)
+    assert not result.unknown
+    report = analyze(graph)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        check = verify_against(graph, report, module, "torchvision")
+    wanted = {"params", "MACs", "FLOPs", "fvcore total", "output"}
+    assert all(c.ok for c in check.checks if c.name in wanted), [c.to_dict() for c in check.checks if not c.ok]
+    published = {"resnet18": 11_689_512, "resnet50": 25_557_032, "vgg16": 138_357_544, "googlenet": 6_624_904,
+                 "alexnet": 61_100_840, "deeplabv3_resnet50": 39_638_869}
+    golden = _golden().get(name, {}).get("224", {}).get("params")
+    assert report.params == published.get(name, golden)

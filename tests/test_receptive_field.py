@@ -384,7 +384,8 @@ def test_unet_up_convolution_keeps_the_field_it_reads():
 
 def single_layer_fields(name, args, n):
     """(per output unit: the input pixels its gradient reaches, or None; cnncalc's region) for one
-    layer on a 1-D input of length n, in float64."""
+    layer on a 1-D input of length n, in float32 (torch interpolates float64 tensors in float64,
+    which rounds its source positions differently)."""
     from cnncalc.dim import EXACT
     from cnncalc.engine import _Field
     from cnncalc.layers import lookup
@@ -393,11 +394,11 @@ def single_layer_fields(name, args, n):
     a = kind.parse_args(args)
     inference = kind.infer(a, (1, n), EXACT)
     field = _Field.start_for((1, n)).through(inference.window)
-    module = kind.build(a, (1, n)).double().eval()
+    module = kind.build(a, (1, n)).eval()
     with torch.no_grad():
         for p in module.parameters():
             p.fill_(1.0) if p.dim() > 1 else p.zero_()
-    x = (torch.rand(1, 1, n, dtype=torch.float64) + 0.5).requires_grad_(True)
+    x = (torch.rand(1, 1, n) + 0.5).requires_grad_(True)
     y = module(x)
     assert tuple(y.shape[1:]) == inference.output
     for o in range(y.shape[-1]):
@@ -410,7 +411,11 @@ SINGLE_LAYERS = [
     *[("upsample", {"scale": s, "mode": m}) for m in ("nearest", "linear", "nearest-exact")
       for s in (2, 3, 1.5, 2.5, 0.5, 0.75, 1.25, 4)],
     *[("upsample", {"scale": s, "mode": "linear", "align_corners": True}) for s in (2, 1.5, 3)],
-    *[("upsample", {"size": s, "mode": m}) for m in ("nearest", "linear") for s in (7, 40, 50, 61)],
+    # torch's shortcut: linear copies where the size is kept (23·1.04 → 23); 1-D nearest does not in
+    # its forward, though its backward does (see the forward test below)
+    *[("upsample", {"scale": s, "mode": m}) for m in ("linear", "nearest-exact") for s in (1.04, 2.02)],
+    *[("upsample", {"size": s, "mode": m}) for m in ("nearest", "linear", "nearest-exact") for s in (7, 40, 50, 61, 5)],
+    *[("upsample", {"size": s, "mode": "linear", "align_corners": True}) for s in (7, 40, 61)],
     *[("conv_transpose", {"filters": 1, "kernel": k, "stride": s, "padding": p})
       for k in (1, 2, 3, 4, 5) for s in (1, 2, 3) for p in (0, 1, 2)],
     *[("conv_transpose", {"filters": 1, "kernel": k, "stride": s, "padding": p})
@@ -436,3 +441,30 @@ def test_single_layer_field_is_exact_for_every_unit(name, args):
         assert got == want
         checked += 1
     assert checked
+
+
+@pytest.mark.parametrize("rank", [1, 2, 3])
+@pytest.mark.parametrize("mode", ["nearest", "nearest-exact"])
+@pytest.mark.parametrize("how", [{"scale": 1.04}, {"scale": 2.02}, {"scale": 1.5}, {"scale": 0.7}, {"size": 11},
+                                 {"size": 46}, {"scale": 2}, {"scale": 3}])
+def test_nearest_field_is_the_row_the_forward_copies(rank, mode, how):
+    """Nearest interpolation copies one input row per output row: interpolating the row numbers
+    themselves shows which (the forward pass, the definition of what an output depends on; torch's
+    1-D and 3-D backward kernels take a copy/halve shortcut their forward does not, at an output
+    of n or 2n rows, so the gradient is no oracle there)."""
+    from cnncalc.dim import EXACT
+    from cnncalc.engine import _Field
+    from cnncalc.layers import lookup
+
+    n = 23
+    kind = lookup("upsample")
+    a = kind.parse_args({**how, "mode": mode})
+    x = (1, n, *(3,) * (rank - 1))
+    inference = kind.infer(a, x, EXACT)
+    field = _Field.start_for(x).through(inference.window)
+    rows = torch.arange(float(n)).view(1, 1, n, *(1,) * (rank - 1)).expand(1, 1, *x[1:]).contiguous()
+    with torch.no_grad():
+        copied = kind.build(a, x)(rows)[0, 0].flatten(1)[:, 0] if rank > 1 else kind.build(a, x)(rows)[0, 0]
+    assert copied.shape[0] == inference.output[1]
+    for o, source in enumerate(copied.tolist()):
+        assert field.region(0, o) == (int(source), int(source)), o

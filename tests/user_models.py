@@ -76,6 +76,73 @@ class Tied(nn.Module):
         return self.fc(x.mean((2, 3)))
 
 
+class LayerNorm2d(nn.LayerNorm):
+    """torchvision's ConvNeXt LayerNorm2d: channels moved last, normalised, moved back."""
+
+    def forward(self, x):
+        x = F.layer_norm(x.permute(0, 2, 3, 1), self.normalized_shape, self.weight, self.bias, self.eps)
+        return x.permute(0, 3, 1, 2)
+
+
+class CentreCrop(nn.Module):
+    """U-Net's step: down, up by a transposed convolution, the skip centre-cropped by slicing to
+    the upsampled size, concatenated."""
+
+    def __init__(self):
+        super().__init__()
+        self.enc = nn.Conv2d(3, 8, 3)
+        self.down = nn.Conv2d(8, 16, 3, stride=2)
+        self.up = nn.ConvTranspose2d(16, 8, 2, stride=2)
+        self.dec = nn.Conv2d(16, 4, 3)
+
+    def forward(self, x):
+        skip = F.relu(self.enc(x))
+        y = self.up(F.relu(self.down(skip)))
+        dh, dw = (skip.shape[2] - y.shape[2]) // 2, (skip.shape[3] - y.shape[3]) // 2
+        skip = skip[:, :, dh:dh + y.shape[2], dw:dw + y.shape[3]]
+        return self.dec(torch.cat([skip, y], 1))
+
+
+class Pyramid(nn.Module):
+    """FPN-like: F.interpolate by a scale and to another tensor's size, group, instance and layer
+    norms, a ConvNeXt layer scale (x * gamma), a reflection pad and F.pad."""
+
+    def __init__(self):
+        super().__init__()
+        self.c1 = nn.Conv2d(3, 8, 3, stride=2, padding=1)
+        self.c2 = nn.Conv2d(8, 8, 3, stride=2, padding=1)
+        self.gn = nn.GroupNorm(2, 8)
+        self.inorm = nn.InstanceNorm2d(8, affine=True)
+        self.ln = LayerNorm2d(8, eps=1e-6)
+        self.gamma = nn.Parameter(torch.full((8, 1, 1), 1e-6))
+        self.pad = nn.ReflectionPad2d((1, 2, 0, 1))
+        self.head = nn.Conv2d(8, 4, 3)
+
+    def forward(self, x):
+        a = self.gn(self.c1(x))
+        b = self.inorm(self.c2(a))
+        up = F.interpolate(b, scale_factor=2, mode="nearest")
+        across = F.interpolate(b, size=a.shape[-2:], mode="bilinear", align_corners=False)
+        y = self.ln(a + up + across) * self.gamma
+        return self.head(F.pad(self.pad(y), (1, 1, 2, 2), value=0.5))
+
+
+class ShuffleUnit(nn.Module):
+    """ShuffleNet v2's unit: the channels split by chunk, one half through a branch, concatenated,
+    shuffled by view / transpose / view."""
+
+    def __init__(self):
+        super().__init__()
+        self.branch = nn.Sequential(nn.Conv2d(4, 4, 1), nn.BatchNorm2d(4), nn.ReLU())
+
+    def forward(self, x):
+        a, b = x.chunk(2, dim=1)
+        x = torch.cat([a, self.branch(b)], 1)
+        n, c, h, w = x.shape
+        x = x.view(n, 2, c // 2, h, w).transpose(1, 2).contiguous()
+        return x.view(n, c, h, w)
+
+
 class _Clamp(torch.autograd.Function):
     @staticmethod
     def forward(ctx, x):

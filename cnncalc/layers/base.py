@@ -327,6 +327,19 @@ class LayerKind:
         return len(x) - 1
 
 
+class ChannelsLast(tuple):
+    """A traced input shape (channels first, as cnncalc writes shapes) that the source read
+    through a channels-last view — ConvNeXt's ``permute``, then ``LayerNorm(C)`` and ``Linear``
+    over the last axis. The importer passes it to ``from_torch`` so a kind can tell "over the
+    channels" from "over the last spatial axis"."""
+
+    channels_last = True
+
+
+def channels_last(x) -> bool:
+    return getattr(x, "channels_last", False)
+
+
 def squash(values) -> int | list:
     """One number where every axis agrees (how a person writes ``kernel: 3``), else the list."""
     values = tuple(values) if isinstance(values, (tuple, list)) else (values,)

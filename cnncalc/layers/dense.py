@@ -1,6 +1,17 @@
-"""Fully connected layers and the flatten that feeds them."""
+"""Fully connected layers and the flatten that feeds them.
+
+``linear`` reads a flat input, or with ``axis: channels`` the channels of a ``[C, …]`` input at
+every position: ConvNeXt's pointwise MLP, which torchvision writes as ``nn.Linear`` on a
+channels-last tensor. That is a 1×1 convolution by params and MACs, but not by torchinfo, whose
+rule for a module that is not a ``Conv`` is weights × batch, not × positions; so it is its own
+spelling, built the way ConvNeXt computes it. It is never implied: torch's ``nn.Linear`` on an
+NCHW tensor mixes the *width*, and a linear after a conv is far more often a missing flatten.
+"""
 
 from __future__ import annotations
+
+import functools
+import math
 
 from ..errors import CnncalcError
 from . import register
@@ -15,7 +26,7 @@ class Flatten(LayerKind):
     reshapes = True
     torch_modules = ("Flatten",)
     torch_calls = ("flatten", "view", "reshape")
-    onnx_ops = ("Flatten", "Reshape")
+    onnx_ops = ("Flatten", "Reshape", "Squeeze")
 
     def from_torch(self, module, x, y):
         return _flat(y, module.start_dim == 1 and module.end_dim == -1)
@@ -53,44 +64,52 @@ class Linear(LayerKind):
     shorthand = "units"
     takes_activation = True
     weighted = True
-    summary = "fully connected: params = in·units + units"
-    examples = ({"units": 7}, {"units": 3, "bias": False})
+    summary = "fully connected: params = in·units + units (axis: channels: at each position, as ConvNeXt)"
+    examples = ({"units": 7}, {"units": 3, "bias": False}, ({"units": 5, "axis": "channels"}, (4, 3, 6)),
+                ({"units": 2, "axis": "channels", "bias": False}, (3, 7)),
+                ({"units": 3, "axis": "channels"}, (2, 3, 2, 4)), ({"units": 7, "axis": "channels"}, (12,)))
     example_input = (12,)
     torch_modules = ("Linear",)
     torch_calls = ("linear",)
-    onnx_ops = ("Gemm",)
+    onnx_ops = ("Gemm", "MatMul", "MatMul+Add")
     args = (
         Arg("units", "pos_int", aliases=("out_features",)),
         Arg("bias", "bool", True, ("use_bias",)),
         Arg("in_features", "opt_pos_int", None, help="optional check of the input size"),
+        Arg("axis", "choice", None, choices=("channels",),
+            help="channels: act on the channels at each position of a [C, H, W] input (ConvNeXt's MLP)"),
     )
 
     def infer(self, a, x, ctx):
-        if len(x) != 1:
+        if len(x) != 1 and a["axis"] is None:
             raise CnncalcError(
                 f"linear needs a flat input but gets {list(x)}",
-                fix="add `- flatten` (or global_avgpool) before it",
+                fix="add `- flatten` (or global_avgpool) before it, or set axis: channels to apply it to the "
+                    "channels at each position (ConvNeXt's MLP)",
             )
         if a["in_features"] is not None and ctx.differ((a["in_features"],), (x[0],), "input features match"):
             raise CnncalcError(
                 f"linear expects {a['in_features']} inputs but gets {x[0]}",
                 fix=f"set in_features: {x[0]} or fix the layers before it",
             )
-        return Inference((a["units"],), f"{x[0]} → {a['units']}", GLOBAL)
+        if len(x) == 1:
+            return Inference((a["units"],), f"{x[0]} → {a['units']}", GLOBAL)
+        return Inference((a["units"], *x[1:]), f"{x[0]} → {a['units']} channels at each position")
 
     def params(self, a, x, y):
         return x[0] * a["units"] + (a["units"] if a["bias"] else 0)
 
     def macs(self, a, x, y):
-        return x[0] * a["units"]
+        return math.prod(y) * x[0]
 
     def torchinfo_mult_adds(self, a, x, y):
-        return self.params(a, x, y)
+        return self.params(a, x, y)  # torchinfo: weights × batch for a module that is not a Conv
 
     def build(self, a, x):
         import torch.nn as nn
 
-        return nn.Linear(x[0], a["units"], bias=a["bias"])
+        cls = nn.Linear if len(x) == 1 else _channel_linear()
+        return cls(x[0], a["units"], bias=a["bias"])
 
     # -- training ------------------------------------------------------------------------------
     def keeps(self, a, x, y, t):
@@ -118,6 +137,11 @@ class Linear(LayerKind):
         return _linear(call.x[0], weight.shape[0], call.arg(2, "bias") is not None)
 
     def from_onnx(self, node):
+        if node.op.startswith("MatMul"):  # x @ W (+ b): W is [in, out]
+            weight = node.initializer(1)
+            if len(weight) != 2 or (node.op == "MatMul+Add" and node.initializer(2) not in ((weight[1],), (1, weight[1]))):
+                raise Unmappable("a matrix product that is not x @ W + b with W [in, out] and b [out]")
+            return _linear(node.x[0], weight[1], node.op == "MatMul+Add")
         if node.attr("transA", 0) or node.attr("alpha", 1.0) != 1.0 or node.attr("beta", 1.0) != 1.0:
             raise Unmappable("Gemm with transA, alpha or beta")
         weight = node.initializer(1)
@@ -127,8 +151,23 @@ class Linear(LayerKind):
 _BATCH = 2  # (any batch above 1: flatten's view never merges the batch axis)
 
 
+@functools.cache
+def _channel_linear():
+    """ConvNeXt's pointwise layer for any rank, defined on first use (no torch on the symbolic
+    path): channels last, ``nn.Linear``, channels first again, so torch, FlopCounterMode, fvcore
+    and torchinfo see the ``linear`` that torchvision's CNBlock runs."""
+    import torch.nn as nn
+    import torch.nn.functional as F
+
+    class ChannelLinear(nn.Linear):
+        def forward(self, x):
+            return F.linear(x.movedim(1, -1), self.weight, self.bias).movedim(-1, 1)
+
+    return ChannelLinear
+
+
 def _linear(x, units, bias) -> dict:
-    if len(x) != 1:
+    if len(x) != 1 and not getattr(x, "channels_last", False):
         raise Unmappable(f"a linear layer over the last axis of a {list(x)} tensor (cnncalc's linear reads a flat "
                          "input; a 1×1 conv counts the same)")
     return {"units": int(units)} if bias else {"units": int(units), "bias": False}

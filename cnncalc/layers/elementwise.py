@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import math
 
 from ..errors import CnncalcError
 from . import register
@@ -47,8 +48,11 @@ class _Elementwise(LayerKind):
         return {arg: call.arg(index, key, default) for arg, key, index, default, _ in self.imported}
 
     def from_onnx(self, node):
-        if node.op == "Clip" and (node.constant(1, 0.0), node.constant(2, 6.0)) != (0.0, 6.0):
+        if node.op == "Clip" and (node.constant(1, node.attr("min", -math.inf)),
+                                  node.constant(2, node.attr("max", math.inf))) != (0.0, 6.0):
             raise Unmappable("a Clip other than relu6's [0, 6]")
+        if node.op == "Sigmoid+Mul" and len(node.inputs) != 1:
+            raise Unmappable("x * sigmoid(y) of two tensors (a gate, not a SiLU)")
         if node.op == "HardSigmoid" and (round(node.attr("alpha", 0.2), 6), node.attr("beta", 0.5)) != (round(1 / 6, 6), 0.5):
             raise Unmappable("a HardSigmoid other than torch's (alpha 1/6, beta 0.5)")
         if node.op in ("Softmax", "LogSoftmax") and node.attr("axis", -1) % (len(node.x[0]) + 1) != 1:
@@ -104,7 +108,8 @@ _activation("leaky_relu", "LeakyReLU", ("LeakyReLU",), args=(Arg("negative_slope
 _activation("elu", "ELU", ("ELU",), args=(Arg("alpha", "float", 1.0),), calls=("elu", "elu_"), onnx=("Elu",),
             imported=(("alpha", "alpha", 1, 1.0, "alpha"),), saves="input", inplace_saves=OUTPUT_IN_PLACE)
 _activation("gelu", "GELU", ("GELU",), calls=("gelu",), onnx=("Gelu",), saves="input")
-_activation("silu", "SiLU", ("SiLU", "swish"), calls=("silu", "silu_"), saves="input", inplace_saves=INPUT_COPY)
+_activation("silu", "SiLU", ("SiLU", "swish"), calls=("silu", "silu_"), onnx=("Sigmoid+Mul",), saves="input",
+            inplace_saves=INPUT_COPY)
 _activation("hardswish", "Hardswish", ("Hardswish", "hard_swish"), calls=("hardswish", "hardswish_"),
             onnx=("HardSwish",), saves="input", inplace_saves=INPUT_COPY)
 _activation("hardsigmoid", "Hardsigmoid", ("Hardsigmoid", "hard_sigmoid"), calls=("hardsigmoid", "hardsigmoid_"),
@@ -118,7 +123,7 @@ _activation("softmax", "Softmax", ("Softmax",), {"dim": 1}, summary="softmax ove
 _activation("log_softmax", "LogSoftmax", ("LogSoftmax",), {"dim": 1}, summary="log-softmax over dim 1",
             calls=("log_softmax",), onnx=("LogSoftmax",), saves="output", cuda_fp32=True)
 _activation("identity", "Identity", ("Identity", "linear_activation"),
-            calls=("contiguous", "clone", "detach"), onnx=("Identity",), same=True)
+            calls=("contiguous", "clone", "detach"), same=True)  # (ONNX's Identity passes its tensor on: no layer)
 
 
 @register
@@ -132,16 +137,13 @@ class Dropout(_Elementwise):
     examples = ({}, {"p": 0.2})
     torch_modules = ("Dropout", "Dropout1d", "Dropout2d", "Dropout3d", "AlphaDropout", "FeatureAlphaDropout")
     torch_calls = ("dropout", "dropout1d", "dropout2d", "dropout3d", "alpha_dropout", "feature_alpha_dropout")
-    onnx_ops = ("Dropout",)
+    # (an ONNX Dropout passes its tensor on, as at inference: no layer; eval exports have none)
 
     def from_torch(self, module, x, y):
         return {"p": module.p}
 
     def from_call(self, call):
         return {"p": call.arg(1, "p", 0.5)}
-
-    def from_onnx(self, node):
-        return {"p": node.constant(1, 0.5)}
 
     def _kwargs(self, a):
         return {"p": a["p"]}
@@ -172,6 +174,15 @@ class StochasticDepth(_Elementwise):
     args = (Arg("p", "float", 0.5, ("rate", "drop_prob")),
             Arg("mode", "choice", "row", choices=("row", "batch")))
     examples = ({}, {"p": 0.2, "mode": "batch"}, ({"p": 0.1}, (6,)), ({"p": 0.0125}, (3, 5, 4, 6)))
+
+    torch_modules = ("StochasticDepth",)
+    torch_calls = ("stochastic_depth",)
+
+    def from_torch(self, module, x, y):
+        return {"p": module.p, "mode": module.mode}
+
+    def from_call(self, call):
+        return {"p": call.arg(1, "p"), "mode": call.arg(2, "mode", "row")}
 
     def parse_args(self, raw):
         a = super().parse_args(raw)

@@ -14,7 +14,7 @@ import functools
 
 from ..errors import CnncalcError
 from . import register
-from .base import Arg, Inference, Keeps, LayerKind, is_dense, numel
+from .base import Arg, ChannelsLast, Inference, Keeps, LayerKind, Unmappable, channels_last, is_dense, numel
 
 
 @register
@@ -57,7 +57,9 @@ class BatchNorm(LayerKind):
         return _bn_args(call.arg(7, "eps", 1e-5), call.arg(6, "momentum", 0.1), call.arg(3, "weight") is not None)
 
     def from_onnx(self, node):
-        return _bn_args(node.attr("epsilon", 1e-5), 1 - node.attr("momentum", 0.9), True)
+        # ONNX's momentum weighs the running statistics (0.9), torch's the new batch (0.1); without
+        # affine, torch's exporter writes the scale and shift as Constant nodes, not initializers
+        return _bn_args(node.attr("epsilon", 1e-5), round(1 - node.attr("momentum", 0.9), 9), node.is_parameter(1))
 
     def build(self, a, x):
         import torch.nn as nn
@@ -164,6 +166,35 @@ class LayerNorm(LayerKind):
         Arg("bias", "bool", True, ("center",), help="the affine shift (with affine)"),
     )
 
+    torch_modules = ("LayerNorm", "LayerNorm2d")  # (torchvision's and timm's LayerNorm2d: over the channels)
+    torch_calls = ("layer_norm",)
+
+    def from_torch(self, module, x, y):
+        if type(module).__name__ == "LayerNorm2d":
+            x = ChannelsLast(x)
+        return _layer_norm_args(module.normalized_shape, x, module.eps, module.elementwise_affine,
+                                module.bias is not None)
+
+    def from_call(self, call):
+        x = ChannelsLast(call.x[0]) if call.channels_last else call.x[0]
+        return _layer_norm_args(call.arg(1, "normalized_shape"), x, call.arg(4, "eps", 1e-5),
+                                call.arg(2, "weight") is not None, call.arg(3, "bias") is not None)
+
+    onnx_ops = ("LayerNormalization", "Transpose+LayerNormalization+Transpose")
+
+    def from_onnx(self, node):
+        x, norm = node.x[0], node
+        if "+" in node.op:  # channels moved last, normalised, moved back (ConvNeXt's LayerNorm2d)
+            first, norm, last = node.parts
+            rank = len(x) + 1
+            if first.attr("perm") != [0, *range(2, rank), 1] or last.attr("perm") != [0, rank - 1, *range(1, rank - 1)]:
+                raise Unmappable("transposes other than the channels to the last axis and back")
+            x = ChannelsLast(x)
+        if norm.attr("axis", -1) not in (-1, len(norm.x[0])):
+            raise Unmappable("a LayerNormalization over more than the last axis")
+        return _layer_norm_args((x[0],) if len(x) == 1 or channels_last(x) else norm.x[0][-1:], x,
+                                norm.attr("epsilon", 1e-5), norm.is_parameter(1), norm.is_parameter(2))
+
     def infer(self, a, x, ctx):
         _norm_rank(self.name, x)
         return Inference(x, f"normalise over {x[0]} channels" + (" at each position" if len(x) > 1 else ""))
@@ -241,6 +272,32 @@ class GroupNorm(LayerKind):
         Arg("eps", "float", 1e-5, ("epsilon",)),
         Arg("affine", "bool", True),
     )
+    torch_modules = ("GroupNorm",)
+    torch_calls = ("group_norm",)
+
+    def from_torch(self, module, x, y):
+        return {"groups": module.num_groups, **_eps_affine(module.eps, module.affine, True)}
+
+    def from_call(self, call):
+        return {"groups": call.arg(1, "num_groups"),
+                **_eps_affine(call.arg(4, "eps", 1e-5), call.arg(2, "weight") is not None, True)}
+
+    # (torch's exporter writes a group norm as an instance norm of the groups, then the affine)
+    onnx_ops = ("GroupNormalization", "Reshape+InstanceNormalization+Reshape+Mul+Add")
+
+    def from_onnx(self, node):
+        x = node.x[0]
+        if node.op == "GroupNormalization":
+            if node.initializer(1) != (x[0],):
+                raise Unmappable("a GroupNormalization with one scale per group (opset 18), not per channel")
+            return {"groups": node.attr("num_groups"),
+                    **_eps_affine(node.attr("epsilon", 1e-5), node.is_parameter(1), True)}
+        split, norm, _, mul, add = node.parts
+        groups = split.y
+        if len(groups) != 2 or groups[0] * groups[1] != numel(x) or x[0] % groups[0]:
+            raise Unmappable("a reshape other than into groups of channels")
+        affine = bool(mul.parameter_inputs()) and bool(add.parameter_inputs())
+        return {"groups": groups[0], **_eps_affine(norm.attr("epsilon", 1e-5), affine, True)}
 
     def infer(self, a, x, ctx):
         _norm_rank(self.name, x)
@@ -292,6 +349,19 @@ class InstanceNorm(LayerKind):
         Arg("eps", "float", 1e-5, ("epsilon",)),
         Arg("affine", "bool", False, help="torch's default: no learnable scale and shift"),
     )
+    torch_modules = ("InstanceNorm1d", "InstanceNorm2d", "InstanceNorm3d")
+    torch_calls = ("instance_norm",)
+
+    def from_torch(self, module, x, y):
+        return _eps_affine(module.eps, module.affine, False)
+
+    def from_call(self, call):
+        return _eps_affine(call.arg(7, "eps", 1e-5), call.arg(3, "weight") is not None, False)
+
+    onnx_ops = ("InstanceNormalization",)
+
+    def from_onnx(self, node):
+        return _eps_affine(node.attr("epsilon", 1e-5), node.is_parameter(1), False)
 
     def infer(self, a, x, ctx):
         self.need_spatial(self.name, x)
@@ -345,3 +415,24 @@ def _memory_format(x: tuple, strides, batch):
 def _norm_rank(kind: str, x: tuple) -> None:
     if not 1 <= len(x) <= 4:
         raise CnncalcError(f"{kind} needs [F], [C, L], [C, H, W] or [C, D, H, W] but gets {list(x)}")
+
+
+def _eps_affine(eps, affine, default_affine) -> dict:
+    out = {}
+    if abs(eps - 1e-5) > 1e-12:
+        out["eps"] = float(eps)
+    if affine != default_affine:
+        out["affine"] = bool(affine)
+    return out
+
+
+def _layer_norm_args(normalized_shape, x, eps, affine, bias) -> dict:
+    """A layer norm that cnncalc's kind is: over the features of a flat input, or over the
+    channels of a channels-last view (ConvNeXt's permute, layer_norm, permute)."""
+    shape = tuple(normalized_shape) if isinstance(normalized_shape, (tuple, list)) else (normalized_shape,)
+    if shape != (x[0],) or not (len(x) == 1 or channels_last(x)):
+        raise Unmappable(f"a layer norm over {list(shape)} of a {list(x)} tensor (cnncalc's is over the channels)")
+    out = _eps_affine(eps, affine, True)
+    if affine and not bias:
+        out["bias"] = False
+    return out

@@ -14,7 +14,7 @@ import functools
 
 from ..errors import CnncalcError
 from . import register
-from .base import Arg, Inference, Keeps, LayerKind, Window, contiguous_strides
+from .base import Arg, Inference, Keeps, LayerKind, Unmappable, Window, contiguous_strides
 from .sliding import AXIS_NAMES
 
 _EDGE_NAMES = {"length": ("start", "end"), "depth": ("front", "back"), "height": ("top", "bottom"),
@@ -28,7 +28,7 @@ def edges(value, rank: int, arg: str, kind: str) -> tuple[tuple, ...]:
     if isinstance(value[0], tuple):
         if len(value) != rank:
             raise CnncalcError(f"{kind} {arg} has {len(value)} pairs but the input has {rank} spatial "
-                               f"ax{'i' if rank == 1 else 'e'}s", fix=f"give one [before, after] pair per axis")
+                               f"ax{'i' if rank == 1 else 'e'}s", fix="give one [before, after] pair per axis")
         return value
     if len(value) == rank:
         return tuple((v, v) for v in value)
@@ -65,6 +65,39 @@ class Pad(LayerKind):
         ({"padding": [[0, 1], [1, 1], [2, 0]]}, (2, 3, 4, 5)),
         ({"padding": 1, "mode": "replicate"}, (2, 3, 4, 5)),
     )
+    torch_modules = tuple(f"{kind}Pad{rank}d" for kind in ("Zero", "Constant", "Reflection", "Replication", "Circular")
+                          for rank in (1, 2, 3))
+    torch_calls = ("pad",)
+
+    def from_torch(self, module, x, y):
+        mode = {"Zero": "constant", "Constant": "constant", "Reflection": "reflect", "Replication": "replicate",
+                "Circular": "circular"}[type(module).__name__.split("Pad")[0]]
+        return _pad_args(module.padding, x, mode, getattr(module, "value", 0.0))
+
+    def from_call(self, call):
+        return _pad_args(call.arg(1, "pad"), call.x[0], call.arg(2, "mode", "constant"), call.arg(3, "value", 0.0) or 0.0)
+
+    onnx_ops = ("Pad",)
+
+    def from_onnx(self, node):
+        mode = {"constant": "constant", "reflect": "reflect", "edge": "replicate", "wrap": "circular"}.get(
+            node.attr("mode", "constant"))
+        if mode is None:
+            raise Unmappable(f"Pad mode {node.attr('mode')!r}")
+        pads = node.constant(1) if len(node.inputs) > 1 else node.attr("pads")
+        rank = len(node.x[0]) + 1  # (ONNX pads every axis, batch and channels included)
+        axes = node.constant(3, None)
+        if axes is not None:  # (opset 18: pads for these axes only)
+            full = [0] * (2 * rank)
+            for i, axis in enumerate(axes):
+                full[axis % rank], full[rank + axis % rank] = pads[i], pads[len(axes) + i]
+            pads = full
+        if any(pads[:2]) or any(pads[rank:rank + 2]):
+            raise Unmappable("a pad of the batch or the channels")
+        torch_pad = [v for axis in reversed(range(2, rank)) for v in (pads[axis], pads[rank + axis])]
+        value = node.constant(2, 0.0)
+        return _pad_args(torch_pad, node.x[0], mode, 0.0 if value is None else value)
+
     args = (
         Arg("padding", "edges", aliases=("pad",)),
         Arg("value", "float", 0.0, help="the constant a constant pad adds"),
@@ -133,6 +166,37 @@ class Crop(LayerKind):
         ({"like": (2, 6)}, (3, 7)),
         ({"cropping": [[0, 1], [1, 1], [2, 0]]}, (2, 3, 4, 5)),
     )
+    torch_calls = ("getitem",)
+
+    def from_call(self, call):
+        """``x[:, :, top:h - bottom, left:w - right]`` — U-Net's centre crop of a skip, whose bounds
+        are computed from the upsampled map's size: ``like:`` that map."""
+        x, y = call.x[0], call.y
+        kept = _kept(call.arg(1), x)
+        if kept[0] != (0, x[0], 1) or any(step != 1 for _, _, step in kept[1:]) or len(kept) != len(x):
+            raise Unmappable("an indexing that is not a crop of the spatial axes")
+        pairs = tuple((first, n - first - size) for (first, size, _), n in zip(kept[1:], x[1:]))
+        like = call.shape_source(1)
+        if like is not None and all(b == (n - m) // 2 for (b, _), n, m in zip(pairs, x[1:], y[1:])):
+            return {"like": like}
+        return {"cropping": _edges_value(pairs)}
+
+    onnx_ops = ("Slice", "Slice+Slice", "Slice+Slice+Slice")
+
+    def from_onnx(self, node):
+        """A Slice of the spatial edges — or one Slice per axis, as torch writes ``x[:, :, a:b, c:d]``."""
+        x = node.x[0]
+        pairs = [(0, 0)] * (len(x) - 1)
+        for part in (node.parts if "+" in node.op else [node]):
+            for axis, start, end, step in onnx_slice(part):
+                if axis == 0 or step != 1:
+                    raise Unmappable("a slice of the channels, or with a step (cnncalc's crop cuts the spatial edges)")
+                n = part.x[0][axis]
+                first, stop, _ = slice(start, end).indices(n)
+                before, after = pairs[axis - 1]
+                pairs[axis - 1] = (before + first, after + n - max(stop, first))
+        return {"cropping": _edges_value(pairs)}
+
     args = (
         Arg("cropping", "edges", None, aliases=("crop",)),
         Arg("like", "tensor", None, help="a tensor whose spatial size to crop the centre to"),
@@ -210,3 +274,70 @@ def _crop_module():
             return f"cuts={self.cuts}"
 
     return Crop
+
+
+def _edges_value(pairs):
+    """``[[top, bottom], [left, right]]`` as a person writes it: one number where every edge agrees."""
+    flat = {p for pair in pairs for p in pair}
+    if len(flat) == 1:
+        return flat.pop()
+    if all(b == e for b, e in pairs):
+        return [b for b, _ in pairs]
+    return [list(pair) for pair in pairs]
+
+
+def _pad_args(pad, x, mode, value) -> dict:
+    """torch's pad tuple (last axis first: left, right, top, bottom, …) as a spec's edges."""
+    pad = tuple(pad)
+    rank = len(x) - 1
+    if len(pad) % 2 or len(pad) // 2 > rank:
+        raise Unmappable(f"a pad {list(pad)} of more axes than the {rank} spatial ones")
+    pairs = [(0, 0)] * (rank - len(pad) // 2) + [(pad[i], pad[i + 1]) for i in range(len(pad) - 2, -1, -2)]
+    if any(b < 0 or e < 0 for b, e in pairs):
+        raise Unmappable("a negative pad (a crop)")
+    out = {"padding": _edges_value(pairs)}
+    if mode != "constant":
+        out["mode"] = mode
+    elif value:
+        out["value"] = float(value)
+    return out
+
+
+def _kept(index, x) -> list:
+    """(first, size, step) per axis of ``x`` (batch excluded) that ``tensor[index]`` keeps; the
+    batch must be kept whole."""
+    from .base import Unmappable
+
+    index = index if isinstance(index, tuple) else (index,)
+    if any(i is Ellipsis for i in index):
+        at = index.index(Ellipsis)
+        index = index[:at] + (slice(None),) * (len(x) + 1 - len(index) + 1) + index[at + 1:]
+    index = index + (slice(None),) * (len(x) + 1 - len(index))
+    if len(index) != len(x) + 1 or not all(isinstance(i, slice) for i in index):
+        raise Unmappable("an indexing with integers, tensors or new axes")
+    if index[0] != slice(None):
+        raise Unmappable("an indexing of the batch")
+    out = []
+    for i, n in zip(index[1:], x):
+        start, stop, step = i.indices(n)
+        out.append((start, len(range(start, stop, step)), step))
+    return out
+
+
+def onnx_slice(node) -> list:
+    """An ONNX Slice as (axis, start, end, step) per sliced axis, the axis counted without the
+    batch (0 = channels); a slice of the batch is refused."""
+    x = node.x[0]
+    if len(node.inputs) < 3:  # (before opset 10: attributes)
+        starts, ends, axes, steps = node.attr("starts"), node.attr("ends"), node.attr("axes"), None
+    else:
+        starts, ends, axes, steps = node.constant(1), node.constant(2), node.constant(3, None), node.constant(4, None)
+    axes = list(range(len(starts))) if axes is None else axes
+    steps = [1] * len(starts) if steps is None else steps
+    out = []
+    for axis, start, end, step in zip(axes, starts, ends, steps):
+        axis %= len(x) + 1
+        if axis == 0:
+            raise Unmappable("a slice of the batch")
+        out.append((axis - 1, int(start), int(end), int(step)))
+    return out

@@ -14,7 +14,7 @@ import functools
 
 from ..errors import CnncalcError
 from . import register
-from .base import Arg, Inference, Keeps, LayerKind
+from .base import Arg, Inference, Keeps, LayerKind, Unmappable
 
 
 @register
@@ -26,6 +26,32 @@ class Scale(LayerKind):
     examples = ({}, {"init": 1e-6}, ({}, (12,)), ({"init": 0.1}, (3, 7)), ({}, (2, 3, 4, 5)))
     args = (Arg("init", "float", 1.0, ("init_value", "layer_scale_init_value"),
                 help="the starting value of every multiplier (ConvNeXt: 1e-6)"),)
+
+    torch_calls = ("mul", "mul_", "multiply")
+
+    def from_call(self, call):
+        """``layer_scale * x`` with a parameter of one factor per channel (ConvNeXt's)."""
+        tensors = call.tensors()
+        params = [t for t in tensors if t.is_parameter]
+        if len(tensors) != 2 or len(params) != 1 or len(call.x) != 1:
+            raise Unmappable("a product that is not one tensor by a per-channel parameter")
+        shape, x = params[0].shape, call.x[0]
+        if tuple(shape) not in ((x[0], *(1,) * (len(x) - 1)), (x[0],) if len(x) == 1 else ()):
+            raise Unmappable(f"a parameter of shape {list(shape)} is not one factor per channel of {list(x)}")
+        return {}
+
+    onnx_ops = ("Mul",)  # x times a [C, 1, 1] parameter
+
+    def from_onnx(self, node):
+        weights = node.parameter_inputs()
+        if len(node.x) != 1 or len(weights) != 1:
+            raise Unmappable("a product that is not one tensor by one parameter")
+        weight, x = tuple(node.initializer(weights[0])), node.x[0]
+        while len(weight) > len(x) and weight[0] == 1:
+            weight = weight[1:]  # (a leading batch axis of 1)
+        if weight != (x[0], *(1,) * (len(x) - 1)):
+            raise Unmappable(f"a parameter of shape {list(weight)} is not one factor per channel of {list(x)}")
+        return {}
 
     def infer(self, a, x, ctx):
         if not 1 <= len(x) <= 4:

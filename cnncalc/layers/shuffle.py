@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from ..errors import CnncalcError
 from . import register
-from .base import Arg, Inference, LayerKind
+from .base import Arg, Inference, LayerKind, Unmappable
 
 
 @register
@@ -22,6 +22,25 @@ class ChannelShuffle(LayerKind):
     examples = ({"groups": 2}, {"groups": 4}, ({"groups": 3}, (6, 7)), ({"groups": 2}, (4, 3, 4, 5)))
     example_input = (8, 5, 5)
     args = (Arg("groups", "pos_int"),)
+    torch_modules = ("ChannelShuffle",)
+    torch_calls = ("channel_shuffle", "native_channel_shuffle")  # (and ShuffleNet's view–transpose–view)
+
+    def from_torch(self, module, x, y):
+        return {"groups": module.groups}
+
+    def from_call(self, call):
+        return {"groups": call.arg(1, "groups")}
+
+    onnx_ops = ("Reshape+Transpose+Reshape",)  # ShuffleNet's view, transpose, view
+
+    def from_onnx(self, node):
+        split, transpose, _ = node.parts
+        x, grouped = node.x[0], split.y
+        perm = transpose.attr("perm")
+        if (len(grouped) != len(x) + 1 or grouped[0] * grouped[1] != x[0] or tuple(grouped[2:]) != tuple(x[1:])
+                or perm != [0, 2, 1, *range(3, len(grouped) + 1)] or node.y != x):
+            raise Unmappable("a reshape and transpose other than a channel shuffle")
+        return {"groups": grouped[0]}
 
     def infer(self, a, x, ctx):
         self.need_spatial(self.name, x)  # torch: "channel_shuffle expects input with > 2 dims"

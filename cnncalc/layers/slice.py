@@ -22,7 +22,7 @@ import functools
 from .. import dim
 from ..errors import CnncalcError
 from . import register
-from .base import GLOBAL, Arg, Inference, LayerKind, Window, contiguous_strides
+from .base import GLOBAL, Arg, Inference, LayerKind, Unmappable, Window, contiguous_strides
 from .sliding import AXIS_NAMES
 
 _AXIS_ARG = Arg("axis", "axis", "channels", ("dim",),
@@ -87,6 +87,58 @@ class Slice(_Part):
     examples = ({"start": 1, "end": 3}, {"start": -2}, {"axis": "height", "start": 1, "end": -1, "step": 2},
                 {"axis": -1, "end": 100, "step": 3}, {"axis": 2, "start": -7, "end": 6}, ({"end": 5}, (12,)),
                 ({"axis": "length", "start": 2, "step": 2}, (3, 9)), ({"axis": "depth", "start": 1}, (2, 3, 4, 5)))
+    torch_calls = ("getitem", "narrow", "split")
+
+    def from_call(self, call):
+        x = call.x[0]
+        if call.name == "split":  # a piece of torch.split(x, sizes, dim) (the importer says which)
+            d = call.arg(2, "dim", 0) % (len(x) + 1)
+            sizes = call.arg(1, "split_size_or_sections", call.arg(1, "split_size"))
+            if d == 0 or call.index is None:
+                raise Unmappable("a split of the batch, or whose pieces are not taken one by one")
+            if isinstance(sizes, int):
+                sizes = [min(sizes, x[d - 1] - k) for k in range(0, x[d - 1], sizes)]
+            start = sum(sizes[:call.index])
+            return _slice_args(d, start, start + sizes[call.index], 1)
+        if call.name == "narrow":
+            d, start, length = call.arg(1, "dim"), call.arg(2, "start"), call.arg(3, "length")
+            return _slice_args(d, start, start + length, 1)
+        from .pad import _kept
+
+        kept = _kept(call.arg(1), x)
+        cut = [(d, k) for d, k in enumerate(kept, start=1) if (k[0], k[1], k[2]) != (0, x[d - 1], 1)]
+        if len(cut) != 1:
+            raise Unmappable("an indexing of several axes (a crop) or of none")
+        d, (first, size, step) = cut[0]
+        return _slice_args(d, first, first + (size - 1) * step + 1, step)
+
+    onnx_ops = ("Slice", "Split")
+
+    def from_onnx(self, node):
+        x = node.x[0]
+        if node.op == "Split":  # one layer per piece read (the importer says which)
+            d = node.attr("axis", 0) % (len(x) + 1)
+            if d == 0:
+                raise Unmappable("a split of the batch")
+            n = x[d - 1]
+            sizes = node.constant(1, None) if len(node.inputs) > 1 else node.attr("split")
+            if sizes is None:  # equal pieces (opset 18: num_outputs, the last one shorter)
+                size = -(-n // node.outputs)
+                sizes = [min(size, n - i * size) for i in range(node.outputs)]
+            start = sum(sizes[:node.output_index])
+            return _slice_args(d, start, start + sizes[node.output_index], 1)
+        from .pad import onnx_slice
+
+        cuts = onnx_slice(node)
+        if len(cuts) != 1:
+            raise Unmappable("a Slice of more than one axis (cnncalc's slice cuts one)")
+        axis, start, end, step = cuts[0]
+        if step < 1:
+            raise Unmappable("a slice with a negative step")
+        first, stop, step = slice(start, end, step).indices(x[axis])
+        kept = len(range(first, stop, step))
+        return _slice_args(axis + 1, first, first + (kept - 1) * step + 1, step)
+
     args = (
         _AXIS_ARG,
         Arg("start", "index", None, help="first position (default 0; negative: from the end)"),
@@ -122,6 +174,17 @@ class Chunk(_Part):
     examples = ({"chunks": 2, "index": 0}, {"chunks": 2, "index": 1}, {"chunks": 3, "index": -1},
                 {"chunks": 4, "index": 2, "axis": "width"}, ({"chunks": 4, "index": 2}, (5, 3)),
                 ({"chunks": 2, "index": 1, "axis": 2}, (4, 7)), ({"chunks": 5, "index": 0}, (12,)))
+    torch_calls = ("chunk",)
+
+    def from_call(self, call):
+        if call.index is None:
+            raise Unmappable("a chunk whose pieces are not taken one by one")
+        out = {"chunks": call.arg(1, "chunks"), "index": call.index}
+        d = call.arg(2, "dim", 0)
+        if d % (len(call.x[0]) + 1) != 1:
+            out["axis"] = d
+        return out
+
     args = (
         Arg("chunks", "pos_int"),
         Arg("index", "index", help="which chunk: 0 is the first, −1 the last"),
@@ -177,3 +240,13 @@ def _part_module():
             return f"dim={self.dim}, " + (f"chunk={self.chunk}" if self.chunk else f"{self.where}")
 
     return Part
+
+
+def _slice_args(d, start, end, step) -> dict:
+    out = {} if d == 1 else {"axis": d}
+    if start:
+        out["start"] = start
+    out["end"] = end
+    if step != 1:
+        out["step"] = step
+    return out

@@ -25,7 +25,7 @@ from fractions import Fraction
 
 from ..errors import CnncalcError
 from . import register
-from .base import Arg, Backward, Inference, Keeps, LayerKind, Window, per_axis
+from .base import Arg, Backward, Inference, Keeps, LayerKind, Unmappable, Window, per_axis, squash
 from .sliding import AXIS_NAMES
 
 
@@ -58,6 +58,37 @@ class ConvTranspose(LayerKind):
          (4, 3, 5, 4)),
         ({"filters": 2, "kernel": 3, "stride": 2, "padding": "same"}, (4, 3, 5, 4)),
     )
+    torch_modules = ("ConvTranspose1d", "ConvTranspose2d", "ConvTranspose3d")
+    torch_calls = ("conv_transpose1d", "conv_transpose2d", "conv_transpose3d")
+
+    def from_torch(self, module, x, y):
+        if module.padding_mode != "zeros":
+            raise Unmappable(f"padding_mode {module.padding_mode!r}")
+        return _transpose_args(module.out_channels, module.kernel_size, module.stride, module.padding,
+                               module.output_padding, module.dilation, module.groups, module.bias is not None)
+
+    def from_call(self, call):
+        weight = call.tensor(1, "weight")
+        if not weight.is_parameter:
+            raise Unmappable("a transposed convolution whose weight is computed, not a parameter")
+        groups = call.arg(6, "groups", 1)
+        return _transpose_args(weight.shape[1] * groups, weight.shape[2:], call.arg(3, "stride", 1),
+                               call.arg(4, "padding", 0), call.arg(5, "output_padding", 0), call.arg(7, "dilation", 1),
+                               groups, call.arg(2, "bias") is not None)
+
+    onnx_ops = ("ConvTranspose",)
+
+    def from_onnx(self, node):
+        from .conv import onnx_padding
+
+        if node.attr("output_shape") is not None:
+            raise Unmappable("a ConvTranspose sized by output_shape (cnncalc reads pads and output_padding)")
+        weight = node.initializer(1)  # [C_in, filters / groups, k…]
+        rank, groups = len(weight) - 2, node.attr("group", 1)
+        return _transpose_args(weight[1] * groups, weight[2:], node.attr("strides", [1] * rank),
+                               onnx_padding(node, weight[2:]), node.attr("output_padding", [0] * rank),
+                               node.attr("dilations", [1] * rank), groups, len(node.inputs) > 2)
+
     args = (
         Arg("filters", "pos_int", aliases=("out_channels",), help="output channels"),
         Arg("kernel", "sizes", aliases=("kernel_size",)),
@@ -268,3 +299,14 @@ def _cropping_conv_transpose(rank: int):
 
     CroppingConvTranspose.__name__ = CroppingConvTranspose.__qualname__ = f"CroppingConvTranspose{rank}d"
     return CroppingConvTranspose
+
+
+def _transpose_args(filters, kernel, stride, padding, output_padding, dilation, groups, bias) -> dict:
+    """A conv_transpose entry as a person writes it: defaults left out."""
+    out = {"filters": int(filters), "kernel": squash(kernel)}
+    for key, value, default in (("stride", squash(stride), 1), ("padding", squash(padding), 0),
+                                ("output_padding", squash(output_padding), 0), ("dilation", squash(dilation), 1),
+                                ("groups", groups, 1), ("bias", bias, True)):
+        if value != default:
+            out[key] = value
+    return out

@@ -18,12 +18,13 @@ count nothing.
 from __future__ import annotations
 
 import math
+import struct
 from fractions import Fraction
 
 from .. import dim
 from ..errors import CnncalcError
 from . import register
-from .base import GLOBAL, Arg, Inference, LayerKind, Window, numel, per_axis
+from .base import GLOBAL, Arg, Inference, LayerKind, Window, numel, per_axis, Unmappable
 
 MODES = ("nearest", "linear", "bilinear", "trilinear", "bicubic", "nearest-exact")
 _LINEAR = {1: "linear", 2: "bilinear", 3: "trilinear"}
@@ -100,6 +101,42 @@ class Upsample(LayerKind):
         mode = _LINEAR[rank] if a["mode"] in _LINEAR.values() else a["mode"]
         return Inference((x[0], *out), f"{formula} ({mode})", _window(a, n, out))
 
+    torch_modules = ("Upsample", "UpsamplingNearest2d", "UpsamplingBilinear2d")
+    torch_calls = ("interpolate", "upsample", "upsample_nearest", "upsample_bilinear")
+
+    def from_torch(self, module, x, y):
+        align = type(module).__name__ == "UpsamplingBilinear2d" or bool(module.align_corners)
+        return _upsample_args(module.size, module.scale_factor, module.mode, align, None)
+
+    def from_call(self, call):
+        if call.arg(5, "recompute_scale_factor") or call.arg(6, "antialias"):
+            raise Unmappable("recompute_scale_factor / antialias")
+        mode = call.arg(3, "mode", "bilinear" if call.name == "upsample_bilinear" else "nearest")
+        align = bool(call.arg(4, "align_corners")) or call.name == "upsample_bilinear"
+        return _upsample_args(call.arg(1, "size"), call.arg(2, "scale_factor"), mode, align,
+                              call.shape_source(1, "size"))
+
+    onnx_ops = ("Resize", "Upsample")
+
+    def from_onnx(self, node):
+        x = node.x[0]
+        if node.op == "Upsample":  # (before opset 10: scales only, as torch's nearest)
+            scales, sizes, transform = node.attr("scales") or node.constant(1), None, "asymmetric"
+        else:
+            if node.attr("antialias", 0) or node.attr("exclude_outside", 0) or node.attr("axes") is not None:
+                raise Unmappable("a Resize with antialias, exclude_outside or axes")
+            scales, sizes = node.constant(2, None), node.constant(3, None)
+            transform = node.attr("coordinate_transformation_mode", "half_pixel")
+        mode, align = _onnx_mode(node.attr("mode", "nearest"), transform, node.attr("nearest_mode", "round_prefer_floor"),
+                                 node.attr("cubic_coeff_a", -0.75), len(x) - 1)
+        if scales:
+            if list(scales[:2]) != [1, 1]:
+                raise Unmappable(f"a Resize that scales the batch or the channels ({scales})")
+            return _upsample_args(None, tuple(scales[2:]), mode, align, None)
+        if sizes:
+            return _upsample_args(tuple(sizes[2:]), None, mode, align, None)
+        raise Unmappable("a Resize with neither scales nor sizes")
+
     def fvcore_flops(self, a, x, y):
         if len(x) != 3:
             return 0
@@ -128,6 +165,7 @@ class KerasUpSampling(Upsample):
     shorthand = "size"
     summary = "Keras' UpSampling2D: size is the scale factor (default 2), interpolation the mode"
     examples = ({}, {"size": [2, 3], "interpolation": "bilinear"}, ({"size": 3}, (2, 5)))
+    torch_modules = torch_calls = onnx_ops = ()  # (what computes it imports as upsample)
     args = (
         Arg("size", "factors", 2, help="the scale factor per axis (Keras' meaning of size)"),
         Arg("interpolation", "choice", "nearest", choices=("nearest", "bilinear", "bicubic")),
@@ -174,21 +212,29 @@ def _window(a, n, out):
     ``src`` lies on a grid of ``1/b``, so a read lies at most ``1 − 1/b`` (``nearest``: below only)
     or ``2 − 1/b`` (``bicubic``) from it.
 
-    cnncalc takes ``r`` exact (``1/scale``, or ``n/out`` for a size); torch computes ``src`` in
-    float32, which for a ratio float32 rounds down (7/10) can land one row lower at the few
-    outputs where the exact ``src`` is whole."""
+    ``r`` is torch's (``1/scale``, or ``n/out`` for a size; 1 or 1/2 where torch's kernels take a
+    shortcut whatever the scale, see :func:`_shortcut`). torch
+    computes ``src`` in float32: where float32 holds ``r`` exactly (2, 1/2, 3/4) that is the exact
+    pattern; where it does not (2/3, 52/11), a whole ``src`` can come out a hair low and read one
+    row lower, so the reads are worked out for every output row as torch computes them, and the
+    pattern is the whole output."""
     if not (dim.all_known(n) and dim.all_known(out)):
         return GLOBAL  # (sizes that are formulas: the field is not tracked)
     mode = a["mode"]
     kernel, stride, pad, reads = [], [], [], []
     scales = per_axis(a["scale"], len(n), "scale", "upsample") if a["scale"] is not None else (None,) * len(n)
     for m, o, f in zip(n, out, scales):
+        special = _shortcut(mode, len(n), m, o)
         if a["align_corners"]:
             r = Fraction(m - 1, o - 1) if o > 1 else Fraction(1)
             c = Fraction(0)
+            r32 = _f32(_f32(m - 1) / (o - 1)) if o > 1 else 0.0
+        elif special:
+            r, c, r32 = Fraction(m, o), Fraction(0), None
         else:
             r = 1 / _fraction(f) if f is not None else Fraction(m, o)
             c = {"nearest": Fraction(0), "nearest-exact": r / 2}.get(mode, (r - 1) / 2)
+            r32 = _f32(1.0 / f) if f is not None else _f32(_f32(m) / o)
         grid = 1 - Fraction(1, math.lcm(r.denominator, c.denominator))
         cubic = 1 + grid if grid else 0  # (at a whole src the cubic weights of the neighbours are 0)
         before, after = {"nearest": (grid, 0), "nearest-exact": (grid, 0), "bicubic": (cubic, cubic)}.get(
@@ -196,7 +242,8 @@ def _window(a, n, out):
         kernel.append(_number(1 + before + after))
         stride.append(_number(r))
         pad.append(_number(before - c))
-        reads.append(_reads(mode, r, c))
+        exact = r32 is None or Fraction(r32) == r or (o == 1 and r32 == 0.0)
+        reads.append(_reads(mode, r, c) if exact else _float_reads(mode, a["align_corners"], r32, m, o))
     return Window(tuple(kernel), tuple(stride), tuple(pad), tuple(reads))
 
 
@@ -216,5 +263,83 @@ def _reads(mode, r: Fraction, c: Fraction) -> tuple:
     return r.denominator, r.numerator, tuple(first), tuple(last), 1
 
 
+def _shortcut(mode: str, rank: int, n: int, out: int) -> bool:
+    """Where torch's CPU kernels copy or halve instead of interpolating, whatever the scale (as
+    measured on torch 2.13, per axis): linear modes copy an axis whose output size is its input
+    size; 2-D nearest copies it, and takes every row twice where the output is twice the input.
+    (1-D and 3-D nearest, nearest-exact and bicubic always use the scale.)"""
+    if mode in ("linear", "bilinear", "trilinear"):
+        return out == n
+    return mode == "nearest" and rank == 2 and out in (n, 2 * n)
+
+
+def _float_reads(mode, align_corners, r32: float, n: int, out: int) -> tuple:
+    """The reads of every output row, with ``src`` computed as torch's CPU kernels compute it for a
+    float32 tensor (``area_pixel_compute_source_index`` and ``nearest_*_compute_source_index``); the
+    clamps at the edges left out, as a field runs on past the edges. The pattern is the whole
+    output: output row ``o + out`` reads ``n`` rows further."""
+    first, last = [], []
+    for o in range(out):
+        if mode == "nearest":
+            src = _f32(_f32(o) * r32)
+        elif mode == "nearest-exact":
+            src = _f32((o + 0.5) * r32)
+        elif align_corners:
+            src = _f32(r32 * o)
+        else:  # scale·(o + 0.5) − 0.5, rounded once (torch's CPU build fuses the multiply-add)
+            src = _f32(r32 * (o + 0.5) - 0.5)
+        low = math.floor(src)
+        if mode in ("nearest", "nearest-exact") or src == low:
+            span = (low, low)
+        else:
+            span = (low, low + 1) if mode != "bicubic" else (low - 1, low + 2)
+        first.append(span[0])
+        last.append(span[1])
+    return out, n, tuple(first), tuple(last), 1
+
+
+def _f32(value: float) -> float:
+    """``value`` rounded to float32, as torch's kernels hold it."""
+    return struct.unpack("f", struct.pack("f", value))[0]
+
+
 def _number(value: Fraction):
     return int(value) if value.denominator == 1 else value
+
+
+def _upsample_args(size, scale, mode, align, like) -> dict:
+    """An upsample entry: ``like`` where the size is read off another tensor (DeepLab's
+    ``F.interpolate(x, size=input.shape[-2:])``), else the size or the scale as given."""
+    from .base import squash
+
+    if like is not None:
+        out = {"like": like}
+    elif size is not None:
+        out = {"size": squash(size)}
+    elif scale is not None:
+        out = {"scale": squash(tuple(int(f) if float(f).is_integer() else float(f) for f in
+                                     (scale if isinstance(scale, (tuple, list)) else (scale,))))}
+    else:
+        raise Unmappable("an interpolation with neither a size nor a scale")
+    if mode != "nearest":
+        out["mode"] = mode
+    if align and mode not in ("nearest", "nearest-exact"):
+        out["align_corners"] = True
+    return out
+
+
+def _onnx_mode(mode: str, transform: str, nearest: str, cubic: float, rank: int) -> tuple:
+    """ONNX Resize's mode and coordinate transformation as torch's mode and align_corners."""
+    if mode == "nearest":
+        if transform == "asymmetric" and nearest == "floor":
+            return "nearest", False
+        if transform in ("half_pixel", "pytorch_half_pixel") and nearest == "round_prefer_ceil":
+            return "nearest-exact", False
+        raise Unmappable(f"nearest interpolation with {transform} coordinates and {nearest} rounding")
+    if transform not in ("half_pixel", "pytorch_half_pixel", "align_corners"):
+        raise Unmappable(f"{mode} interpolation with {transform} coordinates")
+    if mode == "linear" and rank in _LINEAR:
+        return _LINEAR[rank], transform == "align_corners"
+    if mode == "cubic" and rank == 2 and abs(cubic + 0.75) < 1e-6:
+        return "bicubic", transform == "align_corners"
+    raise Unmappable(f"{mode} interpolation of a {rank}-D input")

@@ -19,7 +19,7 @@ import importlib.util
 import operator
 import sys
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -29,7 +29,7 @@ import torch.fx
 from .. import layers
 from ..errors import CnncalcError, shorten
 from ..importing import Entry, Folder, Imported, snake, valid_name
-from ..layers.base import Unmappable
+from ..layers.base import ChannelsLast, Unmappable
 
 NO_OPS = {"contiguous", "clone", "detach", "to", "float", "type_as", "requires_grad_", "cpu", "cuda"}
 SHAPE_CALLS = {"size", "dim", "numel"}
@@ -111,8 +111,11 @@ class Call:
     name: str
     args: tuple
     kwargs: dict
-    x: tuple  # the shapes of the layer outputs it reads, batch excluded
-    y: tuple  # its output's shape, batch excluded
+    x: tuple  # the shapes of the layer outputs it reads, batch excluded (channels first)
+    y: tuple  # its output's shape, batch excluded (channels first)
+    origins: dict = field(default_factory=dict)  # argument (index or key) -> the tensor whose shape it reads
+    channels_last: bool = False  # it reads a channels-last view (its last axis is the channels)
+    index: Any = None  # for a piece of a tuple-returning call (chunk): which piece
 
     def arg(self, index: int, key: str | None = None, default: Any = None):
         if key is not None and key in self.kwargs:
@@ -124,6 +127,12 @@ class Call:
         if not isinstance(value, TensorArg):
             raise Unmappable(f"{self.name}: argument {key or index} is not a tensor")
         return value
+
+    def shape_source(self, index: int, key: str | None = None) -> str | None:
+        """The layer output whose shape argument ``index``/``key`` is computed from, if it is."""
+        if key is not None and key in self.kwargs:
+            return self.origins.get(key)
+        return self.origins.get(index)
 
     def tensors(self) -> list[TensorArg]:
         out = []
@@ -187,6 +196,7 @@ class _Recorder(torch.fx.Interpreter):
 
 # -- the spec ----------------------------------------------------------------------------------------
 def to_spec(module, input_shape: tuple, model_name: str, source: str, allow_unknown: bool = False) -> Imported:
+    module.eval()  # the network as it infers: dropout and stochastic depth trace as what they are then
     graph_module, values = trace(module, input_shape)
     return _Converter(graph_module, values, allow_unknown, module).spec(input_shape, model_name, source)
 
@@ -198,6 +208,8 @@ class _Converter:
         self.values = values
         self.allow_unknown = allow_unknown
         self.tensor_of: dict = {}  # fx node -> spec tensor name (layer outputs)
+        self.shapes: dict = {}  # spec tensor name -> its shape, batch excluded (channels first)
+        self.layout: dict = {}  # fx node -> a view's layout: "channels_last", or a channel shuffle's steps
         self.entries: list[Entry] = []
         self.module_names: dict[str, str] = {}  # module target -> first entry name (tied weights)
         self.unknown: list = []
@@ -217,6 +229,8 @@ class _Converter:
             self.used.update(entry.reads)
             if entry.shares:
                 self.used.add(entry.shares)
+            if isinstance(entry.args, dict) and isinstance(entry.args.get("like"), str):
+                self.used.add(entry.args["like"])  # (read for its shape)
         blocks, layer_list = Folder(self.entries, self.used, set(self.outputs), self.class_of).fold()
         spec = {"name": model_name, "description": f"Imported from {source} with `cnncalc import` (torch.fx).",
                 "input": list(input_shape)}
@@ -234,13 +248,15 @@ class _Converter:
             if "input" in self.tensor_of.values():
                 raise CnncalcError("the model takes several inputs; cnncalc analyses networks with one",
                                    fix="wrap it in a module whose forward takes one tensor")
-            self.tensor_of[node] = "input"
+            self.bind(node, "input", tuple(value.shape[1:]))
             return
         if node.op == "output":
             result = node.args[0]
+            if isinstance(result, dict):  # torchvision's segmentation models return {"out": …}
+                result = tuple(result.values())
             for item in (result if isinstance(result, (tuple, list)) else (result,)):
                 tensor = self.tensor_of.get(item) if isinstance(item, torch.fx.Node) else None
-                if tensor is None:
+                if tensor is None or item in self.layout:
                     raise CnncalcError("the model returns something other than tensors of its layers",
                                        fix="return the output tensor (or a tuple of them)")
                 self.outputs.append(tensor)
@@ -248,60 +264,162 @@ class _Converter:
             return
         if node.op == "get_attr" or not isinstance(value, torch.Tensor):
             return  # a parameter, a shape, a number, or a tuple of tensors (chunk): read where used
-        reads = self.reads(node)
         name = _call_name(node)
-        if node.op != "call_module" and name in NO_OPS and reads and len(value.shape) == len(self.shape_of(reads[0])) + 1:
-            self.tensor_of[node] = reads[0]
+        if node.op != "call_module" and self.view(node, value, name):
+            return
+        reads = self.reads(node)
+        if node.op != "call_module" and name in NO_OPS and reads and self.same_shape(node, value, reads[0]):
+            self.alias(node, self.source_node(node))
             return
         if node.op == "call_module":
             self.module_call(node, value, reads)
+        elif name == "getitem" and isinstance(node.args[0], torch.fx.Node) and isinstance(
+                self.values.get(node.args[0]), (tuple, list)):
+            self.piece(node, value, reads)
         else:
             self.function_call(node, value, reads, name)
 
+    def bind(self, node, tensor: str, shape: tuple) -> None:
+        self.tensor_of[node] = tensor
+        self.shapes[tensor] = shape
+
+    def alias(self, node, source) -> None:
+        """``node`` is ``source`` seen again (a no-op view): same tensor, same layout."""
+        self.tensor_of[node] = self.tensor_of[source]
+        if source in self.layout:
+            self.layout[node] = self.layout[source]
+
+    def source_node(self, node):
+        return next(n for n in node.all_input_nodes if n in self.tensor_of)
+
+    def same_shape(self, node, value, tensor) -> bool:
+        source = self.source_node(node)
+        return tuple(self.values[source].shape) == tuple(value.shape)
+
+    def view(self, node, value, name) -> bool:
+        """Views that are not layers but change how later layers read a tensor: a permute to
+        channels-last and back (ConvNeXt's LayerNorm2d and its pointwise MLP), and ShuffleNet's
+        view–transpose–view, which is one channel shuffle. True when the node was handled."""
+        args = node.args
+        src = args[0] if args and isinstance(args[0], torch.fx.Node) else None
+        if src is None or src not in self.tensor_of:
+            return False
+        shape, before = tuple(value.shape), tuple(self.values[src].shape)
+        dims = _dims(args[1:]) if name == "permute" else None
+        state = self.layout.get(src)
+        if name == "permute" and state is None and dims == (0, *range(2, len(before)), 1):
+            self.alias(node, src)
+            self.layout[node] = "channels_last"
+            return True
+        if name == "permute" and state == "channels_last" and dims == (0, len(before) - 1, *range(1, len(before) - 1)):
+            self.tensor_of[node] = self.tensor_of[src]
+            return True
+        if name in ("view", "reshape") and state is None and len(before) == 4 and len(shape) == 5 \
+                and shape[1] * shape[2] == before[1] and shape[3:] == before[2:]:
+            self.alias(node, src)
+            self.layout[node] = ("groups", shape[1])
+            return True
+        if name in ("transpose", "permute") and isinstance(state, tuple) and state[0] == "groups" and (
+                _dims(args[1:]) in ((1, 2), (2, 1), (0, 2, 1, 3, 4))):
+            self.alias(node, src)
+            self.layout[node] = ("shuffled", state[1])
+            return True
+        if name in ("view", "reshape", "flatten") and isinstance(state, tuple) and state[0] == "shuffled" \
+                and len(shape) == 4:
+            kind, args_ = self.claim("channel_shuffle", lambda kind: {"groups": state[1]}, "torch_calls", node, value,
+                                     [self.tensor_of[src]])
+            self.add(node, Entry(kind, args_, (self.tensor_of[src],), node.name, False), tuple(shape[1:]))
+            return True
+        return False
+
     def reads(self, node) -> list[str]:
-        """The layer outputs a node reads, in order (a chunk's pieces read through the chunk)."""
+        """The layer outputs a node reads, in order, repeats kept (``torch.cat([e, e])`` reads e
+        twice; fx's ``all_input_nodes`` lists it once)."""
         out = []
-        for arg in torch.fx.node.map_arg((node.args, node.kwargs), lambda n: n).__iter__() if False else []:
-            pass
-        for n in node.all_input_nodes:
-            if n in self.tensor_of:
-                out.append(self.tensor_of[n])
+        torch.fx.node.map_arg((node.args, node.kwargs),
+                              lambda n: out.append(self.tensor_of[n]) if n in self.tensor_of else None)
         return out
 
     def shape_of(self, tensor: str) -> tuple:
-        for node, name in self.tensor_of.items():
-            if name == tensor:
-                return tuple(self.values[node].shape[1:]) if node.op != "placeholder" else tuple(self.values[node].shape[1:])
-        raise KeyError(tensor)
+        return self.shapes[tensor]
+
+    def real_shape(self, node, value) -> tuple:
+        """A value's shape as the spec sees it, batch excluded: channels first again for a
+        channels-last view."""
+        shape = tuple(value.shape[1:])
+        if self.layout.get(node) == "channels_last" or any(
+                self.layout.get(n) == "channels_last" for n in node.all_input_nodes):
+            return (shape[-1], *shape[:-1])
+        return shape
 
     def module_call(self, node, value, reads) -> None:
         target = node.target
         submodule = self.gm.get_submodule(target)
         cls = type(submodule).__name__
-        x = tuple(self.values[self._input_node(node)].shape[1:]) if reads else ()
-        y = tuple(value.shape[1:])
+        x = self.shape_of(reads[0]) if reads else ()
+        if any(self.layout.get(n) == "channels_last" for n in node.all_input_nodes):
+            x = ChannelsLast(x)  # (a LayerNorm or Linear over the last axis of a permuted view: the channels)
+        y = self.real_shape(node, value)
         name = target if valid_name(target) else node.name
         if target in self.module_names:  # the same module called again: tied weights, if it has any
             first = self.module_names[target]
             kind, args = self.claim(cls, lambda kind: kind.from_torch(submodule, x, y), "torch_modules", node, value, reads)
             has_weights = any(True for _ in submodule.parameters())
-            self.add(node, Entry(kind, args, tuple(reads), node.name, False, shares=first if has_weights else None))
+            self.add(node, Entry(kind, args, tuple(reads), node.name, False, shares=first if has_weights else None), y)
             return
         kind, args = self.claim(cls, lambda kind: kind.from_torch(submodule, x, y), "torch_modules", node, value,
                                 reads, params=sum(p.numel() for p in submodule.parameters()))
         self.module_names[target] = name
-        self.add(node, Entry(kind, args, tuple(reads), name, True))
+        self.add(node, Entry(kind, args, tuple(reads), name, True), y)
 
     def function_call(self, node, value, reads, name) -> None:
         call = Call(name, self._plain(node.args), self._plain(node.kwargs),
-                    tuple(self.shape_of(t) for t in reads), tuple(value.shape[1:]))
+                    tuple(self.shape_of(t) for t in reads), self.real_shape(node, value),
+                    self.origins(node), any(self.layout.get(n) == "channels_last" for n in node.all_input_nodes))
         kind, args = self.claim(name, lambda kind: kind.from_call(call), "torch_calls", node, value, reads)
         if layers.lookup(kind).inputs is None and kind != "opaque":
             if len(reads) == 1:  # torch.cat([x]): x itself
-                self.tensor_of[node] = reads[0]
+                self.alias(node, self.source_node(node))
                 return
             args = list(reads)
-        self.add(node, Entry(kind, args, tuple(reads), node.name, False))
+        self.add(node, Entry(kind, args, tuple(reads), node.name, False), call.y)
+
+    def piece(self, node, value, reads) -> None:
+        """``x.chunk(n, dim)[i]`` (a getitem on the tuple a chunk returns): one chunk kind."""
+        source = node.args[0]
+        name = _call_name(source)
+        reads = [self.tensor_of[n] for n in source.all_input_nodes if n in self.tensor_of]
+        call = Call(name, self._plain(source.args), self._plain(source.kwargs),
+                    tuple(self.shape_of(t) for t in reads), tuple(value.shape[1:]), {}, False, index=node.args[1])
+        kind, args = self.claim(name, lambda kind: kind.from_call(call), "torch_calls", node, value, reads)
+        self.add(node, Entry(kind, args, tuple(reads), node.name, False), call.y)
+
+    def origins(self, node) -> dict:
+        """For each argument of ``node`` that is a number computed from tensors' shapes (not from
+        their values), the layer output whose shape it reads — e.g. DeepLab's
+        ``F.interpolate(x, size=input.shape[-2:])`` reads the input's size: ``like: input``."""
+        out = {}
+        direct = {n for n in node.all_input_nodes if n in self.tensor_of}  # (the tensors it reads for their values)
+        for key, arg in [*enumerate(node.args), *node.kwargs.items()]:
+            tensors = set()
+            for inner in _nodes_in(arg):
+                if inner not in self.tensor_of:
+                    tensors |= self._shape_sources(inner, set())
+            tensors -= direct
+            if len(tensors) == 1:
+                out[key] = self.tensor_of[tensors.pop()]
+        return out
+
+    def _shape_sources(self, node, seen) -> set:
+        if node in seen or isinstance(self.values.get(node), torch.Tensor) and node not in self.tensor_of:
+            return set()
+        seen.add(node)
+        if node in self.tensor_of:
+            return {node}
+        out = set()
+        for inner in node.all_input_nodes:
+            out |= self._shape_sources(inner, seen)
+        return out
 
     def claim(self, what: str, read_args, table: str, node, value, reads, params: int = 0):
         """The first kind that claims ``what`` and can say it; else unknown (an error, or opaque)."""
@@ -321,7 +439,7 @@ class _Converter:
         self.unknown.append((op, where))
         return "opaque", {"op": what, "shape": list(value.shape[1:]), "params": params}
 
-    def add(self, node, entry: Entry) -> None:
+    def add(self, node, entry: Entry, shape: tuple) -> None:
         stack = list(node.meta.get("nn_module_stack", {}))
         if node.op == "call_module":
             stack = stack[:-1]  # (the module itself)
@@ -335,7 +453,9 @@ class _Converter:
             n += 1
             entry.name = f"{base}_{n}"
         self.entries.append(entry)
-        self.tensor_of[node] = entry.name
+        self.bind(node, entry.name, shape)
+        if any(self.layout.get(n) == "channels_last" for n in node.all_input_nodes):
+            self.layout[node] = "channels_last"  # a pointwise layer on a channels-last view stays one
 
     def _input_node(self, node):
         return next(n for n in node.all_input_nodes if n in self.tensor_of)
@@ -355,6 +475,8 @@ class _Converter:
             return type(value)(self._plain(v) for v in value)
         if isinstance(value, dict):
             return {k: self._plain(v) for k, v in value.items()}
+        if isinstance(value, slice):
+            return slice(self._plain(value.start), self._plain(value.stop), self._plain(value.step))
         return value
 
 def _claimants(table: str) -> dict:
@@ -372,6 +494,27 @@ def _call_name(node) -> str:
     if target is operator.getitem:
         return "getitem"
     return getattr(target, "__name__", str(target))
+
+
+def _dims(args) -> tuple | None:
+    """permute(0, 2, 3, 1) or permute((0, 2, 3, 1)), transpose(1, 2): the dims as a tuple of ints."""
+    if len(args) == 1 and isinstance(args[0], (tuple, list)):
+        args = args[0]
+    return tuple(args) if all(isinstance(a, int) for a in args) else None
+
+
+def _nodes_in(value):
+    if isinstance(value, torch.fx.Node):
+        yield value
+    elif isinstance(value, (tuple, list)):
+        for v in value:
+            yield from _nodes_in(v)
+    elif isinstance(value, slice):
+        for v in (value.start, value.stop, value.step):
+            yield from _nodes_in(v)
+    elif isinstance(value, dict):
+        for v in value.values():
+            yield from _nodes_in(v)
 
 
 def _python(value):

@@ -138,6 +138,8 @@ def measure(model, modules: list, x) -> Measured | str:
     finally:
         for h in handles:
             h.remove()
+    if isinstance(out, dict):  # (torchvision's segmentation models return {"out": …})
+        out = tuple(out.values())
     outs = out if isinstance(out, tuple) else (out,)
     by_op, fv_total = _fvcore(model, x)
     return Measured(model, modules, tuple(tuple(o.shape) for o in outs), hooked,
