@@ -203,6 +203,8 @@ class Report:
                     "receptive_field": _json_field(r.receptive_field),
                     "formula": r.formula,
                     **({"shares": r.shares} if r.shares else {}),
+                    **({"backward_macs": v(r.backward_macs), "saved_bytes": v(r.saved_bytes)}
+                       if r.training is not None else {}),
                 }
                 for r in self.rows
             ],
@@ -218,6 +220,10 @@ class Report:
             out["compute"] = v(self.compute(convention))
             for layer, r in zip(out["layers"], self.rows):
                 layer["compute"] = v(r.compute(convention))
+        if self.training is not None:
+            out["training"] = {key: value if key in ("optimizer", "amp", "dtype", "param_dtype", "peak_at",
+                                                     "step_ratio", "step_ratio_torch") else v(value)
+                               for key, value in self.training.totals(self.flops).items()}
         return out
 
 

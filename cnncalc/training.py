@@ -181,6 +181,23 @@ class Training:
             return ""
         return max(self.phases, key=lambda p: p[1])[0]
 
+    def totals(self, forward_flops) -> dict:
+        """The JSON ``"training"`` block (docs/training.md, "In the report"): backward figures, the
+        step's against the forward's, and the memory of one step by dtype and optimizer."""
+        step = forward_flops + self.backward_flops
+        step_torch = forward_flops + self.backward_flops_torch
+        return {
+            "optimizer": self.optimizer, "amp": self.amp, "dtype": self.activation_dtype,
+            "param_dtype": self.param_dtype,
+            "backward_macs": self.backward_macs, "backward_flops": self.backward_flops,
+            "backward_input_macs": self.backward_input_macs, "backward_weight_macs": self.backward_weight_macs,
+            "backward_flops_torch": self.backward_flops_torch,
+            "step_flops": step, "step_ratio": _ratio(step, forward_flops),
+            "step_ratio_torch": _ratio(step_torch, forward_flops),
+            "saved_bytes": self.saved_bytes, "param_bytes": self.param_bytes, "grad_bytes": self.grad_bytes,
+            "optimizer_bytes": self.optimizer_bytes, "peak_bytes": self.peak_bytes, "peak_at": self.peak_at or None,
+        }
+
     def backward(self, convention: str = "cnncalc"):
         """The backward's compute in a convention: MACs for cnncalc's, FlopCounterMode's FLOPs
         for torch's; None where the convention has no backward (torchinfo, fvcore)."""
@@ -409,3 +426,47 @@ def _formula_max(values):
     import sympy
 
     return sympy.Max(*dict.fromkeys(values))
+
+
+# -- the largest batch that fits ------------------------------------------------------------------------
+class Fit(NamedTuple):
+    """The largest batch whose step fits a memory budget (``cnncalc fit``; docs/fit.md)."""
+
+    batch: int
+    budget: int
+    fixed_bytes: int  # what does not grow with the batch, at the binding moment
+    per_sample_bytes: int  # what each sample adds there
+    binding: str  # the moment of the step that limits the batch
+    peak_bytes: int  # the step's peak at ``batch``
+    next_peak_bytes: int  # and at ``batch + 1`` (over the budget)
+    training: Training  # the figures as per-sample and fixed terms
+
+
+def fit(graph, memory: int, options: Options, input: tuple | None = None, dtype: str = "float32") -> Fit:
+    """Solve ``max over moments (fixed + per_sample·N) ≤ memory`` for the largest whole N, in
+    closed form: one engine walk gives every moment of the step as ``fixed + per_sample·N``
+    (:class:`Affine`), and the answer is the least ``⌊(memory − fixed) / per_sample⌋`` over them."""
+    from dataclasses import replace
+
+    from .engine import analyze
+    from .limits import gib
+
+    report = analyze(graph, input=input, batch=2, dtype=dtype, training=replace(options, per_sample=True))
+    t = report.training
+    phases = [(what, v if isinstance(v, Affine) else Affine(v)) for what, v in t.phases]
+    fixed_what, fixed = max(((w, v.fixed) for w, v in phases), key=lambda p: p[1])
+    first = max((v.at(1), w) for w, v in phases)
+    if first[0] > memory:
+        raise CnncalcError(
+            f"--memory {gib(memory)} is less than one sample's step needs ({gib(first[0])}, at {first[1]}; "
+            f"{gib(fixed)} of it does not depend on the batch)",
+            fix=f"raise --memory above {gib(first[0])}, or use a smaller --input, --dtype or optimizer")
+    batch, binding = min(((memory - v.fixed) // v.per_sample, w) for w, v in phases if v.per_sample)
+    at = lambda n: max(v.at(n) for _, v in phases)  # noqa: E731
+    bound = next(v for w, v in phases if w == binding)
+    return Fit(batch, memory, bound.fixed, bound.per_sample, binding, at(batch), at(batch + 1), t)
+
+
+def _ratio(step, forward):
+    """step / forward, to three decimals, where both are numbers (None for formulas)."""
+    return round(step / forward, 3) if type(step) is int and type(forward) is int and forward else None
