@@ -449,7 +449,7 @@ def fit(graph, memory: int, options: Options, input: tuple | None = None, dtype:
     from dataclasses import replace
 
     from .engine import analyze
-    from .limits import gib
+    from .units import nbytes as gib
 
     report = analyze(graph, input=input, batch=2, dtype=dtype, training=replace(options, per_sample=True))
     t = report.training
