@@ -66,7 +66,12 @@ def test_representative_models_match_torch(name, batch):
 @pytest.mark.parametrize("name", zoo_names())
 def test_every_zoo_model_matches_torch(name, batch):
     """At each model's own input (minutes for the large ones: -m slow)."""
-    assert_step_matches_torch(load_model(name), None, batch)
+    try:
+        assert_step_matches_torch(load_model(name), None, batch)
+    except ValueError as exc:  # DeepLabV3's pooled ASPP branch: batch norm over 1×1 at batch 1
+        if "more than 1 value per channel" not in str(exc):
+            raise
+        pytest.skip(f"torch cannot train {name} at batch {batch}: {exc}")
 
 
 def test_grouped_convolutions_torch_over_counts_and_the_convention_reproduces_it():

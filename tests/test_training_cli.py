@@ -49,8 +49,8 @@ def test_json_has_the_training_block_and_per_layer_figures():
 def test_table_shows_the_columns_and_the_step():
     result = run("shapes", "lenet5", "--training")
     assert result.exit_code == 0, result.output
-    assert "backward MACs" in result.output and "saved" in result.output
-    assert "1,430,880" in result.output and "× the forward" in result.output
+    assert "backward MACs" in result.output and "saved bytes" in result.output
+    assert "36,432" in result.output and "backward FLOPs 1,430,880" in result.output
 
 
 def test_convention_torch_shows_flopcountermodes_grouped_count():
@@ -58,7 +58,7 @@ def test_convention_torch_shows_flopcountermodes_grouped_count():
     t = r["training"]
     assert t["backward_flops_torch"] > 10 * t["backward_flops"]  # depthwise weight gradients × groups
     result = run("shapes", "efficientnet_b0", "--training", "--convention", "torch", "--depth", "0")
-    assert "backward FLOPs (torch)" in result.output and "as if ungrouped" in result.output
+    assert "backward FLOPs (torch)" in result.output and "as if ungrouped" in result.output and "FlopCounterMode counts backward" in result.output
 
 
 def test_batch_as_a_name_gives_memory_as_a_formula_of_it():

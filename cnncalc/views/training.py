@@ -38,50 +38,60 @@ def _bytes(n) -> str:
     return units.nbytes(n) if n else "—"
 
 
+def _exact(n) -> str:
+    return f"{n:,}" if n else "—"
+
+
 def training_table(report: Report, convention: str = "cnncalc", width: int | None = None, depth: int | None = None):
     rows = display_rows(report, depth)
     tree = guides([r.path for r in rows])
     conv = convention if convention in ("cnncalc", "torch") else "cnncalc"
     t = report.training
-    columns = [
-        Column("layer", tuple(Text(g + row_name(r)) for g, r in zip(tree, rows)), footer="total"),
-        Column("kind", tuple(row_kind(r) for r in rows)),
-        Column("output", tuple(shape_text(r.output) for r in rows), footer=shape_text(report.output)),
-        Column(compute_title("cnncalc"), tuple(_count(r.macs) for r in rows), footer=_count(report.macs),
-               justify="right"),
-        Column(backward_title(conv), tuple(_count(_backward(r, conv)) for r in rows),
-               footer=_count(t.backward_flops_torch if conv == "torch" else t.backward_macs), justify="right"),
-        Column("saved", tuple(_bytes(_saved(r)) for r in rows), footer=_bytes(t.saved_bytes), justify="right"),
-    ]
+    backward = t.backward_flops_torch if conv == "torch" else t.backward_macs
+
+    def columns(count, nbytes):
+        return [
+            Column("layer", tuple(Text(g + row_name(r)) for g, r in zip(tree, rows)), footer="total"),
+            Column("kind", tuple(row_kind(r) for r in rows)),
+            Column("output", tuple(shape_text(r.output) for r in rows), footer=shape_text(report.output)),
+            Column(compute_title("cnncalc"), tuple(count(r.macs) for r in rows), footer=count(report.macs),
+                   justify="right"),
+            Column(backward_title(conv), tuple(count(_backward(r, conv)) for r in rows), footer=count(backward),
+                   justify="right"),
+            Column("saved bytes", tuple(nbytes(_saved(r)) for r in rows), footer=nbytes(t.saved_bytes),
+                   justify="right"),
+        ]
+
     title = f"{report.model} — training step, input {shape_text(report.input)}"
-    return fit([columns], width, title=title, show_footer=True)
+    return fit([columns(_exact, _exact), columns(_count, _bytes)], width, title=title, show_footer=True)
 
 
 def summary_lines(report: Report, convention: str = "cnncalc") -> list[str]:
-    """The step's totals: compute against the forward's, then memory, exact beside abbreviated."""
+    """The step's totals, short lines (an 80-column terminal): compute against the forward's, then
+    memory, exact beside abbreviated."""
     t = report.training
     totals = t.totals(report.flops)
-    lines = [f"training step: {t.optimizer}, activations {t.activation_dtype}, parameters {t.param_dtype}"
-             + (f", mixed precision ({t.amp})" if t.amp else "")]
-    ratio = f" = {totals['step_ratio']}× the forward" if totals["step_ratio"] is not None else ""
-    lines.append(f"FLOPs: forward {_text(report.flops)} · backward {_text(t.backward_flops)} "
-                 f"(input grad {_text(2 * t.backward_input_macs)}, weight grad {_text(2 * t.backward_weight_macs)})"
-                 f" · step {_text(totals['step_flops'])}{ratio}")
+    amp = f", mixed precision ({t.amp})" if t.amp else ""
+    lines = [f"training step ({t.optimizer}; activations {t.activation_dtype}, parameters {t.param_dtype}{amp})",
+             f"backward FLOPs {_text(t.backward_flops)}: input grads {_text(2 * t.backward_input_macs)} "
+             f"+ weight grads {_text(2 * t.backward_weight_macs)}",
+             f"step FLOPs {_text(totals['step_flops'])}"
+             + (f" = {totals['step_ratio']} × forward" if totals["step_ratio"] is not None else "")]
     if t.backward_weight_macs_torch != t.backward_weight_macs:
-        torch_ratio = f" ({totals['step_ratio_torch']}×)" if totals["step_ratio_torch"] is not None else ""
-        lines.append(f"FlopCounterMode counts the backward as {_text(t.backward_flops_torch)}{torch_ratio}: "
-                     "grouped convolutions' weight gradients as if ungrouped (docs/conventions.md)")
-    lines.append(f"memory: saved for backward {_mem(t.saved_bytes)} · params {_mem(t.param_bytes)} · "
-                 f"grads {_mem(t.grad_bytes)} · optimizer {_mem(t.optimizer_bytes)}")
+        torch_ratio = f" (step {totals['step_ratio_torch']} × forward)" if totals["step_ratio_torch"] is not None else ""
+        lines.append(f"FlopCounterMode counts backward {_text(t.backward_flops_torch)}{torch_ratio}:")
+        lines.append("grouped convs' weight grads as if ungrouped (docs/conventions.md)")
+    lines.append(f"saved for backward {_mem(t.saved_bytes)} · params {_mem(t.param_bytes)}")
+    lines.append(f"grads {_mem(t.grad_bytes)} · optimizer {_mem(t.optimizer_bytes)}")
     if t.peak_bytes is not None:
         lines.append(f"peak (estimate) {_mem(t.peak_bytes)}" + (f", at {t.peak_at}" if t.peak_at else ""))
     return lines
 
 
 def _text(n) -> str:
-    """A figure, exact and abbreviated; a formula as it is."""
+    """A figure, exact; a formula as it is."""
     if type(n) is int:
-        return f"{n:,} ({units.count(n)})" if n >= 10_000 else f"{n:,}"
+        return f"{n:,}"
     from ..symbolic import pretty
 
     return pretty(n)
