@@ -57,8 +57,8 @@ def _lines(model: str, f) -> list[str]:
     from ..units import nbytes
 
     t = f.training
-    amp = f", mixed precision ({t.amp})" if t.amp else ""
-    return [f"{model}: batch {f.batch} fits in {nbytes(f.budget)} ({t.optimizer}, {t.activation_dtype}{amp})",
-            f"step peak at batch {f.batch}: {f.peak_bytes:,} B ({nbytes(f.peak_bytes)}); "
-            f"at {f.batch + 1}: {f.next_peak_bytes:,} B ({nbytes(f.next_peak_bytes)})",
-            f"limited at {f.binding}: {f.fixed_bytes:,} B fixed + {f.per_sample_bytes:,} B per sample"]
+    how = ", ".join([t.optimizer, t.activation_dtype] + ([t.amp] if t.amp else []))
+    return [f"{model}: batch {f.batch} fits in {nbytes(f.budget)} ({how})",
+            f"step peak {f.peak_bytes:,} B at batch {f.batch}, {f.next_peak_bytes:,} B at {f.batch + 1}",
+            f"of a budget of {f.budget:,} B; the batch is limited at {f.binding}:",
+            f"{f.fixed_bytes:,} B fixed + {f.per_sample_bytes:,} B per sample"]
