@@ -468,5 +468,12 @@ def fit(graph, memory: int, options: Options, input: tuple | None = None, dtype:
 
 
 def _ratio(step, forward):
-    """step / forward, to three decimals, where both are numbers (None for formulas)."""
-    return round(step / forward, 3) if type(step) is int and type(forward) is int and forward else None
+    """step / forward, to three decimals; for formulas too where the batch cancels (None where
+    the ratio still depends on a size)."""
+    if type(step) is int and type(forward) is int:
+        return round(step / forward, 3) if forward else None
+    if forward == 0:
+        return None
+    ratio = step / forward
+    ratio = ratio.cancel() if hasattr(ratio, "cancel") else ratio
+    return round(float(ratio), 3) if getattr(ratio, "is_number", False) and ratio.is_finite else None
