@@ -8,14 +8,14 @@ from rich.text import Text
 from .. import units
 from ..groups import guides
 from ..report import Report
-from .layout import Column, fit
+from .layout import Column, fit, recast
 from .table import compute_title, display_rows, row_kind, row_name
 from .text import shape_text
 
 
 def backward_title(convention: str) -> str:
     """The backward column's header: FlopCounterMode's FLOPs under torch's convention, else MACs."""
-    return "backward FLOPs (torch)" if convention == "torch" else "backward MACs"
+    return "bwd FLOPs (torch)" if convention == "torch" else "backward MACs"
 
 
 def _backward(row, convention: str):
@@ -63,7 +63,9 @@ def training_table(report: Report, convention: str = "cnncalc", width: int | Non
         ]
 
     title = f"{report.model} — training step, input {shape_text(report.input)}"
-    return fit([columns(_exact, _exact), columns(_count, _bytes)], width, title=title, show_footer=True)
+    short = columns(_count, _bytes)
+    return fit([columns(_exact, _exact), short, recast(short, "kind", wrap=9)], width, title=title,
+               show_footer=True)
 
 
 def summary_lines(report: Report, convention: str = "cnncalc") -> list[str]:
