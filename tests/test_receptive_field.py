@@ -95,6 +95,8 @@ def densify(model: nn.Module, dtype=torch.float32) -> nn.Module:
                 setattr(module, child_name, nn.AdaptiveAvgPool2d(child.output_size))
             elif isinstance(child, PadValue):
                 child.value = 0.0
+            elif isinstance(child, nn.LayerNorm):  # over channels: mixes no positions, and over
+                setattr(module, child_name, nn.Identity())  # equal (or one) channels it is a constant
             elif type(child).__module__ == "torch.nn.modules.activation":
                 setattr(module, child_name, nn.Identity())  # pointwise: no effect on the field
     with torch.no_grad():
@@ -103,13 +105,15 @@ def densify(model: nn.Module, dtype=torch.float32) -> nn.Module:
                 m.weight.fill_(1.0 / (m.weight[0].numel()))
                 if m.bias is not None:
                     m.bias.zero_()
+            elif hasattr(m, "layer_scale"):  # ConvNeXt's 1e-6 per block: the edge's gradient, a
+                m.layer_scale.fill_(1.0)  # product over many blocks, would underflow float32
     return model.to(dtype).eval()
 
 
 # -- thinning: one channel per conv (same windows, same fields) -------------------------------------
 def thin_node(node):
     if node.args is None:  # arguments that read a shape ($in_channels, a projection's main path)
-        if node.kind.name == "conv" and node.only_if is None:
+        if node.kind.name in ("conv", "conv_transpose") and node.only_if is None:
             raw = {**node.deferred.raw, "filters": 1, "groups": 1}
             return dataclasses.replace(node, deferred=dataclasses.replace(node.deferred, raw=raw))
         return node
@@ -133,7 +137,11 @@ def pair(v):
 
 def gradient_region(out, x, index):
     """(rows, cols) hit by the gradient of output unit ``index``, or None where it reads nothing."""
-    (grad,) = torch.autograd.grad(out[0, :, index[0], index[1]].sum(), x, retain_graph=True)
+    # Channels weighted at random, not summed: a norm over channels (ConvNeXt's LayerNorm2d) gives
+    # outputs whose plain sum is a constant, so the sum's gradient would vanish everywhere.
+    unit = out[0, :, index[0], index[1]]
+    weights = torch.rand(unit.shape, generator=torch.Generator().manual_seed(0), dtype=unit.dtype) + 0.5
+    (grad,) = torch.autograd.grad((unit * weights).sum(), x, retain_graph=True)
     mask = grad[0].abs().sum(0) > 0
     if not mask.any():
         return None
@@ -283,10 +291,14 @@ def fitting_input(graph, start=64, cap=1024):
 
 
 ZOO = [n for n in zoo_names() if n not in UP_TO_RESNET50 + FLOAT64]
+# Fields wider than the feature maps need a large input: U-Net (5.5 min on 2 cores) and ConvNeXt-T
+# (1 min), run under -m slow
+LARGE_INPUT = ("unet", "convnext_tiny")
 
 
 @pytest.mark.skipif(not ZOO, reason="no zoo specs yet")
-@pytest.mark.parametrize("name", ZOO)
+@pytest.mark.parametrize("name", [pytest.param(n, marks=pytest.mark.slow) if n in LARGE_INPUT else n
+                                  for n in ZOO])
 def test_zoo_receptive_field_matches_gradient(name):
     check_zoo_model(name)
 
@@ -310,7 +322,8 @@ def check_zoo_model(name, dtype=torch.float32):
     report = fitting_input(slim, start=max(64, graph.input[1]), cap=2048)
     exact, clipped = measure(slim, report, dtype)
     assert exact > 0
-    assert clipped <= exact, (exact, clipped)
+    if not channel_parts(report):  # after a channel chunk (ShuffleNet) every row is a bound only
+        assert clipped <= exact, (exact, clipped)
 
 
 @pytest.mark.skipif(not ZOO, reason="no zoo specs yet")
