@@ -51,6 +51,7 @@ def assert_step_matches_torch(graph, input=None, batch=1, amp=None):
     return report
 
 
+ORACLE_MEMORY = 4 * 2**30
 SMALL = {"lenet5": None, "mnist_convnet": None, "resnet18": (3, 64, 64), "mobilenet_v2": (3, 64, 64),
          "efficientnet_b0": (3, 64, 64), "squeezenet1_1": (3, 64, 64)}
 
@@ -65,9 +66,15 @@ def test_representative_models_match_torch(name, batch):
 @pytest.mark.parametrize("batch", [1, 8])
 @pytest.mark.parametrize("name", zoo_names())
 def test_every_zoo_model_matches_torch(name, batch):
-    """At each model's own input (minutes for the large ones: -m slow)."""
+    """At each model's own input (minutes for the large ones: -m slow). The oracle holds every
+    saved tensor and copies of the model: a step cnncalc estimates above 4 GiB (DeepLabV3 and U-Net
+    at batch 8) is skipped, as verify refuses what the machine cannot hold."""
+    graph = load_model(name)
+    peak = analyze(graph, batch=batch, training=Options()).training.peak_bytes
+    if peak > ORACLE_MEMORY:
+        pytest.skip(f"one step of {name} at batch {batch} needs about {peak / 2**30:.1f} GiB")
     try:
-        assert_step_matches_torch(load_model(name), None, batch)
+        assert_step_matches_torch(graph, None, batch)
     except ValueError as exc:  # DeepLabV3's pooled ASPP branch: batch norm over 1×1 at batch 1
         if "more than 1 value per channel" not in str(exc):
             raise
