@@ -302,6 +302,8 @@ class _Walk:
                 step = self.training.node(kind, args, name, reads, xs, y, params, node.shares)
             except CnncalcError as exc:
                 self.fail(exc, node)
+            for message in kind.train_warnings(args, xs[0], self.batch):
+                self.warnings.append(Warning_(self.graph.file, node.line, node.path, node.name, message))
         b = self.batch
         self.rows.append(LayerRow(
             name, node.path, kind.name, node.line, node.depth, (b, *xs[0]), (b, *y), params, macs * b,

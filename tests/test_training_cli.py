@@ -130,3 +130,13 @@ def test_bad_input_is_one_line_and_exit_2(argv, words):
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("error:") and words in lines[0], result.stderr
     assert "Traceback" not in result.stderr and not result.stdout
+
+
+def test_batch_norm_over_one_value_per_channel_is_a_warning_at_batch_1():
+    """torch raises in train mode there (DeepLabV3's pooled ASPP branch); at batch 2 it trains."""
+    one = subprocess.run([sys.executable, "-c", "import sys\nfrom cnncalc.cli import main\n"
+                          "sys.argv = ['cnncalc', 'shapes', 'deeplabv3_resnet50', '--training', '-f', 'json']\nmain()"],
+                         capture_output=True, text=True, cwd=ROOT)
+    assert one.returncode == 0 and "cannot train batch norm over one value per channel" in one.stderr
+    two = run("shapes", "deeplabv3_resnet50", "--training", "--batch", 2)
+    assert "cannot train" not in two.output

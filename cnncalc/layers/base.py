@@ -293,6 +293,10 @@ class LayerKind:
         itself. None (the default): a new tensor."""
         return None
 
+    def train_warnings(self, a: dict, x: tuple, batch) -> tuple:
+        """What torch refuses or does differently in train mode at this batch (a warning each)."""
+        return ()
+
     def param_tensors(self, a: dict, x: tuple, y: tuple) -> int:
         """How many parameter tensors (an optimizer keeps its per-tensor state for each)."""
         return 1 if self.params(a, x, y) else 0

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import functools
 
+from .. import dim
 from ..errors import CnncalcError
 from . import register
 from .base import Arg, ChannelsLast, Inference, Keeps, LayerKind, Unmappable, channels_last, is_dense, numel
@@ -75,6 +76,13 @@ class BatchNorm(LayerKind):
 
     def param_tensors(self, a, x, y):
         return 2 if a["affine"] else 0
+
+    def train_warnings(self, a, x, batch):
+        """torch's batch norm raises in train mode where a channel has one value in the batch."""
+        if type(batch) is int and dim.all_known(x) and batch * numel(x[1:]) == 1:
+            return (f"torch cannot train batch norm over one value per channel (batch {batch}, "
+                    f"input {list(x)}): use a batch of 2 or more",)
+        return ()
 
     def output_size(self, a, x, sizes, param_size, amp):
         return sizes[0]  # (float32 statistics do not promote a half-precision input)
