@@ -94,7 +94,9 @@ class Affine:
         if isinstance(other, Affine):
             if other.per_sample and self.per_sample:
                 raise TypeError("a figure of a training step is affine in the batch")
-            return other * self.fixed + Affine(0, self.per_sample * other.fixed) if self.per_sample else other * self.fixed
+            if not self.per_sample:
+                return other * self.fixed
+            return other * self.fixed + Affine(0, self.per_sample * other.fixed)
         return Affine(self.fixed * other, self.per_sample * other)
 
     __rmul__ = __mul__

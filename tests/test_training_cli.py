@@ -58,7 +58,8 @@ def test_convention_torch_shows_flopcountermodes_grouped_count():
     t = r["training"]
     assert t["backward_flops_torch"] > 10 * t["backward_flops"]  # depthwise weight gradients × groups
     result = run("shapes", "efficientnet_b0", "--training", "--convention", "torch", "--depth", "0")
-    assert "bwd FLOPs (torch)" in result.output and "as if ungrouped" in result.output and "FlopCounterMode counts backward" in result.output
+    assert "bwd FLOPs (torch)" in result.output and "FlopCounterMode counts backward" in result.output
+    assert "as if ungrouped" in result.output
 
 
 def test_batch_as_a_name_gives_memory_as_a_formula_of_it():
@@ -102,7 +103,10 @@ def test_fit_is_the_largest_batch_that_fits(model, memory, extra):
     budget = parse_bytes(memory, "--memory")
     dtype = extra[extra.index("--dtype") + 1] if "--dtype" in extra else "fp32"
     options = [o for o in extra if o not in ("--dtype", dtype)]
-    peak = lambda n: report(model, "--training", "--batch", n, "--dtype", dtype, *options)["training"]["peak_bytes"]  # noqa: E731
+
+    def peak(n):
+        return report(model, "--training", "--batch", n, "--dtype", dtype, *options)["training"]["peak_bytes"]
+
     assert batch >= 1
     assert peak(batch) <= budget < peak(batch + 1)
 

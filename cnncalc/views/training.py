@@ -80,7 +80,8 @@ def summary_lines(report: Report, convention: str = "cnncalc") -> list[str]:
              f"step FLOPs {_text(totals['step_flops'])}"
              + (f" = {totals['step_ratio']} × forward" if totals["step_ratio"] is not None else "")]
     if t.backward_weight_macs_torch != t.backward_weight_macs:
-        torch_ratio = f" (step {totals['step_ratio_torch']} × forward)" if totals["step_ratio_torch"] is not None else ""
+        ratio = totals["step_ratio_torch"]
+        torch_ratio = f" (step {ratio} × forward)" if ratio is not None else ""
         lines.append(f"FlopCounterMode counts backward {_text(t.backward_flops_torch)}{torch_ratio}:")
         lines.append("grouped convs' weight grads as if ungrouped (docs/conventions.md)")
     lines.append(f"saved for backward {_mem(t.saved_bytes)} · params {_mem(t.param_bytes)}")
