@@ -144,3 +144,34 @@ def test_batch_norm_over_one_value_per_channel_is_a_warning_at_batch_1():
     assert one.returncode == 0 and "cannot train batch norm over one value per channel" in one.stderr
     two = run("shapes", "deeplabv3_resnet50", "--training", "--batch", 2)
     assert "cannot train" not in two.output
+
+
+@pytest.mark.parametrize("name", ["lenet5", "mobilenet_v2", "googlenet"])
+def test_fit_over_random_budgets_is_the_largest_batch(name):
+    """For budgets drawn at random, the estimate at fit's answer is within the budget and at one
+    more sample over it: each side by the engine's walk at that concrete batch."""
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    from cnncalc import analyze
+    from cnncalc.errors import CnncalcError
+    from cnncalc.training import Options
+    from cnncalc.training import fit as solve
+    from cnncalc.zoo import load_model
+
+    graph = load_model(name)
+
+    @settings(max_examples=15, deadline=None)
+    @given(optimizer=st.sampled_from(["sgd", "momentum", "adam", "adamw"]), factor=st.integers(1, 400))
+    def check(optimizer, factor):
+        options = Options(optimizer=optimizer)
+        peak = lambda n: analyze(graph, batch=n, training=options).training.peak_bytes  # noqa: E731
+        budget = peak(1) * factor // 2 + factor  # from about half a sample's step to a few hundred
+        if budget < peak(1):
+            with pytest.raises(CnncalcError, match="less than one sample"):
+                solve(graph, budget, options)
+            return
+        batch = solve(graph, budget, options).batch
+        assert peak(batch) <= budget < peak(batch + 1)
+
+    check()
