@@ -175,3 +175,16 @@ def test_fit_over_random_budgets_is_the_largest_batch(name):
         assert peak(batch) <= budget < peak(batch + 1)
 
     check()
+
+
+def test_csv_and_markdown_carry_the_training_figures():
+    import csv
+    import io
+
+    result = run("shapes", "lenet5", "--training", "-f", "csv")
+    assert result.exit_code == 0, result.output
+    rows = list(csv.DictReader(io.StringIO(result.stdout)))
+    assert sum(int(r["saved_bytes"]) for r in rows[:-1]) == int(rows[-1]["saved_bytes"]) == LENET5_SAVED
+    assert 2 * int(rows[-1]["backward_macs"]) == LENET5_BACKWARD_FLOPS
+    markdown = run("shapes", "lenet5", "--training", "-f", "markdown").stdout
+    assert "* backward FLOPs 1,430,880" in markdown and "| conv1 |" in markdown

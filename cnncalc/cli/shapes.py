@@ -107,8 +107,14 @@ def shapes(
                     Text(summary_line(report, conv)), Text("\n".join(steps.summary_lines(report, conv)))]
         return [shapes_table(report, explain, conv, width=width, depth=depth), Text(summary_line(report, conv))]
 
+    if step is not None:
+        from ..views import training as steps
+
+        text_csv, text_markdown = steps.to_csv, steps.to_markdown
+    else:
+        text_csv, text_markdown = text.to_csv, text.to_markdown
     emit(format, table, json=lambda: text.to_json(report, convention.value if convention is not None else None),
-         csv=lambda: text.to_csv(report, conv), markdown=lambda: text.to_markdown(report, explain, conv))
+         csv=lambda: text_csv(report, conv), markdown=lambda: text_markdown(report, explain, conv))
 
 
 def _symbolic(graph, input, batch, dtype, format, convention, depth, step=None) -> None:
