@@ -34,7 +34,7 @@ from typing import Any
 from . import layers
 from .errors import CnncalcError, shorten
 from .importing import Entry, Folder, Imported, snake, valid_name
-from .layers.base import Unmappable
+from .layers.base import ChannelsLast, Unmappable
 
 # Operators that hand their input on unchanged at inference: the tensor keeps its name, no layer.
 PASS_THROUGH = {"Identity": "an exporter's alias of a tensor", "Dropout": "the identity at inference"}
@@ -620,17 +620,38 @@ class _Converter:
                 self.consumers.setdefault(name, []).append(index)
         self.outputs = {o.name for o in self.graph.output}
         self.classes: dict[str, str] = {}  # module path -> class name, where the exporter recorded them
+        # ONNX values that are a channels-last view of a layer's output (a Transpose moved the
+        # channels last: ConvNeXt's permute, around its layer norm and MLP, which the exporter
+        # merges into one Transpose each way); their ONNX shapes are channels last
+        self.channels_last: set[str] = set()
 
     # -- sizes --------------------------------------------------------------------------------------
     def data_shape(self, name: str, node: str) -> tuple:
-        """A layer output's shape, batch excluded; an error where inference left it unsized."""
+        """A layer output's shape, batch excluded, channels first (a channels-last view's is a
+        :class:`ChannelsLast`); an error where inference left it unsized."""
         shape = self.shapes.get(name)
         if shape is None or not shape or any(not isinstance(d, int) for d in shape):
             raise CnncalcError(f"ONNX shape inference could not size {shorten(name, 60)} ({_shown(shape)}), which node "
                                f"{node} computes",
                                fix="onnx has no shape rule for an operator it does not know (a custom one); a file that "
                                    "records the size (value_info) imports with --allow-unknown")
+        if name in self.channels_last:
+            return ChannelsLast((shape[-1], *shape[1:-1]))
         return tuple(shape[1:])
+
+    def moves_channels(self, node) -> bool:
+        """A ``Transpose`` of a layer's output that moves its channels last, or a channels-last
+        view's back: a view, not a layer. Its output is the same tensor, in the other layout."""
+        if _op(node) != "Transpose" or node.input[0] in self.constants or node.output[0] in self.outputs:
+            return False
+        shape = self.shapes.get(node.input[0])
+        rank = len(shape) if shape else 0
+        perm = _attribute(node, "perm", None)
+        if rank < 3:
+            return False
+        if node.input[0] in self.channels_last:
+            return perm == [0, rank - 1, *range(1, rank - 1)]
+        return perm == [0, *range(2, rank), 1]
 
     # -- the walk -------------------------------------------------------------------------------------
     def spec(self, model_name: str, source: str) -> Imported:
@@ -668,6 +689,13 @@ class _Converter:
         """Map one node; the indices of the nodes a run took with it."""
         if node.op_type in PASS_THROUGH and not node.domain:
             self.tensor_of[node.output[0]] = self.tensor_of[node.input[0]]
+            if node.input[0] in self.channels_last:
+                self.channels_last.add(node.output[0])
+            return set()
+        if not self.runs(index) and self.moves_channels(node):
+            self.tensor_of[node.output[0]] = self.tensor_of[node.input[0]]
+            if node.input[0] not in self.channels_last:
+                self.channels_last.add(node.output[0])
             return set()
         live = [i for i, out in enumerate(node.output) if out and (out in self.consumers or out in self.outputs)]
         if live not in ([], [0]):  # several outputs read (Split): one layer each
@@ -676,6 +704,7 @@ class _Converter:
             return set()
         for run in self.runs(index):
             view = OnnxNode(self, [self.graph.node[i] for i in run])
+            self.keep_layout(view)
             kind, args, _ = self.claim(view)
             if kind is not None:
                 self.add(view, kind, args)
@@ -684,10 +713,18 @@ class _Converter:
         return set()
 
     def single(self, view: OnnxNode, node) -> None:
+        self.keep_layout(view)
         kind, args, reasons = self.claim(view)
         if kind is None:
             kind, args = self.unknown_node(view, node, reasons)
         self.add(view, kind, args)
+
+    def keep_layout(self, view: OnnxNode) -> None:
+        """A layer on a channels-last view gives one where it keeps the rank (a norm or a linear
+        over the channels, GELU): its ONNX shape is channels last too."""
+        inputs = [i for i in view.inputs if i in self.channels_last]
+        if inputs and len(self.shapes.get(view.output) or ()) == len(self.shapes[inputs[0]]):
+            self.channels_last.add(view.output)
 
     def runs(self, index: int) -> list[list[int]]:
         """The :data:`PATTERNS` that start at this node: each node's output read by the next alone,

@@ -15,7 +15,7 @@ import math
 
 from ..errors import CnncalcError
 from . import register
-from .base import GLOBAL, SAME, Arg, Backward, Inference, Keeps, LayerKind, Unmappable, numel, view_strides
+from .base import GLOBAL, SAME, Arg, Backward, ChannelsLast, Inference, Keeps, LayerKind, Unmappable, numel, view_strides
 
 
 @register
@@ -69,7 +69,7 @@ class Linear(LayerKind):
                 ({"units": 2, "axis": "channels", "bias": False}, (3, 7)),
                 ({"units": 3, "axis": "channels"}, (2, 3, 2, 4)), ({"units": 7, "axis": "channels"}, (12,)))
     example_input = (12,)
-    torch_modules = ("Linear",)
+    torch_modules = ("Linear", "ChannelLinear")  # (ChannelLinear: what axis: channels builds)
     torch_calls = ("linear",)
     onnx_ops = ("Gemm", "MatMul", "MatMul+Add")
     args = (
@@ -128,6 +128,8 @@ class Linear(LayerKind):
         return "lower"
 
     def from_torch(self, module, x, y):
+        if type(module).__name__ == "ChannelLinear":
+            x = ChannelsLast(x)
         return _linear(x, module.out_features, module.bias is not None)
 
     def from_call(self, call):
@@ -137,11 +139,12 @@ class Linear(LayerKind):
         return _linear(call.x[0], weight.shape[0], call.arg(2, "bias") is not None)
 
     def from_onnx(self, node):
-        if node.op.startswith("MatMul"):  # x @ W (+ b): W is [in, out]
+        x, op = node.x[0], node.op  # (x is a ChannelsLast where a Transpose moved the channels last)
+        if op.startswith("MatMul"):  # x @ W (+ b): W is [in, out]
             weight = node.initializer(1)
-            if len(weight) != 2 or (node.op == "MatMul+Add" and node.initializer(2) not in ((weight[1],), (1, weight[1]))):
+            if len(weight) != 2 or (op == "MatMul+Add" and node.initializer(2) not in ((weight[1],), (1, weight[1]))):
                 raise Unmappable("a matrix product that is not x @ W + b with W [in, out] and b [out]")
-            return _linear(node.x[0], weight[1], node.op == "MatMul+Add")
+            return _linear(x, weight[1], op == "MatMul+Add")
         if node.attr("transA", 0) or node.attr("alpha", 1.0) != 1.0 or node.attr("beta", 1.0) != 1.0:
             raise Unmappable("Gemm with transA, alpha or beta")
         weight = node.initializer(1)
@@ -161,7 +164,9 @@ def _channel_linear():
 
     class ChannelLinear(nn.Linear):
         def forward(self, x):
-            return F.linear(x.movedim(1, -1), self.weight, self.bias).movedim(-1, 1)
+            last = x.dim() - 1  # (permute, not movedim(1, -1): torch's ONNX export writes -1 into the perm)
+            y = F.linear(x.permute(0, *range(2, last + 1), 1), self.weight, self.bias)
+            return y.permute(0, last, *range(1, last))
 
     return ChannelLinear
 
@@ -170,7 +175,8 @@ def _linear(x, units, bias) -> dict:
     if len(x) != 1 and not getattr(x, "channels_last", False):
         raise Unmappable(f"a linear layer over the last axis of a {list(x)} tensor (cnncalc's linear reads a flat "
                          "input; a 1×1 conv counts the same)")
-    return {"units": int(units)} if bias else {"units": int(units), "bias": False}
+    args = {"units": int(units)} if bias else {"units": int(units), "bias": False}
+    return {**args, "axis": "channels"} if len(x) != 1 else args
 
 
 def _flat(y, plain: bool) -> dict:

@@ -15,7 +15,8 @@ import functools
 from .. import dim
 from ..errors import CnncalcError
 from . import register
-from .base import Arg, ChannelsLast, Inference, Keeps, LayerKind, Unmappable, channels_last, is_dense, numel
+from .base import (Arg, ChannelsLast, Inference, Keeps, LayerKind, Unmappable, channels_last,
+                   check_channels_last_run, is_dense, numel)
 
 
 @register
@@ -174,11 +175,12 @@ class LayerNorm(LayerKind):
         Arg("bias", "bool", True, ("center",), help="the affine shift (with affine)"),
     )
 
-    torch_modules = ("LayerNorm", "LayerNorm2d")  # (torchvision's and timm's LayerNorm2d: over the channels)
+    # (torchvision's and timm's LayerNorm2d, and the ChannelLayerNorm built here: over the channels)
+    torch_modules = ("LayerNorm", "LayerNorm2d", "ChannelLayerNorm")
     torch_calls = ("layer_norm",)
 
     def from_torch(self, module, x, y):
-        if type(module).__name__ == "LayerNorm2d":
+        if type(module).__name__ in ("LayerNorm2d", "ChannelLayerNorm"):
             x = ChannelsLast(x)
         return _layer_norm_args(module.normalized_shape, x, module.eps, module.elementwise_affine,
                                 module.bias is not None)
@@ -194,9 +196,7 @@ class LayerNorm(LayerKind):
         x, norm = node.x[0], node
         if "+" in node.op:  # channels moved last, normalised, moved back (ConvNeXt's LayerNorm2d)
             first, norm, last = node.parts
-            rank = len(x) + 1
-            if first.attr("perm") != [0, *range(2, rank), 1] or last.attr("perm") != [0, rank - 1, *range(1, rank - 1)]:
-                raise Unmappable("transposes other than the channels to the last axis and back")
+            check_channels_last_run(first, last, len(x) + 1)
             x = ChannelsLast(x)
         if norm.attr("axis", -1) not in (-1, len(norm.x[0])):
             raise Unmappable("a LayerNormalization over more than the last axis")
@@ -261,8 +261,10 @@ def _channel_layer_norm():
 
     class ChannelLayerNorm(nn.LayerNorm):
         def forward(self, x):
-            y = F.layer_norm(x.movedim(1, -1), self.normalized_shape, self.weight, self.bias, self.eps)
-            return y.movedim(-1, 1)
+            last = x.dim() - 1  # (permute, not movedim(1, -1): torch's ONNX export writes -1 into the perm)
+            y = F.layer_norm(x.permute(0, *range(2, last + 1), 1), self.normalized_shape, self.weight, self.bias,
+                             self.eps)
+            return y.permute(0, last, *range(1, last))
 
     return ChannelLayerNorm
 

@@ -266,8 +266,8 @@ def _crop_module():
 
         def forward(self, x):
             index = [slice(None), slice(None)]
-            for (b, e), n in zip(self.cuts, x.shape[2:]):
-                index.append(slice(b, n - e))
+            for axis, (b, e) in enumerate(self.cuts):  # (not over x.shape: fx cannot iterate a traced size)
+                index.append(slice(b, x.shape[2 + axis] - e))
             return x[tuple(index)]
 
         def extra_repr(self) -> str:

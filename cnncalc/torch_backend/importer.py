@@ -14,6 +14,7 @@ module's qualified names (``layer1.0.conv1``) so a reader finds them in the code
 
 from __future__ import annotations
 
+import functools
 import importlib
 import importlib.util
 import operator
@@ -144,12 +145,21 @@ class Call:
 
 
 # -- tracing ---------------------------------------------------------------------------------------
+class _ClaimedLeaves(torch.fx.Tracer):
+    """fx's tracer, but a module whose class a kind claims is a leaf even outside ``torch.nn``
+    (torchvision's LayerNorm2d, the ChannelLinear that ``linear axis: channels`` builds): the kind
+    reads it whole rather than the permutes its forward happens to be written with."""
+
+    def is_leaf_module(self, module, qualified_name):
+        return type(module).__name__ in _claimants("torch_modules") or super().is_leaf_module(module, qualified_name)
+
+
 def trace(module, input_shape: tuple):
     """The fx graph of ``module`` and every node's value on a meta tensor of ``input_shape``."""
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            graph_module = torch.fx.symbolic_trace(module)
+            graph_module = torch.fx.GraphModule(module, _ClaimedLeaves().trace(module))
     except Exception as exc:
         first = " ".join(str(exc).split())
         raise CnncalcError(f"torch.fx cannot trace {type(module).__name__}: {type(exc).__name__}: {shorten(first, 160)}",
@@ -479,6 +489,7 @@ class _Converter:
             return slice(self._plain(value.start), self._plain(value.stop), self._plain(value.step))
         return value
 
+@functools.cache
 def _claimants(table: str) -> dict:
     out: dict = {}
     for kind in layers.KINDS.values():
