@@ -20,11 +20,13 @@ from .report import CANONICAL_DTYPE, DTYPE_BYTES, LayerRow, Report, Warning_
 
 
 def analyze(graph: Graph, input: tuple | None = None, batch: int = 1, dtype: str = "float32",
-            ctx: dim.Exact | None = None) -> Report:
+            ctx: dim.Exact | None = None, training=None) -> Report:
     """Every layer's shape, params, MACs and receptive field, for one batch size and input.
 
     ``ctx`` is :data:`cnncalc.dim.EXACT` for numbers; :mod:`cnncalc.symbolic` passes a
-    :class:`cnncalc.dim.Collecting` context for sizes that are formulas."""
+    :class:`cnncalc.dim.Collecting` context for sizes that are formulas. ``training``
+    (:class:`cnncalc.training.Options`) adds one training step's figures, per layer and in total
+    (``dtype`` is then the activations' dtype: the low precision under mixed precision)."""
     ctx = ctx or dim.EXACT
     dtype = CANONICAL_DTYPE.get(dtype, dtype)
     if dtype not in DTYPE_BYTES:
@@ -33,13 +35,18 @@ def analyze(graph: Graph, input: tuple | None = None, batch: int = 1, dtype: str
         raise CnncalcError(f"batch must be a positive whole number, not {batch!r}")
     x = tuple(input) if input is not None else graph.input
     walk = _Walk(graph, batch, ctx, x)
+    if training is not None:
+        from . import training as steps  # (only when asked: the walk stays what it was)
+
+        walk.training = steps.Walk(training.checked(dtype), batch, dtype, x, DTYPE_BYTES)
     walk.run()
     outputs = tuple((t, (batch, *walk.shapes[t])) for t in walk.outputs)
     return Report(model=graph.name, file=graph.file, input=(batch, *x), output=outputs[0][1], batch=batch,
                   dtype=dtype, rows=tuple(walk.rows), warnings=tuple(walk.warnings), metadata=graph.metadata,
                   family=graph.family, weighted_depth=max(walk.longest[t] for t in walk.outputs),
                   outputs=outputs,
-                  conditions=tuple(getattr(ctx, "conditions", ())))
+                  conditions=tuple(getattr(ctx, "conditions", ())),
+                  training=walk.training.finish(walk.outputs) if walk.training is not None else None)
 
 
 def receptive_fields(graph: Graph, input: tuple | None = None) -> dict:
@@ -241,6 +248,7 @@ class _Walk:
         self.by_name: dict[str, LayerRow] = {}
         self.warnings: list[Warning_] = []
         self.outputs: tuple = ()
+        self.training = None  # cnncalc.training.Walk, when a training step's figures are asked for
 
     def tensor(self, name: str) -> str:
         return self.alias.get(name, name)
@@ -288,6 +296,14 @@ class _Walk:
         self.jumps[name] = jump
         longest = self.longest[reads[0]] if len(reads) == 1 else max([self.longest[t] for t in reads])
         self.longest[name] = longest + 1 if kind.weighted else longest
+        step = None
+        if self.training is not None:
+            try:
+                step = self.training.node(kind, args, name, reads, xs, y, params, node.shares)
+            except CnncalcError as exc:
+                self.fail(exc, node)
+            for message in kind.train_warnings(args, xs[0], self.batch):
+                self.warnings.append(Warning_(self.graph.file, node.line, node.path, node.name, message))
         b = self.batch
         self.rows.append(LayerRow(
             name, node.path, kind.name, node.line, node.depth, (b, *xs[0]), (b, *y), params, macs * b,
@@ -295,7 +311,7 @@ class _Walk:
             _squash(field.rf) if field else None,
             _squash(field.jump) if field else None,
             _squash(field.start) if field else None,
-            ti * b, fv * b, reads, tuple([(b, *s) for s in xs]), args, bound, node.shares,
+            ti * b, fv * b, reads, tuple([(b, *s) for s in xs]), args, bound, node.shares, step,
         ))
         self.by_name[name] = self.rows[-1]
 

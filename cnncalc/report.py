@@ -46,10 +46,22 @@ class LayerRow(NamedTuple):
     args: dict | None = None  # its arguments, resolved: what the torch builder builds
     rf_bound: str | None = None  # a merge whose inputs' fields differ: the input that bounds it
     shares: str | None = None  # the layer whose weights it reuses: its params are counted there, once
+    training: object = None  # cnncalc.training.RowTraining, when a training step was asked for
 
     @property
     def flops(self) -> int:
         return 2 * self.macs
+
+    @property
+    def backward_macs(self):
+        """The backward's multiply-accumulates: input gradient (0 where the input needs none) and
+        weight gradient (None without training figures)."""
+        return self.training.backward_macs if self.training is not None else None
+
+    @property
+    def saved_bytes(self):
+        """What autograd keeps for this layer's backward that no earlier layer keeps (docs/training.md)."""
+        return self.training.saved_bytes if self.training is not None else None
 
     def compute(self, convention: str = "cnncalc") -> int:
         """This layer's compute in a peer tool's own definition (``CONVENTIONS``)."""
@@ -93,6 +105,7 @@ class Report:
     outputs: tuple = ()  # ((tensor, shape), …): the network's outputs (``output`` is the first's shape)
     conditions: tuple = ()  # sizes as formulas: when each layer fails or warns (cnncalc.dim.Condition)
     symbols: tuple = ()  # sizes as formulas: the names, in the order they appear in the input
+    training: object = None  # cnncalc.training.Training: one training step's totals, when asked for
 
     @property
     def coverage(self) -> float:
@@ -190,6 +203,8 @@ class Report:
                     "receptive_field": _json_field(r.receptive_field),
                     "formula": r.formula,
                     **({"shares": r.shares} if r.shares else {}),
+                    **({"backward_macs": v(r.backward_macs), "saved_bytes": v(r.saved_bytes)}
+                       if r.training is not None else {}),
                 }
                 for r in self.rows
             ],
@@ -205,6 +220,10 @@ class Report:
             out["compute"] = v(self.compute(convention))
             for layer, r in zip(out["layers"], self.rows):
                 layer["compute"] = v(r.compute(convention))
+        if self.training is not None:
+            out["training"] = {key: value if key in ("optimizer", "amp", "dtype", "param_dtype", "peak_at",
+                                                     "step_ratio", "step_ratio_torch") else v(value)
+                               for key, value in self.training.totals(self.flops).items()}
         return out
 
 

@@ -22,6 +22,9 @@ COMMANDS = [
     ("report", ["shapes", "lenet5"]),
     ("report", ["shapes", "resnet18", "--convention", "torchinfo", "--batch", "2"]),
     ("symbolic_report", ["shapes", "lenet5", "--input", "1xHxW", "--batch", "B"]),
+    ("report", ["shapes", "mobilenet_v2", "--training", "--optimizer", "adam", "--batch", "2"]),
+    ("symbolic_report", ["shapes", "lenet5", "--training", "--input", "Nx1x32x32"]),
+    ("fit", ["fit", "resnet50", "--memory", "24GiB", "--optimizer", "adam"]),
     ("comparison", ["list"]),
     ("comparison", ["compare", "resnet", "vgg", "--relative-to", "resnet18"]),
     ("comparison", ["compare", "resnet18", "lenet5", "--input", "64"]),
@@ -37,7 +40,7 @@ COMMANDS = [
 def json_of(args):
     if args[0] in ("verify", "bench"):
         pytest.importorskip("torch")
-    if args[0] == "solve" or "1xHxW" in args:
+    if args[0] == "solve" or "1xHxW" in args or "Nx1x32x32" in args:
         pytest.importorskip("sympy")
     result = subprocess.run([CNNCALC, *args, "--format", "json"], capture_output=True, text=True, cwd=ROOT,
                             env={**os.environ, "NO_COLOR": "1"}, timeout=300)

@@ -159,7 +159,7 @@ def print_coverage(report) -> None:
 # typer builds a click command for every registered one, which costs start-up time per command.
 COMMANDS = {
     "shapes": "shapes", "layer": "layer", "list": "zoo_cmds", "kinds": "zoo_cmds", "check": "check",
-    "compare": "compare", "diff": "diff", "verify": "verify", "bench": "bench", "solve": "solve", "import": "import_cmd",
+    "compare": "compare", "diff": "diff", "verify": "verify", "bench": "bench", "solve": "solve", "import": "import_cmd", "fit": "fit",
 }
 
 

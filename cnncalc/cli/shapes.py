@@ -7,13 +7,49 @@ from typing import Annotated, Optional
 
 import typer
 
-from ..errors import require_extra
+from ..errors import CnncalcError, require_extra
 from ..inputs import parse_batch
 from ..report import CONVENTIONS
-from . import (DtypeOpt, Format, FormatOpt, InputOpt, JsonOpt, app, emit, handles_errors, json_wanted,
+from . import (DtypeOpt, choices, Format, FormatOpt, InputOpt, JsonOpt, app, emit, handles_errors, json_wanted,
                parse_input, print_coverage, print_warnings)
 
 Convention = Enum("Convention", {name: name for name in CONVENTIONS}, type=str)  # the report's own list
+Optimizer = choices("Optimizer", "sgd", "momentum", "adam", "adamw")  # cnncalc.training.OPTIMIZERS
+
+TrainingOpt = Annotated[bool, typer.Option("--training", "-t", help="add one training step: backward MACs, "
+                                           "saved activations, optimizer state, peak memory (docs/training.md)")]
+OptimizerOpt = Annotated[Optimizer, typer.Option("--optimizer", help="with --training: sgd, momentum, adam "
+                                                 "or adamw (its state counts)")]
+AmpOpt = Annotated[bool, typer.Option("--amp", help="with --training: torch.autocast over float32 weights, "
+                                      "activations in --dtype (fp16 or bf16)")]
+MasterOpt = Annotated[bool, typer.Option("--master-weights", help="with --training: the model in --dtype "
+                                         "(fp16 or bf16), stepped through float32 master weights")]
+
+
+def training_options(training: bool, optimizer, amp: bool, master: bool):
+    """cnncalc.training.Options from the command line (None without --training)."""
+    if not training:
+        if amp or master or optimizer.value != "sgd":
+            raise CnncalcError("--optimizer, --amp and --master-weights describe a training step",
+                               fix="add --training")
+        return None
+    if amp and master:
+        raise CnncalcError("--amp and --master-weights are two kinds of mixed precision", fix="pick one")
+    from ..training import Options
+
+    return Options(optimizer=optimizer.value, amp="autocast" if amp else "master" if master else None)
+
+
+def split_batch(input, batch: str, default) -> tuple:
+    """``--input Nx3x224x224`` (one size more than the model's input): the first is the batch."""
+    from ..inputs import split_sizes
+
+    parts = [p for p in split_sizes(input or "") if p]
+    if default is None or len(parts) != len(default) + 1:
+        return input, batch
+    if batch != "1":
+        raise CnncalcError(f"--input {input!r} names the batch, and so does --batch", fix="give one of them")
+    return "x".join(parts[1:]), parts[0]
 
 
 @app.command()
@@ -32,6 +68,10 @@ def shapes(
     depth: Annotated[Optional[int], typer.Option(
         "--depth", min=0, help="table: fold everything nested deeper than N into one row per group "
         "(0: one row per top-level entry)")] = None,
+    training: TrainingOpt = False,
+    optimizer: OptimizerOpt = Optimizer.sgd,
+    amp: AmpOpt = False,
+    master_weights: MasterOpt = False,
 ):
     """Output shape, params, MACs and receptive field of every layer, and the totals.
 
@@ -40,13 +80,17 @@ def shapes(
     format = json_wanted(format, json_)
     from .. import analyze, load_model
 
+    step = training_options(training, optimizer, amp, master_weights)
     graph = load_model(model, input)
+    if step is not None:
+        input, batch = split_batch(input, batch, graph.input)
     conv = convention.value if convention is not None else "cnncalc"
     if _names_a_size(input, batch):  # sizes as names: formulas (sympy is imported only here)
         require_extra("--input with size names", "symbolic", "sympy")
-        _symbolic(graph, input, batch, dtype, format, convention, depth)
+        _symbolic(graph, input, batch, dtype, format, convention, depth, step)
         return
-    report = analyze(graph, input=parse_input(input, graph.input), batch=parse_batch(batch), dtype=dtype)
+    report = analyze(graph, input=parse_input(input, graph.input), batch=parse_batch(batch), dtype=dtype,
+                     training=step)
     print_warnings(report.warnings)
     print_coverage(report)
     from ..views import text
@@ -56,23 +100,40 @@ def shapes(
 
         from ..views.table import shapes_table, summary_line
 
+        if step is not None:
+            from ..views import training as steps
+
+            return [steps.training_table(report, conv, width=width, depth=depth),
+                    Text(summary_line(report, conv)), Text("\n".join(steps.summary_lines(report, conv)))]
         return [shapes_table(report, explain, conv, width=width, depth=depth), Text(summary_line(report, conv))]
 
+    if step is not None:
+        from ..views import training as steps
+
+        text_csv, text_markdown = steps.to_csv, steps.to_markdown
+    else:
+        text_csv, text_markdown = text.to_csv, text.to_markdown
     emit(format, table, json=lambda: text.to_json(report, convention.value if convention is not None else None),
-         csv=lambda: text.to_csv(report, conv), markdown=lambda: text.to_markdown(report, explain, conv))
+         csv=lambda: text_csv(report, conv), markdown=lambda: text_markdown(report, explain, conv))
 
 
-def _symbolic(graph, input, batch, dtype, format, convention, depth) -> None:
+def _symbolic(graph, input, batch, dtype, format, convention, depth, step=None) -> None:
     from .. import symbolic
     from ..views import symbolic as view
 
     conv = convention.value if convention is not None else "cnncalc"
     sr = symbolic.analyze(graph, symbolic.parse_input(input or "x".join(map(str, graph.input)), graph.input),
-                          symbolic.parse_batch(batch), dtype)
+                          symbolic.parse_batch(batch), dtype, training=step)
+
     def table(width):
         from rich.text import Text
 
-        return [view.symbolic_table(sr, conv, width=width, depth=depth), Text("\n".join(view.summary_lines(sr, conv)))]
+        lines = view.summary_lines(sr, conv)
+        if step is not None:
+            from ..views import training as steps
+
+            lines = lines + steps.summary_lines(sr, conv)
+        return [view.symbolic_table(sr, conv, width=width, depth=depth), Text("\n".join(lines))]
 
     emit(format, table, json=lambda: view.to_json(sr, convention.value if convention is not None else None),
          csv=lambda: view.to_csv(sr, conv), markdown=lambda: view.to_markdown(sr, conv))

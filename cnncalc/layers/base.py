@@ -68,6 +68,116 @@ class Inference(NamedTuple):
     warnings: tuple[str, ...] = ()
 
 
+class Keeps(NamedTuple):
+    """What a layer keeps for its backward pass in train mode (docs/training.md), as the engine's
+    storage bookkeeping needs it: which of the tensors it touches it keeps — counted by storage,
+    once, however many layers keep them — and the bytes of the tensors only it holds."""
+
+    inputs: tuple = ()  # positions of the inputs it keeps, as they are (a view keeps its whole storage)
+    output: bool = False  # it keeps its output
+    new: Any = 0  # bytes of tensors nobody else holds: pooling indices, masks, statistics, padded copies
+
+
+class Backward(NamedTuple):
+    """Backward multiply-accumulates for one sample (FlopCounterMode's FLOPs / 2)."""
+
+    input: Any = 0  # the gradient w.r.t. the input; 0 where the input needs none
+    weight: Any = 0  # w.r.t. the weights, as computed
+    weight_torch: Any = 0  # FlopCounterMode's count of it (a grouped convolution's × groups)
+
+
+class Step(NamedTuple):
+    """What a training rule needs besides the arguments and shapes."""
+
+    batch: Any  # a number, a formula, or per-sample/fixed terms (cnncalc.training.Affine)
+    sizes: tuple  # element size in bytes of each input, as the layer receives it
+    needs: tuple  # whether each input needs a gradient
+    param_size: int  # element size of the parameters (and of the statistics a norm keeps with them)
+    device: str = "cpu"  # "cpu" | "cuda": where a few ops keep other tensors (dropout's mask)
+    amp: int = 0  # under autocast: the element size of the low precision (2), else 0
+    cast: int = 0  # under autocast, for an op that runs in low precision: that size (its weight cast is kept)
+    contiguous: tuple = ()  # whether each input is laid out contiguously (else a view or a permuted layout)
+
+    @property
+    def s(self) -> int:
+        return self.sizes[0]
+
+    def bytes(self, shape: tuple, size: int | None = None):
+        """The bytes of a tensor of ``shape`` (batch excluded) for the whole batch."""
+        return self.batch * (math.prod(shape) * (size or self.sizes[0]))
+
+
+SAME = "same"  # ``LayerKind.view``: the output is the input itself (nn.Identity, dropout with p = 0)
+
+
+def contiguous_strides(shape: tuple) -> tuple:
+    out, step = [], 1
+    for d in reversed(shape):
+        out.append(step)
+        step = step * d
+    return tuple(reversed(out))
+
+
+def view_strides(shape: tuple, strides: tuple | None, new_shape: tuple):
+    """The strides of ``view(new_shape)`` of a tensor laid out with ``strides`` (None:
+    contiguous), or None where torch cannot view it and ``reshape`` copies (torch's
+    ``computeStride``). Sizes that are formulas: a contiguous tensor views; anything else copies."""
+    if strides is None:
+        return contiguous_strides(new_shape)
+    from .. import dim
+
+    if not (dim.all_known(shape) and dim.all_known(new_shape) and dim.all_known(strides)):
+        return None
+    if is_contiguous(shape, strides):
+        return contiguous_strides(new_shape)
+    new = [0] * len(new_shape)
+    view_d = len(new_shape) - 1
+    base = strides[-1]
+    tensor_numel = view_numel = 1
+    for d in range(len(shape) - 1, -1, -1):
+        tensor_numel *= shape[d]
+        if d == 0 or (shape[d - 1] != 1 and strides[d - 1] != tensor_numel * base):
+            while view_d >= 0 and (view_numel < tensor_numel or new_shape[view_d] == 1):
+                new[view_d] = view_numel * base
+                view_numel *= new_shape[view_d]
+                view_d -= 1
+            if view_numel != tensor_numel:
+                return None
+            if d > 0:
+                base = strides[d - 1]
+                tensor_numel = view_numel = 1
+    return tuple(new) if view_d == -1 else None
+
+
+def is_contiguous(shape: tuple, strides: tuple | None) -> bool:
+    """torch's ``is_contiguous``: row-major, the strides of size-1 axes not mattering."""
+    if strides is None:
+        return True
+    from .. import dim
+
+    if not (dim.all_known(shape) and dim.all_known(strides)):
+        return False
+    return all(size == 1 or stride == expected
+               for size, stride, expected in zip(shape, strides, contiguous_strides(shape)))
+
+
+def is_dense(shape: tuple, strides: tuple | None) -> bool:
+    """Non-overlapping and dense (a permutation of a contiguous layout): what an element-wise op
+    keeps for its output (TensorIterator), where a strided view's output is made contiguous."""
+    if strides is None:
+        return True
+    from .. import dim
+
+    if not (dim.all_known(shape) and dim.all_known(strides)):
+        return False
+    expected = 1
+    for size, stride in sorted(((s, st) for s, st in zip(shape, strides) if s != 1), key=lambda p: p[1]):
+        if stride != expected:
+            return False
+        expected *= size
+    return True
+
+
 class LayerKind:
     """Base class; subclasses are registered with :func:`cnncalc.layers.register`."""
 
@@ -161,6 +271,53 @@ class LayerKind:
         """The arguments for an ONNX node of an operator in ``onnx_ops`` (see
         ``cnncalc.onnx_import.OnnxNode``: its attributes, input and output shapes)."""
         return {}
+
+    # -- training: one step's backward and what autograd keeps (docs/training.md) ----------------
+    # The defaults describe a layer with no backward compute that keeps nothing and writes a new
+    # tensor; a kind overrides what differs, beside its other rules. Shapes exclude the batch.
+    pointwise: ClassVar[bool] = False  # element-wise: its output is laid out like a dense input
+    reshapes: ClassVar[bool] = False  # its backward reshapes the output's gradient (no new memory)
+
+    def keeps(self, a: dict, x: tuple, y: tuple, t: Step) -> Keeps:
+        """What it keeps for backward, asked only where autograd records it (some input needs a
+        gradient, or it has weights): ``t.needs`` says which inputs do."""
+        return Keeps()
+
+    def backward_macs(self, a: dict, x: tuple, y: tuple, input_needs_grad: bool) -> Backward:
+        """The backward's multiply-accumulates for one sample."""
+        return Backward()
+
+    def view(self, a: dict, x: tuple, y: tuple, strides: tuple | None):
+        """Where the output is a view of the (first) input, sharing its storage: its strides with
+        the batch (``strides``: the input's, None for contiguous), or :data:`SAME` for the input
+        itself. None (the default): a new tensor."""
+        return None
+
+    def train_warnings(self, a: dict, x: tuple, batch) -> tuple:
+        """What torch refuses or does differently in train mode at this batch (a warning each)."""
+        return ()
+
+    def param_tensors(self, a: dict, x: tuple, y: tuple) -> int:
+        """How many parameter tensors (an optimizer keeps its per-tensor state for each)."""
+        return 1 if self.params(a, x, y) else 0
+
+    def autocast(self, a: dict, x: tuple, device: str) -> str | None:
+        """Under ``torch.autocast``: ``lower`` if the op runs in the low precision (its input and
+        weight cast to it), ``fp32`` if it runs in float32 (its input cast up), None if it runs in
+        its input's dtype. The lists differ by device."""
+        return None
+
+    def output_size(self, a: dict, x: tuple, sizes: tuple, param_size: int, amp: int) -> int:
+        """The element size of the output for inputs of ``sizes`` (under autocast they can
+        differ; ``amp``: autocast's low-precision size, or 0): torch's type promotion by default."""
+        return max(sizes)
+
+    def output_strides(self, a: dict, x: tuple, y: tuple, strides: tuple | None, batch):
+        """The strides of a new output tensor (with the batch): None for contiguous; an
+        element-wise kind (``pointwise``) keeps a dense input's layout."""
+        if self.pointwise and strides is not None and is_dense((batch, *x), strides):
+            return strides
+        return None
 
     # -- helpers for subclasses ----------------------------------------------------------------
     @staticmethod

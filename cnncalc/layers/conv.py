@@ -6,7 +6,7 @@ import math
 
 from ..errors import CnncalcError
 from . import register
-from .base import Arg, LayerKind, Unmappable, per_axis, squash
+from .base import Arg, Backward, Keeps, LayerKind, Unmappable, per_axis, squash
 from .sliding import explicit_padding, sliding
 
 
@@ -75,6 +75,31 @@ class Conv(LayerKind):
                             per_axis(a["stride"], rank, "stride", "conv"), before, after,
                             per_axis(a["dilation"], rank, "dilation", "conv"), a["groups"], a["bias"])
 
+    # -- training ------------------------------------------------------------------------------
+    def keeps(self, a, x, y, t):
+        """Its input, for the weight gradient (torch's convolution keeps it even where only the
+        weight needs a gradient); where ``same`` pads unevenly the builder pads in front of the
+        conv, so the padded copy is what it keeps. Under autocast, also its weight cast to the low
+        precision (the parameter itself is not counted)."""
+        cast = t.cast * a["filters"] * (x[0] // a["groups"]) * _kernel_volume(a, x)
+        before, after = explicit_padding(a, x, "conv")
+        if before == after:
+            return Keeps(inputs=(0,), new=cast)
+        padded = (x[0], *(n + b + e for n, b, e in zip(x[1:], before, after)))
+        return Keeps(new=t.bytes(padded) + cast)
+
+    def backward_macs(self, a, x, y, input_needs_grad):
+        """The input gradient (a transposed convolution) and the weight gradient each cost the
+        forward's MACs. FlopCounterMode counts the weight gradient as the ungrouped convolution
+        of the input with the output gradient: ``groups`` times the real work."""
+        forward = self.macs(a, x, y)
+        return Backward(forward if input_needs_grad else 0, forward, forward * a["groups"])
+
+    def param_tensors(self, a, x, y):
+        return 1 + a["bias"]
+
+    def autocast(self, a, x, device):
+        return "lower"
 
     def from_torch(self, module, x, y):
         if module.padding_mode != "zeros":

@@ -15,7 +15,7 @@ import math
 
 from ..errors import CnncalcError
 from . import register
-from .base import GLOBAL, Arg, ChannelsLast, Inference, LayerKind, Unmappable, numel
+from .base import GLOBAL, SAME, Arg, Backward, ChannelsLast, Inference, Keeps, LayerKind, Unmappable, numel, view_strides
 
 
 @register
@@ -23,6 +23,7 @@ class Flatten(LayerKind):
     name = "flatten"
     aliases = ("Flatten",)
     summary = "[C, H, W] → [C·H·W]"
+    reshapes = True
     torch_modules = ("Flatten",)
     torch_calls = ("flatten", "view", "reshape")
     onnx_ops = ("Flatten", "Reshape", "Squeeze")
@@ -46,6 +47,14 @@ class Flatten(LayerKind):
         import torch.nn as nn
 
         return nn.Flatten(1)
+
+    def view(self, a, x, y, strides):
+        """A view of its input where torch can make one (``reshape``); a copy where the input is a
+        strided view it cannot merge (a crop), which is new memory that a later layer may keep."""
+        if len(x) == 1:
+            return SAME  # (flatten(1) of a flat tensor is the tensor itself)
+        batch = _BATCH  # the batch dimension never merges: any size gives the same answer
+        return view_strides((batch, *x), strides, (batch, numel(x)))
 
 
 @register
@@ -102,6 +111,22 @@ class Linear(LayerKind):
         cls = nn.Linear if len(x) == 1 else _channel_linear()
         return cls(x[0], a["units"], bias=a["bias"])
 
+    # -- training ------------------------------------------------------------------------------
+    def keeps(self, a, x, y, t):
+        """Its input (for the weight gradient). Under autocast also its weight cast to the low
+        precision, which only the input gradient needs: kept where the input needs one."""
+        return Keeps(inputs=(0,), new=t.cast * x[0] * a["units"] if t.needs[0] else 0)
+
+    def backward_macs(self, a, x, y, input_needs_grad):
+        forward = self.macs(a, x, y)
+        return Backward(forward if input_needs_grad else 0, forward, forward)
+
+    def param_tensors(self, a, x, y):
+        return 1 + a["bias"]
+
+    def autocast(self, a, x, device):
+        return "lower"
+
     def from_torch(self, module, x, y):
         if type(module).__name__ == "ChannelLinear":
             x = ChannelsLast(x)
@@ -124,6 +149,9 @@ class Linear(LayerKind):
             raise Unmappable("Gemm with transA, alpha or beta")
         weight = node.initializer(1)
         return _linear(node.x[0], weight[0] if node.attr("transB", 0) else weight[1], len(node.inputs) > 2)
+
+
+_BATCH = 2  # (any batch above 1: flatten's view never merges the batch axis)
 
 
 @functools.cache

@@ -7,7 +7,7 @@ import math
 
 from ..errors import CnncalcError
 from . import register
-from .base import Arg, Inference, LayerKind, Unmappable
+from .base import SAME, Arg, Inference, Keeps, LayerKind, Unmappable
 
 
 class _Elementwise(LayerKind):
@@ -15,9 +15,19 @@ class _Elementwise(LayerKind):
     torch_kwargs: dict = {}
     # (the argument, where torch keeps it on the module or in a call, where ONNX keeps it)
     imported: tuple = ()
+    pointwise = True
+    # What its backward needs (torch's derivatives.yaml): "input", "output" or nothing; and what the
+    # in-place variant (torch's ``inplace=True``) keeps instead, for docs/training.md: its result,
+    # which is its input's storage, or — where the backward needs the input the write destroys — a
+    # copy of the input.
+    saves: str = ""
+    inplace_saves: str = ""
 
     def infer(self, a, x, ctx):
         return Inference(x, "same shape")
+
+    def keeps(self, a, x, y, t):
+        return Keeps(inputs=(0,)) if self.saves == "input" else Keeps(output=self.saves == "output")
 
     def build(self, a, x):
         import torch.nn as nn
@@ -59,7 +69,7 @@ class _Elementwise(LayerKind):
 
 
 def _activation(name, torch_name, aliases=(), torch_kwargs=None, args=(), summary="", calls=(), onnx=(),
-                imported=()):
+                imported=(), saves="", inplace_saves="", cuda_fp32=False, same=False):
     cls = type(
         f"Act_{name}",
         (_Elementwise,),
@@ -75,32 +85,45 @@ def _activation(name, torch_name, aliases=(), torch_kwargs=None, args=(), summar
             "torch_calls": calls,
             "onnx_ops": onnx,
             "imported": imported,
+            "saves": saves,
+            "inplace_saves": inplace_saves,
+            "autocast": (lambda self, a, x, device: "fp32" if cuda_fp32 and device == "cuda" else None),
+            **({"view": lambda self, a, x, y, strides: SAME} if same else {}),  # (nn.Identity returns its input)
         },
     )
     return register(cls)
 
 
-_activation("relu", "ReLU", ("ReLU",), calls=("relu", "relu_"), onnx=("Relu",))
-_activation("relu6", "ReLU6", ("ReLU6",), calls=("relu6",), onnx=("Clip",))
+OUTPUT_IN_PLACE = "its result: the input's storage"
+INPUT_COPY = "a copy of its input"
+
+
+_activation("relu", "ReLU", ("ReLU",), calls=("relu", "relu_"), onnx=("Relu",), saves="output",
+            inplace_saves=OUTPUT_IN_PLACE)
+_activation("relu6", "ReLU6", ("ReLU6",), calls=("relu6",), onnx=("Clip",), saves="input", inplace_saves=INPUT_COPY)
 _activation("leaky_relu", "LeakyReLU", ("LeakyReLU",), args=(Arg("negative_slope", "float", 0.01, ("alpha",)),),
             calls=("leaky_relu", "leaky_relu_"), onnx=("LeakyRelu",),
-            imported=(("negative_slope", "negative_slope", 1, 0.01, "alpha"),))
+            imported=(("negative_slope", "negative_slope", 1, 0.01, "alpha"),), saves="input",
+            inplace_saves=OUTPUT_IN_PLACE)
 _activation("elu", "ELU", ("ELU",), args=(Arg("alpha", "float", 1.0),), calls=("elu", "elu_"), onnx=("Elu",),
-            imported=(("alpha", "alpha", 1, 1.0, "alpha"),))
-_activation("gelu", "GELU", ("GELU",), calls=("gelu",), onnx=("Gelu",))
-_activation("silu", "SiLU", ("SiLU", "swish"), calls=("silu", "silu_"), onnx=("Sigmoid+Mul",))
+            imported=(("alpha", "alpha", 1, 1.0, "alpha"),), saves="input", inplace_saves=OUTPUT_IN_PLACE)
+_activation("gelu", "GELU", ("GELU",), calls=("gelu",), onnx=("Gelu",), saves="input")
+_activation("silu", "SiLU", ("SiLU", "swish"), calls=("silu", "silu_"), onnx=("Sigmoid+Mul",), saves="input",
+            inplace_saves=INPUT_COPY)
 _activation("hardswish", "Hardswish", ("Hardswish", "hard_swish"), calls=("hardswish", "hardswish_"),
-            onnx=("HardSwish",))
+            onnx=("HardSwish",), saves="input", inplace_saves=INPUT_COPY)
 _activation("hardsigmoid", "Hardsigmoid", ("Hardsigmoid", "hard_sigmoid"), calls=("hardsigmoid", "hardsigmoid_"),
-            onnx=("HardSigmoid",))
-_activation("tanh", "Tanh", ("Tanh",), calls=("tanh", "tanh_"), onnx=("Tanh",))
-_activation("sigmoid", "Sigmoid", ("Sigmoid",), calls=("sigmoid", "sigmoid_"), onnx=("Sigmoid",))
+            onnx=("HardSigmoid",), saves="input", inplace_saves=INPUT_COPY)
+_activation("tanh", "Tanh", ("Tanh",), calls=("tanh", "tanh_"), onnx=("Tanh",), saves="output",
+            inplace_saves=OUTPUT_IN_PLACE)
+_activation("sigmoid", "Sigmoid", ("Sigmoid",), calls=("sigmoid", "sigmoid_"), onnx=("Sigmoid",), saves="output",
+            inplace_saves=OUTPUT_IN_PLACE)
 _activation("softmax", "Softmax", ("Softmax",), {"dim": 1}, summary="softmax over channels (dim 1)",
-            calls=("softmax",), onnx=("Softmax",))
+            calls=("softmax",), onnx=("Softmax",), saves="output", cuda_fp32=True)
 _activation("log_softmax", "LogSoftmax", ("LogSoftmax",), {"dim": 1}, summary="log-softmax over dim 1",
-            calls=("log_softmax",), onnx=("LogSoftmax",))
+            calls=("log_softmax",), onnx=("LogSoftmax",), saves="output", cuda_fp32=True)
 _activation("identity", "Identity", ("Identity", "linear_activation"),
-            calls=("contiguous", "clone", "detach"))  # (ONNX's Identity passes its tensor on: no layer)
+            calls=("contiguous", "clone", "detach"), same=True)  # (ONNX's Identity passes its tensor on: no layer)
 
 
 @register
@@ -124,6 +147,18 @@ class Dropout(_Elementwise):
 
     def _kwargs(self, a):
         return {"p": a["p"]}
+
+    # -- training ------------------------------------------------------------------------------
+    def keeps(self, a, x, y, t):
+        """Its mask: on the CPU the scaled mask in the input's dtype (0 or 1/(1 − p) per element),
+        on CUDA a bool per element (the fused ``native_dropout``). With p = 0 torch returns the
+        input itself and records nothing."""
+        if a["p"] == 0:
+            return Keeps()
+        return Keeps(new=t.bytes(x, 1 if t.device == "cuda" else t.s))
+
+    def view(self, a, x, y, strides):
+        return SAME if a["p"] == 0 else None  # (torch returns the input itself)
 
 
 @register
@@ -158,6 +193,17 @@ class StochasticDepth(_Elementwise):
 
     def build(self, a, x):
         return _stochastic_depth_module()(a["p"], a["mode"])
+
+    # -- training ------------------------------------------------------------------------------
+    def keeps(self, a, x, y, t):
+        """The random scale it multiplies by: one per sample (``row``) or one (``batch``); with
+        p = 0 it returns its input and keeps nothing."""
+        if a["p"] == 0:
+            return Keeps()
+        return Keeps(new=t.bytes((1,) * len(x)) if a["mode"] == "row" else t.s)
+
+    def view(self, a, x, y, strides):
+        return SAME if a["p"] == 0 else None
 
 
 @functools.cache

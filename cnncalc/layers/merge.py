@@ -11,7 +11,7 @@ from __future__ import annotations
 from .. import dim
 from ..errors import CnncalcError
 from . import register
-from .base import Inference, LayerKind, Unmappable
+from .base import Inference, Keeps, LayerKind, Unmappable, is_dense
 
 
 class _Merge(LayerKind):
@@ -36,6 +36,13 @@ class _Merge(LayerKind):
 
         return getattr(modules, type(self).__name__)()  # (modules.Add, modules.Concat, modules.Multiply)
 
+    def output_strides(self, a, x, y, strides, batch):
+        """An element-wise merge lays its output out like its first input where that one is
+        dense and full-sized; a concatenation writes it contiguous."""
+        if self.pointwise and strides[0] is not None and x[0] == y and is_dense((batch, *y), strides[0]):
+            return strides[0]
+        return None
+
 
 def _listed(shapes) -> str:
     return " and ".join(str(list(s)) for s in shapes)
@@ -47,6 +54,7 @@ class Add(_Merge):
 
     name = "add"
     aliases = ("Add",)
+    pointwise = True
     summary = "element-wise sum of tensors of one shape (a residual's merge)"
     torch_calls = ("add", "add_", "iadd")
     onnx_ops = ("Add", "Sum")
@@ -112,6 +120,7 @@ class Multiply(_Merge):
 
     name = "multiply"
     aliases = ("Multiply", "mul")
+    pointwise = True
     summary = "element-wise product with torch broadcasting ([C,1,1] × [C,H,W]: a squeeze-and-excitation gate)"
     example_input = ((4, 1, 1), (4, 9, 9))
     torch_calls = ("mul", "mul_", "imul", "multiply")
@@ -122,6 +131,25 @@ class Multiply(_Merge):
         for other in xs[1:]:
             out = _broadcast(out, other, ctx, xs)
         return Inference(out, " × ".join(_shape_text(s) for s in xs))
+
+    def keeps(self, a, xs, y, t):
+        """The builder multiplies in turn, ``(x₀·x₁)·x₂…``; each product keeps each operand
+        for the other's gradient, at the operand's own (unbroadcast) shape: an input where the
+        running product needs a gradient, and the running product (new memory) where the input
+        does."""
+        inputs, new = [], 0
+        product, needs, size = xs[0], t.needs[0], t.sizes[0]
+        for i in range(1, len(xs)):
+            if needs and i not in inputs:
+                inputs.append(i)
+            if t.needs[i]:
+                if i == 1:
+                    inputs.append(0)
+                else:
+                    new = new + t.bytes(product, size)
+            product = _broadcast(product, xs[i], _EXACT, xs)
+            needs, size = needs or t.needs[i], max(size, t.sizes[i])
+        return Keeps(inputs=tuple(sorted(set(inputs))), new=new)
 
 
 def _broadcast(x: tuple, y: tuple, ctx, all_shapes) -> tuple:
@@ -149,6 +177,17 @@ def _broadcast(x: tuple, y: tuple, ctx, all_shapes) -> tuple:
                 raise CnncalcError(f"multiply cannot broadcast {_listed(all_shapes)}")
             out.append(b if dim.is_known(b) else a if dim.is_known(a) else sympy.Max(a, b))
     return tuple(out)
+
+
+class _Exact:
+    """(A size context for a product's shape, which the engine has already checked.)"""
+
+    @staticmethod
+    def violated(condition, what):
+        return dim.truth(condition, False)
+
+
+_EXACT = _Exact()
 
 
 def _shape_text(shape) -> str:

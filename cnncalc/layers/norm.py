@@ -12,9 +12,11 @@ from __future__ import annotations
 
 import functools
 
+from .. import dim
 from ..errors import CnncalcError
 from . import register
-from .base import Arg, ChannelsLast, Inference, LayerKind, Unmappable, channels_last, check_channels_last_run, numel
+from .base import (Arg, ChannelsLast, Inference, Keeps, LayerKind, Unmappable, channels_last,
+                   check_channels_last_run, is_dense, numel)
 
 
 @register
@@ -67,6 +69,28 @@ class BatchNorm(LayerKind):
         cls = {1: nn.BatchNorm1d, 2: nn.BatchNorm1d, 3: nn.BatchNorm2d, 4: nn.BatchNorm3d}[len(x)]
         return cls(x[0], eps=a["eps"], momentum=a["momentum"], affine=a["affine"])
 
+    # -- training ------------------------------------------------------------------------------
+    def keeps(self, a, x, y, t):
+        """Its input and the batch's mean and inverse standard deviation per channel, in the
+        dtype of its running statistics (float32 under autocast). Per channel, not per sample."""
+        return Keeps(inputs=(0,), new=2 * x[0] * t.param_size)
+
+    def param_tensors(self, a, x, y):
+        return 2 if a["affine"] else 0
+
+    def train_warnings(self, a, x, batch):
+        """torch's batch norm raises in train mode where a channel has one value in the batch."""
+        if type(batch) is int and dim.all_known(x) and batch * numel(x[1:]) == 1:
+            return (f"torch cannot train batch norm over one value per channel (batch {batch}, "
+                    f"input {list(x)}): use a batch of 2 or more",)
+        return ()
+
+    def output_size(self, a, x, sizes, param_size, amp):
+        return sizes[0]  # (float32 statistics do not promote a half-precision input)
+
+    def output_strides(self, a, x, y, strides, batch):
+        return _memory_format(x, strides, batch)
+
 
 @register
 class LocalResponseNorm(LayerKind):
@@ -104,6 +128,23 @@ class LocalResponseNorm(LayerKind):
         import torch.nn as nn
 
         return nn.LocalResponseNorm(a["size"], a["alpha"], a["beta"], a["k"])
+
+    # -- training ------------------------------------------------------------------------------
+    def keeps(self, a, x, y, t):
+        """torch computes it from element-wise ops: ``x / (k + α·avg_pool(pad(x²)))^β``. They keep
+        the input, the padded squares (``[N, 1, C + size − 1, …]``, for the pooling), the base of
+        the power and the divisor. Under CPU autocast the pooling (avg_pool3d) runs in float32,
+        and so does everything after it; under CUDA autocast only the power does."""
+        padded = (x[0] + a["size"] - 1, *x[1:])
+        wide = 4 if t.amp else t.s
+        pooled = wide if t.device == "cpu" else t.s
+        return Keeps(inputs=(0,), new=t.bytes(padded, pooled) + 2 * t.bytes(x, wide))
+
+    def output_size(self, a, x, sizes, param_size, amp):
+        return 4 if amp else sizes[0]
+
+    def output_strides(self, a, x, y, strides, batch):
+        return None
 
 
 def _bn_args(eps, momentum, affine) -> dict:
@@ -180,6 +221,35 @@ class LayerNorm(LayerKind):
 
         cls = nn.LayerNorm if len(x) == 1 else _channel_layer_norm()
         return cls(x[0], eps=a["eps"], elementwise_affine=a["affine"], bias=a["bias"])
+
+    # -- training ------------------------------------------------------------------------------
+    def keeps(self, a, x, y, t):
+        """Its input (over channels: the channels-last view of it, the same storage) and a mean
+        and reciprocal standard deviation per position of each sample, in the parameters' dtype
+        (the input's without an affine)."""
+        return Keeps(inputs=(0,), new=2 * t.bytes(x[1:], _stats_size(a["affine"], t)))
+
+    def param_tensors(self, a, x, y):
+        return int(a["affine"]) + int(a["affine"] and a["bias"])
+
+    def output_size(self, a, x, sizes, param_size, amp):
+        return sizes[0]
+
+    def autocast(self, a, x, device):
+        return "fp32" if device == "cuda" else None  # (CUDA's autocast runs layer_norm in float32)
+
+    def output_strides(self, a, x, y, strides, batch):
+        """Over channels the builder normalises a channels-last view and moves the channels back:
+        the output is laid out channels-last."""
+        if len(x) == 1:
+            return None
+        shape = (batch, *x)
+        order = (0, *range(2, len(shape)), 1)  # the axes in memory order
+        out, step = [0] * len(shape), 1
+        for axis in reversed(order):
+            out[axis] = step
+            step = step * shape[axis]
+        return tuple(out)
 
 
 @functools.cache
@@ -261,6 +331,23 @@ class GroupNorm(LayerKind):
 
         return nn.GroupNorm(a["groups"], x[0], eps=a["eps"], affine=a["affine"])
 
+    # -- training ------------------------------------------------------------------------------
+    def keeps(self, a, x, y, t):
+        """Its input, and a mean and reciprocal standard deviation per group of each sample."""
+        return Keeps(inputs=(0,), new=2 * t.bytes((a["groups"],), _stats_size(a["affine"], t)))
+
+    def param_tensors(self, a, x, y):
+        return 2 if a["affine"] else 0
+
+    def output_size(self, a, x, sizes, param_size, amp):
+        return sizes[0]
+
+    def autocast(self, a, x, device):
+        return "fp32" if device == "cuda" else None  # (CUDA's autocast runs group_norm in float32)
+
+    def output_strides(self, a, x, y, strides, batch):
+        return _memory_format(x, strides, batch)
+
 
 @register
 class InstanceNorm(LayerKind):
@@ -303,6 +390,36 @@ class InstanceNorm(LayerKind):
         import torch.nn as nn
 
         return getattr(nn, f"InstanceNorm{len(x) - 1}d")(x[0], eps=a["eps"], affine=a["affine"])
+
+    # -- training ------------------------------------------------------------------------------
+    def keeps(self, a, x, y, t):
+        """torch runs it as a batch norm over ``[1, N·C, …]``: it keeps that view of its input (a
+        contiguous copy where the input is not contiguous), a mean and inverse standard deviation
+        per channel of each sample, and with an affine the weight repeated for every sample."""
+        size = _stats_size(a["affine"], t)
+        new = 2 * t.bytes((x[0],), size) + (t.bytes((x[0],), t.param_size) if a["affine"] else 0)
+        if t.contiguous[0]:
+            return Keeps(inputs=(0,), new=new)
+        return Keeps(new=new + t.bytes(x))
+
+    def param_tensors(self, a, x, y):
+        return 2 if a["affine"] else 0
+
+    def output_size(self, a, x, sizes, param_size, amp):
+        return sizes[0]
+
+
+def _stats_size(affine: bool, t) -> int:
+    """A norm's statistics are computed in its parameters' dtype, or its input's without them."""
+    return t.param_size if affine else t.s
+
+
+def _memory_format(x: tuple, strides, batch):
+    """torch's ``suggest_memory_format``: a 2-D or 3-D map laid out channels-last stays so, any
+    other layout is written contiguous."""
+    if strides is not None and len(x) >= 3 and is_dense((batch, *x), strides) and strides[1] == 1:
+        return strides
+    return None
 
 
 def _norm_rank(kind: str, x: tuple) -> None:

@@ -14,7 +14,7 @@ import functools
 
 from ..errors import CnncalcError
 from . import register
-from .base import Arg, Inference, LayerKind, Unmappable, Window
+from .base import Arg, Inference, Keeps, LayerKind, Unmappable, Window, contiguous_strides
 from .sliding import AXIS_NAMES
 
 _EDGE_NAMES = {"length": ("start", "end"), "depth": ("front", "back"), "height": ("top", "bottom"),
@@ -138,6 +138,18 @@ class Pad(LayerKind):
         cls = {"reflect": "ReflectionPad", "replicate": "ReplicationPad", "circular": "CircularPad"}[a["mode"]]
         return getattr(nn, f"{cls}{rank}d")(torch_pad)
 
+    # -- training ------------------------------------------------------------------------------
+    def keeps(self, a, x, y, t):
+        """A constant pad keeps nothing (its backward cuts the gradient) and neither does a
+        circular one (torch builds it from slices); reflection and replication keep their input."""
+        return Keeps(inputs=(0,)) if a["mode"] in ("reflect", "replicate") else Keeps()
+
+    def autocast(self, a, x, device):
+        """CPU autocast runs reflection (1-D, 2-D) and replication padding in float32."""
+        if device == "cpu" and (a["mode"] == "replicate" or a["mode"] == "reflect" and len(x) <= 3):
+            return "fp32"
+        return None
+
 
 @register
 class Crop(LayerKind):
@@ -236,6 +248,10 @@ class Crop(LayerKind):
         from ..dim import EXACT
 
         return _crop_module()(self.cuts(a, x, EXACT))
+
+    def view(self, a, x, y, strides):
+        """A view of its input's storage (slicing), with the input's strides."""
+        return strides if strides is not None else contiguous_strides((1, *x))
 
 
 @functools.cache

@@ -5,7 +5,7 @@ from __future__ import annotations
 from .. import dim
 from ..errors import CnncalcError
 from . import register
-from .base import GLOBAL, Arg, Inference, LayerKind, Unmappable, Window, numel, per_axis, squash
+from .base import GLOBAL, Arg, Inference, Keeps, LayerKind, Unmappable, Window, numel, per_axis, squash
 from .sliding import explicit_padding, sliding
 
 _POOL_ARGS = (
@@ -89,6 +89,26 @@ class _WindowPool(LayerKind):
                             per_axis(a.get("dilation", 1), rank, "dilation", self.name),
                             a.get("count_include_pad", True), same=a["padding"] == "same")
 
+    # -- training ------------------------------------------------------------------------------
+    def keeps(self, a, x, y, t):
+        """Max pooling keeps its input and int64 indices shaped like its output; average pooling
+        its input (its backward needs only the shape, but torch keeps the tensor). Where ``same``
+        pads unevenly the builder pads in front (−inf for max), so the padded copy is kept, and
+        Keras' average divides by the share of real cells, a ``[1, 1, *output]`` tensor it keeps."""
+        before, after = explicit_padding(a, x, self.name)
+        kernel = per_axis(a["kernel"], len(x) - 1, "kernel", self.name)
+        even = before == after and all(p <= k // 2 for p, k in zip(before, kernel))  # (as the builder decides)
+        kept = Keeps(inputs=(0,)) if even else Keeps(new=t.bytes((x[0], *(
+            n + b + e for n, b, e in zip(x[1:], before, after)))))
+        if self.mode == "max":
+            return kept._replace(new=kept.new + t.bytes(y, 8))
+        if not even and (a["padding"] == "same" or not a.get("count_include_pad", True)):
+            return kept._replace(new=kept.new + numel(y[1:]) * t.s)
+        return kept
+
+    def autocast(self, a, x, device):
+        return _autocast_pool(x, device)
+
 
 @register
 class MaxPool(_WindowPool):
@@ -168,6 +188,22 @@ class _AdaptivePool(LayerKind):
         cls = getattr(nn, f"Adaptive{'Avg' if self.mode == 'avg' else 'Max'}Pool{rank}d")
         return cls(per_axis(a["output"], rank, "output", self.name))
 
+    def keeps(self, a, x, y, t):
+        """Max: the input and int64 indices shaped like the output. Average: the input, except to
+        a single unit, which torch computes as a ``mean`` that keeps nothing."""
+        if self.mode == "max":
+            return Keeps(inputs=(0,), new=t.bytes(y, 8))
+        return Keeps() if all(o == 1 for o in y[1:]) else Keeps(inputs=(0,))
+
+    def autocast(self, a, x, device):
+        return _autocast_pool(x, device)
+
+
+def _autocast_pool(x, device) -> str | None:
+    """CPU autocast runs the 3-D pools (avg_pool3d, max_pool3d and their adaptive forms) in
+    float32; CUDA's lists leave every pool in its input's dtype."""
+    return "fp32" if device == "cpu" and len(x) == 4 else None
+
 
 def _fvcore_adaptive(mode, x) -> int:
     """fvcore counts ``aten::adaptive_avg_pool2d`` as its input's size; it has no handle for the
@@ -215,6 +251,13 @@ class _GlobalPool(LayerKind):
         rank = len(x) - 1
         pool = getattr(nn, f"Adaptive{'Avg' if self.mode == 'avg' else 'Max'}Pool{rank}d")(1)
         return nn.Sequential(pool, nn.Flatten(1))
+
+    def keeps(self, a, x, y, t):
+        """Max: the input and int64 indices, one per channel; average: nothing (a ``mean``)."""
+        return Keeps(inputs=(0,), new=t.bytes(y, 8)) if self.mode == "max" else Keeps()
+
+    def autocast(self, a, x, device):
+        return _autocast_pool(x, device)
 
 
 @register

@@ -14,7 +14,7 @@ import functools
 
 from ..errors import CnncalcError
 from . import register
-from .base import Arg, Inference, LayerKind, Unmappable
+from .base import Arg, Inference, Keeps, LayerKind, Unmappable
 
 
 @register
@@ -63,6 +63,17 @@ class Scale(LayerKind):
 
     def build(self, a, x):
         return _scale_module()(x[0], len(x) - 1, a["init"])
+
+    # -- training ------------------------------------------------------------------------------
+    pointwise = True
+
+    def keeps(self, a, x, y, t):
+        """Its input, for the gradient of its factors (a product keeps each operand for the
+        other's gradient; the factors are parameters, not counted)."""
+        return Keeps(inputs=(0,))
+
+    def output_size(self, a, x, sizes, param_size, amp):
+        return max(*sizes, param_size)  # (a half input times float32 factors is float32)
 
 
 @functools.cache

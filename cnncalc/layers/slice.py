@@ -22,7 +22,7 @@ import functools
 from .. import dim
 from ..errors import CnncalcError
 from . import register
-from .base import GLOBAL, Arg, Inference, LayerKind, Unmappable, Window
+from .base import GLOBAL, Arg, Inference, LayerKind, Unmappable, Window, contiguous_strides
 from .sliding import AXIS_NAMES
 
 _AXIS_ARG = Arg("axis", "axis", "channels", ("dim",),
@@ -70,6 +70,13 @@ class _Part(LayerKind):
             window = Window((1,) * spatial, tuple(strides), tuple(pads)) if dim.is_known(start) else GLOBAL
         name = ("channels", *AXIS_NAMES.get(len(x) - 1, ()))[i]
         return Inference(out, f"{name} {formula}", window)
+
+    def view(self, a, x, y, strides):
+        """A view of its input's storage: the same strides, the cut axis stepping ``step`` apart."""
+        strides = list(strides if strides is not None else contiguous_strides((1, *x)))
+        i = axis_index(a["axis"], x, self.name) + 1
+        strides[i] = strides[i] * a.get("step", 1)
+        return tuple(strides)
 
 
 @register

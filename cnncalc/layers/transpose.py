@@ -25,7 +25,7 @@ from fractions import Fraction
 
 from ..errors import CnncalcError
 from . import register
-from .base import Arg, Inference, LayerKind, Unmappable, Window, per_axis, squash
+from .base import Arg, Backward, Inference, Keeps, LayerKind, Unmappable, Window, per_axis, squash
 from .sliding import AXIS_NAMES
 
 
@@ -149,6 +149,29 @@ class ConvTranspose(LayerKind):
                        a["groups"], a["bias"], dilation)
         return _cropping_conv_transpose(rank)(x[0], a["filters"], kernel, stride, tuple(cuts), a["groups"], a["bias"],
                                               dilation)
+
+    # -- training ------------------------------------------------------------------------------
+    def keeps(self, a, x, y, t):
+        """Its input (and under autocast its weight cast), as a convolution keeps them."""
+        return Keeps(inputs=(0,), new=t.cast * x[0] * (a["filters"] // a["groups"]) * _kernel_volume(a, x))
+
+    def backward_macs(self, a, x, y, input_needs_grad):
+        """Input and weight gradient at the forward's MACs each; FlopCounterMode's weight count is
+        ``groups`` times that, as for a convolution."""
+        forward = self.macs(a, x, y)
+        return Backward(forward if input_needs_grad else 0, forward, forward * a["groups"])
+
+    def param_tensors(self, a, x, y):
+        return 1 + a["bias"]
+
+    def autocast(self, a, x, device):
+        return "lower"
+
+    def output_size(self, a, x, sizes, param_size, amp):
+        """Where torch's padding cannot cut the output, the builder adds the bias itself after the
+        cut, and that sum is promoted to the bias's dtype (float32 under autocast)."""
+        native = all(_native(*_cuts(*spec[1:]), spec[2], spec[4]) is not None for spec in _axis_specs(a, x))
+        return max(sizes) if native or not a["bias"] else max(*sizes, param_size)
 
 
 def _axis_specs(a, x):
