@@ -269,8 +269,29 @@ def _channel_layer_norm():
     return ChannelLayerNorm
 
 
+class _PerChannelAffine(LayerKind):
+    """Group and instance norm: statistics of each sample, then (with ``affine``) a learnable scale
+    and shift per channel, which is all their params; fvcore's norm handle counts 4 (5 with the
+    affine) per element, torchinfo the params as mult-adds."""
+
+    def params(self, a, x, y):
+        return 2 * x[0] if a["affine"] else 0
+
+    def torchinfo_mult_adds(self, a, x, y):
+        return self.params(a, x, y)
+
+    def fvcore_flops(self, a, x, y):
+        return numel(x) * (5 if a["affine"] else 4)
+
+    def param_tensors(self, a, x, y):
+        return 2 if a["affine"] else 0
+
+    def output_size(self, a, x, sizes, param_size, amp):
+        return sizes[0]
+
+
 @register
-class GroupNorm(LayerKind):
+class GroupNorm(_PerChannelAffine):
     name = "groupnorm"
     aliases = ("GroupNorm", "GroupNormalization", "group_norm", "gn")
     shorthand = "groups"
@@ -317,15 +338,6 @@ class GroupNorm(LayerKind):
                                fix="use a number of groups that divides " + str(x[0]))
         return Inference(x, f"normalise {g} group{'s' * (g != 1)} of {x[0] // g} channels")
 
-    def params(self, a, x, y):
-        return 2 * x[0] if a["affine"] else 0
-
-    def torchinfo_mult_adds(self, a, x, y):
-        return self.params(a, x, y)
-
-    def fvcore_flops(self, a, x, y):
-        return numel(x) * (5 if a["affine"] else 4)
-
     def build(self, a, x):
         import torch.nn as nn
 
@@ -336,11 +348,6 @@ class GroupNorm(LayerKind):
         """Its input, and a mean and reciprocal standard deviation per group of each sample."""
         return Keeps(inputs=(0,), new=2 * t.bytes((a["groups"],), _stats_size(a["affine"], t)))
 
-    def param_tensors(self, a, x, y):
-        return 2 if a["affine"] else 0
-
-    def output_size(self, a, x, sizes, param_size, amp):
-        return sizes[0]
 
     def autocast(self, a, x, device):
         return "fp32" if device == "cuda" else None  # (CUDA's autocast runs group_norm in float32)
@@ -350,7 +357,7 @@ class GroupNorm(LayerKind):
 
 
 @register
-class InstanceNorm(LayerKind):
+class InstanceNorm(_PerChannelAffine):
     name = "instancenorm"
     aliases = ("InstanceNorm2d", "InstanceNorm1d", "InstanceNorm3d", "InstanceNormalization", "instance_norm")
     summary = "normalisation of each channel of each sample over its positions (style transfer, CycleGAN)"
@@ -377,15 +384,6 @@ class InstanceNorm(LayerKind):
         self.need_spatial(self.name, x)
         return Inference(x, f"normalise each of {x[0]} channels over its positions")
 
-    def params(self, a, x, y):
-        return 2 * x[0] if a["affine"] else 0
-
-    def torchinfo_mult_adds(self, a, x, y):
-        return self.params(a, x, y)
-
-    def fvcore_flops(self, a, x, y):
-        return numel(x) * (5 if a["affine"] else 4)
-
     def build(self, a, x):
         import torch.nn as nn
 
@@ -402,11 +400,6 @@ class InstanceNorm(LayerKind):
             return Keeps(inputs=(0,), new=new)
         return Keeps(new=new + t.bytes(x))
 
-    def param_tensors(self, a, x, y):
-        return 2 if a["affine"] else 0
-
-    def output_size(self, a, x, sizes, param_size, amp):
-        return sizes[0]
 
 
 def _stats_size(affine: bool, t) -> int:

@@ -25,7 +25,8 @@ from fractions import Fraction
 
 from ..errors import CnncalcError
 from . import register
-from .base import Arg, Backward, Inference, Keeps, LayerKind, Unmappable, Window, per_axis, squash
+from .base import Arg, Inference, Keeps, LayerKind, Unmappable, Window, per_axis, squash
+from .conv import Conv
 from .sliding import AXIS_NAMES
 
 
@@ -155,17 +156,11 @@ class ConvTranspose(LayerKind):
         """Its input (and under autocast its weight cast), as a convolution keeps them."""
         return Keeps(inputs=(0,), new=t.cast * x[0] * (a["filters"] // a["groups"]) * _kernel_volume(a, x))
 
-    def backward_macs(self, a, x, y, input_needs_grad):
-        """Input and weight gradient at the forward's MACs each; FlopCounterMode's weight count is
-        ``groups`` times that, as for a convolution."""
-        forward = self.macs(a, x, y)
-        return Backward(forward if input_needs_grad else 0, forward, forward * a["groups"])
-
-    def param_tensors(self, a, x, y):
-        return 1 + a["bias"]
-
-    def autocast(self, a, x, device):
-        return "lower"
+    # input and weight gradient at the forward's MACs each, FlopCounterMode's weight count groups ×
+    # that, weight and bias, the low precision under autocast: all as for a convolution
+    backward_macs = Conv.backward_macs
+    param_tensors = Conv.param_tensors
+    autocast = Conv.autocast
 
     def output_size(self, a, x, sizes, param_size, amp):
         """Where torch's padding cannot cut the output, the builder adds the bias itself after the
