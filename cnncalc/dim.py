@@ -18,7 +18,7 @@ sympy is imported only when a value is a formula, so the numeric path never load
 from __future__ import annotations
 
 import numbers
-from dataclasses import dataclass
+from typing import NamedTuple
 
 
 def is_known(value) -> bool:
@@ -51,8 +51,7 @@ def truth(condition, default: bool) -> bool:
 
 
 # -- conditions ----------------------------------------------------------------------------------
-@dataclass(frozen=True)
-class Condition:
+class Condition(NamedTuple):
     """A condition on the input size, found while running the rules on formulas.
 
     ``when`` is a sympy boolean: for an error (``severity == "error"``) the layer fails when it

@@ -7,14 +7,13 @@ floor leaves uncovered, and the formula a student would write down.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from typing import NamedTuple
 from functools import lru_cache
 
 from . import dim
 
 
-@dataclass(frozen=True)
-class AxisResult:
+class AxisResult(NamedTuple):
     """One spatial axis of one layer."""
 
     size: int  # input size n

@@ -75,8 +75,7 @@ class LayerRow(NamedTuple):
         return n
 
 
-@dataclass(frozen=True)
-class Warning_:
+class Warning_(NamedTuple):
     file: str | None
     line: int | None
     path: str

@@ -138,10 +138,8 @@ def handles_errors(func):
 
 def print_warnings(warnings) -> None:
     """The layer warnings (a floor that drops rows, a kernel larger than its input), on stderr."""
-    from dataclasses import replace
-
     for w in warnings:
-        say("warning", replace(w, file=shown_file(w.file)).oneline().removeprefix("warning: "))
+        say("warning", w._replace(file=shown_file(w.file)).oneline().removeprefix("warning: "))
 
 
 def print_coverage(report) -> None:
