@@ -21,6 +21,7 @@ from functools import partial
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
+from reference_nets import Bottleneck  # (with groups, base_width and dilation)
 
 
 # -- building blocks (torchvision/ops/misc.py, stochastic_depth.py, models/_utils.py) ---------
@@ -361,29 +362,6 @@ def densenet121(num_classes=1000):
 
 
 # -- ResNeXt, Wide ResNet, and the dilated ResNet of DeepLab (torchvision/models/resnet.py) ------
-class Bottleneck(nn.Module):
-    """1×1, 3×3 (stride, groups and dilation here: ResNet v1.5), 1×1 to 4× planes; add the shortcut."""
-
-    def __init__(self, c_in, planes, stride=1, downsample=None, groups=1, base_width=64, dilation=1):
-        super().__init__()
-        width = int(planes * (base_width / 64.0)) * groups
-        self.conv1 = nn.Conv2d(c_in, width, 1, bias=False)
-        self.bn1 = nn.BatchNorm2d(width)
-        self.conv2 = nn.Conv2d(width, width, 3, stride, padding=dilation, dilation=dilation, groups=groups, bias=False)
-        self.bn2 = nn.BatchNorm2d(width)
-        self.conv3 = nn.Conv2d(width, planes * 4, 1, bias=False)
-        self.bn3 = nn.BatchNorm2d(planes * 4)
-        self.relu = nn.ReLU(inplace=True)
-        self.downsample = downsample
-
-    def forward(self, x):
-        out = self.relu(self.bn1(self.conv1(x)))
-        out = self.relu(self.bn2(self.conv2(out)))
-        out = self.bn3(self.conv3(out))
-        out += x if self.downsample is None else self.downsample(x)
-        return self.relu(out)
-
-
 class ResNet(nn.Module):
     """ResNet-50's layout with torchvision's knobs: groups, width per group, stride → dilation."""
 
