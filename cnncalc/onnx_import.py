@@ -44,7 +44,6 @@ PATTERNS = (
     ("MatMul", "Add"),  # x @ W + b: torch's linear layer on a tensor of rank > 2 (and Keras' Dense)
     ("Sigmoid", "Mul"),  # x * sigmoid(x): SiLU, which ONNX has no operator for
     ("Reshape", "Transpose", "Reshape"),  # ShuffleNet's channel shuffle
-    ("Transpose", "LayerNormalization", "Transpose"),  # a layer norm over the channels (ConvNeXt)
     ("Reshape", "InstanceNormalization", "Reshape", "Mul", "Add"),  # torch's group norm
     ("Slice", "Slice", "Slice"), ("Slice", "Slice"),  # x[:, :, a:b, c:d]: one Slice per axis, one crop
 )
@@ -692,7 +691,7 @@ class _Converter:
             if node.input[0] in self.channels_last:
                 self.channels_last.add(node.output[0])
             return set()
-        if not self.runs(index) and self.moves_channels(node):
+        if self.moves_channels(node) and not self.runs(index):
             self.tensor_of[node.output[0]] = self.tensor_of[node.input[0]]
             if node.input[0] not in self.channels_last:
                 self.channels_last.add(node.output[0])

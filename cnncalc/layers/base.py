@@ -344,13 +344,6 @@ def channels_last(x) -> bool:
     return getattr(x, "channels_last", False)
 
 
-def check_channels_last_run(first, last, rank: int) -> None:
-    """An ONNX run ``Transpose, …, Transpose`` must move the channels last and back (ConvNeXt's
-    permutes around its layer norm and MLP); any other pair of transposes is not one layer."""
-    if first.attr("perm") != [0, *range(2, rank), 1] or last.attr("perm") != [0, rank - 1, *range(1, rank - 1)]:
-        raise Unmappable("transposes other than the channels to the last axis and back")
-
-
 def squash(values) -> int | list:
     """One number where every axis agrees (how a person writes ``kernel: 3``), else the list."""
     values = tuple(values) if isinstance(values, (tuple, list)) else (values,)

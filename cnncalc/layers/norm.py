@@ -15,8 +15,7 @@ import functools
 from .. import dim
 from ..errors import CnncalcError
 from . import register
-from .base import (Arg, ChannelsLast, Inference, Keeps, LayerKind, Unmappable, channels_last,
-                   check_channels_last_run, is_dense, numel)
+from .base import Arg, ChannelsLast, Inference, Keeps, LayerKind, Unmappable, channels_last, is_dense, numel
 
 
 @register
@@ -190,18 +189,14 @@ class LayerNorm(LayerKind):
         return _layer_norm_args(call.arg(1, "normalized_shape"), x, call.arg(4, "eps", 1e-5),
                                 call.arg(2, "weight") is not None, call.arg(3, "bias") is not None)
 
-    onnx_ops = ("LayerNormalization", "Transpose+LayerNormalization+Transpose")
+    onnx_ops = ("LayerNormalization",)
 
     def from_onnx(self, node):
-        x, norm = node.x[0], node
-        if "+" in node.op:  # channels moved last, normalised, moved back (ConvNeXt's LayerNorm2d)
-            first, norm, last = node.parts
-            check_channels_last_run(first, last, len(x) + 1)
-            x = ChannelsLast(x)
-        if norm.attr("axis", -1) not in (-1, len(norm.x[0])):
+        x = node.x[0]  # (a ChannelsLast where a Transpose moved the channels last: ConvNeXt's LayerNorm2d)
+        if node.attr("axis", -1) not in (-1, len(x)):
             raise Unmappable("a LayerNormalization over more than the last axis")
-        return _layer_norm_args((x[0],) if len(x) == 1 or channels_last(x) else norm.x[0][-1:], x,
-                                norm.attr("epsilon", 1e-5), norm.is_parameter(1), norm.is_parameter(2))
+        return _layer_norm_args((x[0],) if len(x) == 1 or channels_last(x) else x[-1:], x,
+                                node.attr("epsilon", 1e-5), node.is_parameter(1), node.is_parameter(2))
 
     def infer(self, a, x, ctx):
         _norm_rank(self.name, x)
