@@ -188,3 +188,10 @@ def test_csv_and_markdown_carry_the_training_figures():
     assert 2 * int(rows[-1]["backward_macs"]) == LENET5_BACKWARD_FLOPS
     markdown = run("shapes", "lenet5", "--training", "-f", "markdown").stdout
     assert "* backward FLOPs 1,430,880" in markdown and "| conv1 |" in markdown
+
+
+def test_the_command_line_offers_the_optimizers_the_library_counts():
+    """The CLI spells its choices out (importing cnncalc.training would cost every start-up)."""
+    from cnncalc.training import OPTIMIZERS
+
+    assert tuple(o.value for o in shapes.Optimizer) == OPTIMIZERS
