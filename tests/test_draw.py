@@ -19,7 +19,7 @@ import pytest
 
 from cnncalc import analyze, load_model, units
 from cnncalc.groups import collapse
-from cnncalc.views.text import shape_text
+from cnncalc.views.text import rf_text, shape_text
 from cnncalc.zoo import zoo_names
 
 from console import cnncalc
@@ -31,6 +31,7 @@ if shutil.which("dot") is None:
 from cnncalc.views.draw import render  # noqa: E402
 
 SVG = "{http://www.w3.org/2000/svg}"
+XLINK = "{http://www.w3.org/1999/xlink}"
 CHROMEDRIVER = Path("/usr/bin/chromedriver")
 SAMPLE = [("lenet5", None), ("resnet18", 1), ("unet", None), ("densenet121", 2), ("googlenet", None)]
 EVERY = [(name, None) for name in zoo_names()] + [("resnet50", 1), ("mobilenet_v2", 0)]
@@ -59,6 +60,12 @@ def test_svg_node_labels_are_the_report_rows(model):
     assert len(rows) == len(report.rows)
     for i, row in enumerate(report.rows):
         assert rows[f"n{i}"] == expected_label(row)
+    hover = {g.get("id"): g.find(f".//{SVG}a").get(XLINK + "title") for g in ET.fromstring(render(report, ".svg")).iter(
+        f"{SVG}g") if g.get("class") == "node" and g.get("id").startswith("n")}
+    for i, row in enumerate(report.rows):  # the receptive field on hover
+        field = row.receptive_field
+        assert hover[f"n{i}"] == ("receptive field: the whole input" if field is None else
+                                  f"receptive field {rf_text(field)}")
     assert nodes["input"] == ["input", shape_text(report.input)]
     assert nodes["output0"] == ["output", shape_text(report.output)]
 

@@ -16,12 +16,15 @@
   svg.removeAttribute("height");
 
   function apply() { svg.setAttribute("viewBox", vb.x + " " + vb.y + " " + vb.w + " " + vb.h); }
-  function fit() {  // the whole drawing, with the view's proportions (so a pixel is square)
+  function fit(readable) {  // the whole drawing, with the view's proportions (so a pixel is square);
+    // `readable`: no smaller than legible text allows, from the top (a tall network is then scrolled)
     var cw = view.clientWidth || 800, ch = view.clientHeight || 600;
     var s = Math.max(whole.w / cw, whole.h / ch);
+    var top = readable === true && s > 1.4;
+    if (top) s = Math.max(1.4, whole.w / cw);
     vb = {w: cw * s, h: ch * s, x: 0, y: 0};
     vb.x = whole.x - (vb.w - whole.w) / 2;
-    vb.y = whole.y - (vb.h - whole.h) / 2;
+    vb.y = top ? whole.y : whole.y - (vb.h - whole.h) / 2;
     apply();
   }
 
@@ -46,7 +49,7 @@
     apply();
   }, {passive: false});
   window.addEventListener("keydown", function (e) { if (e.key === "0") fit(); });
-  window.addEventListener("resize", fit);
+  window.addEventListener("resize", function () { fit(true); });
 
   // the side panel: a layer's row, as `cnncalc shapes --explain --json` has it
   function text(tag, content, cls) {
@@ -129,13 +132,15 @@
       rect.setAttribute("rx", 6);
       rect.setAttribute("fill", g.fill);
       box.appendChild(rect);
-      var size = Math.max(10, Math.min(bb.width / 14, 40));
+      var longest = Math.max.apply(null, g.lines.map(function (l) { return l.length; }));
+      var size = Math.max(6, Math.min(0.9 * bb.width / (0.6 * longest), bb.height / 4.5, 24));
       g.lines.forEach(function (line, j) {
         var t = svg.ownerDocument.createElementNS(NS, "text");
         t.setAttribute("x", bb.x + bb.width / 2);
         t.setAttribute("y", bb.y + bb.height / 2 + (j - 1) * size * 1.3);
         t.setAttribute("text-anchor", "middle");
         t.setAttribute("font-size", size);
+        t.setAttribute("fill", g.font);
         t.textContent = line;
         box.appendChild(t);
       });
@@ -167,11 +172,11 @@
     render();
   }
   var bar = document.getElementById("toolbar");
-  bar.querySelector("[data-act=fit]").addEventListener("click", fit);
+  bar.querySelector("[data-act=fit]").addEventListener("click", function () { fit(); });
   bar.querySelector("[data-act=expand]").addEventListener("click", function () { setAll(null); });
   bar.querySelector("[data-act=collapse]").addEventListener("click", function () { setAll(0); });
 
   setAll(data.depth === null ? null : data.depth);
-  fit();
+  fit(true);
   window.cnncalcDraw = {collapse: setAll, fit: fit};
 })();

@@ -68,11 +68,11 @@ def node_lines(row) -> tuple:
 
 
 def _tooltip(row) -> str:
-    last = row.last if isinstance(row, Group) else row
-    return f"receptive field {rf_text(last.receptive_field)}"
+    field = (row.last if isinstance(row, Group) else row).receptive_field
+    return "receptive field: the whole input" if field is None else f"receptive field {rf_text(field)}"
 
 
-def _node(ident: str, row, fill: int, training: bool) -> str:
+def _node(ident: str, row, fill: int) -> str:
     font = "#ffffff" if fill >= DARK else "#000000"
     shape = "box" if not isinstance(row, Group) else "box3d"
     style = "rounded,filled" if not isinstance(row, Group) and row.kind not in MERGES else "filled"
@@ -145,7 +145,7 @@ class Drawing:
         for k, (name, shape) in enumerate(report.outputs or ((None, report.output),)):
             out.append(f"output{k} [id=\"output{k}\", label={_lines('output', shape_text(shape))}, shape=house, "
                        "style=filled, fillcolor=\"#e8f0fe\"];")
-        nodes = [_node(f"n{i}", item, self.fills[i], self.training) for i, item in enumerate(self.items)]
+        nodes = [_node(f"n{i}", item, self.fills[i]) for i, item in enumerate(self.items)]
         placed = [False] * len(nodes)
         out += self._nest(nodes, placed, None)
         out += [n for n, done in zip(nodes, placed) if not done]
@@ -175,12 +175,14 @@ class Drawing:
         report = self.report
         out = report.to_dict()
         groups = []
-        biggest = max((measure(r, self.training) for r in report.rows), default=0)
+        levels = {level for _, level, _ in self.groups}  # a box is shaded among what `--depth level` shows
+        biggest = {level: max(measure(item, self.training) for item in collapse(report.rows, level)) for level in levels}
         for k, (path, level, rows) in enumerate(self.groups):
             g = Group(path, tuple(report.rows[i] for i in rows))
+            fill = shade(measure(g, self.training), biggest[level])
             groups.append({"path": path, "level": level, "label": label(g), "rows": rows,
                            "lines": list(node_lines(g)), "tooltip": _tooltip(g), "parent": self.parent[k],
-                           "fill": PALETTE[shade(measure(g, self.training), biggest)]})
+                           "fill": PALETTE[fill], "font": "#ffffff" if fill >= DARK else "#000000"})
         out["groups"] = groups
         out["edges"] = [[s, d] for s, d, _ in self.edges]
         return out
