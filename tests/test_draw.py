@@ -272,3 +272,15 @@ def test_collapse_and_expand_in_chromium(browser, tmp_path):
     panel = browser.find_element("id", "panel").text
     row = report.rows[0]
     assert row.name in panel and row.formula.splitlines()[0] in panel and f"{row.macs:,}" in panel
+
+
+def test_without_dot_one_line_says_how_to_install_it(tmp_path):
+    import os
+
+    from console import EXE, one_error_line
+
+    env = {**os.environ, "PATH": str(tmp_path / "nowhere"), "NO_COLOR": "1"}
+    result = subprocess.run([str(EXE), "draw", "lenet5", "-o", "net.svg"], capture_output=True, text=True,
+                            cwd=tmp_path, env=env, timeout=120)
+    one_error_line(result, "Graphviz's `dot` program, which is not installed")
+    assert not any(tmp_path.iterdir())

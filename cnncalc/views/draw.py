@@ -50,12 +50,16 @@ def shade(value, biggest) -> int:
 
 def _q(text) -> str:
     """A DOT string: quoted, with backslashes and quotes escaped, control characters shown."""
-    return '"' + printable(str(text)).replace("\\", "\\\\").replace('"', '\\"') + '"'
+    return '"' + _escaped(text) + '"'
+
+
+def _escaped(text) -> str:
+    return printable(str(text)).replace("\\", "\\\\").replace('"', '\\"')
 
 
 def _lines(*lines) -> str:
     """A DOT label of centred lines (``\\n`` ends each one)."""
-    return '"' + "".join(printable(str(t)).replace("\\", "\\\\").replace('"', '\\"') + "\\n" for t in lines) + '"'
+    return '"' + "".join(_escaped(t) + "\\n" for t in lines) + '"'
 
 
 def node_lines(row) -> tuple:
@@ -133,11 +137,11 @@ class Drawing:
     def dot(self) -> str:
         report = self.report
         what = "bytes saved for backward" if self.training else "MACs"
-        title = (f"{report.model} · input {shape_text(report.input)} · params {units.count(report.params)} · "
-                 f"MACs {units.count(report.macs)} · colour: share of the largest layer's {what}")
+        title = _lines(f"{report.model} · input {shape_text(report.input)} · params {units.count(report.params)} · "
+                       f"MACs {units.count(report.macs)}", f"colour: {what}, darkest for the node with the most")
         out = ["digraph cnncalc {",
                f"graph [rankdir=TB, nodesep=0.2, ranksep=0.3, fontname={_q(FONT)}, fontsize=11, "
-               f"labelloc=t, label={_q(title)}, id=\"graph\", nslimit=1, mclimit=0.1];",
+               f"labelloc=t, label={title}, id=\"graph\", nslimit=1, mclimit=0.1];",
                f"node [fontname={_q(FONT)}, fontsize=10, margin=\"0.1,0.04\", penwidth=0.8];",
                f"edge [fontname={_q(FONT)}, fontsize=8, color=\"#555555\", fontcolor=\"#333333\", arrowsize=0.6];",
                f"input [id=\"input\", label={_lines('input', shape_text(report.input))}, shape=invhouse, "
