@@ -62,16 +62,19 @@ def _lines(*lines) -> str:
     return '"' + "".join(_escaped(t) + "\\n" for t in lines) + '"'
 
 
-def node_lines(row) -> tuple:
-    """A node's label: name and kind, output shape, params and MACs (a group: its figures summed)."""
+def node_lines(row, name: str | None = None, last=None) -> tuple:
+    """A node's label: name and kind, output shape, params and MACs (a group: its figures summed;
+    ``name`` and ``last``, its label and last row, where the caller has them already)."""
     if isinstance(row, Group):
-        head = f"{label(row)} · {len(row.rows)} layers"
+        head = f"{name or label(row)} · {len(row.rows)} layers"
+        output = (last or row.last).output
     else:
-        head = f"{row.name} · {row.kind}"
-    return head, shape_text(row.output), f"params {units.count(row.params)} · MACs {units.count(row.macs)}"
+        head, output = f"{row.name} · {row.kind}", row.output
+    return head, shape_text(output), f"params {units.count(row.params)} · MACs {units.count(row.macs)}"
 
 
 def _tooltip(row) -> str:
+    """The receptive field, shown on hover (a group's: its last row's)."""
     field = (row.last if isinstance(row, Group) else row).receptive_field
     return "receptive field: the whole input" if field is None else f"receptive field {rf_text(field)}"
 
@@ -117,22 +120,27 @@ class Drawing:
                         self.edges.append((src, f"n{i}", shape_text(shapes[tensor])))
         for k, (name, shape) in enumerate(report.outputs or ((report.rows[-1].name, report.output),)):
             self.edges.append((f"n{where[name]}", f"output{k}", shape_text(shape)))
-        self.groups = self._groups() if clusters and depth is None else []
-        self.children: dict = {}  # group index (None: the top) -> the groups right inside it
-        self.parent = []  # group index -> the group right around it (None: the top)
-        for k, (path, _, _) in enumerate(self.groups):
-            around = [j for j in range(k) if _under(path, self.groups[j][0])]
-            self.parent.append(max(around, key=lambda j: len(self.groups[j][0]), default=None))
-            self.children.setdefault(self.parent[-1], []).append(k)
-
-    def _groups(self) -> list:
-        """Every block and repeat holding two rows or more, outermost first: (path, level, rows)."""
-        members: dict[str, list] = {}
-        for i, r in enumerate(self.report.rows):
-            parts = segments(r.path)
-            for level in range(len(parts) - 1):
-                members.setdefault(".".join(parts[:level + 1]), []).append(i)
-        return [(path, len(segments(path)) - 1, rows) for path, rows in members.items() if len(rows) > 1]
+        # the blocks and repeats as nested boxes (the full drawing only): (path, level, row indices),
+        # a Group of them, and its label, its row in the figures' terms, the group right around it
+        self.groups, self.parent, self.children = [], [], {}
+        if clusters and depth is None:
+            members: dict[str, list] = {}
+            for i, r in enumerate(report.rows):
+                parts = segments(r.path)
+                for level in range(len(parts) - 1):
+                    members.setdefault(".".join(parts[:level + 1]), []).append(i)
+            index = {}
+            for path, rows in members.items():
+                if len(rows) > 1:
+                    parts = segments(path)
+                    around = next((index[p] for p in (".".join(parts[:j]) for j in range(len(parts) - 1, 0, -1))
+                                   if p in index), None)
+                    index[path] = len(self.groups)
+                    self.groups.append((path, len(parts) - 1, rows))
+                    self.parent.append(around)
+                    self.children.setdefault(around, []).append(index[path])
+        self.group_rows = [Group(path, tuple(report.rows[i] for i in rows)) for path, _, rows in self.groups]
+        self.group_names = [label(g) for g in self.group_rows]
 
     def dot(self) -> str:
         report = self.report
@@ -162,9 +170,8 @@ class Drawing:
         """The clusters of the groups under ``parent`` (None: the top), each with its nodes."""
         out = []
         for k in self.children.get(parent, ()):
-            path, level, rows = self.groups[k]
-            group = Group(path, tuple(self.report.rows[i] for i in rows))
-            out.append(f"subgraph cluster_g{k} {{ id=\"g{k}\"; label={_q(label(group))}; labeljust=l; "
+            rows = self.groups[k][2]
+            out.append(f"subgraph cluster_g{k} {{ id=\"g{k}\"; label={_q(self.group_names[k])}; labeljust=l; "
                        "style=\"rounded,dashed\"; color=\"#888888\"; fontsize=9;")
             out += self._nest(nodes, placed, k)
             for i in rows:
@@ -179,21 +186,21 @@ class Drawing:
         report = self.report
         out = report.to_dict()
         groups = []
-        levels = {level for _, level, _ in self.groups}  # a box is shaded among what `--depth level` shows
-        biggest = {level: max(measure(item, self.training) for item in collapse(report.rows, level)) for level in levels}
-        for k, (path, level, rows) in enumerate(self.groups):
-            g = Group(path, tuple(report.rows[i] for i in rows))
-            fill = shade(measure(g, self.training), biggest[level])
-            groups.append({"path": path, "level": level, "label": label(g), "rows": rows,
-                           "lines": list(node_lines(g)), "tooltip": _tooltip(g), "parent": self.parent[k],
-                           "fill": PALETTE[fill], "font": "#ffffff" if fill >= DARK else "#000000"})
+        # a box is shaded among what `--depth level` shows: that level's groups and the rows outside them
+        figures = [measure(g, self.training) for g in self.group_rows]
+        biggest = max((measure(r, self.training) for r in report.rows), default=0)
+        top = {}
+        for (_, level, _), value in zip(self.groups, figures):
+            top[level] = max(top.get(level, biggest), value)
+        for k, ((path, level, rows), g) in enumerate(zip(self.groups, self.group_rows)):
+            last = g.last
+            fill = shade(figures[k], top[level])
+            groups.append({"path": path, "level": level, "label": self.group_names[k], "rows": rows,
+                           "lines": list(node_lines(g, self.group_names[k], last)), "tooltip": _tooltip(last),
+                           "parent": self.parent[k], "fill": PALETTE[fill], "font": "#ffffff" if fill >= DARK else "#000000"})
         out["groups"] = groups
         out["edges"] = [[s, d] for s, d, _ in self.edges]
         return out
-
-
-def _under(path: str, parent: str) -> bool:
-    return path.startswith(parent + ".") or path.startswith(parent + "[")
 
 
 def layout(source: str, fmt: str) -> bytes:
