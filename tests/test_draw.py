@@ -8,6 +8,7 @@ it opens a sample of the zoo (a chain, a residual net at ``--depth``, U-Net, Den
 
 from __future__ import annotations
 
+import json
 import re
 import shutil
 import subprocess
@@ -154,6 +155,18 @@ def test_every_format_through_the_console_script(tmp_path):
     assert "<script src" not in html and "<link" not in html and "http://" not in html.replace(
         "http://www.w3.org/", "")  # self-contained: nothing is fetched
     assert sorted(p.name for p in tmp_path.iterdir()) == ["net.html", "net.png", "net.svg"]  # no temporary left
+
+
+def test_a_hostile_model_name_is_shown_as_written(tmp_path):
+    name = 'ev"il</script><b>&amp;\\N'
+    spec = tmp_path / "hostile.yaml"
+    spec.write_text(f"name: {json.dumps(name)}\ninput: [1, 8, 8]\nlayers:\n  - conv: {{filters: 2, kernel: 3}}\n  - relu\n")
+    report = analyze(load_model(str(spec)))
+    assert report.model == name
+    title = [t.text for t in ET.fromstring(render(report, ".svg")).iter(f"{SVG}text")][0]
+    assert title.startswith(name + " · input")
+    html = render(report, ".html").decode()
+    assert html.count("</script>") == 2  # the page's own two: the name cannot close one
 
 
 def test_stdout_is_the_svg():

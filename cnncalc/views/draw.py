@@ -54,7 +54,8 @@ def _q(text) -> str:
 
 
 def _escaped(text) -> str:
-    return printable(str(text)).replace("\\", "\\\\").replace('"', '\\"')
+    """Text inside a DOT string: ``\\`` and ``"`` escaped, and ``&`` (dot reads ``&amp;`` as ``&``)."""
+    return printable(str(text)).replace("\\", "\\\\").replace('"', '\\"').replace("&", "&amp;")
 
 
 def _lines(*lines) -> str:
