@@ -81,22 +81,23 @@ def _tooltip(row) -> str:
 
 
 def _node(ident: str, row, fill: int) -> str:
+    """A node's DOT statement: a layer a rounded box, a node reading two tensors or more (a merge:
+    add, concat, …) a hexagon, a group (``--depth``) a block."""
     font = "#ffffff" if fill >= DARK else "#000000"
-    shape = "box" if not isinstance(row, Group) else "box3d"
-    style = "rounded,filled" if not isinstance(row, Group) and row.kind not in MERGES else "filled"
-    if not isinstance(row, Group) and row.kind in MERGES:
-        shape = "hexagon"
+    if isinstance(row, Group):
+        shape, style = "box3d", "filled"
+    elif len(row.reads) > 1:
+        shape, style = "hexagon", "filled"
+    else:
+        shape, style = "box", "rounded,filled"
     return (f'{ident} [id={_q(ident)}, label={_lines(*node_lines(row))}, shape={shape}, style={_q(style)}, '
             f'fillcolor={_q(PALETTE[fill])}, fontcolor={_q(font)}, tooltip={_q(_tooltip(row))}];')
-
-
-MERGES = ("add", "concat", "multiply")
 
 
 class Drawing:
     """The DOT text of a Report (or of its groups at ``depth``) and what the HTML needs to know."""
 
-    def __init__(self, report: Report, depth: int | None = None, training: bool = False, clusters: bool = True):
+    def __init__(self, report: Report, depth: int | None = None, training: bool = False):
         self.report = report
         self.training = training
         items = list(report.rows) if depth is None else collapse(report.rows, depth)
@@ -105,9 +106,9 @@ class Drawing:
         for i, item in enumerate(items):
             for r in getattr(item, "rows", (item,)):
                 where[r.name] = i
-        self.where = where
         figures = [measure(item, training) for item in items]
-        self.fills = [shade(v, max(figures, default=0)) for v in figures]
+        biggest = max(figures, default=0)
+        self.fills = [shade(v, biggest) for v in figures]
         self.edges = []  # (from id, to id, the tensor's shape)
         seen = set()
         shapes = {r.name: r.output for r in report.rows}
@@ -124,7 +125,7 @@ class Drawing:
         # the blocks and repeats as nested boxes (the full drawing only): (path, level, row indices),
         # a Group of them, and its label, its row in the figures' terms, the group right around it
         self.groups, self.parent, self.children = [], [], {}
-        if clusters and depth is None:
+        if depth is None:
             members: dict[str, list] = {}
             for i, r in enumerate(report.rows):
                 parts = segments(r.path)
