@@ -297,3 +297,24 @@ def test_without_dot_one_line_says_how_to_install_it(tmp_path):
                             cwd=tmp_path, env=env, timeout=120)
     one_error_line(result, "Graphviz's `dot` program, which is not installed")
     assert not any(tmp_path.iterdir())
+
+
+def test_an_onnx_file_through_the_console_script(tmp_path):
+    onnx = pytest.importorskip("onnx")
+    from onnx import TensorProto, helper
+
+    nodes = [helper.make_node("Relu", ["x"], ["a"]), helper.make_node("Sigmoid", ["x"], ["b"]),
+             helper.make_node("Add", ["a", "b"], ["y"])]
+    graph = helper.make_graph(nodes, "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 3, 8, 8])],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)])
+    model = tmp_path / "branches.onnx"
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)]), str(model))
+    result = cnncalc("draw", str(model), "-o", str(tmp_path / "net.svg"))
+    assert result.returncode == 0, result.stderr
+    report = analyze(load_model(str(model)))
+    svg = (tmp_path / "net.svg").read_bytes()
+    nodes = svg_nodes(svg)
+    assert [nodes[f"n{i}"] for i in range(len(report.rows))] == [expected_label(r) for r in report.rows]
+    merge = next(i for i, r in enumerate(report.rows) if len(r.reads) == 2)
+    feeding = [g.find(f"{SVG}title").text for g in ET.fromstring(svg).iter(f"{SVG}g") if g.get("class") == "edge"]
+    assert sum(t.endswith(f"->n{merge}") for t in feeding) == 2  # the merge, fed by both branches
