@@ -162,6 +162,7 @@ def print_coverage(report) -> None:
 COMMANDS = {
     "shapes": "shapes", "layer": "layer", "list": "zoo_cmds", "kinds": "zoo_cmds", "check": "check",
     "compare": "compare", "diff": "diff", "verify": "verify", "bench": "bench", "solve": "solve", "import": "import_cmd", "fit": "fit",
+    "draw": "draw",
 }
 
 
