@@ -25,16 +25,33 @@ MAX_BYTES = 20_000_000  # a 100,000-layer spec is about 5 MB
 
 def read_text(path, *, limit: int = MAX_BYTES, what: str = "file") -> str:
     """The UTF-8 text of the regular file at ``path``, refusing anything else with one line."""
-    shown = str(path)
+    data = read_bytes(path, limit=limit, what=what)
     try:
-        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOCTTY", 0))
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        raise CnncalcError(f"the {what} is not UTF-8 text (byte 0x{data[exc.start]:02x})", file=str(path),
+                           line=line, fix="save it as UTF-8") from None
+
+
+def read_bytes(path, *, limit: int = MAX_BYTES, what: str = "file", follow: bool = True) -> bytes:
+    """The bytes of the regular file at ``path`` (at most ``limit``), refusing anything else with
+    one line. ``follow=False``: a symlink is refused too (``O_NOFOLLOW``)."""
+    shown = str(path)
+    flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOCTTY", 0)
+    if not follow:
+        flags |= getattr(os, "O_NOFOLLOW", 0)
+    try:
+        fd = os.open(path, flags)
     except OSError as exc:
+        if not follow and exc.errno == errno.ELOOP:
+            raise CnncalcError(f"the {what} is a symlink, which is not followed", file=shown) from None
         raise CnncalcError(_open_problem(exc, path), file=shown) from None
     try:
         info = os.fstat(fd)
         kind = _not_regular(info.st_mode)
         if kind:
-            raise CnncalcError(f"is {kind}, not a {what}", file=shown, fix=f"give the path of a {what}")
+            raise CnncalcError(f"is {kind}, not {_a(what)}", file=shown, fix=f"give the path of {_a(what)}")
         if info.st_size > limit:
             raise CnncalcError(f"the {what} is larger than {_size(limit)} ({_size(info.st_size)})", file=shown)
         data = _read_at_most(fd, limit + 1)
@@ -44,12 +61,12 @@ def read_text(path, *, limit: int = MAX_BYTES, what: str = "file") -> str:
         os.close(fd)
     if len(data) > limit:  # (it grew after fstat, or the size it reports is wrong)
         raise CnncalcError(f"the {what} is larger than {_size(limit)}", file=shown)
-    try:
-        return data.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        line = data.count(b"\n", 0, exc.start) + 1
-        raise CnncalcError(f"the {what} is not UTF-8 text (byte 0x{data[exc.start]:02x})", file=shown,
-                           line=line, fix="save it as UTF-8") from None
+    return data
+
+
+def _a(what: str) -> str:
+    """``a spec file``, ``an ONNX file``."""
+    return f"{'an' if what[:1].lower() in 'aeio' else 'a'} {what}"
 
 
 def _read_at_most(fd: int, n: int) -> bytes:
