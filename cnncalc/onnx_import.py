@@ -23,6 +23,7 @@ Nothing here imports torch.
 from __future__ import annotations
 
 import ast
+import dataclasses
 import math
 import os
 import re
@@ -37,7 +38,9 @@ from .importing import Entry, Folder, Imported, snake, valid_name
 from .layers.base import ChannelsLast, Unmappable
 
 # Operators that hand their input on unchanged at inference: the tensor keeps its name, no layer.
-PASS_THROUGH = {"Identity": "an exporter's alias of a tensor", "Dropout": "the identity at inference"}
+PASS_THROUGH = {"Identity": "an exporter's alias of a tensor", "Dropout": "the identity at inference",
+                "QuantizeLinear": "an activation quantized (QDQ: onnxruntime's quantizer), the same tensor in int8",
+                "DequantizeLinear": "a quantized activation back in float (QDQ)"}
 # Runs of operators that spell one layer. Each is offered to the registry as one node, named with
 # ``+`` (``MatMul+Add``), before its first node is offered alone; a kind claims it in ``onnx_ops``.
 PATTERNS = (
@@ -46,7 +49,12 @@ PATTERNS = (
     ("Reshape", "Transpose", "Reshape"),  # ShuffleNet's channel shuffle
     ("Reshape", "InstanceNormalization", "Reshape", "Mul", "Add"),  # torch's group norm
     ("Slice", "Slice", "Slice"), ("Slice", "Slice"),  # x[:, :, a:b, c:d]: one Slice per axis, one crop
+    ("Div", "Erf", "Add", "Mul", "Mul"),  # GELU before opset 20: x · ½(1 + erf(x/√2))
+    ("Unsqueeze", "MaxPool", "Squeeze"), ("Unsqueeze", "AveragePool", "Squeeze"),  # 1-D pooling done in 2-D
+    ("Mul", "Add"),  # batch norm at inference, as Caffe2's converter writes it: x · scale + shift per channel
 )
+# Element types of initializers that are parameters.
+PARAMETER_TYPES = {1, 10, 11, 16, 2, 3, 4, 5, 6}  # float, float16, double, bfloat16, uint8, int8, uint16, int16, int32
 # Inputs that are buffers, not parameters (torch's running statistics): not in a layer's params.
 BUFFERS = {"BatchNormalization": (3, 4)}
 SMALL = 100_000  # constants of at most this many elements are read and computed (shape arithmetic)
@@ -86,11 +94,17 @@ def import_file(path: str, input_shape: tuple | None = None, allow_unknown: bool
     model = read(path)
     try:
         weights = lift_weights(model)
+        declared = (_dims(network_input(model, weights, path).type) or [None])[0]
         model = sized(model, weights, input_shape, path)
         imported = _Converter(model, weights, allow_unknown).spec(_model_name(path), path)
     except CnncalcError as exc:
         raise exc.located(file=path) from None
-    imported.graph = from_data(imported.spec, path)
+    fixed = declared if isinstance(declared, int) and declared > 0 else None
+    if fixed is not None and fixed > 1:
+        imported.spec["description"] = imported.spec["description"][:-2] + f"; the file fixes batch {fixed})."
+    graph = from_data(imported.spec, path)
+    imported.graph = dataclasses.replace(graph, batch=fixed,
+                                         free_batch=None if fixed else shorten(declared or "unnamed", 40))
     return imported
 
 
@@ -332,9 +346,9 @@ def lift_weights(model) -> dict:
             value = _array(tensor)
         elif tensor.name not in listed:
             model.graph.input.append(onnx.helper.make_tensor_value_info(tensor.name, tensor.data_type, shape))
-        # (a parameter is a float tensor; an int64 initializer is a shape or axes for an operator)
-        floating = tensor.data_type in (onnx.TensorProto.FLOAT, onnx.TensorProto.DOUBLE, onnx.TensorProto.FLOAT16,
-                                        onnx.TensorProto.BFLOAT16)
+        # (a parameter is a float tensor, or a quantized one: int8 weights, int32 biases; an int64
+        # initializer is a shape or axes for an operator)
+        floating = tensor.data_type in PARAMETER_TYPES
         weights[tensor.name] = Static(shape, value, "initializer", (tensor.name,) if floating else ())
     del model.graph.initializer[:]
     model.graph.initializer.extend(keep)
@@ -345,7 +359,9 @@ def sized(model, weights: dict, input_shape: tuple | None, path: str):
     """The model with its one input fixed (a free batch → 1, ``input_shape`` where given) and every
     tensor sized by ``onnx.shape_inference``."""
     value = network_input(model, weights, path)
-    dims = _dims(value.type)
+    file_dims = _dims(value.type)
+    nhwc = bool(file_dims and nhwc_views(model, value.name, len(file_dims)))
+    dims = [file_dims[0], file_dims[-1], *file_dims[1:-1]] if nhwc else file_dims  # (said channels first)
     if input_shape is not None:
         input_shape = _completed(input_shape, dims)
         if dims is not None and len(dims) != len(input_shape) + 1:
@@ -359,7 +375,9 @@ def sized(model, weights: dict, input_shape: tuple | None, path: str):
     else:
         fixed = [dims[0] if isinstance(dims[0], int) else 1, *dims[1:]]
     _check_order(model, weights, value.name, path)
-    if fixed != dims:
+    if nhwc:
+        fixed = [fixed[0], *fixed[2:], fixed[1]]
+    if fixed != file_dims:
         _set_dims(value.type, fixed)
         del model.graph.value_info[:]  # sizes recorded for another input: inferred again
         for out in model.graph.output:
@@ -371,7 +389,74 @@ def sized(model, weights: dict, input_shape: tuple | None, path: str):
             break
         inferred = _inferred(model, fixed, input_shape, path)
     _check_sizes(inferred, path)
+    if _even_pads(inferred):  # (asymmetric pads said another way: sized again)
+        inferred = _inferred(inferred, fixed, input_shape, path)
+        _check_sizes(inferred, path)
     return inferred
+
+
+WINDOWED = ("Conv", "MaxPool", "AveragePool")
+
+
+def _even_pads(model) -> bool:
+    """Asymmetric ``pads`` of a convolution or a pooling (other converters write them; a spec's
+    padding is one number per axis), said the way a spec says them: TensorFlow's ``same`` where
+    they are its padding for this input (tf2onnx), ``ceil_mode`` where the extra end padding is
+    Caffe's ceil rounding (``[0, 0, 1, 1]``), else the symmetric part kept and the rest an explicit
+    ``Pad`` node before it (edge padding for max pooling: the same maximum as −∞). Whether any
+    node changed."""
+    from .outsize import same_padding, window_count
+
+    onnx = _onnx()
+    shapes = _shapes(model)
+    nodes, changed = [], False
+    opset = next((o.version for o in model.opset_import if o.domain in ("", "ai.onnx")), 13)
+    for node in model.graph.node:
+        pads = _attribute(node, "pads", None) if _op(node) in WINDOWED else None
+        x = shapes.get(node.input[0]) if pads else None
+        kernel = _attribute(node, "kernel_shape", None) or (
+            list(shapes.get(node.input[1], [])[2:]) if _op(node) == "Conv" and len(node.input) > 1 else None)
+        rank = len(pads) // 2 if pads else 0
+        if (not pads or not x or not kernel or len(kernel) != rank or len(x) != rank + 2 or pads[:rank] == pads[rank:]
+                or not all(isinstance(d, int) for d in x) or _attribute(node, "auto_pad", "NOTSET") not in ("NOTSET",)):
+            nodes.append(node)
+            continue
+        begin, end, n = pads[:rank], pads[rank:], x[2:]
+        strides = _attribute(node, "strides", None) or [1] * rank
+        dilations = _attribute(node, "dilations", None) or [1] * rank
+        ceil = bool(_attribute(node, "ceil_mode", 0))
+        plain = [window_count(n[i], kernel[i], strides[i], begin[i], end[i], dilations[i], ceil) for i in range(rank)]
+        keep = [a for a in node.attribute if a.name not in ("pads", "auto_pad", "ceil_mode")]
+        if not ceil and [tuple(same_padding(n[i], kernel[i], strides[i], dilations[i])) for i in range(rank)] == list(
+                zip(begin, end)):
+            new = onnx.helper.make_node(node.op_type, node.input, node.output, name=node.name, auto_pad="SAME_UPPER")
+        elif (_op(node) != "Conv" and not ceil and all(e >= b for b, e in zip(begin, end)) and plain == [
+                window_count(n[i], kernel[i], strides[i], begin[i], begin[i], dilations[i], True) for i in range(rank)]):
+            new = onnx.helper.make_node(node.op_type, node.input, node.output, name=node.name, ceil_mode=1,
+                                        pads=begin + begin)
+        else:
+            even = [min(b, e) for b, e in zip(begin, end)]
+            extra = [0, 0, *(b - m for b, m in zip(begin, even)), 0, 0, *(e - m for e, m in zip(end, even))]
+            padded, named = f"{node.input[0]}§pad", f"{node.name or node.op_type}_pad"
+            mode = "edge" if _op(node) == "MaxPool" else "constant"
+            if opset >= 11:
+                amounts = f"{padded}§amounts"
+                nodes.append(onnx.helper.make_node("Constant", [], [amounts], name=f"{node.name}§pads",
+                                                   value=onnx.helper.make_tensor(amounts, onnx.TensorProto.INT64,
+                                                                                 [len(extra)], extra)))
+                nodes.append(onnx.helper.make_node("Pad", [node.input[0], amounts], [padded], name=named, mode=mode))
+            else:
+                nodes.append(onnx.helper.make_node("Pad", [node.input[0]], [padded], name=named, mode=mode, pads=extra))
+            new = onnx.helper.make_node(node.op_type, [padded, *node.input[1:]], node.output, name=node.name,
+                                        pads=even + even, **({"ceil_mode": 1} if ceil else {}))
+        new.attribute.extend(keep)
+        new.metadata_props.extend(node.metadata_props)
+        nodes.append(new)
+        changed = True
+    if changed:
+        del model.graph.node[:]
+        model.graph.node.extend(nodes)
+    return changed
 
 
 def _check_sizes(model, path: str) -> None:
@@ -473,6 +558,17 @@ def _outer_reads(node) -> list[str]:
             out.update((n, None) for n in _reads(inner) if n not in defined)
             defined.update(inner.output)
     return list(out)
+
+
+def nhwc_views(model, name: str, rank: int) -> list[str]:
+    """The outputs of the ``Transpose`` nodes that put a channels-last input's channels first
+    (``perm [0, 3, 1, 2]``: TensorFlow's NHWC, as tf2onnx writes it), where every node that reads
+    the input is one; else []. The spec's input is then channels first, and those nodes are views."""
+    readers = [n for n in model.graph.node if name in n.input]
+    perm = [0, rank - 1, *range(1, rank - 1)]
+    if rank < 3 or not readers or any(_op(n) != "Transpose" or _attribute(n, "perm", None) != perm for n in readers):
+        return []
+    return [n.output[0] for n in readers]
 
 
 def _completed(input_shape: tuple, dims: list | None) -> tuple:
@@ -620,7 +716,8 @@ class _Constants:
     def compute(self, node) -> None:
         """A node that reads only constants is a constant: computed where its inputs are small."""
         inputs = [self.table.get(i) if i else None for i in node.input]
-        keys = tuple(dict.fromkeys(k for s in inputs if s for k in s.keys))
+        keys = tuple(dict.fromkeys(k for s in inputs[:1 if _op(node) == "DequantizeLinear" else None] if s
+                                   for k in s.keys))  # (a dequantized weight: its int8 values, not its scale)
         values = None
         if all(s is None or s.value is not None for s in inputs) and self._cheap(node, inputs):
             values = self._run(node, [s.value if s else None for s in inputs])
@@ -629,7 +726,11 @@ class _Constants:
                 continue
             value = values[n] if values is not None and n < len(values) else None
             shape = tuple(value.shape) if value is not None else self._inferred(out)
-            self.table[out] = Static(shape, value, "computed", keys)
+            made = keys
+            if not keys and _op(node) == "ConstantOfShape" and _float_fill(node) and shape is not None:
+                made = (out,)  # a weight written as a fill (Caffe2's zero biases): a parameter of its own
+                self.size[out] = math.prod(shape)
+            self.table[out] = Static(shape, value, "computed", made)
 
     def _cheap(self, node, inputs) -> bool:
         """Whether running the node is cheap and bounded: an operator of :data:`FOLDED` whose
@@ -703,6 +804,12 @@ def _output_elements(node, values) -> int:
     if op == "Gather":
         return values[0].size * max(values[1].size, 1)
     return sum(v.size for v in present)  # shape arithmetic that cannot outgrow its inputs
+
+
+def _float_fill(node) -> bool:
+    """Whether a ``ConstantOfShape`` fills with a float (its default: float 0)."""
+    value = next((a.t for a in node.attribute if a.name == "value"), None)
+    return value is None or value.data_type in (1, 10, 11, 16)
 
 
 def _elements(dims) -> int:
@@ -935,6 +1042,7 @@ class _Converter:
         # channels last: ConvNeXt's permute, around its layer norm and MLP, which the exporter
         # merges into one Transpose each way); their ONNX shapes are channels last
         self.channels_last: set[str] = set()
+        self.input_views: set[str] = set()  # a channels-last input's Transpose to channels first (nhwc_views)
 
     # -- sizes --------------------------------------------------------------------------------------
     def data_shape(self, name: str, node: str) -> tuple:
@@ -968,7 +1076,11 @@ class _Converter:
     def spec(self, model_name: str, source: str) -> Imported:
         value = network_input(self.model, self.weights, source)
         self.tensor_of[value.name] = "input"
-        input_shape = list(self.data_shape(value.name, "the input"))
+        views = nhwc_views(self.model, value.name, len(self.shapes.get(value.name) or ()))
+        for view in views:  # a channels-last input put channels first: the spec's input, channels first
+            self.tensor_of[view] = "input"
+            self.input_views.add(view)
+        input_shape = list(self.data_shape(views[0] if views else value.name, "the input"))
         for node in self.graph.node:  # every constant first: a run's later nodes may read one computed after its first
             self.constants.visit(node)
         absorbed: set[int] = set()
@@ -998,6 +1110,8 @@ class _Converter:
 
     def node(self, index: int, node) -> set:
         """Map one node; the indices of the nodes a run took with it."""
+        if node.output and node.output[0] in self.input_views:
+            return set()
         if node.op_type in PASS_THROUGH and not node.domain:
             self.tensor_of[node.output[0]] = self.tensor_of[node.input[0]]
             if node.input[0] in self.channels_last:
