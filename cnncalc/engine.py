@@ -19,7 +19,7 @@ from .layers.base import GLOBAL, MAX_DIM
 from .report import CANONICAL_DTYPE, DTYPE_BYTES, LayerRow, Report, Warning_
 
 
-def analyze(graph: Graph, input: tuple | None = None, batch: int | None = None, dtype: str = "float32",
+def analyze(graph: Graph, input: tuple | None = None, batch: int | None = None, dtype: str | None = None,
             ctx: dim.Exact | None = None, training=None) -> Report:
     """Every layer's shape, params, MACs and receptive field, for one batch size and input.
 
@@ -30,6 +30,7 @@ def analyze(graph: Graph, input: tuple | None = None, batch: int | None = None, 
     ctx = ctx or dim.EXACT
     if batch is None:  # the batch the source fixes (an ONNX file's), else 1
         batch = graph.batch or 1
+    dtype = dtype or graph.dtype or "float32"  # (a quantized ONNX file's is int8)
     dtype = CANONICAL_DTYPE.get(dtype, dtype)
     if dtype not in DTYPE_BYTES:
         raise CnncalcError(f"unknown dtype '{dtype}'", fix="use fp32, fp16, bf16, fp64 or int8")

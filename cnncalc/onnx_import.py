@@ -55,6 +55,7 @@ PATTERNS = (
 )
 # Element types of initializers that are parameters.
 PARAMETER_TYPES = {1, 10, 11, 16, 2, 3, 4, 5, 6}  # float, float16, double, bfloat16, uint8, int8, uint16, int16, int32
+UINT8, INT8, INT32 = 2, 3, 6
 # Inputs that are buffers, not parameters (torch's running statistics): not in a layer's params.
 BUFFERS = {"BatchNormalization": (3, 4)}
 SMALL = 100_000  # constants of at most this many elements are read and computed (shape arithmetic)
@@ -88,7 +89,37 @@ MAX_SIZE = 2**31 - 1  # every size of every tensor, as in a spec (torch's index 
 # -- the file --------------------------------------------------------------------------------------
 def import_file(path: str, input_shape: tuple | None = None, allow_unknown: bool = False) -> Imported:
     """``cnncalc import model.onnx``: the model as a spec and a Graph. ``input_shape`` (batch
-    excluded) replaces the file's input size; it is needed where the file leaves sizes open."""
+    excluded) replaces the file's input size; it is needed where the file leaves sizes open.
+    Every error is one :class:`CnncalcError` naming the file (a long path shortened): onnx's own
+    exceptions, whatever a hostile file makes them raise, never escape as tracebacks."""
+    try:
+        return _import(path, input_shape, allow_unknown)
+    except CnncalcError as exc:
+        if exc.file == path:
+            exc.file = shown_path(path)
+        raise
+    except Exception as exc:
+        if not _raised_in_onnx(exc):
+            raise
+        raise CnncalcError(f"onnx fails on this file ({type(exc).__name__}: {shorten(' '.join(str(exc).split()), 120)})",
+                           file=shown_path(path), fix="onnx.checker.check_model(model, full_check=True) says more") from None
+
+
+def shown_path(path: str, limit: int = 160) -> str:
+    """A path as an error line echoes it: whole, or its start and its end (the file name) where long."""
+    return path if len(path) <= limit else f"{path[:40]}…{path[-(limit - 41):]}"
+
+
+def _raised_in_onnx(exc: BaseException) -> bool:
+    tb = exc.__traceback__
+    while tb is not None:
+        if f"{os.sep}onnx{os.sep}" in tb.tb_frame.f_code.co_filename:
+            return True
+        tb = tb.tb_next
+    return False
+
+
+def _import(path: str, input_shape: tuple | None, allow_unknown: bool) -> Imported:
     from .spec import from_data
 
     model = read(path)
@@ -96,15 +127,18 @@ def import_file(path: str, input_shape: tuple | None = None, allow_unknown: bool
         weights = lift_weights(model)
         declared = (_dims(network_input(model, weights, path).type) or [None])[0]
         model = sized(model, weights, input_shape, path)
-        imported = _Converter(model, weights, allow_unknown).spec(_model_name(path), path)
+        converter = _Converter(model, weights, allow_unknown)
+        imported = converter.spec(_model_name(path), path)
     except CnncalcError as exc:
         raise exc.located(file=path) from None
     fixed = declared if isinstance(declared, int) and declared > 0 else None
-    if fixed is not None and fixed > 1:
-        imported.spec["description"] = imported.spec["description"][:-2] + f"; the file fixes batch {fixed})."
+    said = ([f"the file fixes batch {fixed}"] if fixed is not None and fixed > 1 else []) + (
+        ["quantized: int8 weights"] if converter.quantized() else [])
+    if said:  # (a spec has no batch or dtype of its own: --batch and --dtype give them)
+        imported.spec["description"] = imported.spec["description"][:-2] + f"; {'; '.join(said)})."
     graph = from_data(imported.spec, path)
-    imported.graph = dataclasses.replace(graph, batch=fixed,
-                                         free_batch=None if fixed else shorten(declared or "unnamed", 40))
+    imported.graph = dataclasses.replace(graph, batch=fixed, free_batch=None if fixed else shorten(declared or "unnamed", 40),
+                                         dtype="int8" if converter.quantized() else None)
     return imported
 
 
@@ -349,7 +383,7 @@ def lift_weights(model) -> dict:
         # (a parameter is a float tensor, or a quantized one: int8 weights, int32 biases; an int64
         # initializer is a shape or axes for an operator)
         floating = tensor.data_type in PARAMETER_TYPES
-        weights[tensor.name] = Static(shape, value, "initializer", (tensor.name,) if floating else ())
+        weights[tensor.name] = Static(shape, value, "initializer", (tensor.name,) if floating else (), tensor.data_type)
     del model.graph.initializer[:]
     model.graph.initializer.extend(keep)
     return weights
@@ -636,6 +670,7 @@ class Static:
     value: Any = None  # a numpy array, where known and small
     origin: str = "constant"  # "initializer" (a weight or a buffer), "constant" or "computed"
     keys: tuple = ()  # the parameters it is made of, by the name the reading node uses
+    dtype: int = 0  # an initializer's element type (TensorProto's number)
 
 
 class _Constants:
@@ -1248,6 +1283,12 @@ class _Converter:
             raise CnncalcError(f"{view.op} at node {view.name}: its weights hold {held:,} parameters, but a {kind.name} "
                                f"{args} reading {list(view.x[0])} has {counted:,}",
                                fix="check --input: the model expects the channels it was exported with")
+
+    def quantized(self) -> bool:
+        """Whether the layers' weights are quantized (QDQ: int8 weights, int32 biases, read through
+        ``DequantizeLinear``): their bytes are int8's, and the file's activations are int8 between layers."""
+        types = {self.weights[k].dtype for k in self.owner if k in self.weights}
+        return bool(types) and types <= {INT8, UINT8, INT32} and bool(types & {INT8, UINT8})
 
     def network_outputs(self) -> list[str]:
         out = []

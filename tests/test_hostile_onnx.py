@@ -316,3 +316,9 @@ def test_an_output_no_node_computes_is_named(here):
     made = model([node("Relu", ["x"], ["r"], name="relu")], [1, 3, 4, 4])
     refused_clean(cnncalc("shapes", save(made, here.parent / "sub" / "m.onnx"), cwd=here),
                   "the model's output y is computed by no node")
+
+
+def test_a_long_path_is_echoed_short(here):
+    path = "/".join(["d" * 200] * 25) + "/model.onnx"  # 5,036 characters
+    line = refused_clean(cnncalc("shapes", path, cwd=here), "model.onnx: ")
+    assert len(line) < 400 and "…" in line

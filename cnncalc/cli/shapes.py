@@ -70,7 +70,9 @@ def shapes(
     batch: Annotated[Optional[str], typer.Option("--batch", "-b", help="batch size (shapes include it); a name "
                                                  "makes it a symbol; default 1, or the batch an ONNX file "
                                                  "fixes")] = None,
-    dtype: DtypeOpt = "fp32",
+    dtype: Annotated[Optional[str], typer.Option(
+        "--dtype", help="for activation memory: fp32, fp16, bf16, fp64, int8 (default fp32; int8 for a quantized "
+        "ONNX file)")] = None,
     format: FormatOpt = Format.table,
     json_: JsonOpt = False,
     explain: Annotated[bool, typer.Option("--explain", "-e", help="show the formula of every layer")] = False,
@@ -100,6 +102,7 @@ def shapes(
         given = given or batch != "1"
     if not given:
         batch = source_batch(graph, model)
+    dtype = dtype or graph.dtype or "fp32"
     conv = convention.value if convention is not None else "cnncalc"
     if _names_a_size(input, batch):  # sizes as names: formulas (sympy is imported only here)
         require_extra("--input with size names", "symbolic", "sympy")
