@@ -34,18 +34,13 @@ def read_text(path, *, limit: int = MAX_BYTES, what: str = "file") -> str:
                            line=line, fix="save it as UTF-8") from None
 
 
-def read_bytes(path, *, limit: int = MAX_BYTES, what: str = "file", follow: bool = True) -> bytes:
+def read_bytes(path, *, limit: int = MAX_BYTES, what: str = "file") -> bytes:
     """The bytes of the regular file at ``path`` (at most ``limit``), refusing anything else with
-    one line. ``follow=False``: a symlink is refused too (``O_NOFOLLOW``)."""
+    one line."""
     shown = str(path)
-    flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOCTTY", 0)
-    if not follow:
-        flags |= getattr(os, "O_NOFOLLOW", 0)
     try:
-        fd = os.open(path, flags)
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOCTTY", 0))
     except OSError as exc:
-        if not follow and exc.errno == errno.ELOOP:
-            raise CnncalcError(f"the {what} is a symlink, which is not followed", file=shown) from None
         raise CnncalcError(_open_problem(exc, path), file=shown) from None
     try:
         info = os.fstat(fd)

@@ -254,7 +254,7 @@ def hostile_onnx(draw) -> bytes:
             k = draw(st.sampled_from([1, 3, 0, -1, 2**31]))
             w = helper.make_tensor(f"w{i}", TensorProto.FLOAT, [2, channels, 1, 1], [0.0] * 2 * channels)
             if draw(st.booleans()):
-                w.dims[:] = [draw(ONNX_DIMS) if isinstance(draw(ONNX_DIMS), int) else 2 for _ in range(4)]
+                w.dims[:] = [d if isinstance(d, int) else 2 for d in (draw(ONNX_DIMS) for _ in range(4))]
             weights.append(w)
             nodes.append(helper.make_node("Conv", [prev, f"w{i}"], [out], kernel_shape=[k, k], pads=ints(4),
                                           strides=ints(2), name=f"conv{i}"))
