@@ -419,7 +419,7 @@ def sized(model, weights: dict, input_shape: tuple | None, path: str):
                 out.type.tensor_type.ClearField("shape")
     inferred = _inferred(model, fixed, input_shape, path)
     for _ in range(MAX_FOLDS):  # shape arithmetic ONNX's inference cannot follow, computed and inferred again
-        if not _fold_constants(model, inferred, weights):
+        if not (_fold_constants(model, inferred, weights) or _take_branches(model, inferred, weights)):
             break
         inferred = _inferred(model, fixed, input_shape, path)
     _check_sizes(inferred, path)
@@ -539,6 +539,37 @@ def _fold_constants(model, inferred, weights: dict) -> bool:
             changed = True
         else:
             nodes.append(node)
+    if changed:
+        del model.graph.node[:]
+        model.graph.node.extend(nodes)
+    return changed
+
+
+def _take_branches(model, inferred, weights: dict) -> bool:
+    """Replace, in ``model``, each ``If`` whose condition is a known constant by the nodes of the
+    branch it takes (their outputs renamed to the ``If``'s through ``Identity``): an exporter's
+    ``If`` on a size is then analysed like any other nodes. Whether anything changed."""
+    onnx = _onnx()
+    constants = _Constants(inferred, weights, _shapes(inferred))
+    names = {o for n in inferred.graph.node for o in n.output} | {i.name for i in inferred.graph.input}
+    nodes, changed = [], False
+    for node in inferred.graph.node:
+        constants.visit(node)
+        cond = constants.get(node.input[0]) if _op(node) == "If" and node.input else None
+        if cond is None or cond.value is None or cond.value.size != 1:
+            nodes.append(node)
+            continue
+        branch = dict(_subgraphs(node)).get("then_branch" if bool(cond.value.reshape(-1)[0]) else "else_branch")
+        inner = {o for n in branch.node for o in n.output} if branch is not None else set()
+        if (branch is None or branch.initializer or len(branch.output) != len(node.output) or inner & names
+                or any(_subgraphs(n) for n in branch.node)):
+            nodes.append(node)
+            continue
+        nodes.extend(branch.node)
+        nodes.extend(onnx.helper.make_node("Identity", [value.name], [out], name=f"{node.name or 'If'}_{i}")
+                     for i, (value, out) in enumerate(zip(branch.output, node.output)) if out)
+        names |= inner
+        changed = True
     if changed:
         del model.graph.node[:]
         model.graph.node.extend(nodes)

@@ -272,14 +272,17 @@ def test_resize_by_a_billion_is_refused_before_work(here):
 
 # -- 7, 16. subgraphs analysed or refused naming them; one writer per tensor; outputs computed -------------------
 def _if_with_a_conv():
+    """An If that chooses by a coin toss (a condition no import can know), with a conv in each branch
+    reading the input from inside the branch."""
     branch = lambda name: helper.make_graph(  # noqa: E731
         [node("Conv", ["x", "w"], [f"{name}_y"], kernel_shape=[3, 3], pads=[1, 1, 1, 1])], name, [],
         [helper.make_tensor_value_info(f"{name}_y", FLOAT, [1, 4, 8, 8])])
-    return model([node("If", ["cond"], ["c"], name="choose", then_branch=branch("then"), else_branch=branch("else")),
+    return model([node("RandomUniform", [], ["coin"], name="coin", shape=[1]), node("Less", ["coin", "half"], ["cond"]),
+                  node("If", ["cond"], ["c"], name="choose", then_branch=branch("then"), else_branch=branch("else")),
                   node("Relu", ["x"], ["r"], name="relu"),
                   node("Conv", ["r", "w"], ["r2"], name="conv", kernel_shape=[3, 3], pads=[1, 1, 1, 1]),
                   node("Add", ["c", "r2"], ["y"], name="add")],
-                 [1, 4, 8, 8], weights=[zeros("w", [4, 4, 3, 3]), tensor("cond", np.array(True))])
+                 [1, 4, 8, 8], weights=[zeros("w", [4, 4, 3, 3]), tensor("half", np.array(0.5, np.float32))])
 
 
 def test_a_conv_inside_an_if_is_never_silently_zero(here):
@@ -322,3 +325,17 @@ def test_a_long_path_is_echoed_short(here):
     path = "/".join(["d" * 200] * 25) + "/model.onnx"  # 5,036 characters
     line = refused_clean(cnncalc("shapes", path, cwd=here), "model.onnx: ")
     assert len(line) < 400 and "…" in line
+
+
+def test_an_if_on_a_constant_is_analysed(tmp_path):
+    """An If whose condition is a constant (an exporter's If on a size) takes its branch: the conv
+    inside it is counted, not zero."""
+    from cnncalc import analyze
+    from cnncalc.onnx_import import import_file
+
+    made = _if_with_a_conv()
+    made.graph.node[2].input[0] = "known"
+    made.graph.initializer.append(tensor("known", np.array(False)))
+    report = analyze(import_file(save(made, tmp_path / "if.onnx")).graph)
+    assert [r.kind for r in report.rows] == ["conv", "relu", "conv", "add"]
+    assert report.params == 144 and report.macs == 2 * 144 * 64
