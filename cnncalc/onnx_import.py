@@ -550,6 +550,8 @@ def _take_branches(model, inferred, weights: dict) -> bool:
     branch it takes (their outputs renamed to the ``If``'s through ``Identity``): an exporter's
     ``If`` on a size is then analysed like any other nodes. Whether anything changed."""
     onnx = _onnx()
+    if not any(_op(n) == "If" for n in inferred.graph.node):
+        return False
     constants = _Constants(inferred, weights, _shapes(inferred))
     names = {o for n in inferred.graph.node for o in n.output} | {i.name for i in inferred.graph.input}
     nodes, changed = [], False
