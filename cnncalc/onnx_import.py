@@ -500,7 +500,8 @@ def _check_sizes(model, path: str) -> None:
     for name, dims in _shapes(model).items():
         if any(isinstance(d, int) and d > MAX_SIZE for d in dims):
             node = writer.get(name)
-            by = f", which node {_node_name(node)} ({node.op_type}) computes," if node is not None else ""
+            by = "" if node is None else (f", which node {_node_name(node)} ({node.op_type}) computes," if node.name
+                                          else f", which node {_node_name(node)} computes,")
             raise CnncalcError(f"ONNX shape inference gives {shorten(name, 60)}{by} the shape {_shown(dims)}: sizes "
                                f"stop at {MAX_SIZE:,}", file=path,
                                fix="check the node's attributes and constants (a scale or a size too large)")
