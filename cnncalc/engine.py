@@ -19,7 +19,7 @@ from .layers.base import GLOBAL, MAX_DIM
 from .report import CANONICAL_DTYPE, DTYPE_BYTES, LayerRow, Report, Warning_
 
 
-def analyze(graph: Graph, input: tuple | None = None, batch: int = 1, dtype: str = "float32",
+def analyze(graph: Graph, input: tuple | None = None, batch: int | None = None, dtype: str | None = None,
             ctx: dim.Exact | None = None, training=None) -> Report:
     """Every layer's shape, params, MACs and receptive field, for one batch size and input.
 
@@ -28,6 +28,9 @@ def analyze(graph: Graph, input: tuple | None = None, batch: int = 1, dtype: str
     (:class:`cnncalc.training.Options`) adds one training step's figures, per layer and in total
     (``dtype`` is then the activations' dtype: the low precision under mixed precision)."""
     ctx = ctx or dim.EXACT
+    if batch is None:  # the batch the source fixes (an ONNX file's), else 1
+        batch = graph.batch or 1
+    dtype = dtype or graph.dtype or "float32"  # (a quantized ONNX file's is int8)
     dtype = CANONICAL_DTYPE.get(dtype, dtype)
     if dtype not in DTYPE_BYTES:
         raise CnncalcError(f"unknown dtype '{dtype}'", fix="use fp32, fp16, bf16, fp64 or int8")

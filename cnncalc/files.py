@@ -25,6 +25,18 @@ MAX_BYTES = 20_000_000  # a 100,000-layer spec is about 5 MB
 
 def read_text(path, *, limit: int = MAX_BYTES, what: str = "file") -> str:
     """The UTF-8 text of the regular file at ``path``, refusing anything else with one line."""
+    data = read_bytes(path, limit=limit, what=what)
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        raise CnncalcError(f"the {what} is not UTF-8 text (byte 0x{data[exc.start]:02x})", file=str(path),
+                           line=line, fix="save it as UTF-8") from None
+
+
+def read_bytes(path, *, limit: int = MAX_BYTES, what: str = "file") -> bytes:
+    """The bytes of the regular file at ``path`` (at most ``limit``), refusing anything else with
+    one line."""
     shown = str(path)
     try:
         fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOCTTY", 0))
@@ -34,7 +46,7 @@ def read_text(path, *, limit: int = MAX_BYTES, what: str = "file") -> str:
         info = os.fstat(fd)
         kind = _not_regular(info.st_mode)
         if kind:
-            raise CnncalcError(f"is {kind}, not a {what}", file=shown, fix=f"give the path of a {what}")
+            raise CnncalcError(f"is {kind}, not {_a(what)}", file=shown, fix=f"give the path of {_a(what)}")
         if info.st_size > limit:
             raise CnncalcError(f"the {what} is larger than {_size(limit)} ({_size(info.st_size)})", file=shown)
         data = _read_at_most(fd, limit + 1)
@@ -44,12 +56,12 @@ def read_text(path, *, limit: int = MAX_BYTES, what: str = "file") -> str:
         os.close(fd)
     if len(data) > limit:  # (it grew after fstat, or the size it reports is wrong)
         raise CnncalcError(f"the {what} is larger than {_size(limit)}", file=shown)
-    try:
-        return data.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        line = data.count(b"\n", 0, exc.start) + 1
-        raise CnncalcError(f"the {what} is not UTF-8 text (byte 0x{data[exc.start]:02x})", file=shown,
-                           line=line, fix="save it as UTF-8") from None
+    return data
+
+
+def _a(what: str) -> str:
+    """``a spec file``, ``an ONNX file``."""
+    return f"{'an' if what[:1].lower() in 'aeio' else 'a'} {what}"
 
 
 def _read_at_most(fd: int, n: int) -> bytes:

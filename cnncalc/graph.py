@@ -84,6 +84,9 @@ class Graph:
     expect: dict | None = None
     metadata: dict = field(default_factory=dict)
     line: int | None = None
+    batch: int | None = None  # the batch the source declares (an ONNX file's fixed batch); analysed at it by default
+    free_batch: str | None = None  # the name of a batch the source leaves free (ONNX's dim_param): 1 by default
+    dtype: str | None = None  # the dtype the source's weights are in ("int8": a quantized ONNX file), where not float32
 
     def node(self, name: str) -> Node | None:
         return next((n for n in self.nodes if n.name == name), None)

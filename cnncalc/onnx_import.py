@@ -23,6 +23,7 @@ Nothing here imports torch.
 from __future__ import annotations
 
 import ast
+import dataclasses
 import math
 import os
 import re
@@ -37,7 +38,9 @@ from .importing import Entry, Folder, Imported, finish, snake, valid_name
 from .layers.base import ChannelsLast, Unmappable
 
 # Operators that hand their input on unchanged at inference: the tensor keeps its name, no layer.
-PASS_THROUGH = {"Identity": "an exporter's alias of a tensor", "Dropout": "the identity at inference"}
+PASS_THROUGH = {"Identity": "an exporter's alias of a tensor", "Dropout": "the identity at inference",
+                "QuantizeLinear": "an activation quantized (QDQ: onnxruntime's quantizer), the same tensor in int8",
+                "DequantizeLinear": "a quantized activation back in float (QDQ)"}
 # Runs of operators that spell one layer. Each is offered to the registry as one node, named with
 # ``+`` (``MatMul+Add``), before its first node is offered alone; a kind claims it in ``onnx_ops``.
 PATTERNS = (
@@ -46,7 +49,13 @@ PATTERNS = (
     ("Reshape", "Transpose", "Reshape"),  # ShuffleNet's channel shuffle
     ("Reshape", "InstanceNormalization", "Reshape", "Mul", "Add"),  # torch's group norm
     ("Slice", "Slice", "Slice"), ("Slice", "Slice"),  # x[:, :, a:b, c:d]: one Slice per axis, one crop
+    ("Div", "Erf", "Add", "Mul", "Mul"),  # GELU before opset 20: x · ½(1 + erf(x/√2))
+    ("Unsqueeze", "MaxPool", "Squeeze"), ("Unsqueeze", "AveragePool", "Squeeze"),  # 1-D pooling done in 2-D
+    ("Mul", "Add"),  # batch norm at inference, as Caffe2's converter writes it: x · scale + shift per channel
 )
+# Element types of initializers that are parameters.
+PARAMETER_TYPES = {1, 10, 11, 16, 2, 3, 4, 5, 6}  # float, float16, double, bfloat16, uint8, int8, uint16, int16, int32
+UINT8, INT8, INT32 = 2, 3, 6
 # Inputs that are buffers, not parameters (torch's running statistics): not in a layer's params.
 BUFFERS = {"BatchNormalization": (3, 4)}
 SMALL = 100_000  # constants of at most this many elements are read and computed (shape arithmetic)
@@ -56,49 +65,302 @@ BOUNDED = {"Shape", "Size", "Gather", "Slice", "Concat", "Cast", "Unsqueeze", "S
            "Transpose", "Flatten", "Add", "Sub", "Mul", "Div", "Mod", "Pow", "Neg", "Abs", "Sqrt", "Floor", "Ceil",
            "Round", "Min", "Max", "Equal", "Less", "Greater", "LessOrEqual", "GreaterOrEqual", "Not", "And", "Or",
            "Where", "ReduceProd", "ReduceSum", "ReduceMin", "ReduceMax"}
+# Operators whose output is the broadcast of their inputs.
+ELEMENTWISE = {"Add", "Sub", "Mul", "Div", "Mod", "Pow", "Neg", "Abs", "Sqrt", "Floor", "Ceil", "Round", "Min", "Max",
+               "Equal", "Less", "Greater", "LessOrEqual", "GreaterOrEqual", "Not", "And", "Or", "Where", "Cast",
+               "CastLike", "Identity", "Reciprocal", "Exp", "Log", "Erf", "Relu", "Sigmoid", "Clip", "Sign",
+               "DequantizeLinear", "QuantizeLinear"}
+# What the constant folder runs (onnx's reference evaluator), each only where its output, bounded
+# from its inputs' values by _output_elements, is small: shape arithmetic and the constant
+# subgraphs converters write weights with. Anything else (Loop, Scan, If, a custom operator) is
+# left unknown — its shape from inference, never its value.
+FOLDED = BOUNDED | ELEMENTWISE | {"ConstantOfShape", "Range", "Expand", "Tile", "OneHot", "Split", "Shape", "Size"}
 MAX_FOLDS = 8  # rounds of folding shape arithmetic into constants and inferring again (each a chain deeper)
 MAX_NODES = 1_000_000  # more nodes than any network has: a hostile file, refused before it is walked
+MAX_FILE_BYTES = 1_000_000_000  # an .onnx file read (larger models keep their weights as external data)
+MAX_NAME = 4_096  # characters of a node's or a tensor's name
+MAX_DEPTH = 16  # subgraphs (If, Loop, Scan) inside one another
+MAX_SCOPES = 64  # parts of a node's name (/a/b/c/Conv) read as the modules it runs in
+MAX_METADATA = 10_000  # characters of a node's metadata (the dynamo exporter's scopes) that are parsed
+_PACKED = set(range(16, 29))  # bfloat16, float8s, 4-bit and 2-bit types: not numpy's sizes
+MAX_SIZE = 2**31 - 1  # every size of every tensor, as in a spec (torch's index limit)
 
 
 # -- the file --------------------------------------------------------------------------------------
 def import_file(path: str, input_shape: tuple | None = None, allow_unknown: bool = False) -> Imported:
     """``cnncalc import model.onnx``: the model as a spec and a Graph. ``input_shape`` (batch
-    excluded) replaces the file's input size; it is needed where the file leaves sizes open."""
-    model = read(path)
-    weights = lift_weights(model)
-    model = sized(model, weights, input_shape, path)
+    excluded) replaces the file's input size; it is needed where the file leaves sizes open.
+    Every error is one :class:`CnncalcError` naming the file (a long path shortened): onnx's own
+    exceptions, whatever a hostile file makes them raise, never escape as tracebacks."""
     try:
+        return _import(path, input_shape, allow_unknown)
+    except CnncalcError as exc:
+        if exc.file == path:
+            exc.file = shown_path(path)
+        raise
+    except Exception as exc:
+        if not _raised_in_onnx(exc):
+            raise
+        raise CnncalcError(f"onnx fails on this file ({type(exc).__name__}: {shorten(' '.join(str(exc).split()), 120)})",
+                           file=shown_path(path), fix="onnx.checker.check_model(model, full_check=True) says more") from None
+
+
+def shown_path(path: str, limit: int = 160) -> str:
+    """A path as an error line echoes it: whole, or its start and its end (the file name) where long."""
+    return path if len(path) <= limit else f"{path[:40]}…{path[-(limit - 41):]}"
+
+
+def _raised_in_onnx(exc: BaseException) -> bool:
+    tb = exc.__traceback__
+    while tb is not None:
+        if f"{os.sep}onnx{os.sep}" in tb.tb_frame.f_code.co_filename:
+            return True
+        tb = tb.tb_next
+    return False
+
+
+def _import(path: str, input_shape: tuple | None, allow_unknown: bool) -> Imported:
+    model = read(path)
+    try:
+        weights = lift_weights(model)
+        declared = (_dims(network_input(model, weights, path).type) or [None])[0]
+        model = sized(model, weights, input_shape, path)
         converter = _Converter(model, weights, allow_unknown)
         imported = converter.spec(_model_name(path), path)
     except CnncalcError as exc:
         raise exc.located(file=path) from None
-    return finish(imported, converter.entries, path)
+    fixed = declared if isinstance(declared, int) and declared > 0 else None
+    said = ([f"the file fixes batch {fixed}"] if fixed is not None and fixed > 1 else []) + (
+        ["quantized: int8 weights"] if converter.quantized() else [])
+    if said:  # (a spec has no batch or dtype of its own: --batch and --dtype give them)
+        imported.spec["description"] = imported.spec["description"][:-2] + f"; {'; '.join(said)})."
+    imported = finish(imported, converter.entries, path)  # read back and held to the file's graph
+    imported.graph = dataclasses.replace(imported.graph, batch=fixed, free_batch=None if fixed else shorten(declared or "unnamed", 40),
+                                         dtype="int8" if converter.quantized() else None)
+    return imported
 
 
 def read(path: str):
     """The ``ModelProto`` in ``path``, without its weights (only their shapes are needed), or one
-    clear error: no such file, a folder, not an ONNX model."""
+    clear error: no such file, a folder, not an ONNX model. The file goes through the one bounded,
+    regular-file-only reader (``cnncalc/files.py``); every size it gives is bounded before any work
+    (:func:`check_bounds`), and external data is resolved inside the model's own folder only
+    (:func:`resolve_external`)."""
+    from .files import read_bytes
+
     onnx = _onnx()
-    if not os.path.exists(path):
-        raise CnncalcError("no such file", file=path, fix="give the path of an .onnx file")
-    if os.path.isdir(path):
-        raise CnncalcError("is a folder, not an ONNX file", file=path, fix="give the path of an .onnx file")
+    data = read_bytes(path, limit=MAX_FILE_BYTES, what="ONNX file")
     try:
-        model = onnx.load(path, load_external_data=False)
+        model = onnx.load_model_from_string(data)
     except Exception as exc:  # protobuf's DecodeError and friends: the file is not a model
         raise CnncalcError(f"not an ONNX model ({type(exc).__name__}: {shorten(' '.join(str(exc).split()), 120)})",
                            file=path, fix="export it with torch.onnx.export(model, x, 'model.onnx')") from None
+    del data
     if not model.graph.node or not model.graph.input or model.ir_version <= 0:
         raise CnncalcError("not an ONNX model (no graph of nodes in it)", file=path,
                            fix="export it with torch.onnx.export(model, x, 'model.onnx')")
-    if len(model.graph.node) > MAX_NODES:
-        raise CnncalcError(f"the graph has {len(model.graph.node):,} nodes, more than cnncalc reads ({MAX_NODES:,})",
-                           file=path)
+    check_bounds(model, path)
+    resolve_external(model, os.path.dirname(path) or ".", path)
     if model.functions:  # modules exported as local functions: their bodies are the layers
         import onnx.inliner
 
-        model = onnx.inliner.inline_local_functions(model)
+        try:
+            model = onnx.inliner.inline_local_functions(model)
+        except Exception as exc:  # (bounded and acyclic by now: whatever else onnx refuses)
+            raise CnncalcError(f"onnx cannot inline the model's local functions ({type(exc).__name__}: "
+                               f"{shorten(' '.join(str(exc).split()), 120)})", file=path) from None
     return model
+
+
+# -- bounds before work: every size the file gives -------------------------------------------------------
+def _subgraphs(node) -> list:
+    """The graphs a node runs (``If``'s branches, ``Loop``'s and ``Scan``'s bodies), with their
+    attribute names."""
+    onnx = _onnx()
+    out = []
+    for attr in node.attribute:
+        if attr.type == onnx.AttributeProto.GRAPH:
+            out.append((attr.name, attr.g))
+        elif attr.type == onnx.AttributeProto.GRAPHS:
+            out.extend((attr.name, g) for g in attr.graphs)
+    return out
+
+
+def check_bounds(model, path: str) -> None:
+    """Refuse, before anything walks the graph, a file whose sizes no network has: more than
+    :data:`MAX_NODES` nodes once local functions are inlined (counted, never expanded; a function
+    that calls itself is refused), a name longer than :data:`MAX_NAME`, subgraphs nested deeper
+    than :data:`MAX_DEPTH`."""
+    functions = {(f.domain, f.name): f for f in model.functions}
+    counted: dict = {}
+
+    def expanded(key, stack) -> int:
+        if key in counted:
+            return counted[key]
+        if key in stack:
+            cycle = " → ".join(n for _, n in [*stack[stack.index(key):], key])
+            raise CnncalcError(f"the local function {shorten(key[1], 60)} calls itself ({shorten(cycle, 120)})",
+                               file=path, fix="a model's functions may not be recursive")
+        stack.append(key)
+        counted[key] = min(nodes(functions[key].node, stack, 1), MAX_NODES + 1)
+        stack.pop()
+        return counted[key]
+
+    def nodes(node_list, stack, depth) -> int:
+        if depth > MAX_DEPTH:
+            raise CnncalcError(f"subgraphs nest more than {MAX_DEPTH} levels deep", file=path)
+        total = 0
+        for node in node_list:
+            _check_name(node.name, "a node name", path)
+            for name in (*node.input, *node.output):
+                _check_name(name, "a tensor name", path)
+            key = (node.domain, node.op_type)
+            total += expanded(key, stack) if key in functions else 1
+            for _, graph in _subgraphs(node):
+                total += nodes(graph.node, stack, depth + 1)
+            if total > MAX_NODES:
+                raise CnncalcError(f"the graph has more than {MAX_NODES:,} nodes{' once its local functions are inlined' if functions else ''}, "
+                                   "more than any network has", file=path)
+        return total
+
+    for value in (*model.graph.input, *model.graph.output, *model.graph.initializer):
+        _check_name(value.name, "a tensor name", path)
+    nodes(model.graph.node, [], 1)
+
+
+def _check_name(name: str, what: str, path: str) -> None:
+    if len(name) > MAX_NAME:
+        raise CnncalcError(f"{what} of {len(name):,} characters ({shorten(name, 40)!r}) is longer than cnncalc reads "
+                           f"({MAX_NAME:,})", file=path)
+
+
+def _tensors(graph):
+    """Every ``TensorProto`` of a graph that may hold data: initializers and tensor attributes
+    (``Constant``'s ``value``, ``ConstantOfShape``'s), in subgraphs too."""
+    onnx = _onnx()
+    yield from graph.initializer
+    for sparse in graph.sparse_initializer:
+        yield sparse.values
+        yield sparse.indices
+    for node in graph.node:
+        for attr in node.attribute:
+            if attr.type == onnx.AttributeProto.TENSOR:
+                yield attr.t
+            elif attr.type == onnx.AttributeProto.TENSORS:
+                yield from attr.tensors
+            elif attr.type in (onnx.AttributeProto.SPARSE_TENSOR, onnx.AttributeProto.SPARSE_TENSORS):
+                for sparse in ([attr.sparse_tensor] if attr.type == onnx.AttributeProto.SPARSE_TENSOR
+                               else attr.sparse_tensors):
+                    yield sparse.values
+                    yield sparse.indices
+        for _, sub in _subgraphs(node):
+            yield from _tensors(sub)
+
+
+def resolve_external(model, folder: str, path: str) -> None:
+    """Every tensor whose data lies in another file (external data, in initializers, ``Constant``
+    nodes and attributes alike) names a regular file *inside the model's own folder* — never the
+    current folder, never through ``..``, an absolute path or a symlink — and a range of it that
+    exists and fits the tensor's type. The small ones (constants whose values matter: pads, axes,
+    shapes) are read and put into the model; the others stay where they are, never read (a
+    weight's shape is all cnncalc needs). Anything else is refused with one line."""
+    onnx = _onnx()
+    for function in model.functions:
+        holder = onnx.GraphProto()
+        holder.node.extend(function.node)
+        if any(t.data_location == onnx.TensorProto.EXTERNAL for t in _tensors(holder)):
+            raise CnncalcError(f"the local function {shorten(function.name, 60)} holds a tensor with external data",
+                               file=path, fix="cnncalc reads external data of the graph's own tensors only")
+    for tensor in _tensors(model.graph):
+        if any(d < 0 or d > MAX_SIZE for d in tensor.dims):
+            raise CnncalcError(f"tensor {shorten(tensor.name or '(unnamed)', 60)} has the shape "
+                               f"{shorten(list(tensor.dims), 80)}: every size is from 0 to {MAX_SIZE:,}", file=path)
+        if tensor.data_location != onnx.TensorProto.EXTERNAL:
+            _check_bytes(tensor, len(tensor.raw_data), "holds", path)
+            continue
+        data = _external_bytes(tensor, folder, path)
+        if data is not None:
+            del tensor.external_data[:]
+            tensor.data_location = onnx.TensorProto.DEFAULT
+            tensor.raw_data = data
+
+
+def _itemsize(tensor) -> int | None:
+    """Bytes per element of a tensor's type (None for strings and odd types)."""
+    try:
+        dtype = _onnx().helper.tensor_dtype_to_np_dtype(tensor.data_type)
+    except Exception:
+        return None
+    return dtype.itemsize if dtype.kind in "biufc" and tensor.data_type not in _PACKED else None
+
+
+def _check_bytes(tensor, count: int, verb: str, path: str) -> None:
+    """A tensor's raw bytes (where it has them) are what its type and shape need."""
+    itemsize = _itemsize(tensor)
+    want = _elements(tensor.dims) * itemsize if itemsize else None
+    if (count or verb != "holds") and want is not None and count != want:
+        raise CnncalcError(f"tensor {shorten(tensor.name or '(unnamed)', 60)} {verb} {count:,} bytes where its type "
+                           f"and shape {shorten(list(tensor.dims), 60)} need {want:,}", file=path,
+                           fix="the file is damaged: export it again")
+
+
+def _external_bytes(tensor, folder: str, path: str) -> bytes | None:
+    """The bytes of a tensor's external data where the tensor is small (None where it is a weight
+    too large to need), after every check of :func:`resolve_external`."""
+    import stat
+
+    onnx = _onnx()
+    info = {e.key: e.value for e in tensor.external_data}
+    name = shorten(tensor.name or "(unnamed)", 60)
+    location = info.get("location", "")
+
+    def refuse(why: str, fix: str = "keep a model's external data in files beside it (onnx.save_model(..., "
+                                     "save_as_external_data=True) writes them so)"):
+        raise CnncalcError(f"tensor {name} keeps its data in {shorten(location, 60)!r}, {why}", file=path, fix=fix)
+
+    parts = location.replace("\\", "/").split("/")
+    if not location or "\0" in location:
+        refuse("which is not a file name")
+    if location.startswith(("/", "\\")) or os.path.isabs(location) or re.match(r"[A-Za-z]:", location):
+        refuse("an absolute path: external data is read only inside the model's folder")
+    if ".." in parts:
+        refuse("outside the model's folder (..): external data is read only inside it")
+    try:
+        offset = int(info.get("offset", "0"))
+        length = int(info["length"]) if "length" in info else None
+    except ValueError:
+        refuse("at an offset or length that is not a number")
+    where = folder
+    for part in [p for p in parts if p not in ("", ".")]:
+        where = os.path.join(where, part)
+        try:
+            mode = os.lstat(where).st_mode
+        except OSError:
+            refuse("which does not exist beside the model", fix="copy the data file next to the .onnx file")
+        if stat.S_ISLNK(mode):
+            refuse("a symlink: external data is read only from regular files inside the model's folder")
+    if not stat.S_ISREG(mode):
+        refuse("which is not a regular file")
+    size = os.lstat(where).st_size
+    itemsize = _itemsize(tensor)
+    want = _elements(tensor.dims) * itemsize if itemsize else None
+    if length is None:
+        length = want if want is not None else size - offset
+    if offset < 0 or length < 0 or offset + length > size:
+        refuse(f"bytes {offset:,} to {offset + length:,} of a file of {size:,}")
+    _check_bytes(tensor, length, "keeps", path)
+    if want is None or _elements(tensor.dims) > SMALL:
+        return None
+    fd = os.open(where, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0))
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            refuse("which is not a regular file")
+        data = os.pread(fd, length, offset)
+    finally:
+        os.close(fd)
+    if len(data) != length:
+        refuse(f"which ends before byte {offset + length:,}")
+    return data
 
 
 def lift_weights(model) -> dict:
@@ -113,17 +375,13 @@ def lift_weights(model) -> dict:
         value = None
         if math.prod(shape) <= SMALL:
             keep.append(tensor)
-            if tensor.data_location != onnx.TensorProto.EXTERNAL:
-                try:
-                    value = onnx.numpy_helper.to_array(tensor)
-                except Exception:  # an odd encoding: the value stays unknown, the shape is enough
-                    value = None
+            value = _array(tensor)
         elif tensor.name not in listed:
             model.graph.input.append(onnx.helper.make_tensor_value_info(tensor.name, tensor.data_type, shape))
-        # (a parameter is a float tensor; an int64 initializer is a shape or axes for an operator)
-        floating = tensor.data_type in (onnx.TensorProto.FLOAT, onnx.TensorProto.DOUBLE, onnx.TensorProto.FLOAT16,
-                                        onnx.TensorProto.BFLOAT16)
-        weights[tensor.name] = Static(shape, value, "initializer", (tensor.name,) if floating else ())
+        # (a parameter is a float tensor, or a quantized one: int8 weights, int32 biases; an int64
+        # initializer is a shape or axes for an operator)
+        floating = tensor.data_type in PARAMETER_TYPES
+        weights[tensor.name] = Static(shape, value, "initializer", (tensor.name,) if floating else (), tensor.data_type)
     del model.graph.initializer[:]
     model.graph.initializer.extend(keep)
     return weights
@@ -133,7 +391,9 @@ def sized(model, weights: dict, input_shape: tuple | None, path: str):
     """The model with its one input fixed (a free batch → 1, ``input_shape`` where given) and every
     tensor sized by ``onnx.shape_inference``."""
     value = network_input(model, weights, path)
-    dims = _dims(value.type)
+    file_dims = _dims(value.type)
+    nhwc = bool(file_dims and nhwc_views(model, value.name, len(file_dims)))
+    dims = [file_dims[0], file_dims[-1], *file_dims[1:-1]] if nhwc else file_dims  # (said channels first)
     if input_shape is not None:
         input_shape = _completed(input_shape, dims)
         if dims is not None and len(dims) != len(input_shape) + 1:
@@ -147,7 +407,9 @@ def sized(model, weights: dict, input_shape: tuple | None, path: str):
     else:
         fixed = [dims[0] if isinstance(dims[0], int) else 1, *dims[1:]]
     _check_order(model, weights, value.name, path)
-    if fixed != dims:
+    if nhwc:
+        fixed = [fixed[0], *fixed[2:], fixed[1]]
+    if fixed != file_dims:
         _set_dims(value.type, fixed)
         del model.graph.value_info[:]  # sizes recorded for another input: inferred again
         for out in model.graph.output:
@@ -155,10 +417,92 @@ def sized(model, weights: dict, input_shape: tuple | None, path: str):
                 out.type.tensor_type.ClearField("shape")
     inferred = _inferred(model, fixed, input_shape, path)
     for _ in range(MAX_FOLDS):  # shape arithmetic ONNX's inference cannot follow, computed and inferred again
-        if not _fold_constants(model, inferred, weights):
+        if not (_fold_constants(model, inferred, weights) or _take_branches(model, inferred, weights)):
             break
         inferred = _inferred(model, fixed, input_shape, path)
+    _check_sizes(inferred, path)
+    if _even_pads(inferred):  # (asymmetric pads said another way: sized again)
+        inferred = _inferred(inferred, fixed, input_shape, path)
+        _check_sizes(inferred, path)
     return inferred
+
+
+WINDOWED = ("Conv", "MaxPool", "AveragePool")
+
+
+def _even_pads(model) -> bool:
+    """Asymmetric ``pads`` of a convolution or a pooling (other converters write them; a spec's
+    padding is one number per axis), said the way a spec says them: TensorFlow's ``same`` where
+    they are its padding for this input (tf2onnx), ``ceil_mode`` where the extra end padding is
+    Caffe's ceil rounding (``[0, 0, 1, 1]``), else the symmetric part kept and the rest an explicit
+    ``Pad`` node before it (edge padding for max pooling: the same maximum as −∞). Whether any
+    node changed."""
+    from .outsize import same_padding, window_count
+
+    onnx = _onnx()
+    shapes = _shapes(model)
+    nodes, changed = [], False
+    opset = next((o.version for o in model.opset_import if o.domain in ("", "ai.onnx")), 13)
+    for node in model.graph.node:
+        pads = _attribute(node, "pads", None) if _op(node) in WINDOWED else None
+        x = shapes.get(node.input[0]) if pads else None
+        kernel = _attribute(node, "kernel_shape", None) or (
+            list(shapes.get(node.input[1], [])[2:]) if _op(node) == "Conv" and len(node.input) > 1 else None)
+        rank = len(pads) // 2 if pads else 0
+        if (not pads or not x or not kernel or len(kernel) != rank or len(x) != rank + 2 or pads[:rank] == pads[rank:]
+                or not all(isinstance(d, int) for d in x) or _attribute(node, "auto_pad", "NOTSET") not in ("NOTSET",)):
+            nodes.append(node)
+            continue
+        begin, end, n = pads[:rank], pads[rank:], x[2:]
+        strides = _attribute(node, "strides", None) or [1] * rank
+        dilations = _attribute(node, "dilations", None) or [1] * rank
+        ceil = bool(_attribute(node, "ceil_mode", 0))
+        plain = [window_count(n[i], kernel[i], strides[i], begin[i], end[i], dilations[i], ceil) for i in range(rank)]
+        keep = [a for a in node.attribute if a.name not in ("pads", "auto_pad", "ceil_mode")]
+        if not ceil and [tuple(same_padding(n[i], kernel[i], strides[i], dilations[i])) for i in range(rank)] == list(
+                zip(begin, end)):
+            new = onnx.helper.make_node(node.op_type, node.input, node.output, name=node.name, auto_pad="SAME_UPPER")
+        elif (_op(node) != "Conv" and not ceil and all(e >= b for b, e in zip(begin, end)) and plain == [
+                window_count(n[i], kernel[i], strides[i], begin[i], begin[i], dilations[i], True) for i in range(rank)]):
+            new = onnx.helper.make_node(node.op_type, node.input, node.output, name=node.name, ceil_mode=1,
+                                        pads=begin + begin)
+        else:
+            even = [min(b, e) for b, e in zip(begin, end)]
+            extra = [0, 0, *(b - m for b, m in zip(begin, even)), 0, 0, *(e - m for e, m in zip(end, even))]
+            padded, named = f"{node.input[0]}§pad", f"{node.name or node.op_type}_pad"
+            mode = "edge" if _op(node) == "MaxPool" else "constant"
+            if opset >= 11:
+                amounts = f"{padded}§amounts"
+                nodes.append(onnx.helper.make_node("Constant", [], [amounts], name=f"{node.name}§pads",
+                                                   value=onnx.helper.make_tensor(amounts, onnx.TensorProto.INT64,
+                                                                                 [len(extra)], extra)))
+                nodes.append(onnx.helper.make_node("Pad", [node.input[0], amounts], [padded], name=named, mode=mode))
+            else:
+                nodes.append(onnx.helper.make_node("Pad", [node.input[0]], [padded], name=named, mode=mode, pads=extra))
+            new = onnx.helper.make_node(node.op_type, [padded, *node.input[1:]], node.output, name=node.name,
+                                        pads=even + even, **({"ceil_mode": 1} if ceil else {}))
+        new.attribute.extend(keep)
+        new.metadata_props.extend(node.metadata_props)
+        nodes.append(new)
+        changed = True
+    if changed:
+        del model.graph.node[:]
+        model.graph.node.extend(nodes)
+    return changed
+
+
+def _check_sizes(model, path: str) -> None:
+    """Every size shape inference gives is at most :data:`MAX_SIZE`, before any kind computes
+    with it (a ``Resize`` by 10⁹)."""
+    writer = {o: n for n in model.graph.node for o in n.output}
+    for name, dims in _shapes(model).items():
+        if any(isinstance(d, int) and d > MAX_SIZE for d in dims):
+            node = writer.get(name)
+            by = "" if node is None else (f", which node {_node_name(node)} ({node.op_type}) computes," if node.name
+                                          else f", which node {_node_name(node)} computes,")
+            raise CnncalcError(f"ONNX shape inference gives {shorten(name, 60)}{by} the shape {_shown(dims)}: sizes "
+                               f"stop at {MAX_SIZE:,}", file=path,
+                               fix="check the node's attributes and constants (a scale or a size too large)")
 
 
 def _inferred(model, fixed, input_shape, path):
@@ -200,17 +544,97 @@ def _fold_constants(model, inferred, weights: dict) -> bool:
     return changed
 
 
+def _take_branches(model, inferred, weights: dict) -> bool:
+    """Replace, in ``model``, each ``If`` whose condition is a known constant by the nodes of the
+    branch it takes (their outputs renamed to the ``If``'s through ``Identity``): an exporter's
+    ``If`` on a size is then analysed like any other nodes. Whether anything changed."""
+    onnx = _onnx()
+    if not any(_op(n) == "If" for n in inferred.graph.node):
+        return False
+    constants = _Constants(inferred, weights, _shapes(inferred))
+    names = {o for n in inferred.graph.node for o in n.output} | {i.name for i in inferred.graph.input}
+    nodes, changed = [], False
+    for node in inferred.graph.node:
+        constants.visit(node)
+        cond = constants.get(node.input[0]) if _op(node) == "If" and node.input else None
+        if cond is None or cond.value is None or cond.value.size != 1:
+            nodes.append(node)
+            continue
+        branch = dict(_subgraphs(node)).get("then_branch" if bool(cond.value.reshape(-1)[0]) else "else_branch")
+        inner = {o for n in branch.node for o in n.output} if branch is not None else set()
+        if (branch is None or branch.initializer or len(branch.output) != len(node.output) or inner & names
+                or any(_subgraphs(n) for n in branch.node)):
+            nodes.append(node)
+            continue
+        nodes.extend(branch.node)
+        nodes.extend(onnx.helper.make_node("Identity", [value.name], [out], name=f"{node.name or 'If'}_{i}")
+                     for i, (value, out) in enumerate(zip(branch.output, node.output)) if out)
+        names |= inner
+        changed = True
+    if changed:
+        del model.graph.node[:]
+        model.graph.node.extend(nodes)
+    return changed
+
+
 def _check_order(model, weights: dict, network_input: str, path: str) -> None:
     """Every node reads what the input, a weight or an earlier node gives (ONNX's topological
-    order); a graph that does not is refused before anything reads it."""
-    known = {network_input, *weights, *(i.name for i in model.graph.input)}
+    order), its subgraphs included; each tensor is written once; each output of the model is
+    computed. A graph that breaks one is refused before anything reads it."""
+    given = {network_input, *weights, *(i.name for i in model.graph.input)}
+    writer: dict[str, str] = {}
     for node in model.graph.node:
-        for name in node.input:
-            if name and name not in known:
-                raise CnncalcError(f"node {node.name or node.op_type} reads {shorten(name, 60)}, which no earlier node "
-                                   "computes", file=path,
+        for name in _reads(node):
+            if name not in given and name not in writer:
+                raise CnncalcError(f"node {_node_name(node)} reads {shorten(name, 60)}, which no earlier node computes",
+                                   file=path,
                                    fix="a graph's nodes must be in topological order (onnx.checker.check_model says more)")
-        known.update(node.output)
+        for name in node.output:
+            if not name:
+                continue
+            if name in writer or name in given:
+                first = f"node {writer[name]}" if name in writer else "the model's input or a weight"
+                raise CnncalcError(f"tensor {shorten(name, 60)} is written twice: by {first} and by node "
+                                   f"{_node_name(node)}", file=path, fix="each tensor of an ONNX graph has one writer")
+            writer[name] = _node_name(node)
+    for value in model.graph.output:
+        if value.name not in given and value.name not in writer:
+            raise CnncalcError(f"the model's output {shorten(value.name, 60)} is computed by no node", file=path,
+                               fix="each output of the graph must be the output of one of its nodes")
+
+
+def _node_name(node) -> str:
+    return shorten(node.name or f"({node.op_type}, unnamed)", 60)
+
+
+def _reads(node) -> list[str]:
+    """Every tensor a node reads: its inputs, and what its subgraphs read from the graph around
+    it (an ``If`` branch may read any outer tensor without naming it as an input)."""
+    names = [i for i in node.input if i]
+    if node.attribute and _subgraphs(node):
+        names = list(dict.fromkeys([*names, *_outer_reads(node)]))
+    return names
+
+
+def _outer_reads(node) -> list[str]:
+    out: dict[str, None] = {}
+    for _, graph in _subgraphs(node):
+        defined = {i.name for i in graph.input} | {t.name for t in graph.initializer}
+        for inner in graph.node:
+            out.update((n, None) for n in _reads(inner) if n not in defined)
+            defined.update(inner.output)
+    return list(out)
+
+
+def nhwc_views(model, name: str, rank: int) -> list[str]:
+    """The outputs of the ``Transpose`` nodes that put a channels-last input's channels first
+    (``perm [0, 3, 1, 2]``: TensorFlow's NHWC, as tf2onnx writes it), where every node that reads
+    the input is one; else []. The spec's input is then channels first, and those nodes are views."""
+    readers = [n for n in model.graph.node if name in n.input]
+    perm = [0, rank - 1, *range(1, rank - 1)]
+    if rank < 3 or not readers or any(_op(n) != "Transpose" or _attribute(n, "perm", None) != perm for n in readers):
+        return []
+    return [n.output[0] for n in readers]
 
 
 def _completed(input_shape: tuple, dims: list | None) -> tuple:
@@ -278,6 +702,7 @@ class Static:
     value: Any = None  # a numpy array, where known and small
     origin: str = "constant"  # "initializer" (a weight or a buffer), "constant" or "computed"
     keys: tuple = ()  # the parameters it is made of, by the name the reading node uses
+    dtype: int = 0  # an initializer's element type (TensorProto's number)
 
 
 class _Constants:
@@ -299,7 +724,7 @@ class _Constants:
     def visit(self, node) -> bool:
         """Take the node if it computes a constant (it reads no layer's output, or it is the
         ``Shape`` of one); whether it did."""
-        reads = [i for i in node.input if i and i not in self.table]
+        reads = [i for i in _reads(node) if i not in self.table]
         standard = node.domain in ("", "ai.onnx")
         if not reads:
             if standard and node.op_type == "Constant":
@@ -320,7 +745,7 @@ class _Constants:
         for attr in node.attribute:
             v = onnx.helper.get_attribute_value(attr)
             if attr.name == "value":
-                value = onnx.numpy_helper.to_array(v) if _elements(v.dims) <= SMALL else None
+                value = _array(v)
                 shape = tuple(v.dims)
                 break
             if attr.name in ("value_float", "value_int", "value_floats", "value_ints"):
@@ -358,24 +783,33 @@ class _Constants:
     def compute(self, node) -> None:
         """A node that reads only constants is a constant: computed where its inputs are small."""
         inputs = [self.table.get(i) if i else None for i in node.input]
-        keys = tuple(dict.fromkeys(k for s in inputs if s for k in s.keys))
+        keys = tuple(dict.fromkeys(k for s in inputs[:1 if _op(node) == "DequantizeLinear" else None] if s
+                                   for k in s.keys))  # (a dequantized weight: its int8 values, not its scale)
         values = None
-        if all(s is None or s.value is not None for s in inputs) and self._small(node, inputs):
+        if all(s is None or s.value is not None for s in inputs) and self._cheap(node, inputs):
             values = self._run(node, [s.value if s else None for s in inputs])
         for n, out in enumerate(node.output):
             if not out:
                 continue
             value = values[n] if values is not None and n < len(values) else None
             shape = tuple(value.shape) if value is not None else self._inferred(out)
-            self.table[out] = Static(shape, value, "computed", keys)
+            made = keys
+            if not keys and _op(node) == "ConstantOfShape" and _float_fill(node) and shape is not None:
+                made = (out,)  # a weight written as a fill (Caffe2's zero biases): a parameter of its own
+                self.size[out] = math.prod(shape)
+            self.table[out] = Static(shape, value, "computed", made)
 
-    def _small(self, node, inputs) -> bool:
-        """Whether running the node is safe: its outputs are sized and small, or (unsized) it is an
-        operator whose output cannot outgrow tiny inputs — never a ConstantOfShape of 10⁹."""
-        sized = [self._inferred(o) for o in node.output if o]
-        if all(s is not None for s in sized):
-            return all(math.prod(s) <= SMALL for s in sized)
-        return node.op_type in BOUNDED and all(s is None or s.value.size <= 64 for s in inputs)
+    def _cheap(self, node, inputs) -> bool:
+        """Whether running the node is cheap and bounded: an operator of :data:`FOLDED` whose
+        outputs, computed from the input *values* (never from sizes the file declares), hold at
+        most :data:`SMALL` elements — never a ``ConstantOfShape`` of 10⁹, a ``OneHot`` of depth
+        10⁸, a ``Loop`` (subgraphs are never run)."""
+        if _op(node) not in FOLDED or _subgraphs(node):
+            return False
+        try:
+            return _output_elements(node, [s.value if s else None for s in inputs]) <= SMALL
+        except (TypeError, ValueError, IndexError, OverflowError, ZeroDivisionError):
+            return False
 
     def _run(self, node, values) -> list | None:
         """The node run by onnx's reference evaluator, in a model of the file's opsets (an
@@ -405,6 +839,44 @@ class _Constants:
     def _inferred(self, name):
         shape = self.shapes.get(name)
         return tuple(shape) if shape is not None and all(isinstance(d, int) for d in shape) else None
+
+
+def _broadcast(*shapes) -> int:
+    """The elements of the shapes broadcast together (numpy's rule), without building them."""
+    rank = max((len(s) for s in shapes), default=0)
+    total = 1
+    for axis in range(1, rank + 1):
+        total *= max((s[-axis] for s in shapes if len(s) >= axis), default=1)
+    return total
+
+
+def _output_elements(node, values) -> int:
+    """An upper bound of the elements a node of :data:`FOLDED` outputs, from its inputs' values."""
+    present = [v for v in values if v is not None]
+    op = node.op_type
+    if op == "ConstantOfShape":
+        sizes = [int(d) for d in values[0].reshape(-1)] if values and values[0] is not None else []
+        return math.prod(sizes) if all(d >= 0 for d in sizes) else SMALL + 1
+    if op == "Range":
+        start, limit, delta = (float(v.reshape(-1)[0]) for v in values[:3])
+        return max(0, math.ceil((limit - start) / delta)) if delta else SMALL + 1
+    if op == "Expand":
+        return _broadcast(values[0].shape, tuple(int(d) for d in values[1].reshape(-1)))
+    if op == "Tile":
+        return values[0].size * math.prod(int(r) for r in values[1].reshape(-1))
+    if op == "OneHot":
+        return values[0].size * int(values[1].reshape(-1)[0])
+    if op in ELEMENTWISE:
+        return _broadcast(*(v.shape for v in present))
+    if op == "Gather":
+        return values[0].size * max(values[1].size, 1)
+    return sum(v.size for v in present)  # shape arithmetic that cannot outgrow its inputs
+
+
+def _float_fill(node) -> bool:
+    """Whether a ``ConstantOfShape`` fills with a float (its default: float 0)."""
+    value = next((a.t for a in node.attribute if a.name == "value"), None)
+    return value is None or value.data_type in (1, 10, 11, 16)
 
 
 def _elements(dims) -> int:
@@ -448,8 +920,23 @@ def _decoded(value):
     if isinstance(value, list):
         return [_decoded(v) for v in value]
     if hasattr(value, "dims") and hasattr(value, "data_type"):  # a TensorProto attribute
-        return _onnx().numpy_helper.to_array(value) if _elements(value.dims) <= SMALL else None
+        return _array(value)
     return value
+
+
+def _array(tensor):
+    """A tensor's value as a numpy array where it is small and held in the file (external data
+    left outside by :func:`resolve_external` is a large weight, never read), else None; a tensor
+    whose bytes do not fit its type and shape is refused."""
+    onnx = _onnx()
+    if _elements(tensor.dims) > SMALL or tensor.data_location == onnx.TensorProto.EXTERNAL:
+        return None
+    try:
+        return onnx.numpy_helper.to_array(tensor)
+    except Exception as exc:
+        raise CnncalcError(f"tensor {shorten(tensor.name or '(unnamed)', 60)} does not hold what its type and shape "
+                           f"{list(tensor.dims)} say ({type(exc).__name__}: {shorten(' '.join(str(exc).split()), 80)})",
+                           fix="the file is damaged: export it again") from None
 
 
 # -- what the kinds see --------------------------------------------------------------------------------
@@ -468,6 +955,7 @@ class OnnxNode:
         self.name = nodes[0].name or nodes[0].output[0]
         inside = {o for n in nodes[:-1] for o in n.output}
         names = list(nodes[0].input)
+        names += [i for i in _reads(nodes[0]) if i not in names]  # (what its subgraphs read, after its inputs)
         for n in nodes[1:]:
             names += [i for i in n.input if i not in inside and i not in names]
         while names and not names[-1]:
@@ -613,7 +1101,7 @@ class _Converter:
         self.unknown: list = []
         self.consumers: dict[str, list[int]] = {}
         for index, node in enumerate(self.graph.node):
-            for name in node.input:
+            for name in _reads(node):
                 self.consumers.setdefault(name, []).append(index)
         self.outputs = {o.name for o in self.graph.output}
         self.classes: dict[str, str] = {}  # module path -> class name, where the exporter recorded them
@@ -621,6 +1109,7 @@ class _Converter:
         # channels last: ConvNeXt's permute, around its layer norm and MLP, which the exporter
         # merges into one Transpose each way); their ONNX shapes are channels last
         self.channels_last: set[str] = set()
+        self.input_views: set[str] = set()  # a channels-last input's Transpose to channels first (nhwc_views)
 
     # -- sizes --------------------------------------------------------------------------------------
     def data_shape(self, name: str, node: str) -> tuple:
@@ -654,7 +1143,11 @@ class _Converter:
     def spec(self, model_name: str, source: str) -> Imported:
         value = network_input(self.model, self.weights, source)
         self.tensor_of[value.name] = "input"
-        input_shape = list(self.data_shape(value.name, "the input"))
+        views = nhwc_views(self.model, value.name, len(self.shapes.get(value.name) or ()))
+        for view in views:  # a channels-last input put channels first: the spec's input, channels first
+            self.tensor_of[view] = "input"
+            self.input_views.add(view)
+        input_shape = list(self.data_shape(views[0] if views else value.name, "the input"))
         for node in self.graph.node:  # every constant first: a run's later nodes may read one computed after its first
             self.constants.visit(node)
         absorbed: set[int] = set()
@@ -684,6 +1177,8 @@ class _Converter:
 
     def node(self, index: int, node) -> set:
         """Map one node; the indices of the nodes a run took with it."""
+        if node.output and node.output[0] in self.input_views:
+            return set()
         if node.op_type in PASS_THROUGH and not node.domain:
             self.tensor_of[node.output[0]] = self.tensor_of[node.input[0]]
             if node.input[0] in self.channels_last:
@@ -763,9 +1258,13 @@ class _Converter:
 
     def unknown_node(self, view: OnnxNode, node, reasons):
         op = view.op
+        bodies = [name for name, _ in _subgraphs(node)]
         if not self.allow_unknown:
             why = f": {reasons[0]}" if reasons else ""
-            raise CnncalcError(f"{op} (ONNX) at node {view.name} has no cnncalc layer kind{why}",
+            if bodies:
+                why = (f": it runs subgraphs ({', '.join(dict.fromkeys(bodies))}) on the data, which cnncalc does not "
+                       "analyse (their layers would go uncounted)")
+            raise CnncalcError(f"{op} (ONNX) at node {shorten(view.name, 60)} has no cnncalc layer kind{why}",
                                fix="--allow-unknown keeps it as an opaque node (its cost unknown, its shape inferred); "
                                    "docs/import.md lists what imports")
         self.unknown.append((op, view.name))
@@ -781,9 +1280,11 @@ class _Converter:
         key = f"§{len(self.entries)}"
         entry = Entry(kind.name, args, reads, key, False, shape=tuple(view.y))
         keys = self.keys(view)
-        if kind.name == "opaque":
-            entry.args = {**args, "params": sum(self.constants.size[k] for k in keys if k not in self.owner)}
+        if kind.name == "opaque":  # its own weights: those no other node reads (a layer there counts them)
+            own = [k for k in keys if k not in self.owner and len(set(self.consumers.get(k, ()))) <= 1]
+            entry.args = {**args, "params": sum(self.constants.size[k] for k in own)}
             entry.extra["inputs"] = list(reads)
+            keys = tuple(own)
         elif keys and all(k in self.owner for k in keys) and len({id(self.owner[k]) for k in keys}) == 1:
             entry.shares = self.owner[keys[0]]  # the very weights of an earlier layer: tied (the name, later)
         else:
@@ -815,6 +1316,12 @@ class _Converter:
                                f"{args} reading {list(view.x[0])} has {counted:,}",
                                fix="check --input: the model expects the channels it was exported with")
 
+    def quantized(self) -> bool:
+        """Whether the layers' weights are quantized (QDQ: int8 weights, int32 biases, read through
+        ``DequantizeLinear``): their bytes are int8's, and the file's activations are int8 between layers."""
+        types = {self.weights[k].dtype for k in self.owner if k in self.weights}
+        return bool(types) and types <= {INT8, UINT8, INT32} and bool(types & {INT8, UINT8})
+
     def network_outputs(self) -> list[str]:
         out = []
         for value in self.graph.output:
@@ -844,11 +1351,8 @@ class _Converter:
         the last module that is not a container, so ``conv1`` is ``layer1.0.conv1``)."""
         meta = {p.key: p.value for p in getattr(node, "metadata_props", ())}
         if "pkg.torch.onnx.name_scopes" in meta:
-            try:
-                scopes = [str(s) for s in ast.literal_eval(meta["pkg.torch.onnx.name_scopes"])]
-                classes = [str(c) for c in ast.literal_eval(meta.get("pkg.torch.onnx.class_hierarchy", "[]"))]
-            except (ValueError, SyntaxError):
-                scopes, classes = [], []
+            scopes, classes = _literal(meta["pkg.torch.onnx.name_scopes"]), _literal(
+                meta.get("pkg.torch.onnx.class_hierarchy", "[]"))
             if scopes:
                 op = scopes[-1]
                 pairs = [(_dynamo_path(s), c.rpartition(".")[2]) for s, c in
@@ -856,15 +1360,22 @@ class _Converter:
                 pairs = [(s, c) for s, c in pairs if s]
                 return _Found(tuple(s for s, _ in pairs), op, tuple(c for _, c in pairs))
         parts = [p for p in (node.name or "").split("/") if p]
+        if len(parts) > MAX_SCOPES:  # no module nests so deep: the name says no modules
+            parts = parts[-1:]
         if len(parts) < 2:
             return _Found((), parts[0] if parts else node.op_type)
         qualified: list[str] = []
+        last: dict[str, int] = {}  # part -> where it last was, to find the nearest part this one extends
         for i, part in enumerate(parts[:-1]):
-            base = next((qualified[j][:len(qualified[j]) - len(parts[j])] for j in range(i - 1, -1, -1)
-                         if part.startswith(parts[j] + ".")), None)
-            if base is None:
+            dots = [k for k, ch in enumerate(part) if ch == "."][:MAX_SCOPES]
+            owners = [last[part[:k]] for k in dots if part[:k] in last]
+            if owners:
+                j = max(owners)
+                base = qualified[j][:len(qualified[j]) - len(parts[j])]
+            else:
                 base = qualified[-1] + "." if qualified else ""
             qualified.append(base + part)
+            last[part] = i
         clean = [_clean(q) for q in qualified]
         return _Found(tuple(q for q in clean if q), parts[-1])
 
@@ -881,6 +1392,7 @@ class _Converter:
                 outer.update(found.scopes[:-1])
         rename: dict[str, str] = {"input": "input"}
         taken = {"input", "prev"}
+        counter: dict[str, int] = {}  # base name -> the last number tried: naming stays linear
         for entry in self.entries:
             found = self.found[entry.name]
             inner = found.scopes[-1] if found.scopes else None
@@ -891,10 +1403,11 @@ class _Converter:
                 name, module, scopes = (f"{inner}.{op}" if inner else op), False, found.scopes
             if not valid_name(name):
                 name = snake(entry.kind)
-            base, n = name, 1
+            base, n = name, counter.get(name, 1)
             while name in taken:
                 n += 1
                 name = f"{base}_{n}"
+            counter[base] = n
             taken.add(name)
             rename[entry.name] = name
             entry.name, entry.module, entry.scopes = name, module, tuple(scopes)
@@ -911,6 +1424,18 @@ class _Converter:
 
     def class_of(self, path: str) -> str | None:
         return self.classes.get(path)
+
+
+def _literal(text: str) -> list[str]:
+    """A list the dynamo exporter wrote into a node's metadata, as strings ([] where it is not
+    one, or longer than :data:`MAX_METADATA`: it is never parsed)."""
+    if len(text) > MAX_METADATA:
+        return []
+    try:
+        value = ast.literal_eval(text)
+    except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
+        return []
+    return [str(v) for v in value] if isinstance(value, (list, tuple)) else []
 
 
 def _shapes(model) -> dict:

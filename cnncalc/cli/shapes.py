@@ -11,7 +11,7 @@ from ..errors import CnncalcError, require_extra
 from ..inputs import parse_batch
 from ..report import CONVENTIONS
 from . import (DtypeOpt, choices, Format, FormatOpt, InputOpt, JsonOpt, app, emit, handles_errors, json_wanted,
-               parse_input, print_coverage, print_warnings)
+               parse_input, print_coverage, print_warnings, say)
 
 Convention = Enum("Convention", {name: name for name in CONVENTIONS}, type=str)  # the report's own list
 Optimizer = choices("Optimizer", "sgd", "momentum", "adam", "adamw")  # cnncalc.training.OPTIMIZERS
@@ -40,6 +40,16 @@ def training_options(training: bool, optimizer, amp: bool, master: bool):
     return Options(optimizer=optimizer.value, amp="autocast" if amp else "master" if master else None)
 
 
+def source_batch(graph, model: str) -> str:
+    """The batch where ``--batch`` is not given: the one an ONNX file fixes, else 1 — said on
+    stderr where the file leaves it free (docs/import.md)."""
+    if graph.batch:
+        return str(graph.batch)
+    if graph.free_batch:
+        say("note", f"{model} leaves the batch free ({graph.free_batch}): analysed at batch 1; --batch N sets it")
+    return "1"
+
+
 def split_batch(input, batch: str, default) -> tuple:
     """``--input Nx3x224x224`` (one size more than the model's input): the first is the batch."""
     from ..inputs import split_sizes
@@ -57,9 +67,12 @@ def split_batch(input, batch: str, default) -> tuple:
 def shapes(
     model: Annotated[str, typer.Argument(help="zoo name (lenet5) or path to a spec")],
     input: InputOpt = None,
-    batch: Annotated[str, typer.Option("--batch", "-b", help="batch size (shapes include it); a name "
-                                       "makes it a symbol")] = "1",
-    dtype: DtypeOpt = "fp32",
+    batch: Annotated[Optional[str], typer.Option("--batch", "-b", help="batch size (shapes include it); a name "
+                                                 "makes it a symbol; default 1, or the batch an ONNX file "
+                                                 "fixes")] = None,
+    dtype: Annotated[Optional[str], typer.Option(
+        "--dtype", help="for activation memory: fp32, fp16, bf16, fp64, int8 (default fp32; int8 for a quantized "
+        "ONNX file)")] = None,
     format: FormatOpt = Format.table,
     json_: JsonOpt = False,
     explain: Annotated[bool, typer.Option("--explain", "-e", help="show the formula of every layer")] = False,
@@ -82,8 +95,14 @@ def shapes(
 
     step = training_options(training, optimizer, amp, master_weights)
     graph = load_model(model, input)
+    given = batch is not None
+    batch = batch if given else "1"
     if step is not None:
         input, batch = split_batch(input, batch, graph.input)
+        given = given or batch != "1"
+    if not given:
+        batch = source_batch(graph, model)
+    dtype = dtype or graph.dtype or "fp32"
     conv = convention.value if convention is not None else "cnncalc"
     if _names_a_size(input, batch):  # sizes as names: formulas (sympy is imported only here)
         require_extra("--input with size names", "symbolic", "sympy")

@@ -59,6 +59,8 @@ class _Elementwise(LayerKind):
             raise Unmappable("softmax over another axis than the channels")
         if node.op == "Gelu" and node.attr("approximate", "none") not in ("none", b"none"):
             raise Unmappable("tanh-approximate GELU")
+        if node.op == ERF_GELU:
+            _erf_gelu(node)
         return {arg: node.attr(onnx_attr, default) for arg, _, _, default, onnx_attr in self.imported}
 
     def _check(self, dim, approximate, x):
@@ -66,6 +68,18 @@ class _Elementwise(LayerKind):
             raise Unmappable(f"{self.name} over dim {dim} (cnncalc's is over the channels, dim 1)")
         if approximate != "none":
             raise Unmappable(f"GELU with approximate={approximate!r}")
+
+
+def _erf_gelu(node) -> None:
+    """The run is GELU's: divide by √2, erf, add 1, times the run's input, times ½."""
+    div, _, add, times, half = node.parts
+    if len(node.data_inputs) != 1 or times.inputs.count(node.data_inputs[0]) != 1:
+        raise Unmappable("an Erf chain that is not GELU of one tensor")
+    for part, want in ((div, math.sqrt(2)), (add, 1.0), (half, 0.5)):
+        constant = [i for i, name in enumerate(part.inputs) if name not in part.data_inputs]
+        value = part.constant(constant[0]) if len(constant) == 1 else None
+        if not isinstance(value, (int, float)) or not math.isclose(value, want, rel_tol=1e-6):
+            raise Unmappable(f"an Erf chain whose {part.op} is by {value!r}, not GELU's {want:.6g}")
 
 
 def _activation(name, torch_name, aliases=(), torch_kwargs=None, args=(), summary="", calls=(), onnx=(),
@@ -107,7 +121,9 @@ _activation("leaky_relu", "LeakyReLU", ("LeakyReLU",), args=(Arg("negative_slope
             inplace_saves=OUTPUT_IN_PLACE)
 _activation("elu", "ELU", ("ELU",), args=(Arg("alpha", "float", 1.0),), calls=("elu", "elu_"), onnx=("Elu",),
             imported=(("alpha", "alpha", 1, 1.0, "alpha"),), saves="input", inplace_saves=OUTPUT_IN_PLACE)
-_activation("gelu", "GELU", ("GELU",), calls=("gelu",), onnx=("Gelu",), saves="input")
+# GELU before opset 20 (torch's exporter, opset 17): x · ½(1 + erf(x/√2)), one node per step
+ERF_GELU = "Div+Erf+Add+Mul+Mul"
+_activation("gelu", "GELU", ("GELU",), calls=("gelu",), onnx=("Gelu", ERF_GELU), saves="input")
 _activation("silu", "SiLU", ("SiLU", "swish"), calls=("silu", "silu_"), onnx=("Sigmoid+Mul",), saves="input",
             inplace_saves=INPUT_COPY)
 _activation("hardswish", "Hardswish", ("Hardswish", "hard_swish"), calls=("hardswish", "hardswish_"),

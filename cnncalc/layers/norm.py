@@ -25,7 +25,7 @@ class BatchNorm(LayerKind):
     summary = "per-channel normalisation; params = 2·C (running stats are buffers)"
     torch_modules = ("BatchNorm1d", "BatchNorm2d", "BatchNorm3d")
     torch_calls = ("batch_norm",)
-    onnx_ops = ("BatchNormalization",)
+    onnx_ops = ("BatchNormalization", "Mul+Add")  # (Caffe2's converter: x · scale + shift, per channel)
     examples = ({}, {"affine": False}, {"eps": 0.001})
     args = (
         Arg("eps", "float", 1e-5, ("epsilon",)),
@@ -58,6 +58,12 @@ class BatchNorm(LayerKind):
         return _bn_args(call.arg(7, "eps", 1e-5), call.arg(6, "momentum", 0.1), call.arg(3, "weight") is not None)
 
     def from_onnx(self, node):
+        if node.op == "Mul+Add":  # an inference-time batch norm: a factor and a shift per channel
+            for part in node.parts:
+                per_channel(part, node.x[0])
+            if len(node.x) != 1:
+                raise Unmappable("a product and a sum of two tensors, not one tensor scaled and shifted")
+            return {}
         # ONNX's momentum weighs the running statistics (0.9), torch's the new batch (0.1); without
         # affine, torch's exporter writes the scale and shift as Constant nodes, not initializers
         return _bn_args(node.attr("epsilon", 1e-5), round(1 - node.attr("momentum", 0.9), 9), node.is_parameter(1))
@@ -144,6 +150,19 @@ class LocalResponseNorm(LayerKind):
 
     def output_strides(self, a, x, y, strides, batch):
         return None
+
+
+def per_channel(node, x) -> None:
+    """An ONNX ``Mul`` or ``Add`` of one tensor ``x`` by a constant of one value per channel
+    (``[C, 1, 1]``, ``[1, C, 1, 1]``), or :class:`Unmappable`."""
+    constants = [i for i in range(len(node.inputs)) if node.inputs[i] not in node.data_inputs]
+    if len(node.inputs) != 2 or len(constants) != 1:
+        raise Unmappable(f"a {node.op} that is not one tensor by one constant")
+    shape = tuple(node.initializer(constants[0]))
+    while len(shape) > len(x) and shape[0] == 1:
+        shape = shape[1:]  # (a leading batch axis of 1)
+    if shape != (x[0], *(1,) * (len(x) - 1)):
+        raise Unmappable(f"a constant of shape {list(shape)} is not one value per channel of {list(x)}")
 
 
 def _bn_args(eps, momentum, affine) -> dict:

@@ -59,10 +59,30 @@ class _WindowPool(LayerKind):
     def from_onnx(self, node):
         from .conv import onnx_padding
 
+        if "+" in node.op:  # Unsqueeze → a 2-D pooling with a window of 1 on the new axis → Squeeze: 1-D
+            return self._one_axis(node)
         kernel = node.attr("kernel_shape")
         return self._args(kernel, node.attr("strides", kernel), onnx_padding(node, kernel),
                           bool(node.attr("ceil_mode", 0)), node.attr("dilations", 1),
                           bool(node.attr("count_include_pad", 0)))
+
+    def _one_axis(self, node) -> dict:
+        unsqueeze, pool, squeeze = node.parts
+        axes = [unsqueeze.attr("axes") or unsqueeze.constant(1), squeeze.attr("axes") or squeeze.constant(1)]
+        axes = [[a] if isinstance(a, int) else a for a in axes]
+        rank = len(pool.x[0]) + 1
+        if len(axes[0]) != 1 or [a % rank for a in axes[0]] != [a % rank for a in axes[1]] or axes[0][0] % rank < 2:
+            raise Unmappable("an Unsqueeze and a Squeeze of other axes than one spatial axis")
+        inner = self.from_onnx(pool)
+        drop = axes[0][0] % rank - 2
+        picked = {}
+        for key, value in inner.items():
+            if isinstance(value, list):
+                if value[drop] != (0 if key == "padding" else 1):
+                    raise Unmappable(f"a {key} of {value[drop]} on the axis the Squeeze removes")
+                value = squash([v for i, v in enumerate(value) if i != drop])
+            picked[key] = value
+        return picked
 
     def _args(self, kernel, stride, padding, ceil_mode, dilation, count_include_pad) -> dict:
         kernel = squash(kernel)
@@ -119,7 +139,7 @@ class MaxPool(_WindowPool):
     mode = "max"
     torch_modules = ("MaxPool1d", "MaxPool2d", "MaxPool3d")
     torch_calls = ("max_pool1d", "max_pool2d", "max_pool3d")
-    onnx_ops = ("MaxPool",)
+    onnx_ops = ("MaxPool", "Unsqueeze+MaxPool+Squeeze")
     args = _POOL_ARGS + (Arg("dilation", "sizes", 1),)
     examples = ({"kernel": 2}, {"kernel": 3, "stride": 2, "padding": 1, "ceil_mode": True},
                 {"kernel": 3, "stride": 2, "padding": "same"}, {"kernel": 2, "dilation": 2, "stride": 1},
@@ -136,7 +156,7 @@ class AvgPool(_WindowPool):
     mode = "avg"
     torch_modules = ("AvgPool1d", "AvgPool2d", "AvgPool3d")
     torch_calls = ("avg_pool1d", "avg_pool2d", "avg_pool3d")
-    onnx_ops = ("AveragePool",)
+    onnx_ops = ("AveragePool", "Unsqueeze+AveragePool+Squeeze")
     args = _POOL_ARGS + (Arg("count_include_pad", "bool", True),)
     examples = ({"kernel": 2}, {"kernel": 3, "stride": 2, "padding": 1, "ceil_mode": True},
                 {"kernel": 3, "stride": 2, "padding": "same"}, {"kernel": [3, 2], "count_include_pad": False},

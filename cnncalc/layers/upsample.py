@@ -120,14 +120,16 @@ class Upsample(LayerKind):
 
     def from_onnx(self, node):
         x = node.x[0]
-        if node.op == "Upsample":  # (before opset 10: scales only, as torch's nearest)
-            scales, sizes, transform = node.attr("scales") or node.constant(1), None, "asymmetric"
+        rounding = node.attr("nearest_mode", "round_prefer_floor")
+        if node.op == "Upsample" or len(node.inputs) == 2:  # (Upsample, and Resize at opset 10: scales only, and
+            # nearest is torch's — asymmetric, floor — as onnxruntime computes them)
+            scales, sizes, transform, rounding = node.attr("scales") or node.constant(1), None, "asymmetric", "floor"
         else:
             if node.attr("antialias", 0) or node.attr("exclude_outside", 0) or node.attr("axes") is not None:
                 raise Unmappable("a Resize with antialias, exclude_outside or axes")
             scales, sizes = node.constant(2, None), node.constant(3, None)
             transform = node.attr("coordinate_transformation_mode", "half_pixel")
-        mode, align = _onnx_mode(node.attr("mode", "nearest"), transform, node.attr("nearest_mode", "round_prefer_floor"),
+        mode, align = _onnx_mode(node.attr("mode", "nearest"), transform, rounding,
                                  node.attr("cubic_coeff_a", -0.75), len(x) - 1)
         if scales:
             if list(scales[:2]) != [1, 1]:
