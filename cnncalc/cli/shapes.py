@@ -10,7 +10,7 @@ import typer
 from ..errors import CnncalcError, require_extra
 from ..inputs import parse_batch
 from ..report import CONVENTIONS
-from . import (DtypeOpt, choices, Format, FormatOpt, InputOpt, JsonOpt, app, emit, handles_errors, json_wanted,
+from . import (ArgOpt, DtypeOpt, ModelArg, choices, Format, FormatOpt, InputOpt, JsonOpt, app, emit, handles_errors, json_wanted,
                parse_input, print_coverage, print_warnings)
 
 Convention = Enum("Convention", {name: name for name in CONVENTIONS}, type=str)  # the report's own list
@@ -55,7 +55,7 @@ def split_batch(input, batch: str, default) -> tuple:
 @app.command()
 @handles_errors
 def shapes(
-    model: Annotated[str, typer.Argument(help="zoo name (lenet5) or path to a spec")],
+    model: ModelArg,
     input: InputOpt = None,
     batch: Annotated[str, typer.Option("--batch", "-b", help="batch size (shapes include it); a name "
                                        "makes it a symbol")] = "1",
@@ -72,18 +72,20 @@ def shapes(
     optimizer: OptimizerOpt = Optimizer.sgd,
     amp: AmpOpt = False,
     master_weights: MasterOpt = False,
+    arg: ArgOpt = None,
 ):
     """Output shape, params, MACs and receptive field of every layer, and the totals.
 
-    Example: cnncalc shapes resnet50 --depth 1
+    Example: cnncalc shapes resnet50 --depth 1 · cnncalc shapes mynet.py:Net --input 3x32x32
     """
     format = json_wanted(format, json_)
     from .. import analyze, load_model
 
+    from ..torch_backend.sources import with_args
+
     step = training_options(training, optimizer, amp, master_weights)
-    graph = load_model(model, input)
-    if step is not None:
-        input, batch = split_batch(input, batch, graph.input)
+    graph = load_model(with_args(model, arg), input)
+    input, batch = split_batch(input, batch, graph.input)  # torchinfo's NxCxHxW
     conv = convention.value if convention is not None else "cnncalc"
     if _names_a_size(input, batch):  # sizes as names: formulas (sympy is imported only here)
         require_extra("--input with size names", "symbolic", "sympy")
