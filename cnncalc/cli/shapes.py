@@ -96,18 +96,10 @@ def shapes(
     print_warnings(report.warnings)
     print_coverage(report)
     from ..views import text
+    from ..views.report import renderables
 
     def table(width):
-        from rich.text import Text
-
-        from ..views.table import shapes_table, summary_line
-
-        if step is not None:
-            from ..views import training as steps
-
-            return [steps.training_table(report, conv, width=width, depth=depth),
-                    Text(summary_line(report, conv)), Text("\n".join(steps.summary_lines(report, conv)))]
-        return [shapes_table(report, explain, conv, width=width, depth=depth), Text(summary_line(report, conv))]
+        return renderables(report, conv, width, depth, explain)
 
     if step is not None:
         from ..views import training as steps
@@ -128,14 +120,9 @@ def _symbolic(graph, input, batch, dtype, format, convention, depth, step=None) 
                           symbolic.parse_batch(batch), dtype, training=step)
 
     def table(width):
-        from rich.text import Text
+        from ..views.report import renderables
 
-        lines = view.summary_lines(sr, conv)
-        if step is not None:
-            from ..views import training as steps
-
-            lines = lines + steps.summary_lines(sr, conv)
-        return [view.symbolic_table(sr, conv, width=width, depth=depth), Text("\n".join(lines))]
+        return renderables(sr, conv, width, depth)
 
     emit(format, table, json=lambda: view.to_json(sr, convention.value if convention is not None else None),
          csv=lambda: view.to_csv(sr, conv), markdown=lambda: view.to_markdown(sr, conv))
