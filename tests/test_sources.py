@@ -188,7 +188,7 @@ def test_print_in_the_source_never_reaches_the_spec(project):
     (("shapes", "os:abort", "--input", "3x16x16"), "os:abort is a built-in function"),
     (("import", "net.py:Exits('os')", "--input", "1x8x8", "-o", "out.yaml"), "net.py called os._exit(0)"),
     (("verify", "small.yaml", "--against", "net.py:Exits"), "net.py called sys.exit(0)"),
-    (("shapes", "net.py:blocks", "--input", "1x8x8"), "is a module"),
+    (("shapes", "net.py:nn", "--input", "1x8x8"), "net.py:nn is a module;"),
 ], default=1))
 def test_user_code_cannot_exit_for_cnncalc(project, args, says):
     """``sys.exit``/``os._exit`` in the user's code is an error line with exit 2, never cnncalc's
