@@ -245,3 +245,31 @@ def test_torchinfo_input_with_the_batch_is_accepted(project):
     plain = report(run("shapes", "net.py:Net(10)", "--input", "1x28x28", "--batch", "2", "--format", "json",
                        cwd=project))
     assert with_batch == plain and with_batch["input"] == [2, 1, 28, 28]
+
+
+# -- issue 21 items 5 and 6: every command says the source forms and takes them ---------------------------
+@pytest.mark.parametrize("command", ["shapes", "verify", "fit", "bench", "compare", "diff", "solve", "import"])
+def test_every_command_help_names_the_source_forms(command):
+    """``--help`` of each command that takes a model names ``file.py:Name`` and ``.onnx``, and
+    says that a Python source is run."""
+    import os
+    import subprocess
+
+    from console import EXE
+
+    env = {**os.environ, "COLUMNS": "250", "NO_COLOR": "1"}
+    shown = subprocess.run([str(EXE), command, "--help"], capture_output=True, text=True, env=env, timeout=60)
+    text = " ".join(shown.stdout.split())
+    assert shown.returncode == 0 and "file.py:Name" in text and ".onnx" in text and "python would" in text, text
+
+
+def test_compare_and_solve_take_a_source(project):
+    """Both took only specs; now a source is traced at ``--input`` and compared or solved like one."""
+    compared = run("compare", "net.py:Net(10)", "net.py:build", "--input", "1x16x16", "--format", "json",
+                   cwd=project)
+    assert compared.returncode == 0, compared.stderr
+    rows = json.loads(compared.stdout)["models"]
+    assert [r["params"] for r in rows] == [torch_params(project, "Net", 10), torch_params(project, "build")]
+    solved = run("solve", "net.py:Net(10)", "--input", "1x16x16", "--format", "json", cwd=project)
+    assert solved.returncode == 0, solved.stderr
+    assert json.loads(solved.stdout)["smallest_valid"] == 1  # 3×3 convolutions padded by 1, then a global pool
