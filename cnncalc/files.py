@@ -134,21 +134,23 @@ class OutputFile:
                     self._fail(f"is an input of this command ({source}); it would be overwritten",
                                fix="write the output to another file")
         self.mode = stat.S_IMODE(info.st_mode) if info is not None else _default_mode()
-        if not os.access(folder, os.W_OK | os.X_OK):
-            self._fail(f"cannot create a file in {str(folder)!r}: Permission denied")
         self._tmp = None
+        os.unlink(self._make_tmp())  # the folder takes a new file (a probe: the real one comes with the result)
+
+    def _make_tmp(self) -> Path:
+        target = self.path
+        try:
+            fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=target.suffix or ".tmp", dir=target.parent)
+        except OSError as exc:
+            self._fail(f"cannot create a file in {str(target.parent)!r}: {exc.strerror}")
+        os.close(fd)
+        return Path(tmp)
 
     @property
     def tmp(self) -> Path:
         """The temporary file beside the target, made on first use."""
         if self._tmp is None:
-            target = self.path
-            try:
-                fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=target.suffix or ".tmp", dir=target.parent)
-            except OSError as exc:
-                self._fail(f"cannot create a file in {str(target.parent)!r}: {exc.strerror}")
-            os.close(fd)
-            self._tmp = Path(tmp)
+            self._tmp = self._make_tmp()
         return self._tmp
 
     def _fail(self, message: str, fix: str | None = None):
