@@ -273,3 +273,34 @@ def test_compare_and_solve_take_a_source(project):
     solved = run("solve", "net.py:Net(10)", "--input", "1x16x16", "--format", "json", cwd=project)
     assert solved.returncode == 0, solved.stderr
     assert json.loads(solved.stdout)["smallest_valid"] == 1  # 3×3 convolutions padded by 1, then a global pool
+
+
+# -- the reference as text: nothing runs, nothing is evaluated ---------------------------------------------
+def test_references_are_read_as_text_and_arguments_as_literals():
+    from cnncalc.errors import CnncalcError
+    from cnncalc.torch_backend.sources import parse_ref, split_ref, with_args
+
+    ref = parse_ref("a/b/net.py:Outer.Net(1, act='relu', widths=(32, 64), extra={'k': [1.5, None]})")
+    assert (ref.where, ref.attr, ref.name) == ("a/b/net.py", "Outer.Net", "Net")
+    assert ref.args == (1,) and ref.kwargs == {"act": "relu", "widths": (32, 64), "extra": {"k": [1.5, None]}}
+    assert parse_ref(str(ref)) == ref  # the text a command passes on reads back the same
+    assert parse_ref("pkg.nets:Net").where == "pkg.nets" and not parse_ref("pkg.nets:Net").called
+    for spec_like in ("lenet5", "net.yaml", "model.onnx", "dir/net.yaml", "a b:Net", "http://x"):
+        assert split_ref(spec_like) is None, spec_like
+    assert with_args("net.py:Net", ["num_classes=10", "act=relu", "w=(1, 2)"]) == \
+        "net.py:Net(num_classes=10, act='relu', w=(1, 2))"
+    for bad, says in [("net.py:Net(__import__('os').system('true'))", "not a literal"),
+                      ("net.py:Net(*args)", "cannot read the arguments"),
+                      ("net.py:Net(**kw)", "cannot read the arguments"),
+                      ("net.py:Net(1e999)", "not a literal"),
+                      ("net.py:Net(1", "cannot read the arguments"),
+                      ("net.py:Net(" + "(" * 5000 + ")", "characters long"),
+                      ("net.py:" + "N" * 2000, "characters long"),
+                      ("net.py:Net:X", "is not a name in net.py"),
+                      ("net.py:", "say which model in it to load")]:
+        with pytest.raises(CnncalcError, match=says.replace("(", r"\(")):
+            parse_ref(bad)
+    with pytest.raises(CnncalcError, match="is not KEY=VALUE"):
+        with_args("net.py:Net", ["=3"])
+    with pytest.raises(CnncalcError, match="passes arguments to a Python source"):
+        with_args("lenet5", ["k=1"])
