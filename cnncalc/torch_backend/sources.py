@@ -263,8 +263,9 @@ def _import(ref: SourceRef):
     try:
         if ref.is_file:
             path = Path(ref.where)
-            if not path.is_file():
-                raise CnncalcError("no such file", file=ref.where)
+            if not path.is_file():  # (a folder, a pipe, a device: never opened)
+                raise CnncalcError("is not a regular file" if os.path.lexists(path) else "no such file",
+                                   file=ref.where, fix="name a Python file: path/file.py:Name")
             module_name = f"_cnncalc_source_{abs(hash(str(path.resolve())))}"
             spec = importlib.util.spec_from_file_location(module_name, path)
             source = importlib.util.module_from_spec(spec)
