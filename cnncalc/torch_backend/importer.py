@@ -25,7 +25,7 @@ import torch.fx
 
 from .. import layers
 from ..errors import CnncalcError, shorten
-from ..importing import Entry, Folder, Imported, snake, valid_name
+from ..importing import Entry, Folder, Imported, finish, snake, valid_name
 from ..layers.base import ChannelsLast, Unmappable
 # sources (file.py:Name, package.module:Name) are loaded in .sources, and traced here (to_spec)
 from .sources import import_module, load_source  # noqa: F401  (where the commands found them)
@@ -149,7 +149,31 @@ class _Recorder(torch.fx.Interpreter):
 def to_spec(module, input_shape: tuple, model_name: str, source: str, allow_unknown: bool = False) -> Imported:
     module.eval()  # the network as it infers: dropout and stochastic depth trace as what they are then
     graph_module, values = trace(module, input_shape)
-    return _Converter(graph_module, values, allow_unknown, module).spec(input_shape, model_name, source)
+    converter = _Converter(graph_module, values, allow_unknown, module)
+    imported = converter.spec(input_shape, model_name, source)
+    return finish(imported, converter.entries, source, _parameters_used(graph_module))
+
+
+def _parameters_used(graph_module) -> int:
+    """The ``numel`` of the distinct parameters the traced forward reads: of the modules it calls
+    and the parameters it reads directly (tied weights once; buffers are not parameters)."""
+    seen: dict[int, int] = {}
+    for node in graph_module.graph.nodes:
+        if node.op == "call_module":
+            for p in graph_module.get_submodule(node.target).parameters():
+                seen[id(p)] = p.numel()
+        elif node.op == "get_attr":
+            value = _attr(graph_module, node.target)
+            if isinstance(value, torch.nn.Parameter):
+                seen[id(value)] = value.numel()
+    return sum(seen.values())
+
+
+def _attr(root, target: str):
+    value = root
+    for part in target.split("."):
+        value = getattr(value, part, None)
+    return value
 
 
 class _Converter:
@@ -318,10 +342,11 @@ class _Converter:
             has_weights = any(True for _ in submodule.parameters())
             self.add(node, Entry(kind, args, tuple(reads), node.name, False, shares=first if has_weights else None), y)
             return
+        params = sum(p.numel() for p in submodule.parameters())
         kind, args = self.claim(cls, lambda kind: kind.from_torch(submodule, x, y), "torch_modules", node, value,
-                                reads, params=sum(p.numel() for p in submodule.parameters()))
+                                reads, params=params)
         self.module_names[target] = name
-        self.add(node, Entry(kind, args, tuple(reads), name, True), y)
+        self.add(node, Entry(kind, args, tuple(reads), name, True, params=params), y)
 
     def function_call(self, node, value, reads, name) -> None:
         call = Call(name, self._plain(node.args), self._plain(node.kwargs),
@@ -403,6 +428,7 @@ class _Converter:
         while entry.name in taken or entry.name in ("input", "prev"):
             n += 1
             entry.name = f"{base}_{n}"
+        entry.shape = tuple(shape)
         self.entries.append(entry)
         self.bind(node, entry.name, shape)
         if any(self.layout.get(n) == "channels_last" for n in node.all_input_nodes):

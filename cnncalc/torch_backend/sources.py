@@ -369,8 +369,7 @@ def import_live(module, input_dims: tuple, name: str, source: str, allow_unknown
     """A live ``nn.Module`` traced at ``input_dims`` (C, H, W — or torchinfo's N, C, H, W, told
     apart by the channels its first convolution takes) as a spec and a Graph."""
     from ..importing import snake
-    from ..spec import from_data
-    from .importer import to_spec
+    from .importer import to_spec  # (the spec, read back and held to the trace: Imported.graph)
 
     first = first_layer(module)
     dims, batch = tuple(input_dims), None
@@ -386,7 +385,6 @@ def import_live(module, input_dims: tuple, name: str, source: str, allow_unknown
                                    f"1x{first.example(input_dims)})"
                                ) from None
         raise
-    imported.graph = from_data(imported.spec, source)
     imported.batch = batch
     return imported
 
