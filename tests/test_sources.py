@@ -248,7 +248,7 @@ def test_torchinfo_input_with_the_batch_is_accepted(project):
 
 
 # -- issue 21 items 5 and 6: every command says the source forms and takes them ---------------------------
-@pytest.mark.parametrize("command", ["shapes", "verify", "fit", "bench", "compare", "diff", "solve", "import"])
+@pytest.mark.parametrize("command", ["shapes", "verify", "fit", "bench", "compare", "diff", "solve", "import", "draw"])
 def test_every_command_help_names_the_source_forms(command):
     """``--help`` of each command that takes a model names ``file.py:Name`` and ``.onnx``, and
     says that a Python source is run."""
