@@ -83,7 +83,7 @@ class Comparison:
 def resolve_args(args) -> list[str]:
     """Zoo names and paths stay as they are; a family name becomes its members, in natural order.
     Repeats are dropped (the first occurrence keeps its place)."""
-    from .zoo import resolve, zoo_names
+    from .zoo import resolve, source_kind, zoo_names
 
     out: list[str] = []
     names = None
@@ -91,7 +91,9 @@ def resolve_args(args) -> list[str]:
     for arg in args:
         arg = str(arg)
         path = Path(arg)
-        if path.suffix in (".yaml", ".yml") or "/" in arg or os.path.lexists(arg):
+        if source_kind(arg):  # file.py:Name, package.module:Name, model.onnx: imported as they are
+            refs = [arg]
+        elif path.suffix in (".yaml", ".yml") or "/" in arg or os.path.lexists(arg):
             refs = [str(resolve(arg))]
         else:
             if names is None:

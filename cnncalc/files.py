@@ -109,7 +109,8 @@ def _size(n: int) -> str:
 
 
 class OutputFile:
-    """A file to write at the end of a command, checked (and its temporary file made) up front.
+    """A file to write at the end of a command, checked up front; its temporary file is made only
+    when the result is ready to be written (a killed command leaves nothing behind).
 
     Use as a context manager: leaving the block by an exception removes the temporary file, and
     :meth:`commit` renames it into place."""
@@ -145,12 +146,24 @@ class OutputFile:
                     self._fail(f"is an input of this command ({source}); it would be overwritten",
                                fix="write the output to another file")
         self.mode = stat.S_IMODE(info.st_mode) if info is not None else _default_mode()
+        self._tmp = None
+        os.unlink(self._make_tmp())  # the folder takes a new file (a probe: the real one comes with the result)
+
+    def _make_tmp(self) -> Path:
+        target = self.path
         try:
-            fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=target.suffix or ".tmp", dir=folder)
+            fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=target.suffix or ".tmp", dir=target.parent)
         except OSError as exc:
-            self._fail(f"cannot create a file in {str(folder)!r}: {exc.strerror}")
+            self._fail(f"cannot create a file in {str(target.parent)!r}: {exc.strerror}")
         os.close(fd)
-        self.tmp = Path(tmp)
+        return Path(tmp)
+
+    @property
+    def tmp(self) -> Path:
+        """The temporary file beside the target, made on first use."""
+        if self._tmp is None:
+            self._tmp = self._make_tmp()
+        return self._tmp
 
     def _fail(self, message: str, fix: str | None = None):
         raise CnncalcError(f"{self.option} {self.shown!r}: {message}", fix=fix)
@@ -174,8 +187,10 @@ class OutputFile:
             self._fail(f"cannot write: {exc.strerror}")
 
     def discard(self) -> None:
+        if self._tmp is None:
+            return
         try:
-            self.tmp.unlink()
+            self._tmp.unlink()
         except FileNotFoundError:
             pass
 

@@ -88,8 +88,12 @@ class Warning_(NamedTuple):
         return f"warning: {head}: {self.message}"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, repr=False)
 class Report:
+    """What ``cnncalc shapes`` shows (docs/python.md): ``rows`` (one :class:`LayerRow` per layer)
+    and the totals as properties. ``print(report)`` shows the table, Jupyter an HTML table, and
+    :meth:`to_dict` gives the JSON report."""
+
     model: str
     file: str | None
     input: tuple  # with batch
@@ -159,6 +163,20 @@ class Report:
         """Weighted layers (conv, linear) along the longest path, as papers count them:
         ResNet-50 has 50, GoogLeNet 22 (set by the engine from the graph)."""
         return self.weighted_depth
+
+    def __str__(self) -> str:
+        from .views.report import to_text
+
+        return to_text(self, **getattr(self, "_view", {}))
+
+    def __repr__(self) -> str:
+        return f"<cnncalc Report {self.model}: {len(self.rows)} layers, input {list(self.input)}>"
+
+    def _repr_html_(self) -> str:
+        from .views.report import to_html
+
+        view = getattr(self, "_view", {})
+        return to_html(self, view.get("convention", "cnncalc"), view.get("depth"))
 
     def compute(self, convention: str = "cnncalc") -> int:
         """Total compute in a peer tool's own definition (see docs/verify.md)."""

@@ -58,15 +58,14 @@ def load_model(ref: str | Path, input: str | None = None, allow_unknown: bool = 
 
 
 def source_kind(ref: str) -> str | None:
-    """``torch`` for ``file.py:Name`` / ``package.module:Name``, ``onnx`` for ``*.onnx``, else
-    None (a spec or a zoo name). A check of the text only: nothing is imported."""
-    if ref.lower().endswith(".onnx"):
+    """``torch`` for ``file.py:Name`` / ``package.module:Name`` (and a bare ``file.py``, which then
+    says to name the model in it), ``onnx`` for ``*.onnx``, else None (a spec or a zoo name). A
+    check of the text only: nothing is imported."""
+    if str(ref).lower().endswith(".onnx"):
         return "onnx"
-    where, sep, name = ref.rpartition(":")
-    if sep and where and name.isidentifier() and (where.endswith(".py") or all(
-            part.isidentifier() for part in where.split("."))):
-        return "torch"
-    return None
+    from .torch_backend.sources import split_ref  # (text only: torch is not imported)
+
+    return "torch" if split_ref(ref) is not None else None
 
 
 def import_source(ref: str, input: str | None = None, allow_unknown: bool = False):
@@ -77,13 +76,16 @@ def import_source(ref: str, input: str | None = None, allow_unknown: bool = Fals
 
     kind = source_kind(ref)
     if kind == "torch":
+        from .torch_backend.sources import parse_ref
+
+        parse_ref(ref)  # a malformed reference, or a file without :Name, is said before anything else
         require_extra(f"importing {ref}", "torch", "torch")
         if input is None:
             raise CnncalcError(f"{ref} is a torch module, which has no input size of its own",
                                fix="give one with --input, e.g. --input 3x224x224")
-        from .torch_backend import importer
+        from .torch_backend import sources
 
-        return importer.import_module(ref, parse_input(input, None), allow_unknown)
+        return sources.import_module(ref, parse_input(input, None), allow_unknown)
     require_extra(f"importing {ref}", "onnx", "onnx")
     from . import onnx_import
 

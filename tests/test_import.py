@@ -104,7 +104,7 @@ def test_an_untraceable_model_is_one_line_that_suggests_onnx():
     (("import", "user_models.py:Nope", "--input", "3x8x8"), "has no 'Nope'"),
     (("import", "no_such_file.py:Net", "--input", "3x8x8"), "no such file"),
     (("import", "user_models.py:SENet"), "give one with --input"),
-    (("import", "user_models.py:SENet", "--input", "5x32x32"), "check --input"),
+    (("import", "user_models.py:SENet", "--input", "5x32x32"), "takes 3 channels"),
     (("shapes", "user_models.py:Functional", "--input", "1x32x32", "--format", "xml"), "'xml' is not one of"),
 ])
 def test_bad_sources_are_one_line(args, says):

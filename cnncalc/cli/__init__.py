@@ -12,7 +12,7 @@ import functools
 import importlib
 import sys
 from enum import Enum
-from typing import Annotated, Optional
+from typing import Annotated, List, Optional
 
 import typer
 
@@ -44,7 +44,14 @@ Format = choices("Format", "table", "json", "csv", "markdown")
 
 # The options every command that has them spells the same way (docs/shapes.md, "Options").
 InputOpt = Annotated[Optional[str], typer.Option(
-    "--input", "-i", help="C,H,W or CxHxW (or H, HxW: keep the spec's C)")]
+    "--input", "-i", help="C,H,W or CxHxW (or H, HxW: keep the spec's C; NxCxHxW: the batch first)")]
+# Every command that takes MODEL takes the same forms (docs/import.md): say them in each --help.
+SOURCES = ("zoo name (lenet5), spec path (net.yaml), file.py:Name or package.module:Name (Python code: it is "
+           "run, as python would run it) or model.onnx")
+ModelArg = Annotated[str, typer.Argument(help=SOURCES)]
+ArgOpt = Annotated[Optional[List[str]], typer.Option(
+    "--arg", help="KEY=VALUE for a Python source's constructor or function (a literal: 10, 'relu', (1, 2)); "
+    "repeat it for more")]
 DtypeOpt = Annotated[str, typer.Option("--dtype", help="for activation memory: fp32, fp16, bf16, fp64, int8")]
 FormatOpt = Annotated[Format, typer.Option("--format", "-f", help="table, json, csv or markdown")]
 # docs/shapes.md shows the machine-readable report as `cnncalc shapes MODEL --json`: every command

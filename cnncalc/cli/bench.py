@@ -31,7 +31,8 @@ def _batches_after_models(models: list[str], batch: list[int] | None) -> tuple[l
 @app.command()
 @handles_errors
 def bench(
-    models: Annotated[List[str], typer.Argument(help="zoo names or spec paths")],
+    models: Annotated[List[str], typer.Argument(help="zoo names, spec paths, file.py:Name, package.module:Name "
+                                                  "(run as python would) or model.onnx")],
     device: Annotated[Device, typer.Option("--device", help="cuda, cpu or auto")] = Device.auto,
     batch: Annotated[Optional[List[int]], typer.Option(
         "--batch", "-b", help="batch sizes for a sweep: --batch 1 8 (or --batch 1 --batch 8); default 1")] = None,

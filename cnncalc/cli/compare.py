@@ -19,7 +19,8 @@ PlotKind = choices("PlotKind", "accuracy", "params")
 @app.command()
 @handles_errors
 def compare(
-    models: Annotated[List[str], typer.Argument(help="zoo names (resnet50), families (resnet, vgg) or spec paths")],
+    models: Annotated[List[str], typer.Argument(help="zoo names (resnet50), families (resnet, vgg), spec paths, "
+                                                  "file.py:Name, package.module:Name (run as python would) or model.onnx")],
     relative_to: Annotated[Optional[str], typer.Option(
         "--relative-to", "-r", help="show ratios to this model (one of the compared, or any zoo name/path)")] = None,
     sort: Annotated[Optional[str], typer.Option(

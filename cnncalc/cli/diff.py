@@ -13,7 +13,8 @@ from . import DtypeOpt, Format, InputOpt, JsonOpt, app, emit, handles_errors, js
 @app.command()
 @handles_errors
 def diff(
-    old: Annotated[str, typer.Argument(help="the spec before (zoo name, path, or a saved .json report)")],
+    old: Annotated[str, typer.Argument(help="the model before: zoo name, spec path, a saved .json report, "
+                                                 "file.py:Name, package.module:Name (run as python would) or model.onnx")],
     new: Annotated[str, typer.Argument(help="the spec after")],
     format: Annotated[Format, typer.Option("--format", "-f", help="table, json, csv (the changed layers) or "
                                            "markdown (a PR comment)")]

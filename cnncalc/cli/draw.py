@@ -9,14 +9,14 @@ import typer
 
 from ..errors import CnncalcError, require_extra
 from ..inputs import parse_batch
-from . import DtypeOpt, InputOpt, app, handles_errors, parse_input, print_coverage, print_warnings
+from . import DtypeOpt, InputOpt, ModelArg, app, handles_errors, parse_input, print_coverage, print_warnings
 from .shapes import Optimizer, TrainingOpt, _names_a_size, split_batch, training_options
 
 
 @app.command()
 @handles_errors
 def draw(
-    model: Annotated[str, typer.Argument(help="zoo name, spec path, path/file.py:Name or model.onnx")],
+    model: ModelArg,
     output: Annotated[Optional[str], typer.Option(
         "--output", "-o", help="net.svg, net.html (pan, zoom, collapse, a side panel) or net.png "
         "(default: the SVG on stdout)")] = None,

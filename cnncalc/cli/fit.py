@@ -7,8 +7,8 @@ from typing import Annotated
 
 import typer
 
-from . import DtypeOpt, InputOpt, JsonOpt, app, choices, handles_errors, json_wanted, parse_input
-from .shapes import AmpOpt, MasterOpt, Optimizer, OptimizerOpt, training_options
+from . import ArgOpt, DtypeOpt, InputOpt, ModelArg, JsonOpt, app, choices, handles_errors, json_wanted, parse_input
+from .shapes import AmpOpt, MasterOpt, Optimizer, OptimizerOpt, split_batch, training_options
 
 FitFormat = choices("FitFormat", "table", "json")
 
@@ -16,7 +16,7 @@ FitFormat = choices("FitFormat", "table", "json")
 @app.command()
 @handles_errors
 def fit(
-    model: Annotated[str, typer.Argument(help="zoo name (resnet50) or path to a spec")],
+    model: ModelArg,
     memory: Annotated[str, typer.Option("--memory", "-m", help="the budget: 24GiB, 16GB, 512MiB")],
     input: InputOpt = None,
     optimizer: OptimizerOpt = Optimizer.sgd,
@@ -25,6 +25,7 @@ def fit(
     master_weights: MasterOpt = False,
     format: Annotated[FitFormat, typer.Option("--format", "-f", help="table or json")] = FitFormat.table,
     json_: JsonOpt = False,
+    arg: ArgOpt = None,
 ):
     """The largest batch whose training step (forward, backward, optimizer step) fits in
     --memory, solved from the step's per-sample and fixed terms (docs/fit.md).
@@ -38,7 +39,10 @@ def fit(
 
     budget = parse_bytes(memory, "--memory")  # (checked before the spec is even read)
     options = training_options(True, optimizer, amp, master_weights)
-    graph = load_model(model, input)
+    from ..torch_backend.sources import with_args
+
+    graph = load_model(with_args(model, arg), input)
+    input, _ = split_batch(input, "1", graph.input)  # torchinfo's NxCxHxW: fit finds the batch itself
     answer = solve(graph, budget, options, input=parse_input(input, graph.input), dtype=dtype)
     if format is FitFormat.json:
         print(json.dumps(_to_dict(graph.name, answer)))

@@ -7,20 +7,22 @@ from typing import Annotated, Optional
 
 import typer
 
-from . import app, handles_errors
+from . import ArgOpt, app, handles_errors
 
 
 @app.command("import")
 @handles_errors
 def import_(
-    source: Annotated[str, typer.Argument(help="path/file.py:Name, package.module:Name (an nn.Module class, or a "
-                                                "function returning one) or model.onnx")],
+    source: Annotated[str, typer.Argument(help="path/file.py:Name or package.module:Name (an nn.Module class or "
+                                                "instance, or a function returning one; its code is run, as python "
+                                                "would run it) or model.onnx")],
     input: Annotated[Optional[str], typer.Option("--input", "-i", help="C,H,W or CxHxW to trace at (an ONNX file "
                                                  "carries its own)")] = None,
     output: Annotated[Optional[str], typer.Option("--output", "-o", help="write the spec to this file "
                                                   "(default: stdout)")] = None,
     allow_unknown: Annotated[bool, typer.Option("--allow-unknown", help="keep operators cnncalc cannot count as "
                                                 "opaque nodes (cost unknown) instead of refusing")] = False,
+    arg: ArgOpt = None,
 ):
     """Write the spec of a model that is not one: traced with torch.fx (a module) or read with onnx,
     every operator mapped to a layer kind, layers named after the module's names, repeated
@@ -29,9 +31,11 @@ def import_(
     Example: cnncalc import models.py:Net --input 3x224x224 -o net.yaml
     """
     from ..files import OutputFile
+    from ..torch_backend.sources import split_ref, with_args
     from ..zoo import import_source
 
-    target = OutputFile(output, option="--output", inputs=(source.rpartition(":")[0] or source,),
+    source = with_args(source, arg)
+    target = OutputFile(output, option="--output", inputs=((split_ref(source) or (source,))[0],),
                         suffixes=(".yaml", ".yml")) if output else None
     try:
         imported = import_source(source, input, allow_unknown)  # written, read back and held to the trace

@@ -10,8 +10,8 @@ import typer
 from ..errors import CnncalcError, require_extra
 from ..inputs import parse_batch
 from ..report import CONVENTIONS
-from . import (DtypeOpt, choices, Format, FormatOpt, InputOpt, JsonOpt, app, emit, handles_errors, json_wanted,
-               parse_input, print_coverage, print_warnings, say)
+from . import (ArgOpt, DtypeOpt, ModelArg, choices, Format, FormatOpt, InputOpt, JsonOpt, app, emit, handles_errors,
+               json_wanted, parse_input, print_coverage, print_warnings, say)
 
 Convention = Enum("Convention", {name: name for name in CONVENTIONS}, type=str)  # the report's own list
 Optimizer = choices("Optimizer", "sgd", "momentum", "adam", "adamw")  # cnncalc.training.OPTIMIZERS
@@ -65,7 +65,7 @@ def split_batch(input, batch: str, default) -> tuple:
 @app.command()
 @handles_errors
 def shapes(
-    model: Annotated[str, typer.Argument(help="zoo name (lenet5) or path to a spec")],
+    model: ModelArg,
     input: InputOpt = None,
     batch: Annotated[Optional[str], typer.Option("--batch", "-b", help="batch size (shapes include it); a name "
                                                  "makes it a symbol; default 1, or the batch an ONNX file "
@@ -85,21 +85,22 @@ def shapes(
     optimizer: OptimizerOpt = Optimizer.sgd,
     amp: AmpOpt = False,
     master_weights: MasterOpt = False,
+    arg: ArgOpt = None,
 ):
     """Output shape, params, MACs and receptive field of every layer, and the totals.
 
-    Example: cnncalc shapes resnet50 --depth 1
+    Example: cnncalc shapes resnet50 --depth 1 · cnncalc shapes mynet.py:Net --input 3x32x32
     """
     format = json_wanted(format, json_)
     from .. import analyze, load_model
 
+    from ..torch_backend.sources import with_args
+
     step = training_options(training, optimizer, amp, master_weights)
-    graph = load_model(model, input)
+    graph = load_model(with_args(model, arg), input)
     given = batch is not None
-    batch = batch if given else "1"
-    if step is not None:
-        input, batch = split_batch(input, batch, graph.input)
-        given = given or batch != "1"
+    input, batch = split_batch(input, batch if given else "1", graph.input)  # torchinfo's NxCxHxW
+    given = given or batch != "1"
     if not given:
         batch = source_batch(graph, model)
     dtype = dtype or graph.dtype or "fp32"
@@ -113,18 +114,10 @@ def shapes(
     print_warnings(report.warnings)
     print_coverage(report)
     from ..views import text
+    from ..views.report import renderables
 
     def table(width):
-        from rich.text import Text
-
-        from ..views.table import shapes_table, summary_line
-
-        if step is not None:
-            from ..views import training as steps
-
-            return [steps.training_table(report, conv, width=width, depth=depth),
-                    Text(summary_line(report, conv)), Text("\n".join(steps.summary_lines(report, conv)))]
-        return [shapes_table(report, explain, conv, width=width, depth=depth), Text(summary_line(report, conv))]
+        return renderables(report, conv, width, depth, explain)
 
     if step is not None:
         from ..views import training as steps
@@ -145,14 +138,9 @@ def _symbolic(graph, input, batch, dtype, format, convention, depth, step=None) 
                           symbolic.parse_batch(batch), dtype, training=step)
 
     def table(width):
-        from rich.text import Text
+        from ..views.report import renderables
 
-        lines = view.summary_lines(sr, conv)
-        if step is not None:
-            from ..views import training as steps
-
-            lines = lines + steps.summary_lines(sr, conv)
-        return [view.symbolic_table(sr, conv, width=width, depth=depth), Text("\n".join(lines))]
+        return renderables(sr, conv, width, depth)
 
     emit(format, table, json=lambda: view.to_json(sr, convention.value if convention is not None else None),
          csv=lambda: view.to_csv(sr, conv), markdown=lambda: view.to_markdown(sr, conv))

@@ -9,7 +9,7 @@ import typer
 from rich.text import Text
 
 from ..errors import CheckFailed, CnncalcError, require_extra
-from . import (InputOpt, JsonOpt, app, choices, emit, handles_errors, json_wanted, parse_input, print_coverage,
+from . import (ArgOpt, InputOpt, ModelArg, JsonOpt, app, choices, emit, handles_errors, json_wanted, parse_input, print_coverage,
                print_warnings)
 
 
@@ -19,7 +19,7 @@ Format = choices("VerifyFormat", "table", "json")
 @app.command()
 @handles_errors
 def verify(
-    model: Annotated[str, typer.Argument(help="zoo name (lenet5) or path to a spec")],
+    model: ModelArg,
     input: InputOpt = None,
     batch: Annotated[int, typer.Option("--batch", "-b", help="batch size of the forward pass")] = 1,
     format: Annotated[Format, typer.Option("--format", "-f", help="table or json")] = Format.table,
@@ -28,8 +28,10 @@ def verify(
     max_memory: Annotated[str, typer.Option("--max-memory", help="refuse a network whose forward pass would need "
                                             "more (estimated before torch runs)")] = "8GiB",
     against: Annotated[Optional[str], typer.Option("--against", help="compare with the real module instead of "
-                                                   "cnncalc's own build: path/file.py:Name or package.module:Name")]
+                                                   "cnncalc's own build: path/file.py:Name or package.module:Name "
+                                                   "(its code is run, as python would run it)")]
     = None,
+    arg: ArgOpt = None,
 ):
     """Build MODEL in PyTorch, run it once, and check every shape and total against torch, torchinfo
     and fvcore (exact equality). Exit 1 if any check fails.
@@ -42,21 +44,29 @@ def verify(
     from ..limits import parse_bytes, require_run_memory
 
     limit = parse_bytes(max_memory, "--max-memory")
-    graph = load_model(model, input)
-    report = analyze(graph, input=parse_input(input, graph.input), batch=batch, dtype="float32")
+    from ..torch_backend.sources import with_args
+    from ..zoo import source_kind
+    from .shapes import split_batch
+
+    if arg and against is not None and source_kind(model) != "torch":  # --arg builds the module checked against
+        against, arg = with_args(against, arg), None
+    graph = load_model(with_args(model, arg), input)
+    input, batch = split_batch(input, str(batch), graph.input)  # torchinfo's NxCxHxW
+    report = analyze(graph, input=parse_input(input, graph.input), batch=int(batch), dtype="float32")
     print_warnings(report.warnings)
     print_coverage(report)
     require_run_memory(report, limit, "verify")
     require_extra("verify", "torch", "torch", "torchinfo", "fvcore")
     if against is not None:
-        from ..torch_backend.importer import load_source
+        from ..torch_backend.sources import folders_for, load_source, parse_ref, user_code
         from ..torch_backend.verify import verify_against
-        from ..zoo import source_kind
 
         if source_kind(against) != "torch":
             raise CnncalcError(f"--against {against!r} is not a torch module",
                                fix="name it path/file.py:Name or package.module:Name (an ONNX file cannot run here)")
-        result = verify_against(graph, report, load_source(against), against, seed=seed)
+        ref = parse_ref(against)
+        with user_code(ref.where, folders_for(ref)):  # its forward runs too: no exit, no print to stdout
+            result = verify_against(graph, report, load_source(ref), against, seed=seed)
     else:
         from ..torch_backend.verify import verify as run_verify
 

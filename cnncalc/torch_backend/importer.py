@@ -15,13 +15,9 @@ module's qualified names (``layer1.0.conv1``) so a reader finds them in the code
 from __future__ import annotations
 
 import functools
-import importlib
-import importlib.util
 import operator
-import sys
 import warnings
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import torch
@@ -31,63 +27,11 @@ from .. import layers
 from ..errors import CnncalcError, shorten
 from ..importing import Entry, Folder, Imported, finish, snake, valid_name
 from ..layers.base import ChannelsLast, Unmappable
+# sources (file.py:Name, package.module:Name) are loaded in .sources, and traced here (to_spec)
+from .sources import import_module, load_source  # noqa: F401  (where the commands found them)
 
 NO_OPS = {"contiguous", "clone", "detach", "to", "float", "type_as", "requires_grad_", "cpu", "cuda"}
 SHAPE_CALLS = {"size", "dim", "numel"}
-
-
-# -- sources ---------------------------------------------------------------------------------------
-def import_module(ref: str, input_shape: tuple, allow_unknown: bool = False) -> "Imported":
-    """``cnncalc import file.py:Name``: the module, traced at ``input_shape``, as a spec and a Graph."""
-    module = load_source(ref, meta=True)
-    name = ref.rpartition(":")[2]
-    return to_spec(module, input_shape, snake(name), ref, allow_unknown)
-
-
-def load_source(ref: str, meta: bool = False):
-    """The module ``ref`` names: a ``torch.nn.Module`` class, or a function returning a module,
-    called without arguments. ``meta``: build it on the meta device where it can be (shapes only:
-    an import needs no weights), else as usual."""
-    where, _, name = ref.rpartition(":")
-    try:
-        if where.endswith(".py"):
-            path = Path(where)
-            if not path.is_file():
-                raise CnncalcError("no such file", file=where)
-            module_name = f"_cnncalc_source_{abs(hash(str(path.resolve())))}"
-            spec = importlib.util.spec_from_file_location(module_name, path)
-            source = importlib.util.module_from_spec(spec)
-            sys.modules[module_name] = source
-            spec.loader.exec_module(source)
-        else:
-            source = importlib.import_module(where)
-    except CnncalcError:
-        raise
-    except Exception as exc:  # the user's code: any error it raises is theirs, said in one line
-        raise CnncalcError(f"importing {where} failed: {type(exc).__name__}: {shorten(exc, 160)}",
-                           fix="run `python -c 'import …'` to see the whole traceback") from None
-    target = getattr(source, name, None)
-    if target is None:
-        found = sorted(n for n, v in vars(source).items() if isinstance(v, type) and issubclass(v, torch.nn.Module)
-                       and v.__module__ == source.__name__)
-        raise CnncalcError(f"{where} has no '{name}'", fix=f"modules there: {', '.join(found)}" if found else
-                           "name an nn.Module class or a function returning one")
-    if meta:
-        try:
-            with torch.device("meta"):
-                module = target()
-            if isinstance(module, torch.nn.Module):
-                return module.eval()
-        except Exception:  # e.g. widths computed with tensors: build it as usual
-            pass
-    try:
-        module = target()
-    except Exception as exc:
-        raise CnncalcError(f"{ref}() failed: {type(exc).__name__}: {shorten(exc, 160)}",
-                           fix="cnncalc calls it without arguments: name a function that builds the model") from None
-    if not isinstance(module, torch.nn.Module):
-        raise CnncalcError(f"{ref}() returned a {type(module).__name__}, not a torch.nn.Module")
-    return module.eval()
 
 
 # -- what the kinds see ------------------------------------------------------------------------------
@@ -189,8 +133,9 @@ class _Recorder(torch.fx.Interpreter):
             self.module = _on_meta(self.module)  # (the user's module stays as it was)
             self.run(x)
         except Exception as exc:
+            said = str(exc).split("\n\nWhile executing")[0]  # (torch.fx appends its node dump)
             raise CnncalcError(f"running {type(original).__name__} on an input of shape {list(x.shape)} failed: "
-                               f"{type(exc).__name__}: {shorten(' '.join(str(exc).split()), 160)}",
+                               f"{type(exc).__name__}: {shorten(' '.join(said.split()), 160)}",
                                fix="check --input (channels and size the model expects)") from None
         return self.values
 

@@ -1,0 +1,76 @@
+"""A Report as ``cnncalc shapes`` shows it: in a terminal (rich), as text (``print(report)`` in
+Python) and as an HTML table (``report._repr_html_()`` in Jupyter). One list of renderables serves
+all three, so the table in a notebook is the table of the command line."""
+
+from __future__ import annotations
+
+import html
+import io
+
+from ..report import Report
+
+
+def renderables(report: Report, convention: str = "cnncalc", width: int | None = None, depth: int | None = None,
+                explain: bool = False) -> list:
+    """The table and the lines under it: per layer, with the training step where one was asked
+    for, with formulas where sizes are names."""
+    from rich.text import Text
+
+    if report.symbols:
+        from . import symbolic as view
+
+        lines = view.summary_lines(report, convention)
+        if report.training is not None:
+            from . import training as steps
+
+            lines = lines + steps.summary_lines(report, convention)
+        return [view.symbolic_table(report, convention, width=width, depth=depth), Text("\n".join(lines))]
+    from .table import shapes_table, summary_line
+
+    if report.training is not None:
+        from . import training as steps
+
+        return [steps.training_table(report, convention, width=width, depth=depth),
+                Text(summary_line(report, convention)), Text("\n".join(steps.summary_lines(report, convention)))]
+    return [shapes_table(report, explain, convention, width=width, depth=depth), Text(summary_line(report, convention))]
+
+
+def to_text(report: Report, convention: str = "cnncalc", width: int = 100, depth: int | None = None) -> str:
+    """The table as plain text at ``width`` columns (no colour, no terminal needed)."""
+    from rich.console import Console
+    from rich.text import Text
+
+    buf = io.StringIO()
+    out = Console(file=buf, width=width, color_system=None, force_terminal=False, highlight=False)
+    for renderable in renderables(report, convention, width, depth):
+        out.print(renderable, crop=False, highlight=False, soft_wrap=isinstance(renderable, Text))
+    return buf.getvalue()
+
+
+def to_html(report: Report, convention: str = "cnncalc", depth: int | None = None) -> str:
+    """An HTML table with the columns of ``cnncalc shapes`` (layer, kind, output, params, compute,
+    RF) and the summary under it: what Jupyter shows for a Report."""
+    from ..groups import guides
+    from .table import compute_title, display_rows, row_kind, row_name, summary_line
+    from .text import rf_text, shape_text
+
+    e = html.escape
+    if report.symbols:  # formulas: the text table, as it is
+        return f'<pre class="cnncalc-report">{e(to_text(report, convention, depth=depth))}</pre>'
+    rows = display_rows(report, depth)
+    heading = compute_title(convention)
+    head = "".join(f"<th>{e(h)}</th>" for h in ("layer", "kind", "output", "params", heading, "RF"))
+    body = []
+    for guide, r in zip(guides([r.path for r in rows]), rows):
+        last = r.last if hasattr(r, "last") else r
+        cells = [e(guide) + e(row_name(r)), e(row_kind(r)), e(shape_text(r.output)), f"{r.params:,}",
+                 f"{r.compute(convention):,}", e(rf_text(last.receptive_field))]
+        body.append("<tr>" + "".join(f'<td style="text-align:{a}">{c}</td>' for c, a in
+                                     zip(cells, ("left", "left", "left", "right", "right", "right"))) + "</tr>")
+    total = ["total", "", e(shape_text(report.output)), f"{report.params:,}", f"{report.compute(convention):,}", ""]
+    foot = "<tr>" + "".join(f'<th style="text-align:{a}">{c}</th>' for c, a in
+                            zip(total, ("left", "left", "left", "right", "right", "right"))) + "</tr>"
+    summary = "<br>".join(e(line) for line in summary_line(report, convention).splitlines())
+    return (f'<div class="cnncalc-report"><p><b>{e(report.model)}</b> — input {e(shape_text(report.input))}</p>'
+            f'<table><thead><tr>{head}</tr></thead><tbody>{"".join(body)}</tbody><tfoot>{foot}</tfoot></table>'
+            f"<p>{summary}</p></div>")
