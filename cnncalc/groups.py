@@ -18,7 +18,10 @@ import re
 from dataclasses import dataclass
 
 _STEP = re.compile(r"\.?[A-Za-z_][A-Za-z0-9_]*(?:\[\d+\])?|\[\d+\]")
-SEQUENTIAL = ("repeat",)  # names whose indexed items run one after another, not side by side
+# The one name whose indexed items run side by side: ``branches[1]`` then ``[0]`` is item 0 of branch
+# 1. Any other name followed by a bare index runs in sequence: ``repeat[2][0]`` (repetition 2) and
+# ``conv[3][1]`` (the activation a Keras-style ``activation:`` adds after layer 3) are no fork.
+PARALLEL = ("branches",)
 
 
 def segments(path: str) -> list[str]:
@@ -139,12 +142,13 @@ def _name(step: str) -> str:
 
 def _branch(step: str, following: str | None) -> str:
     """The branch a child step belongs to: ``branches[1]`` (then ``[0]``) is branch 1 of a
-    parallel; ``main[3]`` and ``shortcut[0]`` are branches main and shortcut; ``repeat[i]`` and
-    ``layers[i]`` are all one sequence."""
+    parallel; ``main[3]`` and ``shortcut[0]`` are branches main and shortcut; ``repeat[i]``,
+    ``layers[i]`` and a Keras-style pair (``layers[0][0]`` and its activation ``layers[0][1]``)
+    are all one sequence."""
     if step.startswith("["):
         return ""  # the items of one branch or repetition, in order
     name = _name(step)
-    if following is not None and following.startswith("[") and name not in SEQUENTIAL:
+    if following is not None and following.startswith("[") and name in PARALLEL:
         return step.lstrip(".")
     return name
 
