@@ -76,9 +76,8 @@ def emit(format, table, **texts) -> None:
     """Print one rendering: a text format's string as it is (``texts[format]()``: json, csv,
     markdown), or else the renderables ``table(width)`` returns, through rich at the terminal's
     width (uncropped: a table too wide for it is printed whole, and the terminal folds it). Lines
-    of text under a table (notes, totals, formulas) are printed whole, never broken by rich."""
-    from rich.text import Text
-
+    of text around a table (headlines, notes, totals) break between words at the terminal's
+    width, never inside one."""
     name = getattr(format, "value", format)
     if name in texts:
         text = texts[name]()
@@ -86,7 +85,7 @@ def emit(format, table, **texts) -> None:
         return
     out = console()
     for renderable in table(out.width):
-        out.print(renderable, crop=False, highlight=False, soft_wrap=isinstance(renderable, Text))
+        out.print(renderable, crop=False, highlight=False)
 
 
 def say(kind: str, message: str) -> None:
