@@ -142,3 +142,80 @@ def test_diff_resnet18_resnet34_is_blocks_added_per_stage(columns):
         "resnet152 → resnet50: layers[5] −4 bottleneck, layers[6] −30 bottleneck removed (340 layers); "
         "nothing else changed"), back.stdout
     assert widest(back.stdout) <= columns
+
+
+# -- 4. the layer calculator on every window of the zoo ------------------------------------------
+def _zoo_windows():
+    """Every distinct conv and pool of the zoo at its own input size: (kind, size, kernel, stride,
+    padding, dilation, ceil_mode)."""
+    from cnncalc import analyze, load_model
+    from cnncalc.zoo import zoo_names
+
+    found = {}
+    for name in zoo_names():
+        for row in analyze(load_model(name)).rows:
+            a = row.args or {}
+            if row.kind in ("conv", "maxpool", "avgpool"):
+                values = [a["kernel"], a["stride"], a["padding"], a.get("dilation", 1)]
+                if any(isinstance(v, (tuple, list)) and len(set(v)) > 1 for v in values) or row.input[2] != row.input[3]:
+                    continue  # (the calculator takes one size for both axes)
+                values = [v[0] if isinstance(v, (tuple, list)) else v for v in values]
+                case = (row.kind, row.input[2], *values, bool(a.get("ceil_mode")))
+                found.setdefault(case, f"{name}: {row.name}")
+    return found
+
+
+def _torch_reads(kind, n, k, s, p, d, ceil) -> tuple[set, int]:
+    """Which of the ``n`` input rows torch's own layer reads (a row whose gradient is zero for
+    every output never reached any window), and the last row of the padded input any window
+    reaches (its index counting the leading padding)."""
+    torch = pytest.importorskip("torch")
+    F = torch.nn.functional
+    x = torch.ones(1, 1, n + 2 * p, requires_grad=True)  # the padding as rows of the input
+    if kind == "conv":
+        y = F.conv1d(x, torch.ones(1, 1, k), stride=s, dilation=d)
+    elif kind == "avgpool":
+        y = F.avg_pool1d(x, k, s, 0, ceil_mode=ceil)
+    else:  # a max reads its whole window: the window's first and last taps bound it (no dilation in the zoo)
+        assert d == 1
+        y = F.avg_pool1d(x, k, s, 0, ceil_mode=ceil)
+    y.sum().backward()
+    read = {i - p for i in range(n + 2 * p) if x.grad[0, 0, i] != 0}
+    return read & set(range(n)), max(read) + p
+
+
+def test_layer_reads_every_row_of_every_zoo_window_or_says_which_it_loses():
+    """The calculator's verdict on each conv and pool of the zoo is torch's: a row lost at the far
+    edge is a row no window of torch's layer reads; a padding row left unread is no loss."""
+    from cnncalc.calculator import window
+
+    windows = _zoo_windows()
+    assert len(windows) > 100
+    for (kind, n, k, s, p, d, ceil), where in windows.items():
+        a = window(kind, n, k, s, p, d if kind != "avgpool" else None, ceil if kind != "conv" else None)
+        if ceil and p:
+            continue  # (torch's ceil mode counts windows differently once the padding is input rows)
+        read, last = _torch_reads(kind, n, k, s, p, d, ceil)
+        unread = sorted(set(range(n)) - read)
+        keff = d * (k - 1) + 1
+        if keff >= s:
+            assert list(a.lost) == unread, (where, a)
+        else:  # a stride over the kernel skips rows by design, and loses none
+            assert a.lost == () and a.skipped == s - keff and unread, (where, a)
+        if not ceil:
+            assert a.unused_padding == min(p, n + 2 * p - 1 - last), (where, a)
+        assert a.reads_all == (not a.lost)
+
+
+@pytest.mark.parametrize("args, code, says", [
+    (("conv", "-i", "56", "-k", "3", "-s", "2", "-p", "1"), 0, "every input row is read; the last 1 padding row is not"),
+    (("conv", "-i", "224", "-k", "7", "-s", "2", "-p", "3"), 0, "output: 112×112"),
+    (("conv", "-i", "56", "-k", "1", "-s", "2"), 0, "by design"),
+    (("maxpool", "-i", "11", "-k", "2"), 1, "input row/column 10 (the last) is never read"),  # mnist_convnet's maxpool2
+])
+def test_layer_tells_a_lost_row_from_an_unused_padding_row(args, code, says):
+    result = run("layer", *args)
+    assert result.returncode == code and says in result.stdout, result.stdout + result.stderr
+    suggested = [int(x.split(" → ")[0]) for line in result.stdout.splitlines() if "strides that" in line
+                 for x in line.split(": ", 1)[1].split(", ")]
+    assert all(s <= 4 or s == int(args[4]) for s in suggested)  # strides a designer would use
