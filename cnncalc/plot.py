@@ -123,6 +123,11 @@ def plot_comparison(comparison, path, kind: str = "accuracy") -> list[str]:
 
 
 def _draw(comparison, path: Path, suffix: str, kind: str) -> list[str]:
+    import os
+
+    # The chart is drawn on matplotlib's Agg canvas and written to a file, never shown: whatever
+    # MPLBACKEND says (matplotlib refuses a name it does not know as it is imported) is not ours.
+    os.environ["MPLBACKEND"] = "agg"
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from . import DtypeOpt, InputOpt, JsonOpt, app, choices, handles_errors, json_wanted, parse_input
+from . import DtypeOpt, InputOpt, JsonOpt, app, choices, handles_errors, json_wanted, parse_input, print_text
 from .shapes import AmpOpt, MasterOpt, Optimizer, OptimizerOpt, training_options
 
 FitFormat = choices("FitFormat", "table", "json")
@@ -43,7 +43,7 @@ def fit(
     if format is FitFormat.json:
         print(json.dumps(_to_dict(graph.name, answer)))
     else:
-        print("\n".join(_lines(graph.name, answer)))
+        print_text("\n".join(_lines(graph.name, answer)))
 
 
 def _to_dict(model: str, f) -> dict:

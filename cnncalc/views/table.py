@@ -5,8 +5,10 @@ adds the formula. Where the terminal is too narrow, columns give way in this ord
 
 * without ``--explain``: RF goes, then params and MACs are abbreviated (``118.01 M``; the summary
   line keeps the exact totals), then long layer names keep their end (``…denselayer.conv1``; the
-  JSON and the tree guides keep the whole path), then the kind column may wrap;
-* with ``--explain``: RF goes, then MACs, then params; the formula wraps.
+  JSON and the tree guides keep the whole path), then two-word headers stack, then names keep a
+  shorter end (12 characters), then the kind column goes;
+* with ``--explain``: RF goes, then MACs, then params, then as above; the formula wraps (down to
+  16 columns).
 
 Names, shapes and numbers never wrap. Branches of a residual or parallel block hang off tree guides.
 """
@@ -18,7 +20,7 @@ from rich.text import Text
 from .. import units
 from ..groups import Group, collapse, guides, label
 from ..report import CONVENTIONS, Report
-from .layout import Column, drop, fit, forms, recast
+from .layout import Column, drop, fit, forms, recast, stacked_headers
 from .text import rf_text, shape_text
 
 
@@ -45,6 +47,7 @@ def _rf(row):
 
 
 NAME_TAIL = 20  # the characters a shortened layer name keeps
+NAME_TAIL_NARROW = 12  # and on a terminal of 60 columns or so (``…proj_bn``)
 
 
 def _tail(name: str, keep: int) -> str:
@@ -57,6 +60,19 @@ def _tail(name: str, keep: int) -> str:
     if 0 <= dot < keep // 2:
         tail = tail[dot + 1:]
     return "…" + tail
+
+
+def tailed(columns, tree, rows, keep: int) -> list:
+    """The layer column with long names shortened to their last ``keep`` characters."""
+    return recast(columns, "layer", cells=tuple(Text(g + _tail(row_name(r), keep)) for g, r in zip(tree, rows)))
+
+
+def narrow_steps(tree, rows) -> list:
+    """The last ways a per-layer table gives way, in this order: long layer names keep their end
+    (``…denselayer.conv1``), headers of two words stack, names keep a shorter end, and last the
+    kind column goes (a kind is a name: it never wraps, and the layer's name mostly says it)."""
+    return [lambda c: tailed(c, tree, rows, NAME_TAIL), stacked_headers,
+            lambda c: tailed(c, tree, rows, NAME_TAIL_NARROW), lambda c: drop(c, "kind")]
 
 
 def _formula(row) -> str:
@@ -88,16 +104,15 @@ def shapes_table(report: Report, explain: bool = False, convention: str = "cnnca
     ]
     if explain:
         columns.append(Column("formula", tuple(Text(_formula(r)) for r in rows), wrap=24))
-        steps = [lambda c: drop(c, "RF"), lambda c: drop(c, heading), lambda c: drop(c, "params")]
+        steps = [lambda c: drop(c, "RF"), lambda c: drop(c, heading), lambda c: drop(c, "params"),
+                 *narrow_steps(tree, rows), lambda c: recast(c, "formula", wrap=16)]
     else:
         steps = [lambda c: drop(c, "RF"),
                  lambda c: recast(recast(c, "params", cells=tuple(map(_short, params)),
                                          footer=units.count(report.params)),
                                   heading, cells=tuple(map(_short, compute)),
                                   footer=units.count(report.compute(convention))),
-                 lambda c: recast(c, "layer", cells=tuple(Text(g + _tail(row_name(r), NAME_TAIL))
-                                                          for g, r in zip(tree, rows))),
-                 lambda c: recast(c, "kind", wrap=9)]
+                 *narrow_steps(tree, rows)]
     title = f"{report.model} — input {shape_text(report.input)}"
     return fit(forms(columns, *steps), width, title=title, show_footer=True)
 
