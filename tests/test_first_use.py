@@ -338,3 +338,60 @@ def test_a_stray_matplotlib_backend_is_not_ours(tmp_path):
     result = run("compare", "lenet5", "resnet18", "--plot", "c.png", env={"MPLBACKEND": "nonsense"}, cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     assert (tmp_path / "c.png").read_bytes().startswith(b"\x89PNG")
+
+
+# -- 9. the smaller ones ---------------------------------------------------------------------------
+def test_fit_says_it_is_an_estimate_and_what_it_assumed():
+    result = run("fit", "resnet50", "--memory", "24GiB", columns=200)
+    assert result.returncode == 0, result.stderr
+    text = " ".join(result.stdout.split())
+    assert "an estimate" in text and "without the allocator's overhead" in text
+    assert "assumed: plain SGD (no state: the cheapest case)" in text
+    assert "in the backward pass, at layer batchnorm49:" in text and "backward: batchnorm49:" not in text
+    helped = " ".join(run("fit", "-h", columns=200).stdout.split())
+    assert "int8" not in helped and "with --training" not in helped and "--training" not in helped
+
+
+def test_depth_rows_read_apart():
+    resnet = run("shapes", "resnet50", "--depth", "0", columns=120).stdout
+    assert [line.split()[1] for line in resnet.splitlines() if line.startswith("bottleneck_stage")] == \
+        ["#1", "#2", "#3", "#4"]
+    densenet = run("shapes", "densenet121", "--depth", "0", columns=120).stdout
+    assert [" ".join(line.split()[:3]) for line in densenet.splitlines() if "dense_layer" in line] == \
+        ["6 × dense_layer", "12 × dense_layer", "24 × dense_layer", "16 × dense_layer"]  # torchvision's blocks
+    assert not any(line.startswith("repeat ") for line in densenet.splitlines())
+
+
+def test_a_merge_says_what_it_joins_where_there_is_room():
+    wide = run("shapes", "googlenet", columns=200).stdout.splitlines()
+    assert wide[1].split()[-1] == "joins"
+    assert wide[next(i for i, line in enumerate(wide) if line.startswith("parallel1"))].rstrip().endswith(
+        "relu4 ‖ relu6 ‖ relu8 ‖ relu9")  # inception 3a: its four branches' last layers
+    narrow = run("shapes", "googlenet", columns=80).stdout
+    assert "joins" not in narrow and widest(narrow) <= 80
+
+
+def test_plot_gives_every_family_its_own_colour(tmp_path):
+    pytest.importorskip("matplotlib")
+    from cnncalc.plot import PALETTE
+    from cnncalc.zoo import families
+
+    result = run("compare", *families(), "--plot", "c.svg", "--plot-kind", "params", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    svg = (tmp_path / "c.svg").read_text().lower()
+    shown = {c for c in PALETTE if c in svg}
+    assert len(shown) == len(families()) >= 14
+
+
+@pytest.mark.slow  # (a verify run: torch, torchinfo and fvcore imported in a subprocess)
+def test_verify_counts_its_failures_once(tmp_path):
+    pytest.importorskip("torch")
+    from console import TESTS
+
+    spec = tmp_path / "wrong.yaml"
+    spec.write_text((TESTS.parent / "models" / "lenet5.yaml").read_text().replace("params: 61706", "params: 61700"))
+    result = run("verify", spec, columns=120)
+    assert result.returncode == 1
+    summary = result.stdout.strip().splitlines()[-1]
+    assert summary == "1 of 13 checks disagree", result.stdout
+    assert result.stderr.strip() == f"verify lenet5: {summary}"

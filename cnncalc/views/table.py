@@ -3,6 +3,8 @@
 Columns: layer, kind, output, params, MACs (or the ``--convention``'s figure), RF; ``--explain``
 adds the formula. Where the terminal is too narrow, columns give way in this order (docs/shapes.md):
 
+* a branching net's table ends with the tensors each merge joins (``batchnorm3 + maxpool1``); that
+  column goes first;
 * without ``--explain``: RF goes, then params and MACs are abbreviated (``118.01 M``; the summary
   line keeps the exact totals), then long layer names keep their end (``…denselayer.conv1``; the
   JSON and the tree guides keep the whole path), then two-word headers stack, then names keep a
@@ -75,6 +77,13 @@ def narrow_steps(tree, rows) -> list:
             lambda c: tailed(c, tree, rows, NAME_TAIL_NARROW), lambda c: drop(c, "kind")]
 
 
+def _joins(row) -> str:
+    """``relu4 + relu6`` for an add, ``relu4 ‖ relu6 ‖ …`` for a concat: the tensors a merge reads."""
+    if isinstance(row, Group) or len(getattr(row, "reads", ()) or ()) < 2:
+        return ""
+    return (" ‖ " if row.kind == "concat" else " + " if row.kind == "add" else ", ").join(row.reads)
+
+
 def _formula(row) -> str:
     return "" if isinstance(row, Group) else row.formula
 
@@ -102,12 +111,16 @@ def shapes_table(report: Report, explain: bool = False, convention: str = "cnnca
         Column(heading, tuple(map(_exact, compute)), footer=f"{report.compute(convention):,}", justify="right"),
         Column("RF", tuple(_rf(r) for r in rows), justify="right"),
     ]
+    joins = tuple(_joins(r) for r in rows)
+    if any(joins):  # what each merge joins, where there is room (it goes first)
+        columns.append(Column("joins", joins))
     if explain:
         columns.append(Column("formula", tuple(Text(_formula(r)) for r in rows), wrap=24))
-        steps = [lambda c: drop(c, "RF"), lambda c: drop(c, heading), lambda c: drop(c, "params"),
+        steps = [lambda c: drop(c, "joins"), lambda c: drop(c, "RF"), lambda c: drop(c, heading),
+                 lambda c: drop(c, "params"),
                  *narrow_steps(tree, rows), lambda c: recast(c, "formula", wrap=16)]
     else:
-        steps = [lambda c: drop(c, "RF"),
+        steps = [lambda c: drop(c, "joins"), lambda c: drop(c, "RF"),
                  lambda c: recast(recast(c, "params", cells=tuple(map(_short, params)),
                                          footer=units.count(report.params)),
                                   heading, cells=tuple(map(_short, compute)),
