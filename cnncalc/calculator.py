@@ -1,21 +1,25 @@
 """The single-layer calculator behind ``cnncalc layer``: does this window fit, and why not.
 
-"Fits" is the textbook's sense: ``(W − F + 2P)/S + 1`` is a whole number, so every input row is
-read by some window. PyTorch accepts a non-integer result by flooring; we say what that drops.
+"Fits exactly" is the textbook's sense: ``(W − F + 2P)/S + 1`` is a whole number. Where it is not,
+PyTorch floors (or with ``ceil_mode`` rounds up), and what matters is what the rounding leaves
+unread: a *real input row* at the far edge (a loss: the layer never sees it — exit 1), or only a
+*padding row* (harmless: ResNet's stem, ``(224 − 7 + 2·3)/2 + 1 = 112.5``, leaves one row of its
+zero padding unread, which ``shapes`` and ``solve`` rightly do not warn about). A stride larger
+than the kernel skips rows between windows by design (a strided 1×1 shortcut), as the engine's
+warning rule says (``layers/sliding.py``); the calculator names those rows and does not fail.
 
 The answer is never computed here: the layer is written as a one-layer spec and run through the
 loader and the engine, so the calculator accepts exactly what a spec accepts (and so what torch
-accepts), with the same output size. Which options a kind takes is read from its own argument
-list in the registry. Only the explanation's arithmetic — the fraction, the rows left unread, and
-the paddings and strides that would divide evenly (in closed form, never a loop over sizes) — is
-worked out here, and each suggestion is itself run through the engine before it is shown.
+accepts), with the same output size, and the rows left unread are the shared rule's
+(``outsize.axis``). Only the suggestions are worked out here — the smallest paddings, and the
+strides a designer would use (1 to 4, or the kernel, never above the kernel), that read every row —
+and each is itself run through the engine before it is shown.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from fractions import Fraction
-from math import gcd, isqrt
 
 from . import layers
 from .engine import analyze
@@ -42,16 +46,23 @@ class WindowAnswer:
     ceil_mode: bool
     exact: Fraction  # (W − F + 2P)/S + 1 before rounding
     out: int  # what the engine (and torch) gives
-    fits: bool
-    uncovered: int  # input rows at the far edge that no window reads
-    fitting_paddings: tuple  # (padding, out) pairs that make it fit, small paddings first
-    fitting_strides: tuple  # (stride, out) pairs that make it fit at this padding, small first
+    fits: bool  # exactly: no remainder
+    lost: tuple  # real input rows at the far edge that no window reads (where windows would cover them)
+    unused_padding: int  # padding rows at the far edge that no window reads (harmless)
+    skipped: int  # rows between two windows that a stride larger than the kernel steps over (by design)
+    fitting_paddings: tuple  # (padding, out) pairs that read every row, small paddings first
+    fitting_strides: tuple  # (stride, out) pairs a designer would use that read every row at this padding
     params: int
 
     @property
     def expression(self) -> str:
         f = self.kernel if self.dilation == 1 else self.dilation * (self.kernel - 1) + 1
         return f"({self.size} − {f} + 2·{self.padding})/{self.stride} + 1"
+
+    @property
+    def reads_all(self) -> bool:
+        """Every input row is read (or skipped by a stride over the kernel, by design)."""
+        return not self.lost
 
 
 def options_of(kind: str) -> tuple[str, ...]:
@@ -85,14 +96,29 @@ def window(kind: str, size: int, kernel: int, stride: int | None = None, padding
     keff = dilation * (kernel - 1) + 1
     span = size - keff + 2 * padding
     exact = Fraction(span, stride) + 1
+    lost = _lost(size, kernel, stride, padding, dilation, ceil)
     last_read = (out - 1) * stride - padding + keff - 1
-    uncovered = max(0, size - 1 - last_read)
-    fitting_paddings = _confirmed(kind, args, size, "padding", _fitting_paddings(size, keff, stride))
+    unused_padding = min(padding, size + padding - 1 - last_read)
+    fitting_paddings = _confirmed(kind, args, size, "padding",
+                                  [p for p in _lossless_paddings(size, keff, stride) if p != padding])
     fitting_strides = _confirmed(kind, args, size, "stride",
-                                 [s for s in _fitting_strides(span) if s != stride][:SHOWN_STRIDES])
+                                 [s for s in _designer_strides(kernel, keff)
+                                  if s != stride and not _lost(size, kernel, s, padding, dilation, ceil)])
     return WindowAnswer(kind, size, kernel, stride, padding, dilation, ceil, exact, out,
-                        span >= 0 and exact.denominator == 1, uncovered, fitting_paddings, fitting_strides,
+                        span >= 0 and exact.denominator == 1, lost, max(0, unused_padding),
+                        max(0, stride - keff) if out > 1 else 0, fitting_paddings, fitting_strides[:SHOWN_STRIDES],
                         params)
+
+
+def _lost(size, kernel, stride, padding, dilation, ceil) -> tuple:
+    """The real input rows at the far edge that no window reads, by the engine's own rule
+    (``outsize.axis``; a stride over the kernel skips rows by design and loses none)."""
+    from .outsize import axis
+
+    r = axis(size, kernel, stride, padding, dilation, ceil)
+    if r.effective_kernel < stride or r.uncovered <= 0:
+        return ()
+    return tuple(range(size - r.uncovered, size))
 
 
 def _first(value) -> int:
@@ -143,35 +169,18 @@ def _confirmed(kind, args, size, option, values) -> tuple:
     return tuple(out)
 
 
-def _fitting_paddings(size: int, keff: int, stride: int) -> list[int]:
-    """Paddings P < F + S with (W − F + 2P) ≥ 0 divisible by S, smallest first (at most three).
-
-    2P ≡ F − W (mod S) is a linear congruence: solvable when gcd(2, S) divides F − W, and then
-    P runs through one residue modulo S / gcd(2, S)."""
-    g = gcd(2, stride)
-    r = (keff - size) % stride
-    if r % g:
-        return []
-    m = stride // g
-    p_star = (r // g) * pow(2 // g, -1, m) % m if m > 1 else 0
+def _lossless_paddings(size: int, keff: int, stride: int) -> list[int]:
+    """The smallest paddings P (at most three) at which every input row is read: with
+    m = W − F + 2P ≥ 0 the last window ends at row W − 1 + P − (m mod S), so no row is lost exactly
+    when m mod S ≤ P — always once P ≥ S − 1. The first 64 paddings from the smallest that lets
+    the kernel fit are tried, then S − 1 and on (bounded time for any stride)."""
     low = max(0, -(-(keff - size) // 2))
-    first = low + (p_star - low) % m if m > 1 else low
-    return [p for p in range(first, first + SHOWN_PADDINGS * m, m) if p < keff + stride][:SHOWN_PADDINGS]
+    tried = list(range(low, low + min(stride, 64))) + list(range(max(low, stride - 1), max(low, stride - 1) + 3))
+    found = sorted({p for p in tried if (size - keff + 2 * p) % stride <= p})
+    return found[:SHOWN_PADDINGS]
 
 
-def _fitting_strides(span: int) -> list[int]:
-    """The strides that divide ``span`` (= W − F + 2P), smallest first: its smallest divisors,
-    found up to √span (at most 46,341 steps for the largest size)."""
-    if span < 0:
-        return []
-    if span == 0:  # the kernel spans the padded input: one window, any stride
-        return list(range(1, SHOWN_STRIDES + 2))
-    small, large = [], []
-    for d in range(1, isqrt(span) + 1):
-        if span % d == 0:
-            small.append(d)
-            if d != span // d:
-                large.append(span // d)
-            if len(small) > SHOWN_STRIDES:
-                break
-    return (small + large[::-1])[:SHOWN_STRIDES + 1]
+def _designer_strides(kernel: int, keff: int) -> list[int]:
+    """The strides a designer would try: 1 to 4 and the kernel (a pool's own), never one over the
+    kernel's span (it would skip rows between windows)."""
+    return sorted({s for s in (1, 2, 3, 4, kernel) if s <= keff})

@@ -10,11 +10,16 @@ layer whose stride changed, or a ``conv4`` renumbered ``conv5`` by an insertion,
 changed. What is left is added or removed: inserting batch norms into VGG-16 reads as 13 layers
 added, and nothing else.
 A pair is listed as changed when its kind, input or output shape, params or MACs differ.
+
+Layers added (or removed) that make up whole repetitions of a ``repeat`` are also told as blocks,
+stage by stage: ResNet-18 → ResNet-34 is "layers[4] +1 basic, layers[5] +2 basic, …", the
+repetitions its stages gained, and nothing changed.
 """
 
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 from .errors import CnncalcError, control_character
 
@@ -45,6 +50,28 @@ class LayerChange:
 
 
 @dataclass(frozen=True)
+class BlockChange:
+    """Whole repetitions of one ``repeat`` added or removed: ``count`` copies of ``block`` (the block
+    each repetition calls, or ``repetition`` where it holds more than one) under ``stage`` (the
+    top-level entry they sit in, ``layers[4]``); ``paths`` are the repetitions'
+    (``layers[4].basic_stage[1].repeat[1]``)."""
+
+    status: str  # 'added' | 'removed'
+    stage: str
+    block: str
+    paths: tuple
+    layers: int  # report rows in them, together
+
+    @property
+    def count(self) -> int:
+        return len(self.paths)
+
+    def to_dict(self) -> dict:
+        return {"status": self.status, "stage": self.stage, "block": self.block, "count": self.count,
+                "paths": list(self.paths), "layers": self.layers}
+
+
+@dataclass(frozen=True)
 class Diff:
     old_model: str
     new_model: str
@@ -54,6 +81,7 @@ class Diff:
     totals: dict  # key -> (old, new), for TOTALS and input/output
     layers_old: int
     layers_new: int
+    blocks: tuple = ()  # BlockChange: the added and removed layers that are whole repetitions
 
     @property
     def changed(self) -> bool:
@@ -64,10 +92,11 @@ class Diff:
                 "new": {"model": self.new_model, "source": self.new_label, "layers": self.layers_new},
                 "totals": {k: {"old": a, "new": b, "delta": (b - a) if isinstance(a, int) and isinstance(b, int)
                                else None} for k, (a, b) in self.totals.items()},
+                "blocks": [b.to_dict() for b in self.blocks],
                 "layers": [c.to_dict() for c in self.changes]}
 
 
-ANCHOR = ("kind", "name", "output")  # a layer that stayed, as the LCS sees it
+ANCHOR = ("structure", "kind", "input", "output", "params")  # a layer that stayed, as the LCS sees it
 LIKENESS = ("name", "input", "output", "params")  # what a changed layer may still share
 
 
@@ -88,8 +117,49 @@ def diff_reports(old: dict, new: dict, old_label: str = "old", new_label: str = 
     totals = {k: (old.get(k), new.get(k)) for k in TOTALS}
     totals["input"] = (old.get("input"), new.get("input"))
     totals["output"] = (old.get("output"), new.get("output"))
+    blocks = (_blocks("added", new_rows, {c.path for c in changes if c.status == "added"})
+              + _blocks("removed", old_rows, {c.path for c in changes if c.status == "removed"}))
     return Diff(old.get("model", "?"), new.get("model", "?"), old_label, new_label, tuple(changes), totals,
-                len(old_rows), len(new_rows))
+                len(old_rows), len(new_rows), tuple(blocks))
+
+
+def _blocks(status: str, rows: list, gone: set) -> list[BlockChange]:
+    """The repetitions all of whose rows (on their side) are in ``gone``, grouped by stage and
+    block: each row counts in the outermost such repetition holding it."""
+    from .groups import steps
+
+    if not gone:
+        return []
+    under: dict[str, list[str]] = {}  # repetition path -> its rows' paths
+    for row in rows:
+        path = row.get("path", "")
+        parts = steps(path)
+        for k, part in enumerate(parts):
+            if part.startswith(".repeat["):
+                under.setdefault("".join(parts[:k + 1]), []).append(path)
+    units: dict[str, list[str]] = {}
+    for row in rows:
+        path = row.get("path", "")
+        if path in gone:
+            whole = next((p for p in _repetitions(path) if all(r in gone for r in under[p])), None)
+            if whole is not None:
+                units.setdefault(whole, []).append(path)
+    grouped: dict[tuple, list[str]] = {}
+    for unit, paths in units.items():
+        inner = {tuple(s.lstrip(".").split("[")[0] for s in steps(p[len(unit):])[:2]) for p in paths}
+        one = inner.pop() if len(inner) == 1 else ()  # ('', 'basic'): one entry, calling block basic
+        name = one[1] if len(one) == 2 else "repetition"
+        grouped.setdefault((unit.split(".")[0], name), []).append(unit)
+    return [BlockChange(status, stage, block, tuple(found), sum(len(units[u]) for u in found))
+            for (stage, block), found in grouped.items()]
+
+
+def _repetitions(path: str) -> list[str]:
+    """``a.repeat[1][0].b[0].repeat[2][0].c`` → ``['a.repeat[1]', 'a.repeat[1][0].b[0].repeat[2]']``."""
+    from .groups import steps
+
+    parts = steps(path)
+    return ["".join(parts[:k + 1]) for k, part in enumerate(parts) if part.startswith(".repeat[")]
 
 
 def align(old: list, new: list) -> list[tuple]:
@@ -163,7 +233,20 @@ def _lcs(a: list, b: list, score) -> list[tuple[int, int]]:
             + [(len(a) - tail + k, len(b) - tail + k) for k in range(tail)])
 
 
+_INDEX = re.compile(r"\[\d+\]")
+
+
+def structure(path: str) -> str:
+    """Where a row sits, without its positions: ``layers[5].basic_stage[1].repeat[2][0].basic[0].main[3]``
+    → ``layers.basic_stage.repeat.basic.main``. A layer inserted before it, or a repetition added to
+    its repeat, leaves it unchanged; an automatic name (``conv6``, renumbered by any insertion) is no
+    part of it."""
+    return _INDEX.sub("", path)
+
+
 def _value(row: dict, field: str):
+    if field == "structure":
+        return structure(row.get("path") or "")
     v = row.get(field)
     return list(v) if isinstance(v, (list, tuple)) else v
 

@@ -10,7 +10,6 @@ context ``ctx`` (:mod:`cnncalc.dim`) decides, or records, every comparison a rul
 from __future__ import annotations
 
 import math
-from fractions import Fraction
 
 from . import dim
 from .errors import CnncalcError
@@ -100,7 +99,7 @@ class _Field:
     @property
     def jump(self) -> tuple:
         if self._jump is None:
-            self._jump = tuple(shift if period == 1 else _whole(Fraction(shift, period))
+            self._jump = tuple(shift if period == 1 else _whole(_fraction(shift, period))
                                for period, shift, _, _ in self.axes)
         return self._jump
 
@@ -153,13 +152,13 @@ class _Field:
             return None
         axes = []
         for parts in zip(*(f.axes for f in fields)):
-            steps = {Fraction(shift, period) for period, shift, _, _ in parts}
+            p0, s0 = parts[0][0], parts[0][1]
+            same_step = all(shift * p0 == s0 * p for p, shift, _, _ in parts)  # shift/period agree
             period = math.lcm(*(p for p, _, _, _ in parts))
-            if len(steps) != 1 or period > MAX_PERIOD:
+            if not same_step or period > MAX_PERIOD:
                 return None
-            step = steps.pop()
             edges = [_union([_unit(part, q) for part in parts]) for q in range(period)]
-            axes.append((period, int(step * period), tuple(e[0] for e in edges), tuple(e[1] for e in edges)))
+            axes.append((period, s0 * (period // p0), tuple(e[0] for e in edges), tuple(e[1] for e in edges)))
         return _Field(tuple(axes))
 
 
@@ -220,9 +219,15 @@ def _first_centre(axis) -> float:
     return centre if q == 0 else centre - q * shift / period
 
 
+def _fraction(a, b=1):
+    from fractions import Fraction  # (only where a field has a period: upsampling, transposed convs)
+
+    return Fraction(a, b)
+
+
 def _whole(value):
     """An int where the value is whole (every field without upsampling), else the Fraction."""
-    if type(value) is Fraction and value.denominator == 1:
+    if not isinstance(value, int) and getattr(value, "denominator", None) == 1:
         return int(value)
     return value
 
@@ -418,7 +423,10 @@ def _ratio(a, b):
         return None
     out = []
     for p, q in zip(a, b):
-        r = Fraction(q) / Fraction(p)
+        if q % p == 0:  # (whole: the common case, without fractions)
+            out.append(q // p)
+            continue
+        r = _fraction(q, p)
         if r.denominator != 1:
             return None
         out.append(int(r))

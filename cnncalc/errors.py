@@ -118,4 +118,5 @@ def require_extra(feature: str, extra: str, *modules: str) -> None:
     if missing:
         verb = "is" if len(missing) == 1 else "are"
         raise CnncalcError(f"{feature} needs {', '.join(missing)}, which {verb} not installed",
-                           fix=f"pip install 'cnncalc[{extra}]'")
+                           fix=f"install it from the cnncalc checkout: pip install '.[{extra}]' (cnncalc is not "
+                               "on a package index yet; README.md, Install options)")

@@ -15,10 +15,14 @@ repetitions of a ``repeat``) runs in sequence.
 from __future__ import annotations
 
 import re
+from collections import Counter
 from dataclasses import dataclass
 
 _STEP = re.compile(r"\.?[A-Za-z_][A-Za-z0-9_]*(?:\[\d+\])?|\[\d+\]")
-SEQUENTIAL = ("repeat",)  # names whose indexed items run one after another, not side by side
+# The one name whose indexed items run side by side: ``branches[1]`` then ``[0]`` is item 0 of branch
+# 1. Any other name followed by a bare index runs in sequence: ``repeat[2][0]`` (repetition 2) and
+# ``conv[3][1]`` (the activation a Keras-style ``activation:`` adds after layer 3) are no fork.
+PARALLEL = ("branches",)
 
 
 def segments(path: str) -> list[str]:
@@ -61,6 +65,7 @@ class Group:
 
     path: str
     rows: tuple
+    number: int = 0  # 1, 2, … where groups at one depth would read alike (four bottleneck_stage)
 
     def compute(self, convention: str = "cnncalc") -> int:
         """The group's compute in a convention's own definition: its rows' summed."""
@@ -115,6 +120,12 @@ def collapse(rows, depth: int) -> list:
         members.append(r)
     if members:
         out.append(_one(current, members))
+    names = Counter(label(g) for g in out if isinstance(g, Group))
+    seen: Counter = Counter()
+    for i, g in enumerate(out):
+        if isinstance(g, Group) and names[label(g)] > 1:
+            seen[label(g)] += 1
+            out[i] = Group(g.path, g.rows, seen[label(g)])
     return out
 
 
@@ -125,12 +136,28 @@ def _one(path, members):
 
 
 def label(group: Group) -> str:
-    """A group's name: its own row's (``residual3``), or the block it calls (``bottleneck``)."""
+    """A group's name: its own row's (``residual3``; an imported merge's ``features.1.0.add`` reads
+    ``features.1.0``), the name its rows share (``denseblock1``), a repeat as ``6 × dense_layer``,
+    or the block it calls (``bottleneck_stage``), numbered where groups would read alike."""
+    text = _label(group)
+    return f"{text} #{group.number}" if group.number else text
+
+
+def _label(group: Group) -> str:
     own = next((r for r in group.rows if owner(r.path) == group.path), None)
     if own is not None:
-        return own.name
+        return own.name.removesuffix(f".{own.kind}")
+    heads = {r.name.split(".")[0] if "." in r.name else None for r in group.rows}
+    if len(heads) == 1 and None not in heads:
+        return heads.pop()  # an explicit name the group's rows carry (denseblock1.0.denselayer.conv1)
     names = {_name(steps(r.path[len(group.path):])[0]) for r in group.rows}
-    return names.pop() if len(names) == 1 else segments(group.path)[-1]
+    name = names.pop() if len(names) == 1 else segments(group.path)[-1]
+    if name == "repeat":
+        inner = {(_name(s[1]) if len(s) > 1 else None) for s in (steps(r.path[len(group.path):])[1:] for r in group.rows)}
+        copies = {steps(r.path[len(group.path):])[0] for r in group.rows}
+        block = inner.pop() if len(inner) == 1 and None not in inner else "repetition"
+        return f"{len(copies)} × {block}"
+    return name
 
 
 def _name(step: str) -> str:
@@ -139,12 +166,13 @@ def _name(step: str) -> str:
 
 def _branch(step: str, following: str | None) -> str:
     """The branch a child step belongs to: ``branches[1]`` (then ``[0]``) is branch 1 of a
-    parallel; ``main[3]`` and ``shortcut[0]`` are branches main and shortcut; ``repeat[i]`` and
-    ``layers[i]`` are all one sequence."""
+    parallel; ``main[3]`` and ``shortcut[0]`` are branches main and shortcut; ``repeat[i]``,
+    ``layers[i]`` and a Keras-style pair (``layers[0][0]`` and its activation ``layers[0][1]``)
+    are all one sequence."""
     if step.startswith("["):
         return ""  # the items of one branch or repetition, in order
     name = _name(step)
-    if following is not None and following.startswith("[") and name not in SEQUENTIAL:
+    if following is not None and following.startswith("[") and name in PARALLEL:
         return step.lstrip(".")
     return name
 

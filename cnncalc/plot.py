@@ -123,6 +123,11 @@ def plot_comparison(comparison, path, kind: str = "accuracy") -> list[str]:
 
 
 def _draw(comparison, path: Path, suffix: str, kind: str) -> list[str]:
+    import os
+
+    # The chart is drawn on matplotlib's Agg canvas and written to a file, never shown: whatever
+    # MPLBACKEND says (matplotlib refuses a name it does not know as it is imported) is not ours.
+    os.environ["MPLBACKEND"] = "agg"
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
@@ -147,8 +152,11 @@ def _draw(comparison, path: Path, suffix: str, kind: str) -> list[str]:
     return skipped
 
 
+# 20 colours, each family its own (the zoo has 18 families): matplotlib's tab10, then the lighter tab20
+# partners, ordered so neighbouring families differ most
 PALETTE = ["#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2", "#17becf", "#bcbd22",
-           "#7f7f7f"]
+           "#7f7f7f", "#aec7e8", "#ff9896", "#98df8a", "#ffbb78", "#c5b0d5", "#c49c94", "#f7b6d2", "#9edae5",
+           "#dbdb8d", "#393b79"]
 
 
 def _spread(values, log: bool):

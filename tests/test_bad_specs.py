@@ -131,5 +131,5 @@ def test_missing_extra_says_which_to_install(tmp_path, args, hide, extra):
     assert result.returncode == 2, result.stderr
     assert result.stdout == "" and "Traceback" not in result.stderr
     lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1 and f"pip install 'cnncalc[{extra}]'" in lines[0], lines
+    assert len(lines) == 1 and f"pip install '.[{extra}]'" in lines[0], lines
     assert not any(tmp_path.iterdir())  # nothing partially written

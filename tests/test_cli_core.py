@@ -84,7 +84,7 @@ def test_layer_calculator_explains_a_stride_that_does_not_fit():
     # The seeds' example: 7×7 input, 3×3 filter, stride 3 does not fit; padding 1 makes it 3.
     result = run("layer", "conv", "--input", "7", "--kernel", "3", "--stride", "3")
     assert result.exit_code == 1
-    assert "(7 − 3 + 2·0)/3 + 1 = 2.33" in result.output and "does not fit" in result.output
+    assert "(7 − 3 + 2·0)/3 + 1 = 2.33" in result.output and "row/column 6 (the last) is never read" in result.output
     assert "1 → 3" in result.output
 
 

@@ -181,7 +181,7 @@ def test_missing_torch_is_a_clear_message(tmp_path, monkeypatch):
     monkeypatch.setitem(sys.modules, "fvcore", None)  # import fvcore now raises ImportError
     result = runner.invoke(app, ["verify", str(spec)])
     assert result.exit_code == 2
-    assert "verify needs fvcore" in result.output and "pip install 'cnncalc[torch]'" in result.output
+    assert "verify needs fvcore" in result.output and "pip install '.[torch]'" in result.output
 
 
 def test_every_row_maps_to_its_module():

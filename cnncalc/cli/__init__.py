@@ -15,6 +15,7 @@ from enum import Enum
 from typing import Annotated, List, Optional
 
 import typer
+import typer.core
 
 from ..errors import CheckFailed, CnncalcError, TraceMismatch, printable
 from ..inputs import parse_input  # noqa: F401  (re-exported for the command modules)
@@ -24,13 +25,37 @@ try:  # typer >= 0.28 runs on its own copy of click and exports that copy's base
 except ImportError:  # earlier typer runs on the click package
     from click import ClickException as CommandLineError
 
+class _Commands(typer.core.TyperGroup):
+    """The command list of ``cnncalc --help``: each command's first sentence whole, wrapped at the
+    terminal's width (click cuts it to one line with "..." instead)."""
+
+    def format_commands(self, ctx, formatter) -> None:
+        rows = []
+        for name in self.list_commands(ctx):
+            command = self.get_command(ctx, name)
+            if command is not None and not command.hidden:
+                rows.append((name, _first_sentence(command.help or "")))
+        if rows:
+            with formatter.section("Commands"):
+                formatter.write_dl(rows)
+
+
+def _first_sentence(text: str) -> str:
+    paragraph = " ".join(text.strip().split("\n\n")[0].split())
+    end = paragraph.find(". ")
+    return paragraph if end < 0 else paragraph[:end + 1]
+
+
 app = typer.Typer(
     name="cnncalc",
+    cls=_Commands,
     help="CNN shapes, parameters and compute from a declarative spec — without running anything.",
     add_completion=True,
     pretty_exceptions_enable=False,
     rich_markup_mode=None,
-    context_settings={"help_option_names": ["-h", "--help"]},
+    # help as wide as the terminal (click stops at 80 columns by default and cuts each command's
+    # summary at that width, even on a terminal of 200)
+    context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 10_000},
 )
 
 
@@ -76,16 +101,23 @@ def stderr():
 def console():
     from rich.console import Console
 
-    return Console()
+    out = Console()
+    out.on_broken_pipe = _broken_pipe  # (rich exits 1 silently; a closed pipe is ours to tell)
+    return out
+
+
+def _broken_pipe() -> None:
+    import errno
+
+    raise BrokenPipeError(errno.EPIPE, "Broken pipe")
 
 
 def emit(format, table, **texts) -> None:
     """Print one rendering: a text format's string as it is (``texts[format]()``: json, csv,
     markdown), or else the renderables ``table(width)`` returns, through rich at the terminal's
     width (uncropped: a table too wide for it is printed whole, and the terminal folds it). Lines
-    of text under a table (notes, totals, formulas) are printed whole, never broken by rich."""
-    from rich.text import Text
-
+    of text around a table (headlines, notes, totals) break between words at the terminal's
+    width, never inside one."""
     name = getattr(format, "value", format)
     if name in texts:
         text = texts[name]()
@@ -93,7 +125,15 @@ def emit(format, table, **texts) -> None:
         return
     out = console()
     for renderable in table(out.width):
-        out.print(renderable, crop=False, highlight=False, soft_wrap=isinstance(renderable, Text))
+        out.print(renderable, crop=False, highlight=False)
+
+
+def print_text(text: str) -> None:
+    """Lines of text on stdout, each broken between words at the terminal's width (never inside
+    a word; a line that fits is printed as it is)."""
+    from rich.text import Text
+
+    console().print(Text(text), crop=False, highlight=False)
 
 
 def say(kind: str, message: str) -> None:
@@ -141,8 +181,8 @@ def handles_errors(func):
             say("internal error", f"{printable(exc)}; this is a bug in cnncalc, not in the model: please report it "
                                   "with the model (no figure was printed)")
             raise typer.Exit(3) from None
-        except BrokenPipeError:
-            raise typer.Exit(0) from None
+        except OSError as exc:  # stdout closed or full (click would turn a closed pipe into exit 1)
+            raise typer.Exit(_output_failed(exc)) from None
 
     return wrapper
 
@@ -204,12 +244,67 @@ def register_all() -> None:
 
 
 def main() -> None:  # the console-script entry point
+    _plain_streams()
     wanted = next((a for a in sys.argv[1:] if not a.startswith("-")), None)
     if wanted in COMMANDS:
         importlib.import_module(f"{__name__}.{COMMANDS[wanted]}")
     else:
         register_all()
-    sys.exit(_run_app())
+    try:
+        code = _run_app()
+        sys.stdout.flush()  # (a full disk or a closed pipe shows here, not in Python's exit)
+    except OSError as exc:
+        sys.exit(_output_failed(exc))
+    sys.exit(code)
+
+
+def _output_failed(exc: OSError) -> int:
+    """stdout cannot be written (a closed pipe, a full disk, /dev/full): one line on stderr, no
+    traceback, and stdout pointed at /dev/null so Python's own flush at exit fails no more.
+    A closed pipe (``cnncalc … | head``) exits 0, as the reader has what it wanted; any other
+    failure to write exits 2 — the output is incomplete."""
+    import errno
+    import os
+
+    try:
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+    except (OSError, ValueError):
+        pass
+    if exc.errno == errno.EPIPE:
+        print("note: the output was cut short: stdout was closed (broken pipe)", file=sys.stderr)
+        return 0
+    if exc.errno not in (errno.ENOSPC, errno.EIO, errno.EFBIG, errno.EDQUOT):
+        raise exc
+    say("error", f"cannot write the output: {os.strerror(exc.errno)}")
+    return 2
+
+
+# What cnncalc writes beyond ASCII, as ASCII, where stdout or stderr cannot encode it
+# (PYTHONIOENCODING=ascii, a C locale): readable, not "?" (rich draws its own boxes in ASCII).
+ASCII = {"×": "x", "—": "-", "–": "-", "−": "-", "─": "-", "━": "-", "│": "|", "├": "|", "└": "`",
+         "…": "...", "‥": "..", "→": "->", "←": "<-", "·": "*", "⌊": "floor(", "⌋": ")", "⌈": "ceil(",
+         "⌉": ")", "≥": ">=", "≤": "<=", "≠": "!=", "Δ": "d", "✓": "ok", "✗": "X", "²": "^2", "√": "sqrt",
+         "≈": "~", "±": "+-", "µ": "u", "‖": "||"}
+
+
+def _ascii_fallback(exc: UnicodeEncodeError):
+    return "".join(ASCII.get(ch, "?") for ch in exc.object[exc.start:exc.end]), exc.end
+
+
+def _plain_streams() -> None:
+    """Where stdout or stderr cannot encode what cnncalc writes, write its ASCII renderings."""
+    import codecs
+
+    for stream in (sys.stdout, sys.stderr):
+        encoding = getattr(stream, "encoding", None) or "ascii"
+        try:
+            "×—─├→".encode(encoding)
+        except (UnicodeEncodeError, LookupError):
+            codecs.register_error("cnncalc-ascii", _ascii_fallback)
+            try:
+                stream.reconfigure(errors="cnncalc-ascii")
+            except (AttributeError, ValueError):
+                pass
 
 
 def _run_app() -> int:

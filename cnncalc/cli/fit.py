@@ -7,8 +7,8 @@ from typing import Annotated
 
 import typer
 
-from . import ArgOpt, DtypeOpt, InputOpt, ModelArg, JsonOpt, app, choices, handles_errors, json_wanted, parse_input
-from .shapes import AmpOpt, MasterOpt, Optimizer, OptimizerOpt, split_batch, training_options
+from . import ArgOpt, InputOpt, JsonOpt, ModelArg, app, choices, handles_errors, json_wanted, parse_input, print_text
+from .shapes import Optimizer, split_batch, training_options
 
 FitFormat = choices("FitFormat", "table", "json")
 
@@ -19,10 +19,15 @@ def fit(
     model: ModelArg,
     memory: Annotated[str, typer.Option("--memory", "-m", help="the budget: 24GiB, 16GB, 512MiB")],
     input: InputOpt = None,
-    optimizer: OptimizerOpt = Optimizer.sgd,
-    dtype: DtypeOpt = "fp32",
-    amp: AmpOpt = False,
-    master_weights: MasterOpt = False,
+    optimizer: Annotated[Optimizer, typer.Option(
+        "--optimizer", help="sgd (plain, no state: the cheapest), momentum, adam or adamw (their state counts)")]
+    = Optimizer.sgd,
+    dtype: Annotated[str, typer.Option("--dtype", help="activations (and with --master-weights the model): fp32, "
+                                                        "fp16, bf16 or fp64")] = "fp32",
+    amp: Annotated[bool, typer.Option("--amp", help="torch.autocast over float32 weights, activations in --dtype "
+                                                    "(fp16 or bf16)")] = False,
+    master_weights: Annotated[bool, typer.Option("--master-weights", help="the model in --dtype (fp16 or bf16), "
+                                                 "stepped through float32 master weights")] = False,
     format: Annotated[FitFormat, typer.Option("--format", "-f", help="table or json")] = FitFormat.table,
     json_: JsonOpt = False,
     arg: ArgOpt = None,
@@ -47,7 +52,7 @@ def fit(
     if format is FitFormat.json:
         print(json.dumps(_to_dict(graph.name, answer)))
     else:
-        print("\n".join(_lines(graph.name, answer)))
+        print_text("\n".join(_lines(graph.name, answer)))
 
 
 def _to_dict(model: str, f) -> dict:
@@ -57,12 +62,21 @@ def _to_dict(model: str, f) -> dict:
             "fixed_bytes": f.fixed_bytes, "per_sample_bytes": f.per_sample_bytes, "binding": f.binding}
 
 
+OPTIMIZER_WORDS = {"sgd": "plain SGD (no state: the cheapest case)", "momentum": "SGD with momentum",
+                   "adam": "Adam", "adamw": "AdamW"}
+
+
 def _lines(model: str, f) -> list[str]:
     from ..units import nbytes
 
     t = f.training
-    how = ", ".join([t.optimizer, t.activation_dtype] + ([t.amp] if t.amp else []))
-    return [f"{model}: batch {f.batch} fits in {nbytes(f.budget)} ({how})",
+    how = ", ".join([f"activations {t.activation_dtype}"] + ([t.amp] if t.amp else []))
+    phase, _, layer = f.binding.partition(": ")
+    where = f"in the {phase} pass, at layer {layer}" if layer else f"in the {phase}"
+    return [f"{model}: batch {f.batch} fits in {nbytes(f.budget)} (an estimate: the step's tensors, without the "
+            "allocator's overhead or library workspaces)",
+            f"assumed: {OPTIMIZER_WORDS.get(t.optimizer, t.optimizer)}, {how}"
+            + (" (--optimizer adam for Adam's two moments)" if t.optimizer == "sgd" else ""),
             f"step peak {f.peak_bytes:,} B at batch {f.batch}, {f.next_peak_bytes:,} B at {f.batch + 1}",
-            f"of a budget of {f.budget:,} B; the batch is limited at {f.binding}:",
+            f"of a budget of {f.budget:,} B; the peak that limits the batch comes {where}:",
             f"{f.fixed_bytes:,} B fixed + {f.per_sample_bytes:,} B per sample"]

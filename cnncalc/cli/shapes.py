@@ -10,7 +10,7 @@ import typer
 from ..errors import CnncalcError, require_extra
 from ..inputs import parse_batch
 from ..report import CONVENTIONS
-from . import (ArgOpt, DtypeOpt, ModelArg, choices, Format, FormatOpt, InputOpt, JsonOpt, app, emit, handles_errors,
+from . import (ArgOpt, ModelArg, choices, Format, FormatOpt, InputOpt, JsonOpt, app, emit, handles_errors,
                json_wanted, parse_input, print_coverage, print_warnings, say)
 
 Convention = Enum("Convention", {name: name for name in CONVENTIONS}, type=str)  # the report's own list

@@ -6,7 +6,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from . import ArgOpt, JsonOpt, ModelArg, app, choices, handles_errors, json_wanted
+from . import ArgOpt, JsonOpt, ModelArg, app, choices, handles_errors, json_wanted, print_text
 
 SolveFormat = choices("SolveFormat", "table", "json")
 
@@ -58,4 +58,7 @@ def solve(
     problem = Problem(graph, input)
     solution = problem.solve(lo, hi)
     point = problem.at(at) if at is not None else None
-    print(view.to_json(solution, point) if format is SolveFormat.json else view.text(solution, point))
+    if format is SolveFormat.json:
+        print(view.to_json(solution, point))
+    else:
+        print_text(view.text(solution, point))

@@ -76,4 +76,4 @@ def verify(
     emit(format, lambda width: [verify_table(result, width), Text(verify_summary(result))],
          json=lambda: json.dumps(result.to_dict(), ensure_ascii=False))
     if not result.ok:
-        raise CheckFailed(f"verify: {len(result.failures)} check(s) failed for {report.model}")
+        raise CheckFailed(f"verify {report.model}: {verify_summary(result)}")  # (the table's own count)

@@ -1,12 +1,13 @@
 """``cnncalc kinds``: the layer registry as a table, JSON or Markdown.
 
 Every alias stands whole on its own line; on a narrow terminal the arguments wrap closer, then
-the description (docs/spec.md).
+the description, then the aliases move under their kind (docs/spec.md).
 """
 
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 
 from .layout import Column, fit, forms, recast
 
@@ -34,7 +35,10 @@ def kinds_table(rows, width: int | None = None):
                Column("aliases", tuple("\n".join(r["aliases"]) for r in rows)),
                Column("arguments (default)", tuple(_arguments(r) for r in rows), wrap=40),
                Column("what", tuple(r["summary"] for r in rows), wrap=20)]
-    steps = [lambda c: recast(c, "arguments (default)", wrap=18), lambda c: recast(c, "what", wrap=14)]
+    under = tuple("\n".join([r["kind"]] + [f"  {a}" for a in r["aliases"]]) for r in rows)
+    steps = [lambda c: recast(c, "arguments (default)", wrap=18), lambda c: recast(c, "what", wrap=14),
+             lambda c: [replace(x, header="kind, aliases", cells=under) if x.header == "kind" else x
+                        for x in c if x.header != "aliases"]]
     return fit(forms(columns, *steps), width, title="layer kinds")
 
 

@@ -85,7 +85,8 @@ def needed(columns, folded: bool = False, **kwargs) -> int:
     # the borders and padding do not depend on the rows: measure them on the headers alone
     bare = [replace(c, cells=(), footer=None) for c in columns]
     empty = table(bare)
-    overhead = Console(width=10_000).measure(empty).maximum - sum(cell_len(c.header) for c in bare)
+    overhead = Console(width=10_000).measure(empty).maximum - sum(
+        max(map(cell_len, c.header.split("\n"))) for c in bare)
     return overhead + sum(c.folded if folded else c.least for c in columns)
 
 
@@ -120,6 +121,11 @@ def _widths(columns, spare: int, folded: bool = False) -> list:
             out[i] += 1
         spare -= len(growing[:spare])
     return out
+
+
+def stacked_headers(columns) -> list:
+    """A narrow form: every header of two or more words on two lines (``backward`` / ``MACs``)."""
+    return [replace(c, header=c.header.replace(" ", "\n", 1)) if " " in c.header else c for c in columns]
 
 
 def forms(columns, *steps) -> list:

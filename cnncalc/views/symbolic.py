@@ -15,7 +15,7 @@ from ..groups import guides
 from ..report import CONVENTIONS, Report
 from ..symbolic import factored, polynomial, pretty, shape, unique_conditions
 from .layout import Column, fit, forms, recast
-from .table import compute_title, display_rows, row_kind, row_name
+from .table import compute_title, display_rows, narrow_steps, row_kind, row_name
 
 
 def to_json(sr: Report, convention: str | None = None) -> str:
@@ -50,9 +50,11 @@ def symbolic_table(sr: Report, convention: str = "cnncalc", width: int | None = 
     spaced = {col: tuple(cell.replace("·", " · ") for cell in cells) for col, cells in
               (("params", tuple(p for _, _, p, _ in rows)), (heading, tuple(c for *_, c in rows)))}
     steps = [lambda c: recast(recast(c, "output", wrap=16), heading, wrap=14),
-             lambda c: recast(recast(c, "params", wrap=10), "kind", wrap=9),
+             lambda c: recast(c, "params", wrap=10),
              lambda c: [recast([col], col.header, cells=spaced[col.header])[0] if col.header in spaced else col
-                        for col in c]]
+                        for col in c],
+             lambda c: recast(recast(c, "output", wrap=12), heading, wrap=10),
+             *narrow_steps(tree, [r for r, *_ in rows])]
     return fit(forms(columns, *steps), width, title=f"{sr.model} — input {shape(sr.input)}", show_footer=True)
 
 

@@ -3,10 +3,14 @@
 Columns: layer, kind, output, params, MACs (or the ``--convention``'s figure), RF; ``--explain``
 adds the formula. Where the terminal is too narrow, columns give way in this order (docs/shapes.md):
 
+* a branching net's table ends with the tensors each merge joins (``batchnorm3 + maxpool1``); that
+  column goes first;
 * without ``--explain``: RF goes, then params and MACs are abbreviated (``118.01 M``; the summary
   line keeps the exact totals), then long layer names keep their end (``…denselayer.conv1``; the
-  JSON and the tree guides keep the whole path), then the kind column may wrap;
-* with ``--explain``: RF goes, then MACs, then params; the formula wraps.
+  JSON and the tree guides keep the whole path), then two-word headers stack, then names keep a
+  shorter end (12 characters), then the kind column goes;
+* with ``--explain``: RF goes, then MACs, then params, then as above; the formula wraps (down to
+  16 columns).
 
 Names, shapes and numbers never wrap. Branches of a residual or parallel block hang off tree guides.
 """
@@ -18,7 +22,7 @@ from rich.text import Text
 from .. import units
 from ..groups import Group, collapse, guides, label
 from ..report import CONVENTIONS, Report
-from .layout import Column, drop, fit, forms, recast
+from .layout import Column, drop, fit, forms, recast, stacked_headers
 from .text import rf_text, shape_text
 
 
@@ -45,6 +49,7 @@ def _rf(row):
 
 
 NAME_TAIL = 20  # the characters a shortened layer name keeps
+NAME_TAIL_NARROW = 12  # and on a terminal of 60 columns or so (``…proj_bn``)
 
 
 def _tail(name: str, keep: int) -> str:
@@ -57,6 +62,26 @@ def _tail(name: str, keep: int) -> str:
     if 0 <= dot < keep // 2:
         tail = tail[dot + 1:]
     return "…" + tail
+
+
+def tailed(columns, tree, rows, keep: int) -> list:
+    """The layer column with long names shortened to their last ``keep`` characters."""
+    return recast(columns, "layer", cells=tuple(Text(g + _tail(row_name(r), keep)) for g, r in zip(tree, rows)))
+
+
+def narrow_steps(tree, rows) -> list:
+    """The last ways a per-layer table gives way, in this order: long layer names keep their end
+    (``…denselayer.conv1``), headers of two words stack, names keep a shorter end, and last the
+    kind column goes (a kind is a name: it never wraps, and the layer's name mostly says it)."""
+    return [lambda c: tailed(c, tree, rows, NAME_TAIL), stacked_headers,
+            lambda c: tailed(c, tree, rows, NAME_TAIL_NARROW), lambda c: drop(c, "kind")]
+
+
+def _joins(row) -> str:
+    """``relu4 + relu6`` for an add, ``relu4 ‖ relu6 ‖ …`` for a concat: the tensors a merge reads."""
+    if isinstance(row, Group) or len(getattr(row, "reads", ()) or ()) < 2:
+        return ""
+    return (" ‖ " if row.kind == "concat" else " + " if row.kind == "add" else ", ").join(row.reads)
 
 
 def _formula(row) -> str:
@@ -86,18 +111,21 @@ def shapes_table(report: Report, explain: bool = False, convention: str = "cnnca
         Column(heading, tuple(map(_exact, compute)), footer=f"{report.compute(convention):,}", justify="right"),
         Column("RF", tuple(_rf(r) for r in rows), justify="right"),
     ]
+    joins = tuple(_joins(r) for r in rows)
+    if any(joins):  # what each merge joins, where there is room (it goes first)
+        columns.append(Column("joins", joins))
     if explain:
         columns.append(Column("formula", tuple(Text(_formula(r)) for r in rows), wrap=24))
-        steps = [lambda c: drop(c, "RF"), lambda c: drop(c, heading), lambda c: drop(c, "params")]
+        steps = [lambda c: drop(c, "joins"), lambda c: drop(c, "RF"), lambda c: drop(c, heading),
+                 lambda c: drop(c, "params"),
+                 *narrow_steps(tree, rows), lambda c: recast(c, "formula", wrap=16)]
     else:
-        steps = [lambda c: drop(c, "RF"),
+        steps = [lambda c: drop(c, "joins"), lambda c: drop(c, "RF"),
                  lambda c: recast(recast(c, "params", cells=tuple(map(_short, params)),
                                          footer=units.count(report.params)),
                                   heading, cells=tuple(map(_short, compute)),
                                   footer=units.count(report.compute(convention))),
-                 lambda c: recast(c, "layer", cells=tuple(Text(g + _tail(row_name(r), NAME_TAIL))
-                                                          for g, r in zip(tree, rows))),
-                 lambda c: recast(c, "kind", wrap=9)]
+                 *narrow_steps(tree, rows)]
     title = f"{report.model} — input {shape_text(report.input)}"
     return fit(forms(columns, *steps), width, title=title, show_footer=True)
 

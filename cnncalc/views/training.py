@@ -8,8 +8,8 @@ from rich.text import Text
 from .. import units
 from ..groups import guides
 from ..report import Report
-from .layout import Column, fit, recast
-from .table import compute_title, display_rows, row_kind, row_name
+from .layout import Column, drop, fit, forms
+from .table import compute_title, display_rows, narrow_steps, row_kind, row_name
 from .text import shape_text
 
 
@@ -63,9 +63,10 @@ def training_table(report: Report, convention: str = "cnncalc", width: int | Non
         ]
 
     title = f"{report.model} — training step, input {shape_text(report.input)}"
-    short = columns(_count, _bytes)
-    return fit([columns(_exact, _exact), short, recast(short, "kind", wrap=9)], width, title=title,
-               show_footer=True)
+    # narrowest: the forward MACs go (the shapes table has them) before the kind does
+    *steps, no_kind = narrow_steps(tree, rows)
+    return fit(forms(columns(_exact, _exact), lambda c: columns(_count, _bytes), *steps,
+                     lambda c: drop(c, compute_title("cnncalc")), no_kind), width, title=title, show_footer=True)
 
 
 def summary_lines(report: Report, convention: str = "cnncalc") -> list[str]:

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from rich.text import Text
 
-from .layout import Column, fit
+from dataclasses import replace
+
+from .. import units
+from .layout import Column, fit, forms, recast
 from .text import shape_text
 
 MAX_LAYER_ROWS = 30  # failing per-layer checks shown in the table (JSON has them all)
@@ -39,7 +42,18 @@ def verify_table(result, width: int | None = None):
              ("Δ", "right", 0), ("oracle", "left", 12)]
     columns = [Column(head, tuple(row[i] for row in cells), justify=justify, wrap=wrap)
                for i, (head, justify, wrap) in enumerate(heads)]
-    return fit([columns], width, title=f"verify {r.model} — input {shape_text(r.input)}")
+    short = {head: tuple(_short(getattr(c, head), c.name) for _, _, c in rows) for head in ("expected", "actual")}
+    steps = [lambda c: recast(c, "check", wrap=16),  # (the oracle's words, sum(p.numel()), never break)
+             lambda c: [replace(x, cells=short[x.header] + x.cells[len(rows):]) if x.header in short else x
+                        for x in c]]
+    return fit(forms(columns, *steps), width, title=f"verify {r.model} — input {shape_text(r.input)}")
+
+
+def _short(v, name: str) -> str:
+    """A count abbreviated (``4.09 G``, bytes ``143.3 MiB``) on a narrow terminal; anything else as it is."""
+    if not isinstance(v, int) or isinstance(v, bool) or abs(v) < 10_000:
+        return _value(v)
+    return units.nbytes(v) if "bytes" in name else units.count(v)
 
 
 def _mark(ok: bool) -> Text:

@@ -1,0 +1,107 @@
+"""Start-up of the symbolic path against the import floor, in interleaved pairs (issue 21, item 10).
+
+Run with the Python of a fresh, NON-editable install (``pip install .`` into its own venv, so the
+package is compiled to bytecode as a user's is)::
+
+    python3 -m venv /tmp/bench && /tmp/bench/bin/pip install -q . && \\
+        /tmp/bench/bin/python tests/benchmarks/bench_startup.py --pairs 21
+
+Each pair runs the floor (``python -c "import typer, rich.table, yaml"``: what any typer/rich/YAML
+CLI pays before its own code) and the command back to back, in alternating order, so both see the
+same load; the ratio reported is the median of the pairs' ratios, with the medians of each side.
+``--against OTHER/bin/python`` adds a third column: the same command from another install (the
+commit before a change), run in the same rotation, so before and after see the same load.
+``--import`` measures the ``import`` path the same way against ``python -c "import torch"`` (its own
+floor: it must import torch): ``cnncalc import tests/user_models.py:Functional --input 1x32x32``.
+This is a benchmark, not a test: it asserts nothing, it reports.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+PY = sys.executable
+CNNCALC = str(Path(PY).with_name("cnncalc"))
+ENV = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+
+
+def once(cmd: list[str], cwd: str) -> float:
+    t = time.perf_counter()
+    subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=cwd, env=ENV)
+    return time.perf_counter() - t
+
+
+def pairs(floor: list[str], cmd: list[str], n: int, cwd: str = "/tmp") -> tuple[float, float, float]:
+    """(median floor, median command, median of the paired ratios) over ``n`` interleaved pairs."""
+    once(floor, cwd), once(cmd, cwd)  # warm the file cache
+    a, b, ratios = [], [], []
+    for i in range(n):
+        if i % 2:
+            y, x = once(cmd, cwd), once(floor, cwd)
+        else:
+            x, y = once(floor, cwd), once(cmd, cwd)
+        a.append(x), b.append(y), ratios.append(y / x)
+    return statistics.median(a), statistics.median(b), statistics.median(ratios)
+
+
+def triples(floor, cmd, other, n: int, cwd: str = "/tmp") -> tuple:
+    """As :func:`pairs`, with a third command (another install's) in the rotation: the medians of
+    each, and the median ratios of the command and of the other to the floor."""
+    runs = [floor, cmd, other]
+    for c in runs:
+        once(c, cwd)
+    times = [[], [], []]
+    for i in range(n):
+        order = [(i + k) % 3 for k in range(3)]
+        got = {k: once(runs[k], cwd) for k in order}
+        for k in range(3):
+            times[k].append(got[k])
+    ratio = [statistics.median(t / f for t, f in zip(times[k], times[0])) for k in (1, 2)]
+    return [statistics.median(t) for t in times], ratio
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--pairs", type=int, default=15)
+    parser.add_argument("--import", dest="import_path", action="store_true", help="also the import path")
+    parser.add_argument("--against", help="the python of another install, run in the same rotation")
+    args = parser.parse_args()
+    if args.against:
+        other = str(Path(args.against).with_name("cnncalc"))
+        print(f"load {os.getloadavg()[0]:.1f}, {args.pairs} rotations of floor, this install, {args.against}")
+        print("| command | floor | this | ratio | other | ratio |")
+        print("| --- | --- | --- | --- | --- | --- |")
+        for model in ("resnet152", "lenet5"):
+            tail = ["shapes", model, "--format", "json"]
+            (f, c, o), (rc, ro) = triples([PY, "-c", "import typer, rich.table, yaml"], [CNNCALC, *tail],
+                                          [other, *tail], args.pairs)
+            print(f"| `cnncalc shapes {model} --format json` | {f * 1e3:.0f} ms | {c * 1e3:.0f} ms | {rc:.2f}× "
+                  f"| {o * 1e3:.0f} ms | {ro:.2f}× |")
+        print(f"load after: {os.getloadavg()[0]:.1f}")
+        return
+    load = os.getloadavg()[0]
+    print(f"python {sys.version.split()[0]}, {os.cpu_count()} cores, load {load:.1f}, {args.pairs} pairs")
+    floor = [PY, "-c", "import typer, rich.table, yaml"]
+    print("| command | floor | command | median ratio |")
+    print("| --- | --- | --- | --- |")
+    for model in ("resnet152", "lenet5"):
+        f, c, r = pairs(floor, [CNNCALC, "shapes", model, "--format", "json"], args.pairs)
+        print(f"| `cnncalc shapes {model} --format json` | {f * 1e3:.0f} ms | {c * 1e3:.0f} ms | {r:.2f}× |")
+    if args.import_path:
+        torch_floor = [PY, "-c", "import torch"]
+        cmd = [CNNCALC, "import", "user_models.py:Functional", "--input", "1x32x32"]
+        f, c, r = pairs(torch_floor, cmd, args.pairs, cwd=str(ROOT / "tests"))
+        print(f"| `cnncalc import user_models.py:Functional --input 1x32x32` (floor: `import torch`) "
+              f"| {f * 1e3:.0f} ms | {c * 1e3:.0f} ms | {r:.2f}× |")
+    print(f"load after: {os.getloadavg()[0]:.1f}")
+
+
+if __name__ == "__main__":
+    main()
