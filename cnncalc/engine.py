@@ -15,6 +15,7 @@ from fractions import Fraction
 from . import dim
 from .errors import CnncalcError
 from .graph import NETWORK_INPUT, Graph, Node, ShapeOf, StrideBetween
+from .inputs import check_batch
 from .layers.base import GLOBAL, MAX_DIM
 from .report import CANONICAL_DTYPE, DTYPE_BYTES, LayerRow, Report, Warning_
 
@@ -31,8 +32,8 @@ def analyze(graph: Graph, input: tuple | None = None, batch: int = 1, dtype: str
     dtype = CANONICAL_DTYPE.get(dtype, dtype)
     if dtype not in DTYPE_BYTES:
         raise CnncalcError(f"unknown dtype '{dtype}'", fix="use fp32, fp16, bf16, fp64 or int8")
-    if dim.is_known(batch) and (isinstance(batch, bool) or not isinstance(batch, int) or batch < 1 or batch > MAX_DIM):
-        raise CnncalcError(f"batch must be a positive whole number, not {batch!r}")
+    if dim.is_known(batch) or not hasattr(batch, "free_symbols"):
+        check_batch(batch)
     x = tuple(input) if input is not None else graph.input
     walk = _Walk(graph, batch, ctx, x)
     if training is not None:

@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 from typing import NamedTuple
 
 from .errors import CnncalcError
+from .inputs import MAX_BATCH
 from .layers.base import SAME, Step, is_contiguous, numel
 
 OPTIMIZERS = ("sgd", "momentum", "adam", "adamw")
@@ -466,6 +467,10 @@ def fit(graph, memory: int, options: Options, input: tuple | None = None, dtype:
     batch, binding = min(((memory - v.fixed) // v.per_sample, w) for w, v in phases if v.per_sample)
     at = lambda n: max(v.at(n) for _, v in phases)  # noqa: E731
     bound = next(v for w, v in phases if w == binding)
+    if batch > MAX_BATCH:  # (never a batch shapes refuses: the largest moment there is reported)
+        batch = MAX_BATCH
+        binding = f"the largest batch cnncalc takes ({MAX_BATCH:,})"
+        bound = max((v for _, v in phases), key=lambda v: v.at(batch))
     return Fit(batch, memory, bound.fixed, bound.per_sample, binding, at(batch), at(batch + 1), t)
 
 
