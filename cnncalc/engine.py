@@ -13,21 +13,23 @@ import math
 from fractions import Fraction
 
 from . import dim
-from .errors import CnncalcError
-from .graph import NETWORK_INPUT, Graph, Node, ShapeOf, StrideBetween
+from .errors import CnncalcError, shorten
+from .graph import NETWORK_INPUT, Freeze, Graph, Node, ShapeOf, StrideBetween
 from .inputs import check_batch
 from .layers.base import GLOBAL, MAX_DIM
 from .report import CANONICAL_DTYPE, DTYPE_BYTES, LayerRow, Report, Warning_
 
 
 def analyze(graph: Graph, input: tuple | None = None, batch: int = 1, dtype: str = "float32",
-            ctx: dim.Exact | None = None, training=None) -> Report:
+            ctx: dim.Exact | None = None, training=None, freeze: tuple = ()) -> Report:
     """Every layer's shape, params, MACs and receptive field, for one batch size and input.
 
     ``ctx`` is :data:`cnncalc.dim.EXACT` for numbers; :mod:`cnncalc.symbolic` passes a
     :class:`cnncalc.dim.Collecting` context for sizes that are formulas. ``training``
     (:class:`cnncalc.training.Options`) adds one training step's figures, per layer and in total
-    (``dtype`` is then the activations' dtype: the low precision under mixed precision)."""
+    (``dtype`` is then the activations' dtype: the low precision under mixed precision).
+    ``freeze``: layer patterns whose weights do not train, beside the spec's own ``freeze:``
+    (:class:`cnncalc.graph.Freeze`; docs/training.md, "Frozen layers")."""
     ctx = ctx or dim.EXACT
     dtype = CANONICAL_DTYPE.get(dtype, dtype)
     if dtype not in DTYPE_BYTES:
@@ -36,11 +38,17 @@ def analyze(graph: Graph, input: tuple | None = None, batch: int = 1, dtype: str
         check_batch(batch)
     x = tuple(input) if input is not None else graph.input
     walk = _Walk(graph, batch, ctx, x)
+    walk.frozen = Freeze((*graph.freeze, *freeze))
     if training is not None:
         from . import training as steps  # (only when asked: the walk stays what it was)
 
         walk.training = steps.Walk(training.checked(dtype), batch, dtype, x, DTYPE_BYTES)
     walk.run()
+    unused = walk.frozen.unused()
+    if unused:
+        raise CnncalcError(f"freeze pattern '{shorten(unused[0])}' matches no layer with weights", file=graph.file,
+                           fix="patterns match layer names or paths (`cnncalc shapes` lists them), e.g. "
+                               "'layers[0:6]*' or 'features*'")
     outputs = tuple((t, (batch, *walk.shapes[t])) for t in walk.outputs)
     return Report(model=graph.name, file=graph.file, input=(batch, *x), output=outputs[0][1], batch=batch,
                   dtype=dtype, rows=tuple(walk.rows), warnings=tuple(walk.warnings), metadata=graph.metadata,
@@ -250,6 +258,7 @@ class _Walk:
         self.warnings: list[Warning_] = []
         self.outputs: tuple = ()
         self.training = None  # cnncalc.training.Walk, when a training step's figures are asked for
+        self.frozen = Freeze(())  # which layers' weights do not train
 
     def tensor(self, name: str) -> str:
         return self.alias.get(name, name)
@@ -297,10 +306,13 @@ class _Walk:
         self.jumps[name] = jump
         longest = self.longest[reads[0]] if len(reads) == 1 else max([self.longest[t] for t in reads])
         self.longest[name] = longest + 1 if kind.weighted else longest
+        trainable = True
+        if (params or node.shares) and self.frozen:  # (a tied layer trains as the one it shares with does)
+            trainable = self.by_name[node.shares].trainable if node.shares else not self.frozen(name, node.path)
         step = None
         if self.training is not None:
             try:
-                step = self.training.node(kind, args, name, reads, xs, y, params, node.shares)
+                step = self.training.node(kind, args, name, reads, xs, y, params, node.shares, trainable)
             except CnncalcError as exc:
                 self.fail(exc, node)
             for message in kind.train_warnings(args, xs[0], self.batch):
@@ -312,7 +324,7 @@ class _Walk:
             _squash(field.rf) if field else None,
             _squash(field.jump) if field else None,
             _squash(field.start) if field else None,
-            ti * b, fv * b, reads, tuple([(b, *s) for s in xs]), args, bound, node.shares, step,
+            ti * b, fv * b, reads, tuple([(b, *s) for s in xs]), args, bound, node.shares, step, trainable,
         ))
         self.by_name[name] = self.rows[-1]
 

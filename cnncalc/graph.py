@@ -84,6 +84,7 @@ class Graph:
     expect: dict | None = None
     metadata: dict = field(default_factory=dict)
     line: int | None = None
+    freeze: tuple = ()  # glob patterns over layer names and paths: their weights are not trained
 
     def node(self, name: str) -> Node | None:
         return next((n for n in self.nodes if n.name == name), None)
@@ -95,3 +96,53 @@ _INDEX = re.compile(r"\[(\d+)\]")
 def torch_name(path: str) -> str:
     """``layers[4].main[1]`` → ``layers.4.main.1``: the qualified name of the torch module."""
     return _INDEX.sub(r".\1", path)
+
+
+class Freeze:
+    """``freeze:`` / ``--freeze``: glob patterns over layer names and paths (docs/training.md,
+    "Frozen layers"). ``*`` is any run of characters, ``?`` one; ``[i:j]`` is an index range
+    as Python slices it (``layers[0:6]*`` matches ``layers[0]`` to ``layers[5]`` and everything
+    under them), ``[n]`` the index n; anything else is itself."""
+
+    def __init__(self, patterns):
+        self.patterns = tuple(patterns)
+        self.compiled = [_compile(p) for p in self.patterns]
+        self.used = [False] * len(self.patterns)
+
+    def __bool__(self):
+        return bool(self.patterns)
+
+    def __call__(self, name: str, path: str) -> bool:
+        hit = False
+        for i, (regex, ranges) in enumerate(self.compiled):
+            for text in (name, path):
+                m = regex.fullmatch(text)
+                if m and all(lo <= int(g) < hi for g, (lo, hi) in zip(m.groups(), ranges)):
+                    self.used[i] = hit = True
+                    break
+        return hit
+
+    def unused(self) -> list:
+        return [p for p, used in zip(self.patterns, self.used) if not used]
+
+
+_RANGE = re.compile(r"\[(\d*):(\d*)\]|\[(\d+)\]|\*|\?")
+
+
+def _compile(pattern: str):
+    out, ranges, at = [], [], 0
+    for m in _RANGE.finditer(pattern):
+        out.append(re.escape(pattern[at:m.start()]))
+        text = m.group(0)
+        if text == "*":
+            out.append(".*")
+        elif text == "?":
+            out.append(".")
+        elif m.group(3) is not None:
+            out.append(re.escape(text))
+        else:
+            out.append(r"\[(\d+)\]")
+            ranges.append((int(m.group(1) or 0), int(m.group(2)) if m.group(2) else 2**63))
+        at = m.end()
+    out.append(re.escape(pattern[at:]))
+    return re.compile("".join(out), re.S), ranges

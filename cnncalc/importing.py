@@ -329,6 +329,8 @@ def write_yaml(spec: dict) -> str:
     out += entries(spec["layers"], 2)
     if "outputs" in spec:
         out.append(f"outputs: {flow(spec['outputs'])}")
+    if "freeze" in spec:  # (the module's requires_grad=False layers)
+        out.append(f"freeze: {flow(spec['freeze'])}")
     return "\n".join(out) + "\n"
 
 

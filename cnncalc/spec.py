@@ -29,7 +29,7 @@ from .graph import NETWORK_INPUT, Deferred, Graph, Node, ShapeOf, StrideBetween
 from .metadata import check_metadata
 from .yamlsrc import LMap, LSeq, line_of, load_text
 
-TOP_KEYS = ("name", "family", "description", "input", "layers", "outputs", "blocks", "expect", "metadata")
+TOP_KEYS = ("name", "family", "description", "input", "layers", "outputs", "blocks", "expect", "metadata", "freeze")
 COMPOSITES = ("residual", "parallel", "repeat")
 ENTRY_KEYS = ("name", "from", "shares")  # keys an entry may carry beside its kind
 PREV = "prev"
@@ -221,7 +221,18 @@ class _Loader:
         description = data.get("description") or ""
         return Graph(name=name, input=input_shape, nodes=tuple(self.nodes), outputs=outputs, file=self.file,
                      family=family, description=str(description).strip(), expect=expect,
-                     metadata=dict(metadata), line=getattr(data, "line", None))
+                     metadata=dict(metadata), line=getattr(data, "line", None), freeze=self._freeze(data))
+
+    def _freeze(self, data) -> tuple:
+        """``freeze:``: a pattern or a list of them (docs/training.md, "Frozen layers")."""
+        value = data.get("freeze")
+        if value is None:
+            return ()
+        patterns = [value] if isinstance(value, str) else value
+        if not isinstance(patterns, list) or not all(isinstance(p, str) and p for p in patterns):
+            self.fail("freeze must be a layer pattern or a list of them", line=line_of(data, "freeze"),
+                      fix="e.g. freeze: ['layers[0:6]*'] (names or paths; * and ? as in a glob)")
+        return tuple(patterns)
 
     def _input(self, value, line) -> tuple:
         if isinstance(value, list) and 1 <= len(value) <= 4:

@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from . import DtypeOpt, InputOpt, JsonOpt, app, choices, handles_errors, json_wanted, parse_input
-from .shapes import AmpOpt, MasterOpt, Optimizer, OptimizerOpt, training_options
+from .shapes import AmpOpt, FreezeOpt, MasterOpt, Optimizer, OptimizerOpt, training_options
 
 FitFormat = choices("FitFormat", "table", "json")
 
@@ -23,13 +23,14 @@ def fit(
     dtype: DtypeOpt = "fp32",
     amp: AmpOpt = False,
     master_weights: MasterOpt = False,
+    freeze: FreezeOpt = None,
     format: Annotated[FitFormat, typer.Option("--format", "-f", help="table or json")] = FitFormat.table,
     json_: JsonOpt = False,
 ):
     """The largest batch whose training step (forward, backward, optimizer step) fits in
     --memory, solved from the step's per-sample and fixed terms (docs/fit.md).
 
-    Example: cnncalc fit resnet50 --memory 24GiB --optimizer adam
+    Example: cnncalc fit resnet50 --memory 24GiB --optimizer adam --freeze 'layers[0:7]*'
     """
     format = json_wanted(format, json_)
     from .. import load_model
@@ -39,7 +40,8 @@ def fit(
     budget = parse_bytes(memory, "--memory")  # (checked before the spec is even read)
     options = training_options(True, optimizer, amp, master_weights)
     graph = load_model(model, input)
-    answer = solve(graph, budget, options, input=parse_input(input, graph.input), dtype=dtype)
+    answer = solve(graph, budget, options, input=parse_input(input, graph.input), dtype=dtype,
+                   freeze=tuple(freeze or ()))
     if format is FitFormat.json:
         print(json.dumps(_to_dict(graph.name, answer)))
     else:

@@ -217,6 +217,11 @@ class LayerNorm(LayerKind):
         cls = nn.LayerNorm if len(x) == 1 else _channel_layer_norm()
         return cls(x[0], eps=a["eps"], elementwise_affine=a["affine"], bias=a["bias"])
 
+    def scratch(self, a, x, y, batch, size):
+        """torch's ``native_layer_norm`` returns a mean and reciprocal standard deviation per
+        position of each sample beside its output, in eval mode too."""
+        return 2 * batch * (numel(x[1:]) * size)
+
     # -- training ------------------------------------------------------------------------------
     def keeps(self, a, x, y, t):
         """Its input (over channels: the channels-last view of it, the same storage) and a mean
@@ -337,6 +342,10 @@ class GroupNorm(_PerChannelAffine):
         import torch.nn as nn
 
         return nn.GroupNorm(a["groups"], x[0], eps=a["eps"], affine=a["affine"])
+
+    def scratch(self, a, x, y, batch, size):
+        """``native_group_norm``'s mean and reciprocal standard deviation per group of each sample."""
+        return 2 * batch * (a["groups"] * size)
 
     # -- training ------------------------------------------------------------------------------
     def keeps(self, a, x, y, t):

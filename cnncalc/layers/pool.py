@@ -109,6 +109,16 @@ class _WindowPool(LayerKind):
     def autocast(self, a, x, device):
         return _autocast_pool(x, device)
 
+    def scratch(self, a, x, y, batch, size):
+        """Max pooling's int64 indices (torch computes them without autograd too:
+        ``max_pool2d_with_indices``, 1-D through 2-D), and where the builder pads unevenly, the
+        padded copy."""
+        before, after = explicit_padding(a, x, self.name)
+        kernel = per_axis(a["kernel"], len(x) - 1, "kernel", self.name)
+        even = before == after and all(p <= k // 2 for p, k in zip(before, kernel))  # (as the builder decides)
+        padded = 0 if even else batch * (x[0] * numel([n + b + e for n, b, e in zip(x[1:], before, after)]) * size)
+        return padded + (batch * (numel(y) * 8) if self.mode == "max" else 0)
+
 
 @register
 class MaxPool(_WindowPool):
@@ -194,6 +204,10 @@ class _AdaptivePool(LayerKind):
         if self.mode == "max":
             return Keeps(inputs=(0,), new=t.bytes(y, 8))
         return Keeps() if all(o == 1 for o in y[1:]) else Keeps(inputs=(0,))
+
+    def scratch(self, a, x, y, batch, size):
+        """Adaptive max pooling's int64 indices, computed without autograd too."""
+        return batch * (numel(y) * 8) if self.mode == "max" else 0
 
     def autocast(self, a, x, device):
         return _autocast_pool(x, device)

@@ -225,6 +225,7 @@ class _Converter:
         self.unknown: list = []
         self.used: set[str] = set()
         self.outputs: list[str] = []
+        self.frozen: list[str] = []  # layers whose parameters all have requires_grad=False
 
     def class_of(self, path: str) -> str | None:
         try:
@@ -249,6 +250,8 @@ class _Converter:
         spec["layers"] = layer_list
         if self.outputs != [self.entries[-1].name if self.entries else "input"]:
             spec["outputs"] = self.outputs
+        if self.frozen:
+            spec["freeze"] = list(self.frozen)
         return Imported(spec, self.unknown, len(self.entries))
 
     # -- nodes ------------------------------------------------------------------------------------
@@ -381,6 +384,9 @@ class _Converter:
                                 reads, params=sum(p.numel() for p in submodule.parameters()))
         self.module_names[target] = name
         self.add(node, Entry(kind, args, tuple(reads), name, True), y)
+        weights = list(submodule.parameters())
+        if weights and not any(p.requires_grad for p in weights):
+            self.frozen.append(self.entries[-1].name)  # (a spec's freeze: list, docs/training.md)
 
     def function_call(self, node, value, reads, name) -> None:
         call = Call(name, self._plain(node.args), self._plain(node.kwargs),
