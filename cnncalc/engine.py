@@ -291,7 +291,7 @@ class _Walk:
             y = inf.output
             if _too_large(y, self.ctx):
                 raise CnncalcError(f"output {list(y)} is too large", fix=f"every size is at most {MAX_DIM:,} (torch's int32 index limit)")
-            params = kind.params(args, x, y) if node.shares is None else self.shared(node, args, x)
+            params = kind.params(args, x, y) if node.shares is None else self.shared(node, args, x, y)
             macs = kind.macs(args, x, y)
             ti = kind.torchinfo_mult_adds(args, x, y)
             fv = kind.fvcore_flops(args, x, y)
@@ -312,7 +312,8 @@ class _Walk:
         step = None
         if self.training is not None:
             try:
-                step = self.training.node(kind, args, name, reads, xs, y, params, node.shares, trainable)
+                step = self.training.node(kind, args, name, reads, xs, y, params, node.shares, trainable,
+                                          node.shared or ())
             except CnncalcError as exc:
                 self.fail(exc, node)
             for message in kind.train_warnings(args, xs[0], self.batch):
@@ -325,13 +326,15 @@ class _Walk:
             _squash(field.jump) if field else None,
             _squash(field.start) if field else None,
             ti * b, fv * b, reads, tuple([(b, *s) for s in xs]), args, bound, node.shares, step, trainable,
+            node.shared,
         ))
         self.by_name[name] = self.rows[-1]
 
-    def shared(self, node: Node, args: dict, x) -> int:
+    def shared(self, node: Node, args: dict, x, y) -> int:
         """A layer that reuses another's weights (``shares:``): they must be the very same weights —
         same kind, same arguments, same input channels — and they are counted once, there, as
-        ``sum(p.numel())`` counts a module used twice."""
+        ``sum(p.numel())`` counts a module used twice, or a parameter two modules hold
+        (``b.weight = a.weight``: ``shares: {layer: a, params: [weight]}``, its bias its own)."""
         owner = self.by_name.get(node.shares)
         if owner is None:
             raise CnncalcError(f"shares: '{node.shares}' is not a layer with weights before this one",
@@ -340,7 +343,15 @@ class _Walk:
             raise CnncalcError(f"cannot share the weights of {node.shares} ({owner.kind}, input channels "
                                f"{owner.inputs[0][1]}): this {node.kind.name} has other arguments or input channels",
                                fix="tied layers have the same kind, arguments and input channels")
-        return 0
+        if node.shared is None:
+            return 0
+        sizes = node.kind.param_sizes(args, x, y) or {}
+        unknown = [p for p in node.shared if p not in sizes]
+        if unknown:
+            raise CnncalcError(f"shares: {node.kind.name} has no parameter '{unknown[0]}'",
+                               fix=f"its parameters: {', '.join(sizes)}" if sizes else
+                               "name the whole layer (shares: NAME): its parameters have no names")
+        return node.kind.params(args, x, y) - sum(sizes[p] for p in node.shared)
 
     # -- what the loader left to the engine ---------------------------------------------------------
     def resolve(self, node: Node) -> dict:

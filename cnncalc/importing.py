@@ -235,7 +235,8 @@ class Folder:
         if entry.kind != "opaque" and not isinstance(entry.args, list) and entry.reads and entry.reads[0] != prev:
             item["from"] = entry.reads[0]
         if entry.shares:
-            item["shares"] = entry.shares
+            shared = entry.extra.get("shared")
+            item["shares"] = {"layer": entry.shares, "params": shared} if shared else entry.shares
         return item
 
 

@@ -112,21 +112,22 @@ def liveness(report) -> Peak:
 def formula_max(values):
     """``Max`` of sizes that are formulas, a term left out where another is at least as large
     for every size: each is a sum of products of sizes (and their ceilings) with positive
-    coefficients, so one whose every coefficient is no larger than another's never wins. (sympy's
-    own ``Max`` of a ResNet's hundred moments takes seconds; of the dozen left, little.)"""
+    coefficients, so one whose every coefficient is no larger than another's never wins. One pass
+    keeps the terms no other beats so far (few: a ResNet's hundred moments leave a dozen), so a
+    long network costs its length times those, not its length squared; sympy's own ``Max`` of
+    every moment takes seconds."""
     import sympy
 
-    terms = {}
+    kept: list = []  # (term, its coefficients)
     for v in dict.fromkeys(values):
         expanded = sympy.expand(v)
-        terms[v] = expanded.as_coefficients_dict() if expanded.is_Add or expanded.is_Mul else {expanded: 1}
-    positive = all(c > 0 for t in terms.values() for c in t.values())
-    keep = []
-    for v, t in terms.items():
-        if positive and any(u is not t and _below(t, u) and (t != u or w in keep) for w, u in terms.items()):
+        t = expanded.as_coefficients_dict() if expanded.is_Add or expanded.is_Mul else {expanded: 1}
+        if not all(c > 0 for c in t.values()):  # (a difference: no dominance to read off)
+            return sympy.Max(*dict.fromkeys(values))
+        if any(_below(t, u) for _, u in kept):
             continue
-        keep.append(v)
-    return sympy.Max(*keep)
+        kept = [(w, u) for w, u in kept if not _below(u, t)] + [(v, t)]
+    return sympy.Max(*(w for w, _ in kept))
 
 
 def _below(t: dict, u: dict) -> bool:

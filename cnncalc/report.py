@@ -49,6 +49,7 @@ class LayerRow(NamedTuple):
     shares: str | None = None  # the layer whose weights it reuses: its params are counted there, once
     training: object = None  # cnncalc.training.RowTraining, when a training step was asked for
     trainable: bool = True  # False: its weights are frozen (``freeze:``, ``--freeze``, requires_grad=False)
+    shared: tuple | None = None  # with ``shares``: the parameters reused, by name (None: all)
 
     @property
     def flops(self) -> int:
@@ -220,6 +221,7 @@ class Report:
                     "receptive_field": _json_field(r.receptive_field),
                     "formula": r.formula,
                     **({"shares": r.shares} if r.shares else {}),
+                    **({"shared_params": list(r.shared)} if r.shared else {}),
                     **({"trainable": r.trainable} if r.params or r.shares else {}),
                     **({"backward_macs": v(r.backward_macs), "saved_bytes": v(r.saved_bytes)}
                        if r.training is not None else {}),

@@ -269,7 +269,7 @@ class Walk:
         return len(self.grad_sizes) - 1
 
     def node(self, kind, args, name: str, reads: tuple, xs: tuple, y: tuple, params: int, shares,
-             trainable: bool = True) -> RowTraining:
+             trainable: bool = True, shared: tuple = ()) -> RowTraining:
         """One node, in forward order: its training figures, and its output's bookkeeping.
         ``trainable`` False: its weights are frozen (no weight gradient, no optimizer state)."""
         k = len(self.rows)
@@ -336,7 +336,7 @@ class Walk:
         self.params += params
         trained = params if trainable else 0
         self.trainable += trained
-        self.param_tensors += kind.param_tensors(args, x, y) if trained else 0
+        self.param_tensors += kind.param_tensors(args, x, y) - len(shared) if trained else 0
         self.rows.append(_Row(name, live, keeps.new if keeps is not None else 0, trained * self.param_size))
         self.saved_total = self.saved_total + saved
         if macs is None:

@@ -160,3 +160,13 @@ def test_json_and_table_mark_the_frozen_layers():
     assert report["trainable_params"] == report["params"] - (6 * 25 + 6) - (16 * 6 * 25 + 16)
     table = _cli("shapes", "lenet5", "--freeze", "conv*")
     assert "frozen" in table and "trainable" in table
+
+
+def test_a_pattern_of_many_stars_does_not_backtrack():
+    """A glob compiled to a backtracking regex takes exponential time on this; the matcher steps
+    through the positions reached."""
+    import time
+
+    start = time.perf_counter()
+    assert not Freeze(["*a" * 40 + "b"])("a" * 300, "layers[0]")
+    assert time.perf_counter() - start < 2

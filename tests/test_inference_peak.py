@@ -36,15 +36,17 @@ SMALL = {"lenet5": None, "resnet18": (3, 64, 64), "mobilenet_v2": (3, 64, 64), "
          "convnext_tiny": (3, 64, 64), "googlenet": (3, 64, 64)}
 
 
-@pytest.mark.parametrize("batch", [1, 8])
-@pytest.mark.parametrize("name", list(SMALL))
+def _at_1_and_8(names) -> list:
+    return [pytest.param(name, batch, id=f"{name}-{batch}") for name in names for batch in (1, 8)]
+
+
+@pytest.mark.parametrize("name, batch", _at_1_and_8(SMALL))
 def test_representative_models_match_torch(name, batch):
     assert_peak_matches_torch(load_model(name), SMALL[name], batch)
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("batch", [1, 8])
-@pytest.mark.parametrize("name", zoo_names())
+@pytest.mark.parametrize("name, batch", _at_1_and_8(zoo_names()))
 def test_every_zoo_model_matches_torch(name, batch):
     """Each at its own input (U-Net at batch 8 holds 1.6 GB at its peak)."""
     assert_peak_matches_torch(load_model(name), None, batch)

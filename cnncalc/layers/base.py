@@ -240,6 +240,12 @@ class LayerKind:
     def params(self, a: dict, x: tuple, y: tuple) -> int:
         return 0
 
+    def param_sizes(self, a: dict, x: tuple, y: tuple) -> dict | None:
+        """Its parameters by torch's names (``{"weight": …, "bias": …}``), for a layer that
+        reuses some of another's (``shares: {layer: …, params: [weight]}``); None where they are
+        not named."""
+        return None
+
     def macs(self, a: dict, x: tuple, y: tuple) -> int:
         """Multiply-accumulates for one sample, bias not counted (torchvision's ``_ops``)."""
         return 0

@@ -60,6 +60,10 @@ class Conv(LayerKind):
     def params(self, a, x, y):
         return a["filters"] * (x[0] // a["groups"]) * _kernel_volume(a, x) + (a["filters"] if a["bias"] else 0)
 
+    def param_sizes(self, a, x, y):
+        weight = a["filters"] * (x[0] // a["groups"]) * _kernel_volume(a, x)
+        return {"weight": weight, **({"bias": a["filters"]} if a["bias"] else {})}
+
     def macs(self, a, x, y):
         return math.prod(y) * (x[0] // a["groups"]) * _kernel_volume(a, x)
 

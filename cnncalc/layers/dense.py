@@ -99,6 +99,9 @@ class Linear(LayerKind):
     def params(self, a, x, y):
         return x[0] * a["units"] + (a["units"] if a["bias"] else 0)
 
+    def param_sizes(self, a, x, y):
+        return {"weight": x[0] * a["units"], **({"bias": a["units"]} if a["bias"] else {})}
+
     def macs(self, a, x, y):
         return math.prod(y) * x[0]
 

@@ -128,6 +128,10 @@ class ConvTranspose(LayerKind):
     def params(self, a, x, y):
         return x[0] * (a["filters"] // a["groups"]) * _kernel_volume(a, x) + (a["filters"] if a["bias"] else 0)
 
+    def param_sizes(self, a, x, y):
+        weight = x[0] * (a["filters"] // a["groups"]) * _kernel_volume(a, x)
+        return {"weight": weight, **({"bias": a["filters"]} if a["bias"] else {})}
+
     def macs(self, a, x, y):
         return math.prod(x) * (a["filters"] // a["groups"]) * _kernel_volume(a, x)
 

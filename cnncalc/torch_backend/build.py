@@ -39,12 +39,14 @@ class Network(nn.Module):
             x = tuple(row.inputs[0][1:]) if kind.inputs == 1 else tuple(tuple(s[1:]) for s in row.inputs)
             try:
                 # tied weights: the very module of the layer it shares them with, registered twice
-                module = built[row.shares] if row.shares else kind.build(row.args, x)
+                module = built[row.shares] if row.shares and not row.shared else kind.build(row.args, x)
             except CnncalcError as exc:
                 raise exc.located(line=row.line, path=row.path, layer=row.name)
             if row.name in in_place:
                 module.inplace = True  # (torch's activations all take it: ReLU, ReLU6, SiLU, …)
-            if not row.trainable and not row.shares:  # frozen: requires_grad=False, as fine-tuning writes it
+            for p in row.shared or ():  # (some parameters of another layer: b.weight = a.weight)
+                setattr(module, p, getattr(built[row.shares], p))
+            if not row.trainable and (not row.shares or row.shared):  # frozen: requires_grad=False, as fine-tuning writes it
                 for p in module.parameters():
                     p.requires_grad_(False)
             built[row.name] = module
