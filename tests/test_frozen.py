@@ -170,3 +170,16 @@ def test_a_pattern_of_many_stars_does_not_backtrack():
     start = time.perf_counter()
     assert not Freeze(["*a" * 40 + "b"])("a" * 300, "layers[0]")
     assert time.perf_counter() - start < 2
+
+
+@pytest.mark.parametrize("args, says", [
+    (("shapes", "lenet5", "--training", "--freeze", "features*"), "matches no layer with weights"),
+    (("fit", "lenet5", "--memory", "1GiB", "--freeze", "tanh*"), "matches no layer with weights"),
+    (("shapes", "{spec}"), "freeze must be a layer pattern or a list of them"),
+])
+def test_bad_freeze_is_one_line_and_exit_2(tmp_path, args, says):
+    from console import cnncalc, one_error_line
+
+    spec = tmp_path / "bad.yaml"
+    spec.write_text("name: bad\ninput: [1, 8, 8]\nlayers:\n  - conv: {filters: 4, kernel: 3}\nfreeze: {a: 1}\n")
+    one_error_line(cnncalc(*(a.format(spec=spec) for a in args)), says)
