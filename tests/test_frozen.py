@@ -183,3 +183,8 @@ def test_bad_freeze_is_one_line_and_exit_2(tmp_path, args, says):
     spec = tmp_path / "bad.yaml"
     spec.write_text("name: bad\ninput: [1, 8, 8]\nlayers:\n  - conv: {filters: 4, kernel: 3}\nfreeze: {a: 1}\n")
     one_error_line(cnncalc(*(a.format(spec=spec) for a in args)), says)
+
+
+def test_the_training_table_marks_the_frozen_layers():
+    lines = _cli("shapes", "lenet5", "--training", "--freeze", "conv*").splitlines()
+    assert [line.split()[0] for line in lines if line.rstrip().endswith("—") and "*" in line] == ["conv1", "conv2"]
