@@ -4,7 +4,8 @@ a real forward allocates and frees).
 
 Default run: LeNet-5, ResNet-18, MobileNetV2, SqueezeNet 1.1, ConvNeXt-T and GoogLeNet (in-place
 ReLU, residual adds, depthwise convs, concat, layer norm, max pooling's indices) at batch 1 and 8
-on small inputs, torchvision's own ResNet-18 and ShuffleNetV2 at 224×224, and formulas.
+on small inputs, torchvision's own ResNet-18 and ShuffleNetV2 at 224×224, formulas, and 60 random
+specs (tests/spec_strategies.py).
 ``-m slow`` runs every zoo model at its own input at batch 1 and 8.
 """
 
@@ -116,3 +117,22 @@ def test_json_and_compare_carry_the_peak():
     assert [m["peak_bytes"] for m in models] == [analyze(load_model(n)).peak_bytes for n in ("resnet18", "mobilenet_v2")]
     table = runner.invoke(app, ["compare", "resnet18", "mobilenet_v2"]).stdout
     assert "peak mem" in table and "6.7 MiB" in table
+
+
+from hypothesis import HealthCheck, given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+from spec_strategies import specs  # noqa: E402
+
+COMMON = dict(deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large,
+                                                    HealthCheck.filter_too_much])
+
+
+@settings(max_examples=60, **COMMON)
+@given(spec=st.one_of(specs(max_layers=6, max_size=12), specs(max_layers=6, max_size=12, resampling=True)),
+       batch=st.integers(1, 3))
+def test_random_stacks_match_torch(spec, batch):
+    """Random valid specs (pools with uneven padding, LRN, norms, residuals, branches, merges,
+    gates, upsample, transposed convs, pads, crops, slices and chunks): the peak is torch's."""
+    from cnncalc.spec import from_data
+
+    assert_peak_matches_torch(from_data(spec), None, batch)

@@ -92,6 +92,13 @@ class Conv(LayerKind):
         padded = (x[0], *(n + b + e for n, b, e in zip(x[1:], before, after)))
         return Keeps(new=t.bytes(padded) + cast)
 
+    def scratch(self, a, x, y, batch, size):
+        """Where ``same`` pads unevenly the builder pads in front of the conv: the padded copy."""
+        before, after = explicit_padding(a, x, "conv")
+        if before == after:
+            return 0
+        return batch * (x[0] * math.prod([n + b + e for n, b, e in zip(x[1:], before, after)]) * size)
+
     def backward_macs(self, a, x, y, input_needs_grad):
         """The input gradient (a transposed convolution) and the weight gradient each cost the
         forward's MACs. FlopCounterMode counts the weight gradient as the ungrouped convolution

@@ -128,6 +128,13 @@ class LocalResponseNorm(LayerKind):
 
         return nn.LocalResponseNorm(a["size"], a["alpha"], a["beta"], a["k"])
 
+    def scratch(self, a, x, y, batch, size):
+        """torch's ``local_response_norm`` holds two temporaries at once beside its output while
+        it runs: the squares and their padded copy ``[N, 1, C + size − 1, …]``, then the pooled
+        sum and ``sum·α`` and ``sum·α + k`` (the chain's base still held): the larger is more."""
+        padded = (x[0] + a["size"] - 1) * numel(x[1:])
+        return batch * (max(padded, 2 * numel(x)) * size)
+
     # -- training ------------------------------------------------------------------------------
     def keeps(self, a, x, y, t):
         """torch computes it from element-wise ops: ``x / (k + α·avg_pool(pad(x²)))^β``. They keep
