@@ -188,3 +188,26 @@ def test_bad_freeze_is_one_line_and_exit_2(tmp_path, args, says):
 def test_the_training_table_marks_the_frozen_layers():
     lines = _cli("shapes", "lenet5", "--training", "--freeze", "conv*").splitlines()
     assert [line.split()[0] for line in lines if line.rstrip().endswith("—") and "*" in line] == ["conv1", "conv2"]
+
+
+from hypothesis import HealthCheck, given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+from spec_strategies import specs  # noqa: E402
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large,
+                                                                  HealthCheck.filter_too_much])
+@given(spec=specs(max_layers=6, max_size=10), data=st.data())
+def test_random_stacks_with_random_layers_frozen(spec, data):
+    """Any subset of a random spec's weighted layers frozen (above, below or between trained
+    ones): every figure of the step is torch's, on the built module with those parameters frozen."""
+    from hypothesis import assume
+
+    graph = from_data(spec)
+    weighted = [r.name for r in analyze(graph).rows if r.params and not r.shares]
+    assume(weighted)
+    frozen = data.draw(st.lists(st.sampled_from(weighted), min_size=1, unique=True))
+    report = analyze(graph, batch=2, training=Options(optimizer="adam"), freeze=tuple(frozen))
+    module = build_module(graph, report)
+    assume(any(p.requires_grad for p in module.parameters()))  # (torch refuses an optimizer with nothing to step)
+    assert_step_matches(report, module)
