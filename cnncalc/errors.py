@@ -97,6 +97,11 @@ class CnncalcError(Exception):
         return self.oneline()
 
 
+class TraceMismatch(Exception):
+    """The spec an import wrote does not compute what the trace saw: a bug in cnncalc, never the
+    user's model. The commands say so on one line and exit 3 (docs/import.md, "The guard")."""
+
+
 class CheckFailed(Exception):
     """A `check`/`verify` expectation did not hold (exit code 1, not 2)."""
 

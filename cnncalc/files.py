@@ -144,9 +144,12 @@ class OutputFile:
         raise CnncalcError(f"{self.option} {self.shown!r}: {message}", fix=fix)
 
     def write_text(self, text: str) -> None:
+        self.write_bytes(text.encode("utf-8"))
+
+    def write_bytes(self, data: bytes) -> None:
         try:
-            with open(self.tmp, "w", encoding="utf-8") as fh:
-                fh.write(text)
+            with open(self.tmp, "wb") as fh:
+                fh.write(data)
         except OSError as exc:
             self._fail(f"cannot write: {exc.strerror}")
 

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable
 
 from . import layers
+from .errors import CnncalcError, TraceMismatch
 
 
 @dataclass
@@ -22,6 +23,8 @@ class Entry:
     shares: str | None = None
     extra: dict = field(default_factory=dict)
     scopes: tuple = ()  # the modules whose forward it runs in, outermost first (layer1, layer1.0)
+    shape: tuple | None = None  # its output's shape as the trace saw it, batch excluded (channels first)
+    params: int | None = None  # the parameters the trace saw it own (None where the trace cannot say)
 
 
 @dataclass
@@ -30,6 +33,58 @@ class Imported:
     unknown: list  # (operator, node) pairs kept as opaque
     nodes: int
     graph: Any = None
+    text: str = ""  # the spec as written (YAML)
+    report: Any = None  # the written spec, read back and analysed
+
+
+def finish(imported: Imported, entries: list, source: str, expected_params: int | None = None) -> Imported:
+    """Write the spec, read the text back as any spec is read, analyse it, and hold every layer to
+    the trace: its kind, the tensors it reads, its output's shape and its parameters, and the total
+    parameters to ``expected_params`` (the ``numel`` of the model's parameters the trace used).
+    A silent wrong number is impossible by construction: a difference raises :class:`TraceMismatch`."""
+    from .engine import analyze
+    from .spec import load_string
+
+    imported.text = write_yaml(imported.spec)
+    try:
+        imported.graph = load_string(imported.text, source)
+        imported.report = analyze(imported.graph)
+    except CnncalcError as exc:  # the model traced, so a spec that cannot be read back is cnncalc's fault
+        exc.file = None
+        raise TraceMismatch(f"the imported spec does not read back: {exc.oneline()}") from None
+    check_against_trace(imported.report, entries, expected_params)
+    return imported
+
+
+def check_against_trace(report, entries: list, expected_params: int | None) -> None:
+    """Raise :class:`TraceMismatch` naming the first layer of ``report`` that differs from the
+    trace's ``entries`` (the folding keeps their order: one row per entry)."""
+    def fail(what: str) -> None:
+        raise TraceMismatch(f"the imported spec differs from the traced model {what}")
+
+    if len(report.rows) != len(entries):
+        fail(f"in its number of layers ({len(report.rows)} written, {len(entries)} traced)")
+    row_index = {"input": -1}
+    entry_index = {"input": -1}
+    for i, (row, entry) in enumerate(zip(report.rows, entries)):
+        row_index[row.name] = i
+        entry_index[entry.name] = i
+        at = f"at layer {row.name} (traced as {entry.name})"
+        if layers.lookup(row.kind) is not layers.lookup(entry.kind):
+            fail(f"{at}: kind {row.kind}, traced {entry.kind}")
+        reads = tuple(row_index.get(r) for r in row.reads)
+        traced = tuple(entry_index.get(r) for r in entry.reads)
+        if reads != traced:
+            j = next((j for j, (a, b) in enumerate(zip(reads, traced)) if a != b), min(len(reads), len(traced)))
+            wrote = row.reads[j] if j < len(reads) else "nothing"
+            model = ("input" if traced[j] == -1 else report.rows[traced[j]].name) if j < len(traced) else "nothing"
+            fail(f"{at}: its input {j + 1} is {wrote} where the model reads {model}")
+        if entry.shape is not None and tuple(row.output[1:]) != tuple(entry.shape):
+            fail(f"{at}: output {list(row.output[1:])}, traced {list(entry.shape)}")
+        if entry.params is not None and row.params != entry.params:
+            fail(f"{at}: {row.params:,} params, traced {entry.params:,}")
+    if expected_params is not None and report.params != expected_params:
+        fail(f"in its parameters: {report.params:,} written, {expected_params:,} in the model")
 
 
 # -- readable specs: repeated sub-graphs become blocks, and runs of them repeat --------------------------
@@ -81,10 +136,9 @@ class Folder:
         for unit in chosen:
             unit["call"] = {arg: unit["values"][cols[0]][1] for arg, cols in params[unit["template"]].items()}
         runs = self.runs(sorted(chosen, key=lambda u: u["start"]))
-        outside = {}  # a folded unit's output, as the spec names it outside the block
-        for run in runs:
-            last = self.entries[run[-1]["end"]].name
-            outside[last] = run[0]["parent"] if len(run) > 1 else run[0]["path"]
+        outside = {}  # a folded unit's output, as the spec names it outside the block: by its module
+        for run in runs:  # path (``features.2``), which names one copy even where a container holds two runs
+            outside[self.entries[run[-1]["end"]].name] = run[-1]["path"]
         layer_list, prev, i = [], "input", 0
         starts = {run[0]["start"]: run for run in runs}
         while i < len(self.entries):

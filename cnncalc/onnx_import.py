@@ -33,7 +33,7 @@ from typing import Any
 
 from . import layers
 from .errors import CnncalcError, shorten
-from .importing import Entry, Folder, Imported, snake, valid_name
+from .importing import Entry, Folder, Imported, finish, snake, valid_name
 from .layers.base import ChannelsLast, Unmappable
 
 # Operators that hand their input on unchanged at inference: the tensor keeps its name, no layer.
@@ -64,17 +64,15 @@ MAX_NODES = 1_000_000  # more nodes than any network has: a hostile file, refuse
 def import_file(path: str, input_shape: tuple | None = None, allow_unknown: bool = False) -> Imported:
     """``cnncalc import model.onnx``: the model as a spec and a Graph. ``input_shape`` (batch
     excluded) replaces the file's input size; it is needed where the file leaves sizes open."""
-    from .spec import from_data
-
     model = read(path)
     weights = lift_weights(model)
     model = sized(model, weights, input_shape, path)
     try:
-        imported = _Converter(model, weights, allow_unknown).spec(_model_name(path), path)
+        converter = _Converter(model, weights, allow_unknown)
+        imported = converter.spec(_model_name(path), path)
     except CnncalcError as exc:
         raise exc.located(file=path) from None
-    imported.graph = from_data(imported.spec, path)
-    return imported
+    return finish(imported, converter.entries, path)
 
 
 def read(path: str):
@@ -782,7 +780,7 @@ class _Converter:
                 return
             args = list(reads)
         key = f"§{len(self.entries)}"
-        entry = Entry(kind.name, args, reads, key, False)
+        entry = Entry(kind.name, args, reads, key, False, shape=tuple(view.y))
         keys = self.keys(view)
         if kind.name == "opaque":
             entry.args = {**args, "params": sum(self.constants.size[k] for k in keys if k not in self.owner)}

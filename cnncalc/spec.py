@@ -118,6 +118,9 @@ def resolve_deferred(node: Node, resolver) -> dict:
     return node.kind.parse_args(raw)
 
 
+AMBIGUOUS = "\0ambiguous"  # a name bound to two different tensors (see _Loader._bind)
+
+
 # -- names -----------------------------------------------------------------------------------------
 class Names:
     """The tensor names visible in one scope: a block body sees only its own (and ``input``, its
@@ -168,6 +171,7 @@ class _Loader:
         self.steps = 0
         self.nesting = 0  # composites we are inside (a bound on the loader's recursion)
         self.later_names: dict[str, int] = {}  # every explicit name in the file -> its line
+        self.ambiguous: dict[str, tuple] = {}  # a name two repeats or block calls gave -> (first, second)
 
     # -- errors ---------------------------------------------------------------------------------
     def fail(self, message, line=None, path=None, layer=None, fix=None):
@@ -443,6 +447,10 @@ class _Loader:
         if name == NETWORK_INPUT:
             return frame.input
         found = frame.names.find(name)
+        if found is AMBIGUOUS:
+            first, second = self.ambiguous[name]
+            self.fail(f"'{name}' names the outputs of two repeats or block calls ({first} and {second})",
+                      line=line, path=path, fix=f"read one copy by its number ({name}.N) or rename one of them")
         if found is None and name in self.tensors:
             found = name  # a full name (``se1.gate``) reaches into the scope it names
         if found is not None:
@@ -571,8 +579,9 @@ class _Loader:
             if not isinstance(name, str) or not NAME.fullmatch(name) or name in RESERVED:
                 self.fail(f"{name!r} cannot name a layer", line=line, path=path,
                           fix="use letters, digits, _ and dots (layer1.0.conv1); prev and input are reserved")
-            if frame.names.local.get(name) is not None:
-                self.fail(f"the name '{name}' is already used by {self.tensors[frame.names.local[name]]}",
+            bound = frame.names.local.get(name)
+            if bound is not None:
+                self.fail(f"the name '{name}' is already used by {self.tensors.get(bound, 'two repeats')}",
                           line=line, path=path, fix="give each layer its own name")
             tensor = frame.prefix + name
             if bind:
@@ -687,17 +696,32 @@ class _Loader:
         # a copy that is one block call is that call: its names are the copy's (layer1.1.conv1)
         one_call = (isinstance(value["layers"], list) and len(value["layers"]) == 1
                     and _kind_and_value(value["layers"][0])[0] in self.blocks)
+        explicit = value.get("name") if name is None else name
         tensor = source
         for i in range(first, first + times):
             self.step(line, f"{path}.repeat[{i - first}]")
             copy = Frame(Scope({**frame.scope.values, "index": i}), Names(frame.names), frame.input,
                          f"{frame.prefix}{label}.{i}.", frame.stack, frame.call_line or line, frame.depth,
                          label_calls=not one_call)
-            tensor = self.sequence(value["layers"], f"{path}.repeat[{i - first}]", copy, tensor)
-        explicit = value.get("name") if name is None else name
+            copied = self.sequence(value["layers"], f"{path}.repeat[{i - first}]", copy, tensor)
+            if explicit is not None and copied != tensor:
+                # each copy's output is readable by the copy's name, as torch names the module
+                # (``features.2``): a skip read from inside a run reads that copy, never the last
+                self._bind(f"{explicit}.{i}", copied, frame, line, path)
+            tensor = copied
         if explicit is not None and tensor != source:
-            frame.names.local[explicit] = tensor
+            self._bind(explicit, tensor, frame, line, path)
         return tensor
+
+    def _bind(self, name: str, tensor: str, frame: Frame, line, path) -> None:
+        """Name the output of a repeat or a block call. Two of them may share a name (two runs of
+        blocks in one container: ``features.0``–``2`` and ``features.4``–``5``); reading that name
+        is then ambiguous and refused, never resolved to whichever came last."""
+        bound = frame.names.local.get(name)
+        if bound is not None and bound != tensor:
+            self.ambiguous[name] = (self.tensors.get(bound, bound), path)
+            tensor = AMBIGUOUS
+        frame.names.local[name] = tensor
 
     def _call(self, bname, value, line, path, frame: Frame, source: str, name) -> str:
         body = self.blocks[bname]
@@ -740,7 +764,7 @@ class _Loader:
                       (*frame.stack, bname), frame.call_line or line, frame.depth)
         tensor = self.sequence(layer_list, f"{path}.{bname}", inner, source)
         if name is not None and tensor != source:
-            frame.names.local[name] = tensor
+            self._bind(name, tensor, frame, line, path)
         return tensor
 
     def _scope_label(self, base: str) -> str:

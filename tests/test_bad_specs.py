@@ -122,6 +122,7 @@ def test_bad_option_is_one_line_and_exit_2(args, says):
     (("solve", "lenet5"), ("sympy",), "symbolic"),
     (("shapes", "lenet5", "--input", "1xHxW"), ("sympy",), "symbolic"),
     (("compare", "alexnet", "--plot", "never-written.png"), ("matplotlib",), "plot"),
+    (("draw", "lenet5", "-o", "never-written.svg"), ("graphviz",), "draw"),
     (("verify", "lenet5"), ("fvcore",), "torch"),
     (("bench", "lenet5", "--device", "cpu"), ("torch",), "torch"),
 ])

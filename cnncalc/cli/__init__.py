@@ -16,7 +16,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from ..errors import CheckFailed, CnncalcError, printable
+from ..errors import CheckFailed, CnncalcError, TraceMismatch, printable
 from ..inputs import parse_input  # noqa: F401  (re-exported for the command modules)
 
 try:  # typer >= 0.28 runs on its own copy of click and exports that copy's base exception
@@ -95,7 +95,7 @@ def say(kind: str, message: str) -> None:
     nor a CI log."""
     from rich.text import Text
 
-    style = {"error": "bold red", "warning": "yellow", "note": "cyan"}[kind]
+    style = {"error": "bold red", "internal error": "bold red", "warning": "yellow", "note": "cyan"}[kind]
     stderr().print(Text.assemble((f"{kind}:", style), " ", " ".join(printable(message).split())))
 
 
@@ -130,6 +130,10 @@ def handles_errors(func):
             if str(exc):
                 stderr().print(printable(exc), style="bold red", markup=False)
             raise typer.Exit(1) from None
+        except TraceMismatch as exc:
+            say("internal error", f"{printable(exc)}; this is a bug in cnncalc, not in the model: please report it "
+                                  "with the model (no figure was printed)")
+            raise typer.Exit(3) from None
         except BrokenPipeError:
             raise typer.Exit(0) from None
 
@@ -158,6 +162,7 @@ def print_coverage(report) -> None:
 COMMANDS = {
     "shapes": "shapes", "layer": "layer", "list": "zoo_cmds", "kinds": "zoo_cmds", "check": "check",
     "compare": "compare", "diff": "diff", "verify": "verify", "bench": "bench", "solve": "solve", "import": "import_cmd", "fit": "fit",
+    "draw": "draw",
 }
 
 

@@ -34,13 +34,8 @@ def import_(
     target = OutputFile(output, option="--output", inputs=(source.rpartition(":")[0] or source,),
                         suffixes=(".yaml", ".yml")) if output else None
     try:
-        imported = import_source(source, input, allow_unknown)
-        from ..importing import write_yaml
-
-        text = write_yaml(imported.spec)
-        from .. import analyze
-
-        report = analyze(imported.graph)  # what was written must load and analyse
+        imported = import_source(source, input, allow_unknown)  # written, read back and held to the trace
+        text, report = imported.text, imported.report
         if imported.unknown:
             print(f"warning: {len(imported.unknown)} operator(s) kept as opaque, cost unknown "
                   f"({', '.join(op for op, _ in imported.unknown[:3])}{', …' if len(imported.unknown) > 3 else ''}); "

@@ -220,6 +220,8 @@ def _window(a, n, out):
     pattern is the whole output."""
     if not (dim.all_known(n) and dim.all_known(out)):
         return GLOBAL  # (sizes that are formulas: the field is not tracked)
+    if max(out) > MAX_PATTERN:
+        return GLOBAL  # (the pattern would be worked out row by row: bounded work before all else)
     mode = a["mode"]
     kernel, stride, pad, reads = [], [], [], []
     scales = per_axis(a["scale"], len(n), "scale", "upsample") if a["scale"] is not None else (None,) * len(n)
@@ -245,6 +247,13 @@ def _window(a, n, out):
         exact = r32 is None or Fraction(r32) == r or (o == 1 and r32 == 0.0)
         reads.append(_reads(mode, r, c) if exact else _float_reads(mode, a["align_corners"], r32, m, o))
     return Window(tuple(kernel), tuple(stride), tuple(pad), tuple(reads))
+
+
+# The exact pattern of reads repeats every ``r.denominator`` output rows (at most the output size),
+# or every output row where float32 rounding decides; it is worked out row by row. Beyond this many
+# output rows on an axis the receptive field is not tracked (docs/conventions.md), so a hostile
+# ``size: 2000000000`` costs nothing.
+MAX_PATTERN = 1 << 16
 
 
 def _reads(mode, r: Fraction, c: Fraction) -> tuple:

@@ -29,7 +29,7 @@ import torch.fx
 
 from .. import layers
 from ..errors import CnncalcError, shorten
-from ..importing import Entry, Folder, Imported, snake, valid_name
+from ..importing import Entry, Folder, Imported, finish, snake, valid_name
 from ..layers.base import ChannelsLast, Unmappable
 
 NO_OPS = {"contiguous", "clone", "detach", "to", "float", "type_as", "requires_grad_", "cpu", "cuda"}
@@ -39,13 +39,9 @@ SHAPE_CALLS = {"size", "dim", "numel"}
 # -- sources ---------------------------------------------------------------------------------------
 def import_module(ref: str, input_shape: tuple, allow_unknown: bool = False) -> "Imported":
     """``cnncalc import file.py:Name``: the module, traced at ``input_shape``, as a spec and a Graph."""
-    from ..spec import from_data
-
     module = load_source(ref, meta=True)
     name = ref.rpartition(":")[2]
-    imported = to_spec(module, input_shape, snake(name), ref, allow_unknown)
-    imported.graph = from_data(imported.spec, ref)
-    return imported
+    return to_spec(module, input_shape, snake(name), ref, allow_unknown)
 
 
 def load_source(ref: str, meta: bool = False):
@@ -208,7 +204,31 @@ class _Recorder(torch.fx.Interpreter):
 def to_spec(module, input_shape: tuple, model_name: str, source: str, allow_unknown: bool = False) -> Imported:
     module.eval()  # the network as it infers: dropout and stochastic depth trace as what they are then
     graph_module, values = trace(module, input_shape)
-    return _Converter(graph_module, values, allow_unknown, module).spec(input_shape, model_name, source)
+    converter = _Converter(graph_module, values, allow_unknown, module)
+    imported = converter.spec(input_shape, model_name, source)
+    return finish(imported, converter.entries, source, _parameters_used(graph_module))
+
+
+def _parameters_used(graph_module) -> int:
+    """The ``numel`` of the distinct parameters the traced forward reads: of the modules it calls
+    and the parameters it reads directly (tied weights once; buffers are not parameters)."""
+    seen: dict[int, int] = {}
+    for node in graph_module.graph.nodes:
+        if node.op == "call_module":
+            for p in graph_module.get_submodule(node.target).parameters():
+                seen[id(p)] = p.numel()
+        elif node.op == "get_attr":
+            value = _attr(graph_module, node.target)
+            if isinstance(value, torch.nn.Parameter):
+                seen[id(value)] = value.numel()
+    return sum(seen.values())
+
+
+def _attr(root, target: str):
+    value = root
+    for part in target.split("."):
+        value = getattr(value, part, None)
+    return value
 
 
 class _Converter:
@@ -381,10 +401,11 @@ class _Converter:
             has_weights = any(True for _ in submodule.parameters())
             self.add(node, Entry(kind, args, tuple(reads), node.name, False, shares=first if has_weights else None), y)
             return
+        params = sum(p.numel() for p in submodule.parameters())
         kind, args = self.claim(cls, lambda kind: kind.from_torch(submodule, x, y), "torch_modules", node, value,
-                                reads, params=sum(p.numel() for p in submodule.parameters()))
+                                reads, params=params)
         self.module_names[target] = name
-        entry = Entry(kind, args, tuple(reads), name, True)
+        entry = Entry(kind, args, tuple(reads), name, True, params=params)
         self.tie(entry, submodule)
         self.add(node, entry, y)
         weights = list(submodule.parameters())
@@ -407,6 +428,8 @@ class _Converter:
                                "with several modules", fix="cnncalc ties a parameter between two layers of one kind "
                                                            "under the same name (b.weight = a.weight)")
         entry.shares = seen[0][1][0].name
+        if entry.params is not None:  # (what it owns: the parameters no earlier layer holds)
+            entry.params -= sum(module.get_parameter(n).numel() for n, _ in seen)
         if len(seen) < len(own):
             entry.extra["shared"] = [n for n, _ in seen]
 
@@ -490,6 +513,7 @@ class _Converter:
         while entry.name in taken or entry.name in ("input", "prev"):
             n += 1
             entry.name = f"{base}_{n}"
+        entry.shape = tuple(shape)
         self.entries.append(entry)
         self.bind(node, entry.name, shape)
         if any(self.layout.get(n) == "channels_last" for n in node.all_input_nodes):
