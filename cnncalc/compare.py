@@ -23,15 +23,16 @@ COLUMNS = {
     "macs": ("MACs", "macs"),
     "flops": ("FLOPs", "flops"),
     "activations": ("activations", "activation_bytes"),
+    "peak": ("peak memory", "peak_bytes"),
     "depth": ("depth", "depth"),
     "output": ("output", "output"),
     "top1": ("top-1 %", "top1"),
     "top5": ("top-5 %", "top5"),
 }
-SORT_ALIASES = {"name": "model", "memory": "activations", "activation_bytes": "activations",
-                "mem": "activations", "gmacs": "macs", "acc": "top1", "accuracy": "top1",
+SORT_ALIASES = {"name": "model", "memory": "peak", "activation_bytes": "activations", "peak_bytes": "peak",
+                "mem": "peak", "gmacs": "macs", "acc": "top1", "accuracy": "top1",
                 "top-1": "top1", "top-5": "top5", "layers": "depth"}
-RATIO_COLUMNS = ("params", "macs", "flops", "activations", "depth")
+RATIO_COLUMNS = ("params", "macs", "flops", "activations", "peak", "depth")
 
 
 @dataclass(frozen=True)
@@ -46,6 +47,7 @@ class Row:
     flops: int
     activation_bytes: int
     depth: int
+    peak_bytes: int = 0  # the inference peak (docs/conventions.md): what the table shows
     top1: float | None = None
     top5: float | None = None
     source: str | None = None
@@ -57,7 +59,7 @@ class Row:
     def to_dict(self) -> dict:
         out = {"model": self.model, "family": self.family, "file": self.file, "input": list(self.input),
                "output": list(self.output), "params": self.params, "macs": self.macs, "flops": self.flops,
-               "activation_bytes": self.activation_bytes, "depth": self.depth, "top1": self.top1,
+               "activation_bytes": self.activation_bytes, "peak_bytes": self.peak_bytes, "depth": self.depth, "top1": self.top1,
                "top5": self.top5, "source": self.source,
                "accuracy_input": list(self.measured_at) if self.measured_at else None}
         if self.ratios:
@@ -150,7 +152,7 @@ def row_for(ref: str, input_text: str | None = None, batch: int = 1, dtype: str 
         top1 = top5 = None
     return Row(model=graph.name, family=graph.family, file=graph.file, input=report.input,
                output=report.output, params=report.params, macs=report.macs, flops=report.flops,
-               activation_bytes=report.activation_bytes, depth=report.depth, top1=top1, top5=top5,
+               activation_bytes=report.activation_bytes, peak_bytes=report.peak_bytes, depth=report.depth, top1=top1, top5=top5,
                source=str(source) if source is not None else None, measured_at=measured,
                accuracy_withheld=withheld), report.warnings
 

@@ -12,20 +12,23 @@ from __future__ import annotations
 import math
 
 from . import dim
-from .errors import CnncalcError
-from .graph import NETWORK_INPUT, Graph, Node, ShapeOf, StrideBetween
+from .errors import CnncalcError, shorten
+from .graph import NETWORK_INPUT, Freeze, Graph, Node, ShapeOf, StrideBetween
+from .inputs import check_batch
 from .layers.base import GLOBAL, MAX_DIM
 from .report import CANONICAL_DTYPE, DTYPE_BYTES, LayerRow, Report, Warning_
 
 
 def analyze(graph: Graph, input: tuple | None = None, batch: int | None = None, dtype: str | None = None,
-            ctx: dim.Exact | None = None, training=None) -> Report:
+            ctx: dim.Exact | None = None, training=None, freeze: tuple = ()) -> Report:
     """Every layer's shape, params, MACs and receptive field, for one batch size and input.
 
     ``ctx`` is :data:`cnncalc.dim.EXACT` for numbers; :mod:`cnncalc.symbolic` passes a
     :class:`cnncalc.dim.Collecting` context for sizes that are formulas. ``training``
     (:class:`cnncalc.training.Options`) adds one training step's figures, per layer and in total
-    (``dtype`` is then the activations' dtype: the low precision under mixed precision)."""
+    (``dtype`` is then the activations' dtype: the low precision under mixed precision).
+    ``freeze``: layer patterns whose weights do not train, beside the spec's own ``freeze:``
+    (:class:`cnncalc.graph.Freeze`; docs/training.md, "Frozen layers")."""
     ctx = ctx or dim.EXACT
     if batch is None:  # the batch the source fixes (an ONNX file's), else 1
         batch = graph.batch or 1
@@ -33,15 +36,21 @@ def analyze(graph: Graph, input: tuple | None = None, batch: int | None = None, 
     dtype = CANONICAL_DTYPE.get(dtype, dtype)
     if dtype not in DTYPE_BYTES:
         raise CnncalcError(f"unknown dtype '{dtype}'", fix="use fp32, fp16, bf16, fp64 or int8")
-    if dim.is_known(batch) and (isinstance(batch, bool) or not isinstance(batch, int) or batch < 1 or batch > MAX_DIM):
-        raise CnncalcError(f"batch must be a positive whole number, not {batch!r}")
+    if dim.is_known(batch) or not hasattr(batch, "free_symbols"):
+        check_batch(batch)
     x = tuple(input) if input is not None else graph.input
     walk = _Walk(graph, batch, ctx, x)
+    walk.frozen = Freeze((*graph.freeze, *freeze))
     if training is not None:
         from . import training as steps  # (only when asked: the walk stays what it was)
 
         walk.training = steps.Walk(training.checked(dtype), batch, dtype, x, DTYPE_BYTES)
     walk.run()
+    unused = walk.frozen.unused()
+    if unused:
+        raise CnncalcError(f"freeze pattern '{shorten(unused[0])}' matches no layer with weights", file=graph.file,
+                           fix="patterns match layer names or paths (`cnncalc shapes` lists them), e.g. "
+                               "'layers[0:6]*' or 'features*'")
     outputs = tuple((t, (batch, *walk.shapes[t])) for t in walk.outputs)
     return Report(model=graph.name, file=graph.file, input=(batch, *x), output=outputs[0][1], batch=batch,
                   dtype=dtype, rows=tuple(walk.rows), warnings=tuple(walk.warnings), metadata=graph.metadata,
@@ -257,6 +266,7 @@ class _Walk:
         self.warnings: list[Warning_] = []
         self.outputs: tuple = ()
         self.training = None  # cnncalc.training.Walk, when a training step's figures are asked for
+        self.frozen = Freeze(())  # which layers' weights do not train
 
     def tensor(self, name: str) -> str:
         return self.alias.get(name, name)
@@ -289,7 +299,7 @@ class _Walk:
             y = inf.output
             if _too_large(y, self.ctx):
                 raise CnncalcError(f"output {list(y)} is too large", fix=f"every size is at most {MAX_DIM:,} (torch's int32 index limit)")
-            params = kind.params(args, x, y) if node.shares is None else self.shared(node, args, x)
+            params = kind.params(args, x, y) if node.shares is None else self.shared(node, args, x, y)
             macs = kind.macs(args, x, y)
             ti = kind.torchinfo_mult_adds(args, x, y)
             fv = kind.fvcore_flops(args, x, y)
@@ -304,10 +314,14 @@ class _Walk:
         self.jumps[name] = jump
         longest = self.longest[reads[0]] if len(reads) == 1 else max([self.longest[t] for t in reads])
         self.longest[name] = longest + 1 if kind.weighted else longest
+        trainable = True
+        if (params or node.shares) and self.frozen:  # (a tied layer trains as the one it shares with does)
+            trainable = self.by_name[node.shares].trainable if node.shares else not self.frozen(name, node.path)
         step = None
         if self.training is not None:
             try:
-                step = self.training.node(kind, args, name, reads, xs, y, params, node.shares)
+                step = self.training.node(kind, args, name, reads, xs, y, params, node.shares, trainable,
+                                          node.shared or ())
             except CnncalcError as exc:
                 self.fail(exc, node)
             for message in kind.train_warnings(args, xs[0], self.batch):
@@ -319,14 +333,16 @@ class _Walk:
             _squash(field.rf) if field else None,
             _squash(field.jump) if field else None,
             _squash(field.start) if field else None,
-            ti * b, fv * b, reads, tuple([(b, *s) for s in xs]), args, bound, node.shares, step,
+            ti * b, fv * b, reads, tuple([(b, *s) for s in xs]), args, bound, node.shares, step, trainable,
+            node.shared,
         ))
         self.by_name[name] = self.rows[-1]
 
-    def shared(self, node: Node, args: dict, x) -> int:
+    def shared(self, node: Node, args: dict, x, y) -> int:
         """A layer that reuses another's weights (``shares:``): they must be the very same weights —
         same kind, same arguments, same input channels — and they are counted once, there, as
-        ``sum(p.numel())`` counts a module used twice."""
+        ``sum(p.numel())`` counts a module used twice, or a parameter two modules hold
+        (``b.weight = a.weight``: ``shares: {layer: a, params: [weight]}``, its bias its own)."""
         owner = self.by_name.get(node.shares)
         if owner is None:
             raise CnncalcError(f"shares: '{node.shares}' is not a layer with weights before this one",
@@ -335,7 +351,15 @@ class _Walk:
             raise CnncalcError(f"cannot share the weights of {node.shares} ({owner.kind}, input channels "
                                f"{owner.inputs[0][1]}): this {node.kind.name} has other arguments or input channels",
                                fix="tied layers have the same kind, arguments and input channels")
-        return 0
+        if node.shared is None:
+            return 0
+        sizes = node.kind.param_sizes(args, x, y) or {}
+        unknown = [p for p in node.shared if p not in sizes]
+        if unknown:
+            raise CnncalcError(f"shares: {node.kind.name} has no parameter '{unknown[0]}'",
+                               fix=f"its parameters: {', '.join(sizes)}" if sizes else
+                               "name the whole layer (shares: NAME): its parameters have no names")
+        return node.kind.params(args, x, y) - sum(sizes[p] for p in node.shared)
 
     # -- what the loader left to the engine ---------------------------------------------------------
     def resolve(self, node: Node) -> dict:

@@ -70,6 +70,7 @@ class Node:
     only_if: tuple | None = None  # ("differ", a, b): exists only where tensors a and b differ in shape
     refs: tuple[str, ...] = ()  # tensors whose shapes (not values) its arguments read
     shares: str | None = None  # the layer whose weights it reuses (tied weights: counted once)
+    shared: tuple | None = None  # which of them, by torch's names (None: all; the rest are its own)
 
 
 @dataclass(frozen=True)
@@ -87,6 +88,7 @@ class Graph:
     batch: int | None = None  # the batch the source declares (an ONNX file's fixed batch); analysed at it by default
     free_batch: str | None = None  # the name of a batch the source leaves free (ONNX's dim_param): 1 by default
     dtype: str | None = None  # the dtype the source's weights are in ("int8": a quantized ONNX file), where not float32
+    freeze: tuple = ()  # glob patterns over layer names and paths: their weights are not trained
 
     def node(self, name: str) -> Node | None:
         return next((n for n in self.nodes if n.name == name), None)
@@ -98,3 +100,75 @@ _INDEX = re.compile(r"\[(\d+)\]")
 def torch_name(path: str) -> str:
     """``layers[4].main[1]`` → ``layers.4.main.1``: the qualified name of the torch module."""
     return _INDEX.sub(r".\1", path)
+
+
+class Freeze:
+    """``freeze:`` / ``--freeze``: glob patterns over layer names and paths (docs/training.md,
+    "Frozen layers"). ``*`` is any run of characters, ``?`` one; ``[i:j]`` is an index range
+    as Python slices it (``layers[0:6]*`` matches ``layers[0]`` to ``layers[5]`` and everything
+    under them), ``[n]`` the index n; anything else is itself. Matched by stepping through the
+    set of positions reached (time linear in the pattern times the name: a pattern of many ``*``
+    cannot make it backtrack)."""
+
+    def __init__(self, patterns):
+        self.patterns = tuple(patterns)
+        self.compiled = [_tokens(p) for p in self.patterns]
+        self.used = [False] * len(self.patterns)
+
+    def __bool__(self):
+        return bool(self.patterns)
+
+    def __call__(self, name: str, path: str) -> bool:
+        hit = False
+        for i, tokens in enumerate(self.compiled):
+            if _glob(tokens, name) or _glob(tokens, path):
+                self.used[i] = hit = True
+        return hit
+
+    def unused(self) -> list:
+        return [p for p, used in zip(self.patterns, self.used) if not used]
+
+
+_TOKEN = re.compile(r"\[(\d*):(\d*)\]|\*+|\?")
+
+
+def _tokens(pattern: str) -> list:
+    """``layers[0:6]*`` → [text 'layers', range (0, 6), star]."""
+    out, at = [], 0
+    for m in _TOKEN.finditer(pattern):
+        if m.start() > at:
+            out.append(("text", pattern[at:m.start()]))
+        text = m.group(0)
+        if text[0] == "*":
+            out.append(("star",))
+        elif text == "?":
+            out.append(("one",))
+        else:
+            out.append(("range", int(m.group(1) or 0), int(m.group(2)) if m.group(2) else None))
+        at = m.end()
+    if at < len(pattern):
+        out.append(("text", pattern[at:]))
+    return out
+
+
+def _glob(tokens: list, text: str) -> bool:
+    reached = {0}
+    for token in tokens:
+        kind = token[0]
+        if kind == "star":
+            reached = set(range(min(reached), len(text) + 1))
+        elif kind == "one":
+            reached = {p + 1 for p in reached if p < len(text)}
+        elif kind == "text":
+            reached = {p + len(token[1]) for p in reached if text.startswith(token[1], p)}
+        else:
+            _, lo, hi = token
+            found = set()
+            for p in reached:
+                m = _INDEX.match(text, p)
+                if m and lo <= int(m.group(1)) and (hi is None or int(m.group(1)) < hi):
+                    found.add(m.end())
+            reached = found
+        if not reached:
+            return False
+    return len(text) in reached

@@ -289,7 +289,8 @@ class Folder:
         if entry.kind != "opaque" and not isinstance(entry.args, list) and entry.reads and entry.reads[0] != prev:
             item["from"] = entry.reads[0]
         if entry.shares:
-            item["shares"] = entry.shares
+            shared = entry.extra.get("shared")
+            item["shares"] = {"layer": entry.shares, "params": shared} if shared else entry.shares
         return item
 
 
@@ -383,6 +384,8 @@ def write_yaml(spec: dict) -> str:
     out += entries(spec["layers"], 2)
     if "outputs" in spec:
         out.append(f"outputs: {flow(spec['outputs'])}")
+    if "freeze" in spec:  # (the module's requires_grad=False layers)
+        out.append(f"freeze: {flow(spec['freeze'])}")
     return "\n".join(out) + "\n"
 
 

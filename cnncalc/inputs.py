@@ -3,6 +3,7 @@ spec's channels. Shared by every command (and, with names for sizes, by the symb
 
 from __future__ import annotations
 
+import numbers
 import re
 
 from .errors import CnncalcError, shorten
@@ -21,12 +22,26 @@ def is_name(part: str) -> bool:
     return bool(_NAME.match(part.strip()))
 
 
+MAX_BATCH = MAX_DIM  # the batch is a size like any other: torch's int32 index limit
+
+
 def parse_batch(text) -> int:
     """``--batch 8`` → 8."""
     try:
         return int(str(text).strip())
     except ValueError:
         raise CnncalcError(f"--batch {shorten(repr(text))} is neither a whole number nor a name") from None
+
+
+def check_batch(batch) -> int:
+    """The one batch limit every command shares: ``shapes`` refuses above it, ``fit`` answers no
+    more than it. From 1 to :data:`MAX_BATCH`."""
+    if isinstance(batch, bool) or not isinstance(batch, numbers.Integral) or batch < 1:
+        raise CnncalcError(f"batch must be a whole number from 1 to {MAX_BATCH:,}, not {shorten(repr(batch))}")
+    if batch > MAX_BATCH:
+        raise CnncalcError(f"batch {batch:,} is above {MAX_BATCH:,}, the largest batch cnncalc takes "
+                           "(torch's int32 index limit)", fix=f"use a batch of at most {MAX_BATCH}")
+    return batch
 
 
 def parse_input(text: str | None, default: tuple | None) -> tuple | None:

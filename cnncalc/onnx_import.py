@@ -1098,6 +1098,7 @@ class _Converter:
         self.entries: list[Entry] = []
         self.found: dict[str, _Found] = {}
         self.owner: dict[str, Entry] = {}  # parameter key -> the entry that reads it first
+        self.role: dict[str, int] = {}  # parameter key -> its place among the first reader's weights
         self.unknown: list = []
         self.consumers: dict[str, list[int]] = {}
         for index, node in enumerate(self.graph.node):
@@ -1289,11 +1290,28 @@ class _Converter:
             entry.shares = self.owner[keys[0]]  # the very weights of an earlier layer: tied (the name, later)
         else:
             self.check_weights(view, kind, args)
-        for k in keys:
-            self.owner.setdefault(k, entry)
+            self.tie_some(view, kind, args, entry, keys)
+        for i, k in enumerate(keys):
+            if k not in self.owner:
+                self.owner[k], self.role[k] = entry, i
         self.entries.append(entry)
         self.found[key] = self.scopes(view.nodes[0])
         self.tensor_of[view.output] = key
+
+    def tie_some(self, view: OnnxNode, kind, args, entry, keys) -> None:
+        """Some of the weights an earlier layer reads, in the same role (``b.weight = a.weight``,
+        its bias its own): one parameter, counted once (``shares: {layer: a, params: [weight]}``)."""
+        owned = [(i, k) for i, k in enumerate(keys) if k in self.owner]
+        if not owned or not isinstance(args, dict):
+            return
+        names = list(kind.param_sizes(kind.parse_args(args), view.x[0], view.y) or ())
+        owners = {id(self.owner[k]) for _, k in owned}
+        if len(names) != len(keys) or len(owners) != 1 or any(self.role[k] != i for i, k in owned):
+            raise CnncalcError(f"{view.op} at node {view.name} reads {owned[0][1]}, a weight of an earlier layer, "
+                               "in another role or with several layers' weights",
+                               fix="cnncalc ties a weight between two layers of one kind in the same role")
+        entry.shares = self.owner[owned[0][1]]
+        entry.extra["shared"] = [names[i] for i, _ in owned]
 
     def keys(self, view: OnnxNode, learnable: bool = False) -> tuple:
         """The parameters a node reads (by the names it reads them by); ``learnable``: not the

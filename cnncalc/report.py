@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import NamedTuple
 
 DTYPE_BYTES = {"float32": 4, "fp32": 4, "float16": 2, "fp16": 2, "bfloat16": 2, "bf16": 2,
@@ -47,6 +48,8 @@ class LayerRow(NamedTuple):
     rf_bound: str | None = None  # a merge whose inputs' fields differ: the input that bounds it
     shares: str | None = None  # the layer whose weights it reuses: its params are counted there, once
     training: object = None  # cnncalc.training.RowTraining, when a training step was asked for
+    trainable: bool = True  # False: its weights are frozen (``freeze:``, ``--freeze``, requires_grad=False)
+    shared: tuple | None = None  # with ``shares``: the parameters reused, by name (None: all)
 
     @property
     def flops(self) -> int:
@@ -132,7 +135,9 @@ class Report:
 
     @property
     def trainable_params(self) -> int:
-        return self.params
+        """The parameters that train: those of layers not frozen (``sum(p.numel() for p in
+        model.parameters() if p.requires_grad)``)."""
+        return sum(r.params for r in self.rows if r.trainable)
 
     @property
     def macs(self) -> int:
@@ -153,6 +158,19 @@ class Report:
     @property
     def activation_bytes(self) -> int:
         return sum(r.output_numel for r in self.rows) * DTYPE_BYTES[self.dtype]
+
+    @cached_property
+    def liveness(self):
+        """The forward pass's liveness (cnncalc.memory.Peak): its peak, where, what runs in place."""
+        from .memory import liveness
+
+        return liveness(self)
+
+    @property
+    def peak_bytes(self):
+        """The inference peak: the most activation bytes alive at once during the forward pass
+        (eval mode, no autograd; the input included, parameters not; docs/conventions.md)."""
+        return self.liveness.bytes
 
     @property
     def param_bytes(self) -> int:
@@ -204,6 +222,7 @@ class Report:
             "macs": v(self.macs),
             "flops": v(self.flops),
             "activation_bytes": v(self.activation_bytes),
+            "peak_bytes": v(self.peak_bytes),
             "dtype": self.dtype,
             "batch": v(self.batch),
             "layers": [
@@ -220,6 +239,8 @@ class Report:
                     "receptive_field": _json_field(r.receptive_field),
                     "formula": r.formula,
                     **({"shares": r.shares} if r.shares else {}),
+                    **({"shared_params": list(r.shared)} if r.shared else {}),
+                    **({"trainable": r.trainable} if r.params or r.shares else {}),
                     **({"backward_macs": v(r.backward_macs), "saved_bytes": v(r.saved_bytes)}
                        if r.training is not None else {}),
                 }

@@ -29,7 +29,7 @@ from .graph import NETWORK_INPUT, Deferred, Graph, Node, ShapeOf, StrideBetween
 from .metadata import check_metadata
 from .yamlsrc import LMap, LSeq, line_of, load_text
 
-TOP_KEYS = ("name", "family", "description", "input", "layers", "outputs", "blocks", "expect", "metadata")
+TOP_KEYS = ("name", "family", "description", "input", "layers", "outputs", "blocks", "expect", "metadata", "freeze")
 COMPOSITES = ("residual", "parallel", "repeat")
 ENTRY_KEYS = ("name", "from", "shares")  # keys an entry may carry beside its kind
 PREV = "prev"
@@ -225,7 +225,18 @@ class _Loader:
         description = data.get("description") or ""
         return Graph(name=name, input=input_shape, nodes=tuple(self.nodes), outputs=outputs, file=self.file,
                      family=family, description=str(description).strip(), expect=expect,
-                     metadata=dict(metadata), line=getattr(data, "line", None))
+                     metadata=dict(metadata), line=getattr(data, "line", None), freeze=self._freeze(data))
+
+    def _freeze(self, data) -> tuple:
+        """``freeze:``: a pattern or a list of them (docs/training.md, "Frozen layers")."""
+        value = data.get("freeze")
+        if value is None:
+            return ()
+        patterns = [value] if isinstance(value, str) else value
+        if not isinstance(patterns, list) or not all(isinstance(p, str) and p for p in patterns):
+            self.fail("freeze must be a layer pattern or a list of them", line=line_of(data, "freeze"),
+                      fix="e.g. freeze: ['layers[0:6]*'] (names or paths; * and ? as in a glob)")
+        return tuple(patterns)
 
     def _input(self, value, line) -> tuple:
         if isinstance(value, list) and 1 <= len(value) <= 4:
@@ -378,7 +389,7 @@ class _Loader:
         name = extra["name"][0] if "name" in extra else None
         shares = None
         if "shares" in extra:
-            shares = self._tensor(extra["shares"][0], frame, prev, extra["shares"][1], path)
+            shares = self._shares(*extra["shares"], frame, prev, path)
             if key in COMPOSITES or key in self.blocks or (layers.lookup(key) and layers.lookup(key).inputs is None):
                 self.fail(f"shares: reuses one layer's weights; {key} is not a layer with weights", line=vline,
                           path=path, fix="put shares: on the conv or linear that reuses another's weights")
@@ -404,7 +415,19 @@ class _Loader:
                       fix=f"did you mean '{close[0]}'?" if close else "`cnncalc kinds` lists the known kinds")
         if kind.inputs is None:
             return self._merge(kind, value, vline, path, frame, prev, name, "from" in extra)
-        return self._layer(kind, value, vline, path, frame, source, name, prev, shares)
+        return self._layer(kind, value, vline, path, frame, source, name, prev, *(shares or (None, None)))
+
+    def _shares(self, value, line, frame, prev, path) -> tuple:
+        """``shares: NAME`` (all its weights) or ``shares: {layer: NAME, params: [weight]}`` (some,
+        by torch's names; the rest its own): (the layer, the names or None)."""
+        if not isinstance(value, dict):
+            return self._tensor(value, frame, prev, line, path), None
+        params = value.get("params")
+        if set(value) != {"layer", "params"} or not isinstance(params, list) or not params or \
+                not all(isinstance(p, str) for p in params) or len(set(params)) != len(params):
+            self.fail("shares: is a layer name, or {layer: NAME, params: [weight, …]}", line=line, path=path,
+                      fix="e.g. shares: {layer: conv1, params: [weight]} (the bias its own)")
+        return self._tensor(value["layer"], frame, prev, line, path), tuple(params)
 
     def _from(self, value, frame, prev, line, path) -> str:
         if isinstance(value, list):
@@ -452,7 +475,8 @@ class _Loader:
         self.fail(f"{kind.name} takes no shorthand value ({value!r})", line=line, path=path,
                   fix=f"write just `- {kind.name}`")
 
-    def _layer(self, kind, value, line, path, frame: Frame, source: str, name, prev: str, shares=None) -> str:
+    def _layer(self, kind, value, line, path, frame: Frame, source: str, name, prev: str, shares=None,
+               shared=None) -> str:
         raw = self._raw_args(kind, value, line, path)
         arg_lines = {k: line_of(value, k, line) if isinstance(value, dict) else line for k in raw}
         if "name" in raw:
@@ -466,7 +490,7 @@ class _Loader:
         node_path = f"{path}[0]" if keras_pair else path
         tensor = self._define(name, kind.name, line, path, frame, bind=not keras_pair)
         self._add(Node(tensor, kind, args, (source,), node_path, line, frame.call_line, frame.depth,
-                       deferred, refs=refs, shares=shares))
+                       deferred, refs=refs, shares=shares, shared=shared))
         if not keras_pair:
             return tensor
         act = layers.lookup(activation) if isinstance(activation, str) else None

@@ -59,12 +59,12 @@ def parse_batch(text) -> object:
     return symbol(str(text).strip()) if is_name(str(text)) else _parse_count(text)
 
 
-def analyze(graph, input: tuple, batch=1, dtype: str = "float32", training=None) -> Report:
+def analyze(graph, input: tuple, batch=1, dtype: str = "float32", training=None, freeze: tuple = ()) -> Report:
     """The engine's walk with names for sizes (``input`` from :func:`parse_input`): the same
     Report as for numbers, with formulas in it and the conditions on the sizes the rules found
     (``Report.conditions``, in the order of the layers)."""
     ctx = dim.Collecting()
-    report = _analyze(graph, input=input, batch=batch, dtype=dtype, ctx=ctx, training=training)
+    report = _analyze(graph, input=input, batch=batch, dtype=dtype, ctx=ctx, training=training, freeze=freeze)
     names = []
     for d in (batch, *input):
         for s in sorted(getattr(d, "free_symbols", ()), key=str):

@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 from typing import NamedTuple
 
 from .errors import CnncalcError
+from .inputs import MAX_BATCH
 from .layers.base import SAME, Step, is_contiguous, numel
 
 OPTIMIZERS = ("sgd", "momentum", "adam", "adamw")
@@ -251,7 +252,8 @@ class Walk:
         self.totals = [0, 0, 0, 0]  # input, weight, weight (torch) MACs; skipped input MACs
         self.saved_total = 0
         self.params = 0
-        self.param_tensors = 0
+        self.trainable = 0  # of which train (the rest are frozen)
+        self.param_tensors = 0  # trained parameter tensors
         self.input_storage = self._storage(self.batch * (numel(input_shape) * input_size))
         self.input_bytes = self.storages[self.input_storage]
         self.tensors["input"] = _Tensor(self.input_storage, input_size, False, None, -1)
@@ -266,8 +268,10 @@ class Walk:
         self.grad_last.append(-1)  # (until a row reads the tensor)
         return len(self.grad_sizes) - 1
 
-    def node(self, kind, args, name: str, reads: tuple, xs: tuple, y: tuple, params: int, shares) -> RowTraining:
-        """One node, in forward order: its training figures, and its output's bookkeeping."""
+    def node(self, kind, args, name: str, reads: tuple, xs: tuple, y: tuple, params: int, shares,
+             trainable: bool = True, shared: tuple = ()) -> RowTraining:
+        """One node, in forward order: its training figures, and its output's bookkeeping.
+        ``trainable`` False: its weights are frozen (no weight gradient, no optimizer state)."""
         k = len(self.rows)
         self.born.append([])
         ins = [self.tensors[t] for t in reads]
@@ -276,7 +280,7 @@ class Walk:
             self.last_use[t.storage] = k
             if t.needs:
                 self.grad_last[t.grad] = k
-        weighted = bool(params) or shares is not None
+        weighted = (bool(params) or shares is not None) and trainable
         needs = tuple(t.needs for t in ins)
         records = weighted or any(needs)
         batch = self.batch
@@ -296,9 +300,11 @@ class Walk:
                     self.grad_last[ins[0].grad] = k
         sizes = tuple(t.size for t in ins)
         contiguous = tuple(is_contiguous((self.layout_batch, *s), t.strides) for t, s in zip(ins, xs))
-        step = Step(batch, sizes, needs, self.param_size, opts.device, self.low, cast, contiguous)
+        step = Step(batch, sizes, needs, self.param_size, opts.device, self.low, cast, contiguous, weighted)
         keeps = kind.keeps(args, x, y, step) if records else None
         macs = kind.backward_macs(args, x, y, needs[0]) if records else None
+        if macs is not None and not weighted:
+            macs = macs._replace(weight=0, weight_torch=0)  # (frozen, or none: no weight gradient)
         # the output: a view of the input (its storage), or new memory
         strides = ins[0].strides if kind.inputs == 1 else tuple(t.strides for t in ins)
         view = kind.view(args, x, y, ins[0].strides)
@@ -328,8 +334,10 @@ class Walk:
             saved = saved + keeps.new
         live = saved - self.storages[self.input_storage] if self.kept.get(self.input_storage) == k else saved
         self.params += params
-        self.param_tensors += kind.param_tensors(args, x, y) if params else 0
-        self.rows.append(_Row(name, live, keeps.new if keeps is not None else 0, params * self.param_size))
+        trained = params if trainable else 0
+        self.trainable += trained
+        self.param_tensors += kind.param_tensors(args, x, y) - len(shared) if trained else 0
+        self.rows.append(_Row(name, live, keeps.new if keeps is not None else 0, trained * self.param_size))
         self.saved_total = self.saved_total + saved
         if macs is None:
             return RowTraining(0, 0, 0, saved)
@@ -349,15 +357,16 @@ class Walk:
     def finish(self, outputs: tuple) -> Training:
         opts = self.options
         P = self.params * self.param_size
-        master = self.params * FP32 if opts.amp == "master" else 0  # the float32 copy the optimizer steps
-        stepped = master or P  # the parameters the optimizer's state is shaped like
+        G = self.trainable * self.param_size  # the gradients: of the parameters that train
+        master = self.trainable * FP32 if opts.amp == "master" else 0  # the float32 copy the optimizer steps
+        stepped = master or G  # the parameters the optimizer's state is shaped like
         optimizer_bytes = _optimizer_state(opts.optimizer, stepped, self.param_tensors) + master
-        phases = self._phases(outputs, P, optimizer_bytes, stepped, master)
+        phases = self._phases(outputs, P, G, optimizer_bytes, stepped, master)
         return Training(opts.optimizer, opts.amp, opts.device, self.activation_dtype, self.param_dtype,
-                        self.totals[0], self.totals[1], self.totals[2], self.saved_total, P, P, optimizer_bytes,
+                        self.totals[0], self.totals[1], self.totals[2], self.saved_total, P, G, optimizer_bytes,
                         self.param_tensors, tuple(phases), self.totals[3])
 
-    def _phases(self, outputs, P, O, stepped, master) -> list:
+    def _phases(self, outputs, P, G, O, stepped, master) -> list:
         """The memory live at each moment of a steady-state step (docs/training.md, "Peak"): the
         forward after each layer, each layer's backward, and the optimizer's step. The parameters,
         the optimizer's state, the batch and the network's outputs (held by the training loop) are
@@ -406,7 +415,7 @@ class Walk:
         # the step: gradients (and under master, their float32 copies), Adam's temporary
         # sqrt(exp_avg_sq) (torch.optim.adam's foreach path)
         temp = stepped if self.options.optimizer in ("adam", "adamw") else 0
-        phases.append(("optimizer step", base + P + master + temp))
+        phases.append(("optimizer step", base + G + master + temp))
         return phases
 
 
@@ -444,7 +453,8 @@ class Fit(NamedTuple):
     training: Training  # the figures as per-sample and fixed terms
 
 
-def fit(graph, memory: int, options: Options, input: tuple | None = None, dtype: str = "float32") -> Fit:
+def fit(graph, memory: int, options: Options, input: tuple | None = None, dtype: str = "float32",
+        freeze: tuple = ()) -> Fit:
     """Solve ``max over moments (fixed + per_sample·N) ≤ memory`` for the largest whole N, in
     closed form: one engine walk gives every moment of the step as ``fixed + per_sample·N``
     (:class:`Affine`), and the answer is the least ``⌊(memory − fixed) / per_sample⌋`` over them."""
@@ -453,7 +463,8 @@ def fit(graph, memory: int, options: Options, input: tuple | None = None, dtype:
     from .engine import analyze
     from .units import nbytes as gib
 
-    report = analyze(graph, input=input, batch=2, dtype=dtype, training=replace(options, per_sample=True))
+    report = analyze(graph, input=input, batch=2, dtype=dtype, training=replace(options, per_sample=True),
+                     freeze=freeze)
     t = report.training
     phases = [(what, v if isinstance(v, Affine) else Affine(v)) for what, v in t.phases]
     fixed_what, fixed = max(((w, v.fixed) for w, v in phases), key=lambda p: p[1])
@@ -466,6 +477,10 @@ def fit(graph, memory: int, options: Options, input: tuple | None = None, dtype:
     batch, binding = min(((memory - v.fixed) // v.per_sample, w) for w, v in phases if v.per_sample)
     at = lambda n: max(v.at(n) for _, v in phases)  # noqa: E731
     bound = next(v for w, v in phases if w == binding)
+    if batch > MAX_BATCH:  # (never a batch shapes refuses: the largest moment there is reported)
+        batch = MAX_BATCH
+        binding = f"the largest batch cnncalc takes ({MAX_BATCH:,})"
+        bound = max((v for _, v in phases), key=lambda v: v.at(batch))
     return Fit(batch, memory, bound.fixed, bound.per_sample, binding, at(batch), at(batch + 1), t)
 
 

@@ -24,6 +24,7 @@ COMMANDS = [
     ("symbolic_report", ["shapes", "lenet5", "--input", "1xHxW", "--batch", "B"]),
     ("report", ["shapes", "mobilenet_v2", "--training", "--optimizer", "adam", "--batch", "2"]),
     ("symbolic_report", ["shapes", "lenet5", "--training", "--input", "Nx1x32x32"]),
+    ("report", ["shapes", "resnet18", "--training", "--freeze", "layers[0:5]*"]),
     ("fit", ["fit", "resnet50", "--memory", "24GiB", "--optimizer", "adam"]),
     ("comparison", ["list"]),
     ("comparison", ["compare", "resnet", "vgg", "--relative-to", "resnet18"]),

@@ -146,7 +146,7 @@ def test_compare_table_never_wraps_a_number(width):
     for r in result.rows:
         line = lines[row_line(lines, r.model, 0)]
         assert any(f in line for f in figures(r.params)) and units.count(r.macs) in line
-        assert units.nbytes(r.activation_bytes) in line
+        assert units.nbytes(r.peak_bytes) in line  # (the inference peak, not the sum)
     assert ("FLOPs" in lines[1]) == (width == 200)  # FLOPs (2 × MACs) is the first to go
 
 

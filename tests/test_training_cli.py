@@ -112,6 +112,21 @@ def test_fit_is_the_largest_batch_that_fits(model, memory, extra):
     assert peak(batch) <= budget < peak(batch + 1)
 
 
+def test_fit_never_answers_a_batch_shapes_refuses(tmp_path):
+    """Issue 23: a model this small fits 34 billion samples in 1 TiB, past the batch limit every
+    command shares; fit answers the limit, and shapes takes it."""
+    from cnncalc.inputs import MAX_BATCH
+
+    spec = tmp_path / "tiny.yaml"
+    spec.write_text("name: tiny\ninput: [1]\nlayers:\n  - linear: 1\n")
+    result = run("fit", spec, "--memory", "1TiB", "--json")
+    assert result.exit_code == 0, result.output
+    answer = json.loads(result.stdout)
+    assert answer["batch"] == MAX_BATCH and "largest batch" in answer["binding"]
+    assert report(spec, "--training", "--batch", answer["batch"])["training"]["peak_bytes"] == answer["peak_bytes"]
+    assert run("shapes", spec, "--training", "--batch", MAX_BATCH + 1).exit_code == 2
+
+
 def test_fit_table():
     result = run("fit", "resnet50", "--memory", "24GiB", "--optimizer", "adam")
     assert result.exit_code == 0, result.output
@@ -127,6 +142,9 @@ def test_fit_table():
     (["shapes", "lenet5", "--training", "--amp", "--master-weights", "--dtype", "bf16"], "pick one"),
     (["shapes", "lenet5", "--training", "--input", "2x1x32x32", "--batch", "4"], "give one of them"),
     (["shapes", "lenet5", "--training", "--dtype", "int8"], "floating-point"),
+    (["shapes", "lenet5", "--training", "--batch", "2147483648"], "above 2,147,483,647"),
+    (["shapes", "lenet5", "--batch", "2147483648"], "the largest batch cnncalc takes"),
+    (["shapes", "lenet5", "--batch", "0"], "from 1 to 2,147,483,647"),
 ])
 def test_bad_input_is_one_line_and_exit_2(argv, words):
     code = f"import sys\nfrom cnncalc.cli import main\nsys.argv = ['cnncalc', *{argv!r}]\nmain()"

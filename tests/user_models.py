@@ -76,6 +76,20 @@ class Tied(nn.Module):
         return self.fc(x.mean((2, 3)))
 
 
+class SharedWeight(nn.Module):
+    """Two convolutions holding one weight (``b.weight = a.weight``), each with its own bias:
+    ``model.parameters()`` yields the weight once (232 parameters; torchinfo says 448)."""
+
+    def __init__(self):
+        super().__init__()
+        self.a = nn.Conv2d(3, 8, 3, padding=1)
+        self.b = nn.Conv2d(3, 8, 3, padding=1)
+        self.b.weight = self.a.weight
+
+    def forward(self, x):
+        return self.a(x) + F.relu(self.b(x))
+
+
 class LayerNorm2d(nn.LayerNorm):
     """torchvision's ConvNeXt LayerNorm2d: channels moved last, normalised, moved back."""
 

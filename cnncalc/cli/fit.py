@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from . import ArgOpt, InputOpt, JsonOpt, ModelArg, app, choices, handles_errors, json_wanted, parse_input, print_text
-from .shapes import Optimizer, split_batch, training_options
+from .shapes import FreezeOpt, Optimizer, split_batch, training_options
 
 FitFormat = choices("FitFormat", "table", "json")
 
@@ -28,6 +28,7 @@ def fit(
                                                     "(fp16 or bf16)")] = False,
     master_weights: Annotated[bool, typer.Option("--master-weights", help="the model in --dtype (fp16 or bf16), "
                                                  "stepped through float32 master weights")] = False,
+    freeze: FreezeOpt = None,
     format: Annotated[FitFormat, typer.Option("--format", "-f", help="table or json")] = FitFormat.table,
     json_: JsonOpt = False,
     arg: ArgOpt = None,
@@ -35,7 +36,7 @@ def fit(
     """The largest batch whose training step (forward, backward, optimizer step) fits in
     --memory, solved from the step's per-sample and fixed terms (docs/fit.md).
 
-    Example: cnncalc fit resnet50 --memory 24GiB --optimizer adam
+    Example: cnncalc fit resnet50 --memory 24GiB --optimizer adam --freeze 'layers[0:7]*'
     """
     format = json_wanted(format, json_)
     from .. import load_model
@@ -48,7 +49,8 @@ def fit(
 
     graph = load_model(with_args(model, arg), input)
     input, _ = split_batch(input, "1", graph.input)  # torchinfo's NxCxHxW: fit finds the batch itself
-    answer = solve(graph, budget, options, input=parse_input(input, graph.input), dtype=dtype)
+    answer = solve(graph, budget, options, input=parse_input(input, graph.input), dtype=dtype,
+                   freeze=tuple(freeze or ()))
     if format is FitFormat.json:
         print(json.dumps(_to_dict(graph.name, answer)))
     else:

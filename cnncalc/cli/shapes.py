@@ -24,6 +24,9 @@ AmpOpt = Annotated[bool, typer.Option("--amp", help="with --training: torch.auto
                                       "activations in --dtype (fp16 or bf16)")]
 MasterOpt = Annotated[bool, typer.Option("--master-weights", help="with --training: the model in --dtype "
                                          "(fp16 or bf16), stepped through float32 master weights")]
+FreezeOpt = Annotated[Optional[list[str]], typer.Option(
+    "--freeze", help="layers whose weights do not train: a glob over names or paths, [i:j] an index range "
+    "('layers[0:6]*'); repeatable (docs/training.md, \"Frozen layers\")")]
 
 
 def training_options(training: bool, optimizer, amp: bool, master: bool):
@@ -86,6 +89,7 @@ def shapes(
     amp: AmpOpt = False,
     master_weights: MasterOpt = False,
     arg: ArgOpt = None,
+    freeze: FreezeOpt = None,
 ):
     """Output shape, params, MACs and receptive field of every layer, and the totals.
 
@@ -107,10 +111,10 @@ def shapes(
     conv = convention.value if convention is not None else "cnncalc"
     if _names_a_size(input, batch):  # sizes as names: formulas (sympy is imported only here)
         require_extra("--input with size names", "symbolic", "sympy")
-        _symbolic(graph, input, batch, dtype, format, convention, depth, step)
+        _symbolic(graph, input, batch, dtype, format, convention, depth, step, tuple(freeze or ()))
         return
     report = analyze(graph, input=parse_input(input, graph.input), batch=parse_batch(batch), dtype=dtype,
-                     training=step)
+                     training=step, freeze=tuple(freeze or ()))
     print_warnings(report.warnings)
     print_coverage(report)
     from ..views import text
@@ -129,13 +133,13 @@ def shapes(
          csv=lambda: text_csv(report, conv), markdown=lambda: text_markdown(report, explain, conv))
 
 
-def _symbolic(graph, input, batch, dtype, format, convention, depth, step=None) -> None:
+def _symbolic(graph, input, batch, dtype, format, convention, depth, step=None, freeze=()) -> None:
     from .. import symbolic
     from ..views import symbolic as view
 
     conv = convention.value if convention is not None else "cnncalc"
     sr = symbolic.analyze(graph, symbolic.parse_input(input or "x".join(map(str, graph.input)), graph.input),
-                          symbolic.parse_batch(batch), dtype, training=step)
+                          symbolic.parse_batch(batch), dtype, training=step, freeze=freeze)
 
     def table(width):
         from ..views.report import renderables

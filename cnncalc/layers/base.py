@@ -97,6 +97,7 @@ class Step(NamedTuple):
     amp: int = 0  # under autocast: the element size of the low precision (2), else 0
     cast: int = 0  # under autocast, for an op that runs in low precision: that size (its weight cast is kept)
     contiguous: tuple = ()  # whether each input is laid out contiguously (else a view or a permuted layout)
+    weights: bool = True  # whether its parameters need a gradient (False: frozen, or it has none)
 
     @property
     def s(self) -> int:
@@ -239,6 +240,12 @@ class LayerKind:
     def params(self, a: dict, x: tuple, y: tuple) -> int:
         return 0
 
+    def param_sizes(self, a: dict, x: tuple, y: tuple) -> dict | None:
+        """Its parameters by torch's names (``{"weight": …, "bias": …}``), for a layer that
+        reuses some of another's (``shares: {layer: …, params: [weight]}``); None where they are
+        not named."""
+        return None
+
     def macs(self, a: dict, x: tuple, y: tuple) -> int:
         """Multiply-accumulates for one sample, bias not counted (torchvision's ``_ops``)."""
         return 0
@@ -292,6 +299,13 @@ class LayerKind:
         the batch (``strides``: the input's, None for contiguous), or :data:`SAME` for the input
         itself. None (the default): a new tensor."""
         return None
+
+    eval_identity: ClassVar[bool] = False  # in eval mode it returns its input itself (dropout)
+
+    def scratch(self, a: dict, x: tuple, y: tuple, batch, size: int):
+        """Bytes its forward allocates beside its output in eval mode without autograd, freed
+        when it returns (docs/conventions.md, "Inference peak"): 0 for most kinds."""
+        return 0
 
     def train_warnings(self, a: dict, x: tuple, batch) -> tuple:
         """What torch refuses or does differently in train mode at this batch (a warning each)."""

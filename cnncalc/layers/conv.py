@@ -60,6 +60,10 @@ class Conv(LayerKind):
     def params(self, a, x, y):
         return a["filters"] * (x[0] // a["groups"]) * _kernel_volume(a, x) + (a["filters"] if a["bias"] else 0)
 
+    def param_sizes(self, a, x, y):
+        weight = a["filters"] * (x[0] // a["groups"]) * _kernel_volume(a, x)
+        return {"weight": weight, **({"bias": a["filters"]} if a["bias"] else {})}
+
     def macs(self, a, x, y):
         return math.prod(y) * (x[0] // a["groups"]) * _kernel_volume(a, x)
 
@@ -87,6 +91,13 @@ class Conv(LayerKind):
             return Keeps(inputs=(0,), new=cast)
         padded = (x[0], *(n + b + e for n, b, e in zip(x[1:], before, after)))
         return Keeps(new=t.bytes(padded) + cast)
+
+    def scratch(self, a, x, y, batch, size):
+        """Where ``same`` pads unevenly the builder pads in front of the conv: the padded copy."""
+        before, after = explicit_padding(a, x, "conv")
+        if before == after:
+            return 0
+        return batch * (x[0] * math.prod([n + b + e for n, b, e in zip(x[1:], before, after)]) * size)
 
     def backward_macs(self, a, x, y, input_needs_grad):
         """The input gradient (a transposed convolution) and the weight gradient each cost the

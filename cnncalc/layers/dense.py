@@ -99,6 +99,9 @@ class Linear(LayerKind):
     def params(self, a, x, y):
         return x[0] * a["units"] + (a["units"] if a["bias"] else 0)
 
+    def param_sizes(self, a, x, y):
+        return {"weight": x[0] * a["units"], **({"bias": a["units"]} if a["bias"] else {})}
+
     def macs(self, a, x, y):
         return math.prod(y) * x[0]
 
@@ -113,9 +116,10 @@ class Linear(LayerKind):
 
     # -- training ------------------------------------------------------------------------------
     def keeps(self, a, x, y, t):
-        """Its input (for the weight gradient). Under autocast also its weight cast to the low
-        precision, which only the input gradient needs: kept where the input needs one."""
-        return Keeps(inputs=(0,), new=t.cast * x[0] * a["units"] if t.needs[0] else 0)
+        """Its input, for the weight gradient (not kept where the weights are frozen: ``addmm``
+        keeps each operand only for the other's gradient). Under autocast also its weight cast to
+        the low precision, which only the input gradient needs: kept where the input needs one."""
+        return Keeps(inputs=(0,) if t.weights else (), new=t.cast * x[0] * a["units"] if t.needs[0] else 0)
 
     def backward_macs(self, a, x, y, input_needs_grad):
         forward = self.macs(a, x, y)

@@ -148,6 +148,7 @@ class Dropout(_Elementwise):
     aliases = ("Dropout",)
     shorthand = "p"
     summary = "dropout (identity at inference)"
+    eval_identity = True
     torch_name = "Dropout"
     args = (Arg("p", "prob", 0.5, ("rate",)),)
     examples = ({}, {"p": 0.2})
@@ -187,6 +188,7 @@ class StochasticDepth(_Elementwise):
     aliases = ("StochasticDepth", "drop_path", "DropPath")
     shorthand = "p"
     summary = "stochastic depth: drops a residual branch in training (row or batch), identity at inference"
+    eval_identity = True
     args = (Arg("p", "float", 0.5, ("rate", "drop_prob")),
             Arg("mode", "choice", "row", choices=("row", "batch")))
     examples = ({}, {"p": 0.2, "mode": "batch"}, ({"p": 0.1}, (6,)), ({"p": 0.0125}, (3, 5, 4, 6)))

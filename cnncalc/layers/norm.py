@@ -134,6 +134,13 @@ class LocalResponseNorm(LayerKind):
 
         return nn.LocalResponseNorm(a["size"], a["alpha"], a["beta"], a["k"])
 
+    def scratch(self, a, x, y, batch, size):
+        """torch's ``local_response_norm`` holds two temporaries at once beside its output while
+        it runs: the squares and their padded copy ``[N, 1, C + size − 1, …]``, then the pooled
+        sum and ``sum·α`` and ``sum·α + k`` (the chain's base still held): the larger is more."""
+        padded = (x[0] + a["size"] - 1) * numel(x[1:])
+        return batch * (max(padded, 2 * numel(x)) * size)
+
     # -- training ------------------------------------------------------------------------------
     def keeps(self, a, x, y, t):
         """torch computes it from element-wise ops: ``x / (k + α·avg_pool(pad(x²)))^β``. They keep
@@ -235,6 +242,11 @@ class LayerNorm(LayerKind):
 
         cls = nn.LayerNorm if len(x) == 1 else _channel_layer_norm()
         return cls(x[0], eps=a["eps"], elementwise_affine=a["affine"], bias=a["bias"])
+
+    def scratch(self, a, x, y, batch, size):
+        """torch's ``native_layer_norm`` returns a mean and reciprocal standard deviation per
+        position of each sample beside its output, in eval mode too."""
+        return 2 * batch * (numel(x[1:]) * size)
 
     # -- training ------------------------------------------------------------------------------
     def keeps(self, a, x, y, t):
@@ -356,6 +368,10 @@ class GroupNorm(_PerChannelAffine):
         import torch.nn as nn
 
         return nn.GroupNorm(a["groups"], x[0], eps=a["eps"], affine=a["affine"])
+
+    def scratch(self, a, x, y, batch, size):
+        """``native_group_norm``'s mean and reciprocal standard deviation per group of each sample."""
+        return 2 * batch * (a["groups"] * size)
 
     # -- training ------------------------------------------------------------------------------
     def keeps(self, a, x, y, t):

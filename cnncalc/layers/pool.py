@@ -129,6 +129,28 @@ class _WindowPool(LayerKind):
     def autocast(self, a, x, device):
         return _autocast_pool(x, device)
 
+    def scratch(self, a, x, y, batch, size):
+        """Max pooling's int64 indices (torch computes them without autograd too:
+        ``max_pool2d_with_indices``, 1-D through 2-D), and where the builder pads unevenly, the
+        padded copy."""
+        before, after = explicit_padding(a, x, self.name)
+        kernel = per_axis(a["kernel"], len(x) - 1, "kernel", self.name)
+        even = before == after and all(p <= k // 2 for p, k in zip(before, kernel))  # (as the builder decides)
+        if even:
+            return batch * (numel(y) * 8) if self.mode == "max" else 0
+        spatial = numel([n + b + e for n, b, e in zip(x[1:], before, after)])
+        padded = batch * (x[0] * spatial * size)
+        if self.mode == "max":
+            return padded + batch * (numel(y) * 8)
+        if a["padding"] != "same" and a.get("count_include_pad", True):
+            return padded
+        # Keras' average over the real cells (SameAvgPool): the padded input, a mask of ones
+        # [1, 1, …] and its padded copy, then their pooled sums (the input's, and the share of
+        # real cells [1, 1, …]) beside the output; whichever moment holds more
+        out = batch * (numel(y) * size)
+        mask = padded + numel(x[1:]) * size + spatial * size - out
+        return max(mask, padded + spatial * size + out + numel(y[1:]) * size)
+
 
 @register
 class MaxPool(_WindowPool):
@@ -215,6 +237,10 @@ class _AdaptivePool(LayerKind):
             return Keeps(inputs=(0,), new=t.bytes(y, 8))
         return Keeps() if all(o == 1 for o in y[1:]) else Keeps(inputs=(0,))
 
+    def scratch(self, a, x, y, batch, size):
+        """Adaptive max pooling's int64 indices, computed without autograd too."""
+        return batch * (numel(y) * 8) if self.mode == "max" else 0
+
     def autocast(self, a, x, device):
         return _autocast_pool(x, device)
 
@@ -275,6 +301,10 @@ class _GlobalPool(LayerKind):
     def keeps(self, a, x, y, t):
         """Max: the input and int64 indices, one per channel; average: nothing (a ``mean``)."""
         return Keeps(inputs=(0,), new=t.bytes(y, 8)) if self.mode == "max" else Keeps()
+
+    def scratch(self, a, x, y, batch, size):
+        """Max: adaptive max pooling's int64 indices, one per channel."""
+        return batch * (numel(y) * 8) if self.mode == "max" else 0
 
     def autocast(self, a, x, device):
         return _autocast_pool(x, device)

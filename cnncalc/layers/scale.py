@@ -69,8 +69,9 @@ class Scale(LayerKind):
 
     def keeps(self, a, x, y, t):
         """Its input, for the gradient of its factors (a product keeps each operand for the
-        other's gradient; the factors are parameters, not counted)."""
-        return Keeps(inputs=(0,))
+        other's gradient; the factors are parameters, not counted): not kept where the factors are
+        frozen."""
+        return Keeps(inputs=(0,) if t.weights else ())
 
     def output_size(self, a, x, sizes, param_size, amp):
         return max(*sizes, param_size)  # (a half input times float32 factors is float32)

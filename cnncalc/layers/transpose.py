@@ -25,7 +25,7 @@ from fractions import Fraction
 
 from ..errors import CnncalcError
 from . import register
-from .base import Arg, Inference, Keeps, LayerKind, Unmappable, Window, per_axis, squash
+from .base import Arg, Inference, Keeps, LayerKind, Unmappable, Window, numel, per_axis, squash
 from .conv import Conv
 from .sliding import AXIS_NAMES
 
@@ -128,6 +128,10 @@ class ConvTranspose(LayerKind):
     def params(self, a, x, y):
         return x[0] * (a["filters"] // a["groups"]) * _kernel_volume(a, x) + (a["filters"] if a["bias"] else 0)
 
+    def param_sizes(self, a, x, y):
+        weight = x[0] * (a["filters"] // a["groups"]) * _kernel_volume(a, x)
+        return {"weight": weight, **({"bias": a["filters"]} if a["bias"] else {})}
+
     def macs(self, a, x, y):
         return math.prod(x) * (a["filters"] // a["groups"]) * _kernel_volume(a, x)
 
@@ -150,6 +154,17 @@ class ConvTranspose(LayerKind):
                        a["groups"], a["bias"], dilation)
         return _cropping_conv_transpose(rank)(x[0], a["filters"], kernel, stride, tuple(cuts), a["groups"], a["bias"],
                                               dilation)
+
+    def scratch(self, a, x, y, batch, size):
+        """Where torch's own padding cannot say the cuts, the builder computes the full output and
+        cuts it (and adds the bias to the cut copy): the full output, and the cut copy before the
+        bias, live beside the result."""
+        specs = list(_axis_specs(a, x))
+        cuts = [_cuts(*spec[1:]) for spec in specs]
+        if all(_native(before, after, spec[2], spec[4]) is not None for (before, after), spec in zip(cuts, specs)):
+            return 0
+        full = a["filters"] * numel([(n - 1) * s + d * (k - 1) + 1 for n, k, s, _, d, _ in specs])
+        return batch * ((full + (numel(y) if a["bias"] else 0)) * size)
 
     # -- training ------------------------------------------------------------------------------
     def keeps(self, a, x, y, t):

@@ -190,6 +190,8 @@ class _Converter:
         self.unknown: list = []
         self.used: set[str] = set()
         self.outputs: list[str] = []
+        self.frozen: list[str] = []  # layers whose parameters all have requires_grad=False
+        self.holder: dict = {}  # id(parameter) -> (the first entry holding it, its name there)
 
     def class_of(self, path: str) -> str | None:
         try:
@@ -214,6 +216,8 @@ class _Converter:
         spec["layers"] = layer_list
         if self.outputs != [self.entries[-1].name if self.entries else "input"]:
             spec["outputs"] = self.outputs
+        if self.frozen:
+            spec["freeze"] = list(self.frozen)
         return Imported(spec, self.unknown, len(self.entries))
 
     # -- nodes ------------------------------------------------------------------------------------
@@ -346,7 +350,33 @@ class _Converter:
         kind, args = self.claim(cls, lambda kind: kind.from_torch(submodule, x, y), "torch_modules", node, value,
                                 reads, params=params)
         self.module_names[target] = name
-        self.add(node, Entry(kind, args, tuple(reads), name, True, params=params), y)
+        entry = Entry(kind, args, tuple(reads), name, True, params=params)
+        self.tie(entry, submodule)
+        self.add(node, entry, y)
+        weights = list(submodule.parameters())
+        if weights and not any(p.requires_grad for p in weights):
+            self.frozen.append(self.entries[-1].name)  # (a spec's freeze: list, docs/training.md)
+
+    def tie(self, entry: Entry, module) -> None:
+        """A parameter an earlier module holds too (``b.weight = a.weight``) is one parameter, as
+        ``model.parameters()`` counts it: the entry shares it (all of them: ``shares: a``; some:
+        ``shares: {layer: a, params: [weight]}``, docs/conventions.md)."""
+        own = list(module.named_parameters(recurse=False))
+        seen = [(n, self.holder[id(p)]) for n, p in own if id(p) in self.holder]
+        for n, p in own:
+            self.holder.setdefault(id(p), (entry, n))
+        if not seen:
+            return
+        owners = {id(first) for _, (first, _) in seen}
+        if len(owners) != 1 or any(n != there for n, (_, there) in seen):
+            raise CnncalcError(f"{entry.name} shares parameters with {seen[0][1][0].name} in another place or "
+                               "with several modules", fix="cnncalc ties a parameter between two layers of one kind "
+                                                           "under the same name (b.weight = a.weight)")
+        entry.shares = seen[0][1][0].name
+        if entry.params is not None:  # (what it owns: the parameters no earlier layer holds)
+            entry.params -= sum(module.get_parameter(n).numel() for n, _ in seen)
+        if len(seen) < len(own):
+            entry.extra["shared"] = [n for n, _ in seen]
 
     def function_call(self, node, value, reads, name) -> None:
         call = Call(name, self._plain(node.args), self._plain(node.kwargs),

@@ -340,6 +340,7 @@ class OptimizerMeasurement:
     state_by_name: dict[str, int]   # e.g. {'exp_avg': …, 'exp_avg_sq': …, 'step': …}
     master_bytes: int = 0      # amp='master': the fp32 copy the optimizer steps
     master_grad_bytes: int = 0  # amp='master': its fp32 .grad, filled from the low-precision grad
+    all_param_bytes: int = 0   # every parameter, frozen ones (requires_grad=False) included
 
     @property
     def optimizer_bytes(self) -> int:
@@ -369,7 +370,7 @@ def measure_optimizer(module: nn.Module, x: torch.Tensor, optimizer: str,
     if amp == "master":
         module.to(amp_dtype)
         x = x.to(amp_dtype)
-    params = [p for p in module.parameters() if p.requires_grad]
+    params = [p for p in module.parameters() if p.requires_grad]  # (the frozen are not stepped)
     if amp == "master":
         masters = [p.detach().float().requires_grad_() for p in params]
         opt = make_optimizer(optimizer, masters)
@@ -397,6 +398,7 @@ def measure_optimizer(module: nn.Module, x: torch.Tensor, optimizer: str,
         state_by_name=sizes,
         master_bytes=sum(_nbytes(m) for m in masters),
         master_grad_bytes=sum(_nbytes(m.grad) for m in masters if m.grad is not None),
+        all_param_bytes=sum(_nbytes(p) for p in module.parameters()),
     )
 
 

@@ -15,8 +15,8 @@ from ..units import count, nbytes
 from .layout import Column, drop, fit, forms, recast
 from .text import shape_text
 
-CSV_COLUMNS = ("model", "family", "params", "macs", "flops", "activation_bytes", "depth", "output", "top1",
-               "top5", "source")
+CSV_COLUMNS = ("model", "family", "params", "macs", "flops", "activation_bytes", "peak_bytes", "depth", "output",
+               "top1", "top5", "source")
 
 
 def _ratio(row, key, sep=" ") -> str:
@@ -40,7 +40,7 @@ def cells(row, with_output: bool = True, sep: str = " ") -> list[str]:
            f"{row.params:,}" + _ratio(row, "params", sep),
            count(row.macs) + _ratio(row, "macs", sep),
            count(row.flops) + _ratio(row, "flops", sep),
-           nbytes(row.activation_bytes) + _ratio(row, "activations", sep),
+           nbytes(row.peak_bytes) + _ratio(row, "peak", sep),
            f"{row.depth}" + _ratio(row, "depth", sep)]
     if with_output:
         out.append(shape_text(row.output))
@@ -48,8 +48,8 @@ def cells(row, with_output: bool = True, sep: str = " ") -> list[str]:
                   _acc(row.top5) + (_ratio(row, "top5", sep) if row.top5 is not None else "")]
 
 
-HEAD = ["model", "params", "MACs", "FLOPs", "activations", "depth", "output", "top-1 %", "top-5 %"]
-SHORT_HEAD = ["model", "params", "MACs", "FLOPs", "act. mem", "depth", "output", "top-1", "top-5"]
+HEAD = ["model", "params", "MACs", "FLOPs", "peak memory", "depth", "output", "top-1 %", "top-5 %"]
+SHORT_HEAD = ["model", "params", "MACs", "FLOPs", "peak mem", "depth", "output", "top-1", "top-5"]
 
 
 def same_output(comparison):
@@ -81,7 +81,7 @@ def compare_table(comparison, width: int | None = None):
 def notes(comparison) -> list[str]:
     """The lines under the table (printed at the terminal's width, not the table's)."""
     note = footnote(comparison)
-    return ["MACs per batch; FLOPs = 2 × MACs; act. mem = every layer output"] + ([note] if note else [])
+    return ["MACs per batch; FLOPs = 2 × MACs; peak mem = inference peak of activations"] + ([note] if note else [])
 
 
 def footnote(comparison) -> str | None:
@@ -106,7 +106,8 @@ def to_json(comparison) -> str:
 def to_csv(comparison) -> str:
     buf = io.StringIO()
     writer = csv.writer(buf, lineterminator="\n")
-    rel = [f"{k}_ratio" for k in ("params", "macs", "flops", "activations", "depth")] + ["top1_delta", "top5_delta"] \
+    rel = [f"{k}_ratio" for k in ("params", "macs", "flops", "activations", "peak", "depth")] + ["top1_delta",
+                                                                                          "top5_delta"] \
         if comparison.relative_to else []
     writer.writerow(list(CSV_COLUMNS) + rel)
     for r in comparison.rows:
@@ -114,8 +115,8 @@ def to_csv(comparison) -> str:
         values = [d[c] if c != "output" else shape_text(r.output) for c in CSV_COLUMNS]
         values = ["" if v is None else v for v in values]
         if rel:
-            values += [_num(r.ratios.get(k)) for k in ("params", "macs", "flops", "activations", "depth", "top1",
-                                                         "top5")]
+            values += [_num(r.ratios.get(k)) for k in ("params", "macs", "flops", "activations", "peak", "depth",
+                                                         "top1", "top5")]
         writer.writerow(values)
     return buf.getvalue()
 

@@ -60,7 +60,8 @@ def symbolic_table(sr: Report, convention: str = "cnncalc", width: int | None = 
 
 def summary_lines(sr: Report, convention: str = "cnncalc") -> list[str]:
     params, compute = _totals(sr, convention)
-    lines = [f"params = {params}", f"{compute_title(convention)} = {compute}"]
+    lines = [f"params = {params}", f"{compute_title(convention)} = {compute}",
+             f"inference peak = {pretty(sr.peak_bytes)} B"]
     n = len(condition_lines(sr))
     if n:
         lines.append(f"valid where none of {n} conditions fails (each output ≥ 1, each kernel fits, "

@@ -96,6 +96,20 @@ def _short(n: int) -> str:
     return units.count(n) if n else "—"
 
 
+FROZEN = "*"  # after a layer's params: its weights do not train (--freeze, freeze:, requires_grad=False)
+
+
+def frozen(row) -> bool:
+    """A row (or a folded group) whose weights are all frozen."""
+    rows = row.rows if isinstance(row, Group) else (row,)
+    weighted = [r for r in rows if r.params or r.shares]
+    return bool(weighted) and not any(r.trainable for r in weighted)
+
+
+def _marked(cells, rows) -> tuple:
+    return tuple(c + FROZEN if frozen(r) else c for c, r in zip(cells, rows))
+
+
 def shapes_table(report: Report, explain: bool = False, convention: str = "cnncalc", width: int | None = None,
                  depth: int | None = None):
     rows = display_rows(report, depth)
@@ -107,7 +121,7 @@ def shapes_table(report: Report, explain: bool = False, convention: str = "cnnca
         Column("layer", tuple(Text(g + row_name(r)) for g, r in zip(tree, rows)), footer="total"),
         Column("kind", tuple(row_kind(r) for r in rows)),
         Column("output", tuple(shape_text(r.output) for r in rows), footer=shape_text(report.output)),
-        Column("params", tuple(map(_exact, params)), footer=f"{report.params:,}", justify="right"),
+        Column("params", _marked(map(_exact, params), rows), footer=f"{report.params:,}", justify="right"),
         Column(heading, tuple(map(_exact, compute)), footer=f"{report.compute(convention):,}", justify="right"),
         Column("RF", tuple(_rf(r) for r in rows), justify="right"),
     ]
@@ -121,7 +135,7 @@ def shapes_table(report: Report, explain: bool = False, convention: str = "cnnca
                  *narrow_steps(tree, rows), lambda c: recast(c, "formula", wrap=16)]
     else:
         steps = [lambda c: drop(c, "joins"), lambda c: drop(c, "RF"),
-                 lambda c: recast(recast(c, "params", cells=tuple(map(_short, params)),
+                 lambda c: recast(recast(c, "params", cells=_marked(map(_short, params), rows),
                                          footer=units.count(report.params)),
                                   heading, cells=tuple(map(_short, compute)),
                                   footer=units.count(report.compute(convention))),
@@ -134,7 +148,12 @@ def summary_line(report: Report, convention: str = "cnncalc") -> str:
     """The totals, exact and abbreviated, in two short lines (an 80-column terminal breaks one)."""
     items = [f"params {report.params:,} ({units.nbytes(report.param_bytes)} {report.dtype})",
              f"MACs {report.macs:,} ({units.count(report.macs)})", f"FLOPs {units.count(report.flops)}",
-             f"activations {units.nbytes(report.activation_bytes)}"]
+             f"activations {units.nbytes(report.activation_bytes)}",
+             f"inference peak {units.nbytes(report.peak_bytes)}"]
     if convention != "cnncalc":
         items.append(f"{CONVENTIONS[convention][0]} {report.compute(convention):,}")
-    return " · ".join(items[:2]) + "\n" + " · ".join(items[2:])
+    lines = " · ".join(items[:2]) + "\n" + " · ".join(items[2:])
+    if report.trainable_params != report.params:
+        frozen_params = report.params - report.trainable_params
+        lines += f"\ntrainable params {report.trainable_params:,} · {FROZEN} frozen {frozen_params:,}"
+    return lines

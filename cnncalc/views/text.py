@@ -53,6 +53,6 @@ def to_markdown(report: Report, explain: bool = False, convention: str = "cnncal
     total = ["**total**", "", shape_text(report.output), f"**{report.params:,}**",
              f"**{report.compute(convention):,}**", ""]
     lines.append("| " + " | ".join(total + ([""] if explain else [])) + " |")
-    lines += ["", f"FLOPs (2×MACs): {report.flops:,} · activations: {report.activation_bytes:,} bytes "
-                  f"({report.dtype}, batch {report.batch})"]
+    lines += ["", f"FLOPs (2×MACs): {report.flops:,} · activations: {report.activation_bytes:,} bytes · inference "
+                  f"peak: {report.peak_bytes:,} bytes ({report.dtype}, batch {report.batch})"]
     return "\n".join(lines) + "\n"

@@ -9,7 +9,7 @@ from .. import units
 from ..groups import guides
 from ..report import Report
 from .layout import Column, drop, fit, forms
-from .table import compute_title, display_rows, narrow_steps, row_kind, row_name
+from .table import FROZEN, compute_title, display_rows, frozen, narrow_steps, row_kind, row_name
 from .text import shape_text
 
 
@@ -56,8 +56,8 @@ def training_table(report: Report, convention: str = "cnncalc", width: int | Non
             Column("output", tuple(shape_text(r.output) for r in rows), footer=shape_text(report.output)),
             Column(compute_title("cnncalc"), tuple(count(r.macs) for r in rows), footer=count(report.macs),
                    justify="right"),
-            Column(backward_title(conv), tuple(count(_backward(r, conv)) for r in rows), footer=count(backward),
-                   justify="right"),
+            Column(backward_title(conv), tuple(count(_backward(r, conv)) + (FROZEN if frozen(r) else "") for r in rows),
+                   footer=count(backward), justify="right"),  # (* frozen: no weight gradient)
             Column("saved bytes", tuple(nbytes(_saved(r)) for r in rows), footer=nbytes(t.saved_bytes),
                    justify="right"),
         ]

@@ -1,0 +1,135 @@
+"""The inference peak: the most bytes of activations alive at once during one forward pass (eval
+mode, no autograd), from the graph's liveness (docs/conventions.md, "Inference peak").
+
+A tensor lives from the layer that writes it to the last layer that reads it; it lives in a
+storage, which a view (flatten, a crop, a slice) or an in-place activation shares with its input,
+and a storage is freed once no tensor in it is read any more. The network's input is held by the
+caller throughout, and the outputs from the layer that writes them on. While a layer runs, what
+it reads and what it writes are alive together, with what its kernel allocates beside its output
+(``LayerKind.scratch``: max pooling's indices). The peak is the largest sum over the layers.
+
+Activations in place: torchvision's networks write ``ReLU(inplace=True)`` (and ReLU6, SiLU,
+Hardswish, …) wherever nothing reads the activation's input after it; the peak counts those
+activations (:data:`IN_PLACE`) as in place under the same condition, and
+``build_module(..., inplace=True)`` builds them so. Merges (add, concat, multiply) write a new
+tensor.
+
+Sizes are numbers or formulas (a batch or an input size that is a name): a formula's peak is the
+``Max`` of the layers' sums. Nothing here imports torch; sympy only for formulas.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+from . import layers
+from .graph import NETWORK_INPUT
+from .layers.base import SAME, numel
+
+# the element-wise kinds torch has an in-place form of and torchvision's networks run in place
+IN_PLACE = frozenset({"relu", "relu6", "leaky_relu", "elu", "silu", "hardswish"})
+
+
+class Peak(NamedTuple):
+    """The forward pass's liveness: its peak, the layer during which it is reached, and the
+    layers counted as running in place (:data:`IN_PLACE`)."""
+
+    bytes: object
+    at: str
+    in_place: frozenset
+
+
+def liveness(report) -> Peak:
+    """Walk the report's rows in order, as the forward runs them (see the module docstring)."""
+    from .report import DTYPE_BYTES
+
+    size = DTYPE_BYTES[report.dtype]
+    batch = report.batch
+    layout_batch = batch if type(batch) is int else 2  # (strides never depend on it)
+    rows = report.rows
+    last: dict = {}  # tensor -> the last row that reads it
+    for k, row in enumerate(rows):
+        for t in row.reads:
+            last[t] = k
+    outputs = {name for name, _ in report.outputs}
+    storage_of = {NETWORK_INPUT: 0}
+    strides = {NETWORK_INPUT: None}
+    members: list = [[NETWORK_INPUT]]  # storage -> its tensors
+    sizes = [batch * (numel(report.input[1:]) * size)]
+    index = {row.name: k for k, row in enumerate(rows)}
+    born: list = []  # per row: the storage it writes, or None
+    scratch: list = []
+    in_place = set()
+    for k, row in enumerate(rows):
+        kind = layers.lookup(row.kind)
+        x = row.inputs[0][1:] if kind.inputs == 1 else tuple(s[1:] for s in row.inputs)
+        y = row.output[1:]
+        first = row.reads[0]
+        view = SAME if kind.eval_identity else kind.view(row.args, x, y, strides[first])
+        s = storage_of[first]
+        if view is None and row.kind in IN_PLACE and s != 0 and \
+                all(last.get(t, -1) <= k and t not in outputs for t in members[s]):
+            view = SAME  # (nothing reads its input after it: torchvision's inplace=True)
+            in_place.add(row.name)
+        if view is not None:
+            storage_of[row.name] = s
+            strides[row.name] = strides[first] if view is SAME else view
+            members[s].append(row.name)
+            born.append(None)
+        else:
+            storage_of[row.name] = len(sizes)
+            strides[row.name] = kind.output_strides(row.args, x, y, strides[first] if kind.inputs == 1 else
+                                                    tuple(strides[t] for t in row.reads), layout_batch)
+            members.append([row.name])
+            sizes.append(batch * (numel(y) * size))
+            born.append(len(sizes) - 1)
+        scratch.append(kind.scratch(row.args, x, y, batch, size))
+    # a storage is freed after the last row that reads a tensor in it (or, read by none, that
+    # writes one); the input and the outputs' storages live throughout
+    deaths: dict = {}
+    for s, names in enumerate(members):
+        if s == 0 or any(t in outputs for t in names):
+            continue
+        end = max(last.get(t, index[t]) for t in names)
+        deaths.setdefault(end, []).append(s)
+    live = sizes[0]
+    moments = []
+    for k, row in enumerate(rows):
+        if born[k] is not None:
+            live = live + sizes[born[k]]
+        moments.append((row.name, live + scratch[k]))
+        for s in deaths.get(k, ()):
+            live = live - sizes[s]
+    if not moments:
+        return Peak(sizes[0], "", frozenset())
+    values = [v for _, v in moments]
+    if all(type(v) is int for v in values):
+        name, peak = max(moments, key=lambda m: m[1])
+        return Peak(peak, name, frozenset(in_place))
+    return Peak(formula_max(values), "", frozenset(in_place))
+
+
+def formula_max(values):
+    """``Max`` of sizes that are formulas, a term left out where another is at least as large
+    for every size: each is a sum of products of sizes (and their ceilings) with positive
+    coefficients, so one whose every coefficient is no larger than another's never wins. One pass
+    keeps the terms no other beats so far (few: a ResNet's hundred moments leave a dozen), so a
+    long network costs its length times those, not its length squared; sympy's own ``Max`` of
+    every moment takes seconds."""
+    import sympy
+
+    kept: list = []  # (term, its coefficients)
+    for v in dict.fromkeys(values):
+        expanded = sympy.expand(v)
+        t = expanded.as_coefficients_dict() if expanded.is_Add or expanded.is_Mul else {expanded: 1}
+        if not all(c > 0 for c in t.values()):  # (a difference: no dominance to read off)
+            return sympy.Max(*dict.fromkeys(values))
+        if any(_below(t, u) for _, u in kept):
+            continue
+        kept = [(w, u) for w, u in kept if not _below(u, t)] + [(v, t)]
+    return sympy.Max(*(w for w, _ in kept))
+
+
+def _below(t: dict, u: dict) -> bool:
+    return all(c <= u.get(m, 0) for m, c in t.items())
+

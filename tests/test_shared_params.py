@@ -1,0 +1,87 @@
+"""A parameter two modules hold (``b.weight = a.weight``, separate biases; issue 23): counted once,
+as ``sum(p.numel() for p in model.parameters())`` counts it, by import, shapes, the built module,
+ONNX and the optimizer's state (docs/conventions.md, "Shared parameters")."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+torch = pytest.importorskip("torch")
+
+from user_models import SharedWeight  # noqa: E402
+
+from cnncalc import analyze  # noqa: E402
+from cnncalc.errors import CnncalcError  # noqa: E402
+from cnncalc.spec import from_data  # noqa: E402
+from cnncalc.torch_backend.build import build_module  # noqa: E402
+from cnncalc.torch_backend.importer import to_spec  # noqa: E402
+from cnncalc.torch_backend.training_oracle import measure_optimizer  # noqa: E402
+from cnncalc.training import Options  # noqa: E402
+
+HERE = Path(__file__).parent
+
+
+def unique_params(module) -> int:
+    return sum(p.numel() for p in module.parameters())
+
+
+def test_import_counts_a_shared_weight_once():
+    m = SharedWeight()
+    assert unique_params(m) == 232
+    imported = to_spec(m, (3, 8, 8), "shared", "user_models.py:SharedWeight")
+    b = next(item for item in imported.spec["layers"] if item.get("name") == "b")
+    assert b["shares"] == {"layer": "a", "params": ["weight"]}
+    graph = from_data(imported.spec)
+    report = analyze(graph)
+    assert report.params == unique_params(m)
+    assert [r.params for r in report.rows if r.kind == "conv"] == [224, 8]
+    assert unique_params(build_module(graph, report)) == unique_params(m)  # (what verify compares)
+
+
+@pytest.mark.parametrize("optimizer", ["momentum", "adam"])
+def test_the_optimizer_steps_it_once(optimizer):
+    m = SharedWeight()
+    report = analyze(from_data(to_spec(m, (3, 8, 8), "shared", "x").spec), batch=2,
+                     training=Options(optimizer=optimizer))
+    measured = measure_optimizer(m.train(), torch.randn(2, 3, 8, 8), optimizer)
+    t = report.training
+    assert (t.param_bytes, t.grad_bytes, t.optimizer_bytes) == \
+        (measured.all_param_bytes, measured.grad_bytes, measured.optimizer_bytes)
+
+
+def test_onnx_reads_the_shared_initializer_once(tmp_path):
+    pytest.importorskip("onnx")
+    from cnncalc.zoo import load_model
+
+    path = tmp_path / "shared.onnx"
+    torch.onnx.export(SharedWeight().eval(), torch.randn(1, 3, 8, 8), str(path), dynamo=False)
+    assert analyze(load_model(str(path))).params == 232
+
+
+def test_verify_agrees_through_the_console(tmp_path):
+    source = tmp_path / "m.py"
+    source.write_text((HERE / "user_models.py").read_text())
+    run = [str(Path(sys.executable).with_name("cnncalc"))]
+    spec = tmp_path / "m.yaml"
+    done = subprocess.run([*run, "import", f"{source}:SharedWeight", "--input", "3x8x8", "-o", str(spec)],
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    done = subprocess.run([*run, "verify", str(spec), "--against", f"{source}:SharedWeight"],
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0 and "232" in done.stdout, done.stdout + done.stderr
+
+
+def test_the_spec_names_parameters_the_kind_has():
+    spec = {"name": "t", "input": [3, 8, 8], "layers": [
+        {"conv": {"filters": 8, "kernel": 3}, "name": "a"},
+        {"conv": {"filters": 8, "kernel": 3}, "from": "input", "shares": {"layer": "a", "params": ["gamma"]}},
+        {"add": ["a", "prev"]}]}
+    with pytest.raises(CnncalcError, match="no parameter 'gamma'"):
+        analyze(from_data(spec))
+    spec["layers"][1]["shares"] = {"layer": "a"}
+    with pytest.raises(CnncalcError, match="shares: is a layer name"):
+        from_data(spec)
