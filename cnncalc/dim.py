@@ -186,6 +186,39 @@ def max0(value):
     return sympy.Max(value, 0)
 
 
+def largest(values):
+    """``Max`` of sizes that are formulas (a peak over the moments of a network), a term left out
+    where another is at least as large for every size. Every monomial of these formulas (a product
+    of sizes, their floors and ceilings, the batch) is ≥ 0 wherever the network is valid, so ``u``
+    is at least ``t`` where each coefficient of ``u − t`` is ≥ 0 — read off the expanded
+    coefficients, no sympy inequality. One pass keeps the terms no other beats so far (few: a
+    ResNet's hundred moments leave a dozen), so a long network costs its length times those, not
+    its length squared; sympy's own ``Max`` of every moment asks its assumptions about every pair
+    and takes minutes on ResNet-50 (issue 23, item 13)."""
+    import sympy
+
+    kept: list = []  # (term, its coefficients)
+    for v in dict.fromkeys(values):
+        expanded = sympy.expand(v)
+        if expanded.is_Number:
+            t = {sympy.S.One: expanded}
+        elif expanded.is_Add or expanded.is_Mul:
+            t = dict(expanded.as_coefficients_dict())
+        else:
+            t = {expanded: sympy.S.One}
+        if any(_at_least(u, t) for _, u in kept):
+            continue
+        kept = [(w, u) for w, u in kept if not _at_least(t, u)] + [(v, t)]
+    if len(kept) == 1:
+        return kept[0][0]
+    return sympy.Max(*(w for w, _ in kept), evaluate=False)
+
+
+def _at_least(u: dict, t: dict) -> bool:
+    """Every coefficient of ``u − t`` is ≥ 0."""
+    return all(u.get(m, 0) >= c for m, c in t.items()) and all(c >= 0 for m, c in u.items() if m not in t)
+
+
 def minimum(a, b):
     if is_known(a) and is_known(b):
         return min(a, b)

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
-from . import layers
+from . import dim, layers
 from .graph import NETWORK_INPUT
 from .layers.base import SAME, numel
 
@@ -92,12 +92,12 @@ def liveness(report) -> Peak:
             continue
         end = max(last.get(t, index[t]) for t in names)
         deaths.setdefault(end, []).append(s)
-    live = sizes[0]
+    live = sizes[0] if all(type(v) is int for v in sizes) else _Sum(sizes[0])
     moments = []
     for k, row in enumerate(rows):
         if born[k] is not None:
             live = live + sizes[born[k]]
-        moments.append((row.name, live + scratch[k]))
+        moments.append((row.name, (live.value() if isinstance(live, _Sum) else live) + scratch[k]))
         for s in deaths.get(k, ()):
             live = live - sizes[s]
     if not moments:
@@ -106,30 +106,29 @@ def liveness(report) -> Peak:
     if all(type(v) is int for v in values):
         name, peak = max(moments, key=lambda m: m[1])
         return Peak(peak, name, frozenset(in_place))
-    return Peak(formula_max(values), "", frozenset(in_place))
+    return Peak(dim.largest(values), "", frozenset(in_place))
 
 
-def formula_max(values):
-    """``Max`` of sizes that are formulas, a term left out where another is at least as large
-    for every size: each is a sum of products of sizes (and their ceilings) with positive
-    coefficients, so one whose every coefficient is no larger than another's never wins. One pass
-    keeps the terms no other beats so far (few: a ResNet's hundred moments leave a dozen), so a
-    long network costs its length times those, not its length squared; sympy's own ``Max`` of
-    every moment takes seconds."""
-    import sympy
+class _Sum:
+    """A running sum of formulas kept as a count of each distinct term: adding a term to a sympy
+    ``Add`` of n terms costs n, so a 10,000-way concat's live sum would cost 10,000² — here it
+    costs the number of distinct sizes (issue 23, item 13)."""
 
-    kept: list = []  # (term, its coefficients)
-    for v in dict.fromkeys(values):
-        expanded = sympy.expand(v)
-        t = expanded.as_coefficients_dict() if expanded.is_Add or expanded.is_Mul else {expanded: 1}
-        if not all(c > 0 for c in t.values()):  # (a difference: no dominance to read off)
-            return sympy.Max(*dict.fromkeys(values))
-        if any(_below(t, u) for _, u in kept):
-            continue
-        kept = [(w, u) for w, u in kept if not _below(u, t)] + [(v, t)]
-    return sympy.Max(*(w for w, _ in kept))
+    def __init__(self, first):
+        self.count = {first: 1}
 
+    def __add__(self, term):
+        self.count[term] = self.count.get(term, 0) + 1
+        return self
 
-def _below(t: dict, u: dict) -> bool:
-    return all(c <= u.get(m, 0) for m, c in t.items())
+    def __sub__(self, term):
+        self.count[term] -= 1
+        if not self.count[term]:
+            del self.count[term]
+        return self
+
+    def value(self):
+        import sympy
+
+        return sympy.Add(*(n * term for term, n in self.count.items()))
 

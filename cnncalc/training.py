@@ -27,6 +27,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
+from . import dim
 from .errors import CnncalcError
 from .inputs import MAX_BATCH
 from .layers.base import SAME, Step, is_contiguous, numel
@@ -175,7 +176,7 @@ class Training:
             return None
         if all(type(v) is int for v in values):
             return max(values)
-        return _formula_max(values)
+        return dim.largest(values)
 
     @property
     def peak_at(self) -> str:
@@ -431,12 +432,6 @@ def sum_of(values):
     for v in values:
         total = total + v
     return total
-
-
-def _formula_max(values):
-    import sympy
-
-    return sympy.Max(*dict.fromkeys(values))
 
 
 # -- the largest batch that fits ------------------------------------------------------------------------

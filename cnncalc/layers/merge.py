@@ -44,8 +44,12 @@ class _Merge(LayerKind):
         return None
 
 
-def _listed(shapes) -> str:
-    return " and ".join(str(list(s)) for s in shapes)
+def _listed(shapes, most: int = 4) -> str:
+    """The distinct shapes a merge reads, for its error line: at most ``most`` of them, and how
+    many more (a 10,000-way concat must not echo 10,000 shapes)."""
+    distinct = list(dict.fromkeys(tuple(s) for s in shapes))
+    text = " and ".join(str(list(s)) for s in distinct[:most])
+    return text + (f" and {len(distinct) - most:,} other shapes" if len(distinct) > most else "")
 
 
 @register
