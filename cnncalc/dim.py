@@ -215,8 +215,23 @@ def largest(values):
 
 
 def _at_least(u: dict, t: dict) -> bool:
-    """Every coefficient of ``u − t`` is ≥ 0."""
-    return all(u.get(m, 0) >= c for m, c in t.items()) and all(c >= 0 for m, c in u.items() if m not in t)
+    """``u ≥ t`` for every valid size: every coefficient of ``u − t`` but the constant is ≥ 0, and
+    a negative constant is covered by the coefficients of monomials that are at least 1 (products
+    of sizes and of their floors and ceilings, each ≥ 1 wherever the network is valid)."""
+    import sympy
+
+    d = {m: u.get(m, 0) - t.get(m, 0) for m in {*u, *t}}
+    constant = d.pop(sympy.S.One, 0)
+    if any(c < 0 for c in d.values()):
+        return False
+    return constant >= 0 or constant + sum(c for m, c in d.items() if _at_least_one(m)) >= 0
+
+
+def _at_least_one(monomial) -> bool:
+    import sympy
+
+    return all(isinstance(base, (sympy.Symbol, sympy.floor, sympy.ceiling)) and exp.is_Integer and exp > 0
+               for base, exp in monomial.as_powers_dict().items())
 
 
 def minimum(a, b):

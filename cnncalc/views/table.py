@@ -149,7 +149,7 @@ def summary_line(report: Report, convention: str = "cnncalc") -> str:
     items = [f"params {report.params:,} ({units.nbytes(report.param_bytes)} {report.dtype})",
              f"MACs {report.macs:,} ({units.count(report.macs)})", f"FLOPs {units.count(report.flops)}",
              f"activations {units.nbytes(report.activation_bytes)}",
-             f"inference peak {units.nbytes(report.peak_bytes)}"]
+             f"peak {units.nbytes(report.peak_bytes)}"]  # (the inference peak: docs/conventions.md)
     if convention != "cnncalc":
         items.append(f"{CONVENTIONS[convention][0]} {report.compute(convention):,}")
     lines = " · ".join(items[:2]) + "\n" + " · ".join(items[2:])
