@@ -14,7 +14,6 @@ module's qualified names (``layer1.0.conv1``) so a reader finds them in the code
 
 from __future__ import annotations
 
-import functools
 import importlib
 import importlib.util
 import operator
@@ -102,7 +101,8 @@ class TensorArg:
 
     node: str
     shape: tuple  # batch excluded for layer outputs; the whole shape for parameters
-    is_parameter: bool = False
+    is_parameter: bool = False  # made of parameters, buffers and constants only (no layer output)
+    learnable: int | None = None  # for those: the elements of the nn.Parameters it is computed from
 
 
 @dataclass
@@ -151,7 +151,16 @@ class _ClaimedLeaves(torch.fx.Tracer):
     reads it whole rather than the permutes its forward happens to be written with."""
 
     def is_leaf_module(self, module, qualified_name):
-        return type(module).__name__ in _claimants("torch_modules") or super().is_leaf_module(module, qualified_name)
+        return is_leaf(module) or super().is_leaf_module(module, qualified_name)
+
+
+def is_leaf(module) -> bool:
+    """Whether a module is read whole, as a layer: one of torch's own classes (fx's rule) or the
+    modules cnncalc's builders make, whose class a kind claims. A class is never matched by its
+    bare name alone: ConvNeXt's own ``LayerNorm`` (``data_format="channels_first"``) or a
+    diffusion model's ``Upsample`` (interpolate, then conv) are traced through, op by op."""
+    cls = type(module)
+    return cls.__module__.startswith("cnncalc.") and cls.__name__ in layers.claimants("torch_modules")
 
 
 def trace(module, input_shape: tuple):
@@ -225,6 +234,7 @@ class _Converter:
         self.unknown: list = []
         self.used: set[str] = set()
         self.outputs: list[str] = []
+        self._leaves: dict = {}
 
     def class_of(self, path: str) -> str | None:
         try:
@@ -234,7 +244,16 @@ class _Converter:
 
     def spec(self, input_shape, model_name, source) -> Imported:
         for node in self.gm.graph.nodes:
-            self.node(node)
+            try:
+                self.node(node)
+            except CnncalcError:
+                raise
+            except Exception as exc:  # a node no rule foresaw: one line naming it, never a traceback
+                raise CnncalcError(f"{_call_name(node)} at node {node.name} could not be read: {type(exc).__name__}: "
+                                   f"{shorten(' '.join(str(exc).split()), 120)}",
+                                   fix="--allow-unknown keeps what no kind claims as opaque; docs/import.md lists "
+                                       "what imports") from None
+        self.entries = live_entries(self.entries, self.outputs)
         for entry in self.entries:
             self.used.update(entry.reads)
             if entry.shares:
@@ -274,6 +293,8 @@ class _Converter:
             return
         if node.op == "get_attr" or not isinstance(value, torch.Tensor):
             return  # a parameter, a shape, a number, or a tuple of tensors (chunk): read where used
+        if not self.reads(node) and not self.is_piece(node):
+            return  # computed from parameters, buffers, constants and sizes: read where used, as they are
         name = _call_name(node)
         if node.op != "call_module" and self.view(node, value, name):
             return
@@ -283,8 +304,7 @@ class _Converter:
             return
         if node.op == "call_module":
             self.module_call(node, value, reads)
-        elif name == "getitem" and isinstance(node.args[0], torch.fx.Node) and isinstance(
-                self.values.get(node.args[0]), (tuple, list)):
+        elif self.is_piece(node):
             self.piece(node, value, reads)
         else:
             self.function_call(node, value, reads, name)
@@ -431,14 +451,44 @@ class _Converter:
             out |= self._shape_sources(inner, seen)
         return out
 
+    def is_piece(self, node) -> bool:
+        """``chunk(...)[i]``: a getitem on the tuple a call of layer outputs returns."""
+        source = node.args[0] if node.args else None
+        return _call_name(node) == "getitem" and isinstance(source, torch.fx.Node) and isinstance(
+            self.values.get(source), (tuple, list)) and any(n in self.tensor_of for n in source.all_input_nodes)
+
+    def leaves(self, node) -> dict:
+        """The nn.Parameters a value computed from parameters, buffers and constants reads, with
+        their elements (a buffer's are none): what its parameters are, counted once each."""
+        if node in self._leaves:
+            return self._leaves[node]
+        out: dict = {}
+        if node.op == "get_attr":
+            try:
+                out[node.target] = self.gm.get_parameter(node.target).numel()
+            except AttributeError:
+                pass  # a buffer or a constant: no parameters
+        else:
+            if node.op == "call_module":
+                out.update({f"{node.target}.{n}": p.numel() for n, p in self.gm.get_submodule(node.target).named_parameters()})
+            for inner in node.all_input_nodes:
+                out.update(self.leaves(inner))
+        self._leaves[node] = out
+        return out
+
     def claim(self, what: str, read_args, table: str, node, value, reads, params: int = 0):
-        """The first kind that claims ``what`` and can say it; else unknown (an error, or opaque)."""
+        """The first kind that claims ``what``, can say it, and computes the traced output shape
+        from the shapes it reads; else unknown (an error, or opaque)."""
         reasons = []
         for kind in _claimants(table).get(what, ()):
             try:
-                return kind.name, read_args(kind)
+                args = read_args(kind)
+                _same_output(kind, args, [self.shape_of(t) for t in reads], self.real_shape(node, value))
+                return kind.name, args
             except Unmappable as exc:
                 reasons.append(str(exc))
+            except Exception as exc:  # (a kind surprised by what the source passes: it cannot say it)
+                reasons.append(f"{kind.name} cannot read it ({type(exc).__name__}: {shorten(exc, 80)})")
         where = node.target if node.op == "call_module" else node.name
         op = f"{what} ({'module' if table == 'torch_modules' else 'call'})"
         if not self.allow_unknown:
@@ -479,7 +529,8 @@ class _Converter:
                 return TensorArg(tensor, self.shape_of(tensor))
             v = self.values.get(value)
             if isinstance(v, torch.Tensor):
-                return TensorArg(str(value.target), tuple(v.shape), is_parameter=value.op == "get_attr")
+                return TensorArg(str(value.target), tuple(v.shape), is_parameter=True,
+                                 learnable=sum(self.leaves(value).values()))
             return _python(v)
         if isinstance(value, (list, tuple)):
             return type(value)(self._plain(v) for v in value)
@@ -489,13 +540,40 @@ class _Converter:
             return slice(self._plain(value.start), self._plain(value.stop), self._plain(value.step))
         return value
 
-@functools.cache
 def _claimants(table: str) -> dict:
-    out: dict = {}
-    for kind in layers.KINDS.values():
-        for name in getattr(kind, table):
-            out.setdefault(name, []).append(kind)
-    return out
+    return layers.claimants(table)
+
+
+def live_entries(entries: list, outputs: list) -> list:
+    """The entries the outputs depend on: a layer whose output nothing reads — a module called in
+    ``forward`` whose result is dropped (DLA's ``project`` where the tree ignores it), a piece of
+    a split the loop never takes, a do-nothing module's output — is not written (the spec
+    would be refused: docs/spec.md, every layer's output is read). Its parameters are not counted:
+    the spec counts what the network computes (docs/import.md)."""
+    live = set(outputs)
+    for entry in reversed(entries):
+        if entry.name in live:
+            live.update(entry.reads)
+            live.update(r for r in (entry.shares, entry.args.get("like") if isinstance(entry.args, dict) else None)
+                        if isinstance(r, str))
+    shared = {e.shares for e in entries if e.shares and e.name in live}
+    return [e for e in entries if e.name in live or e.name in shared]
+
+
+def _same_output(kind, args, xs, y) -> None:
+    """The kind, with the arguments it read, must compute the traced output shape from the shapes
+    it reads, else it has not said the node (the same check the ONNX import makes)."""
+    from ..dim import EXACT
+
+    if kind.name == "opaque" or not xs or isinstance(args, dict) and "like" in args:
+        return
+    try:
+        parsed = kind.parse_args(args if isinstance(args, dict) else {})
+        shape = kind.infer(parsed, xs[0] if kind.inputs == 1 else tuple(xs), EXACT).output
+    except CnncalcError as exc:
+        raise Unmappable(f"{kind.name} {args} refuses its input: {exc.message}") from None
+    if tuple(shape) != tuple(y):
+        raise Unmappable(f"{kind.name} {args} gives {list(shape)}, the trace {list(y)}")
 
 
 def _call_name(node) -> str:
