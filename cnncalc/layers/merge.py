@@ -209,6 +209,16 @@ class _Broadcasting(Multiply):
 
         return modules.Elementwise(self.name)
 
+    def from_call(self, call):
+        if len(call.x) != 2 or call.kwargs.get("rounding_mode") is not None:
+            raise Unmappable(f"{call.name} of other than two layer outputs, or with a rounding mode")
+        return super().from_call(call)
+
+    def from_onnx(self, node):
+        if len(node.x) != 2:
+            raise Unmappable(f"a {node.op} of other than two layer outputs")
+        return super().from_onnx(node)
+
 
 @register
 class Subtract(_Broadcasting):
@@ -218,15 +228,18 @@ class Subtract(_Broadcasting):
     torch_calls = ("sub", "sub_", "isub")
     onnx_ops = ("Sub",)
 
-    def from_call(self, call):
-        if len(call.x) != 2:
-            raise Unmappable("a subtraction of other than two layer outputs")
-        return super().from_call(call)
 
-    def from_onnx(self, node):
-        if len(node.x) != 2:
-            raise Unmappable("a Sub of other than two layer outputs")
-        return super().from_onnx(node)
+@register
+class BroadcastAdd(_Broadcasting):
+    """``add`` asks for one shape, since a residual's paths that differ are almost always a
+    mistake in a spec; a sum that spreads one tensor over another (a global-context block's
+    ``x + context`` with a ``[C, 1, 1]`` context) is this kind."""
+
+    name = "broadcast_add"
+    summary = "x₀ + x₁ with torch's broadcasting ([C, H, W] + [C, 1, 1]: a global-context block)"
+    torch_calls = ("add", "add_", "iadd")
+    onnx_ops = ("Add",)
+    fallback = True
 
 
 @register
@@ -235,13 +248,6 @@ class Divide(_Broadcasting):
     summary = "x₀ ÷ x₁ of two tensors, broadcast ([C, H, W] ÷ [1, H, W]: a hand-written norm's scaling)"
     torch_calls = ("truediv", "div", "div_", "itruediv", "true_divide")
     onnx_ops = ("Div",)
-
-    def from_call(self, call):
-        if len(call.x) != 2 or call.kwargs.get("rounding_mode") is not None:
-            raise Unmappable("a division of other than two layer outputs, or with a rounding mode")
-        return super().from_call(call)
-
-    from_onnx = Subtract.from_onnx
 
 
 @register

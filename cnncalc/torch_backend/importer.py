@@ -33,6 +33,7 @@ from ..layers.base import ChannelsLast, Unmappable
 
 NO_OPS = {"contiguous", "clone", "detach", "to", "float", "type_as", "requires_grad_", "cpu", "cuda"}
 SHAPE_CALLS = {"size", "dim", "numel"}
+BROADCASTS = {"expand", "expand_as", "broadcast_to"}
 
 
 # -- sources ---------------------------------------------------------------------------------------
@@ -164,20 +165,38 @@ def is_leaf(module) -> bool:
 
 
 def trace(module, input_shape: tuple):
-    """The fx graph of ``module`` and every node's value on a meta tensor of ``input_shape``."""
+    """The graph of ``module`` and every node's value on a meta tensor of ``input_shape``:
+    ``torch.fx``'s symbolic trace, or where that fails (Python control flow on sizes or values),
+    the module run once under a recorder (:mod:`.record`)."""
+    x = torch.empty((1, *input_shape), device="meta")
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             graph_module = torch.fx.GraphModule(module, _ClaimedLeaves().trace(module))
-    except Exception as exc:
-        first = " ".join(str(exc).split())
-        raise CnncalcError(f"torch.fx cannot trace {type(module).__name__}: {type(exc).__name__}: {shorten(first, 160)}",
-                           fix="control flow that depends on the data cannot be traced; export the model to ONNX "
-                               "(torch.onnx.export(model, x, 'model.onnx')) and import model.onnx") from None
+    except Exception:
+        return _recorded(module, x)
     # on the meta device: shapes without data (a CPU forward of ResNet-50 costs more here than the
     # meta device's one-off set-up, and U-Net at 572×572 far more)
-    values = _Recorder(graph_module).values_for(torch.empty((1, *input_shape), device="meta"), module)
+    values = _Recorder(graph_module).values_for(x, module)
     return graph_module, values
+
+
+def _recorded(module, x):
+    from . import record
+
+    def leaf(m):
+        return is_leaf(m) or type(m).__module__.startswith(("torch.nn", "torch.ao.nn")) and not isinstance(
+            m, torch.nn.Sequential)
+
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return record.record(_on_meta(module), x, leaf)
+    except Exception as exc:
+        raise CnncalcError(f"running {type(module).__name__} on an input of shape {list(x.shape)} failed: "
+                           f"{type(exc).__name__}: {shorten(' '.join(str(exc).split()), 160)}",
+                           fix="check --input (channels and size the model expects); control flow on the "
+                               "data's values cannot run on the meta device: export the model to ONNX") from None
 
 
 def _on_meta(module):
@@ -235,6 +254,7 @@ class _Converter:
         self.used: set[str] = set()
         self.outputs: list[str] = []
         self._leaves: dict = {}
+        self.names: set = set()
 
     def class_of(self, path: str) -> str | None:
         try:
@@ -298,9 +318,18 @@ class _Converter:
         name = _call_name(node)
         if node.op != "call_module" and self.view(node, value, name):
             return
+        for n in node.all_input_nodes:
+            if isinstance(self.layout.get(n), tuple):
+                self.materialize(n)
         reads = self.reads(node)
         if node.op != "call_module" and name in NO_OPS and reads and self.same_shape(node, value, reads[0]):
             self.alias(node, self.source_node(node))
+            return
+        if node.op != "call_module" and name in BROADCASTS and node.args[0] in self.tensor_of:
+            # x.expand_as(y) before a product: the product broadcasts it anyway. The layer that reads
+            # it must still compute the traced shape from the unexpanded one (claim checks), or it
+            # is refused.
+            self.alias(node, node.args[0])
             return
         if node.op == "call_module":
             self.module_call(node, value, reads)
@@ -347,12 +376,12 @@ class _Converter:
         if name in ("view", "reshape") and state is None and len(before) == 4 and len(shape) == 5 \
                 and shape[1] * shape[2] == before[1] and shape[3:] == before[2:]:
             self.alias(node, src)
-            self.layout[node] = ("groups", shape[1])
+            self.layout[node] = ("groups", shape[1], shape[1:], ())
             return True
         if name in ("transpose", "permute") and isinstance(state, tuple) and state[0] == "groups" and (
                 _dims(args[1:]) in ((1, 2), (2, 1), (0, 2, 1, 3, 4))):
             self.alias(node, src)
-            self.layout[node] = ("shuffled", state[1])
+            self.layout[node] = ("shuffled", state[1], state[2], (2, 1, 3, 4))
             return True
         if name in ("view", "reshape", "flatten") and isinstance(state, tuple) and state[0] == "shuffled" \
                 and len(shape) == 4:
@@ -361,6 +390,22 @@ class _Converter:
             self.add(node, Entry(kind, args_, (self.tensor_of[src],), node.name, False), tuple(shape[1:]))
             return True
         return False
+
+    def materialize(self, node) -> None:
+        """A view–transpose run that turned out not to be a channel shuffle (Selective Kernel's
+        ``view(B, paths, C, 1, 1)`` before a softmax over the paths): its reshape, and permute,
+        as layers after all."""
+        _, _, shape, dims = self.layout.pop(node)
+        source = self.tensor_of[node]
+        for kind, args in (("reshape", {"shape": list(shape)}), ("permute", {"dims": list(dims)})):
+            if kind == "permute" and not dims:
+                continue
+            entry = Entry(kind, args, (source,), self.unique(f"{node.name}_{kind}"), False)
+            entry.scopes = tuple(s.split("@")[0] for s in node.meta.get("nn_module_stack", {}))
+            self.entries.append(entry)
+            self.shapes[entry.name] = tuple(shape) if kind == "reshape" else tuple(shape[d - 1] for d in dims)
+            source = entry.name
+        self.tensor_of[node] = source
 
     def reads(self, node) -> list[str]:
         """The layer outputs a node reads, in order, repeats kept (``torch.cat([e, e])`` reads e
@@ -391,6 +436,9 @@ class _Converter:
             x = ChannelsLast(x)  # (a LayerNorm or Linear over the last axis of a permuted view: the channels)
         y = self.real_shape(node, value)
         name = target if valid_name(target) else node.name
+        if type(submodule) is torch.nn.Identity:  # does nothing: not written
+            self.alias(node, self.source_node(node))
+            return
         if target in self.module_names:  # the same module called again: tied weights, if it has any
             first = self.module_names[target]
             kind, args = self.claim(cls, lambda kind: kind.from_torch(submodule, x, y), "torch_modules", node, value, reads)
@@ -507,15 +555,20 @@ class _Converter:
         if entry.kind == "opaque":
             entry.args = {**entry.args}
             entry.extra["inputs"] = list(entry.reads) or ["prev"]
-        taken = {e.name for e in self.entries}
-        base, n = entry.name, 1
-        while entry.name in taken or entry.name in ("input", "prev"):
-            n += 1
-            entry.name = f"{base}_{n}"
+        entry.name = self.unique(entry.name)
         self.entries.append(entry)
         self.bind(node, entry.name, shape)
         if any(self.layout.get(n) == "channels_last" for n in node.all_input_nodes):
             self.layout[node] = "channels_last"  # a pointwise layer on a channels-last view stays one
+
+    def unique(self, name: str) -> str:
+        """``name``, or ``name_2``, ``name_3`` … where it is taken."""
+        base, n = name, 1
+        while name in self.names or name in ("input", "prev"):
+            n += 1
+            name = f"{base}_{n}"
+        self.names.add(name)
+        return name
 
     def _input_node(self, node):
         return next(n for n in node.all_input_nodes if n in self.tensor_of)
@@ -577,6 +630,8 @@ def _same_output(kind, args, xs, y) -> None:
 
 
 def _call_name(node) -> str:
+    if "call_name" in node.meta:  # (recorded without fx: the name it was called under)
+        return node.meta["call_name"]
     if node.op == "call_method":
         return node.target
     target = node.target

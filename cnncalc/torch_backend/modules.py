@@ -142,5 +142,5 @@ class Elementwise(nn.Module):
             return torch.matmul(*xs)
         out = xs[0]
         for x in xs[1:]:
-            out = out - x if self.op == "subtract" else out / x
+            out = out - x if self.op == "subtract" else out / x if self.op == "divide" else out + x
         return out
