@@ -66,6 +66,7 @@ class Linear(LayerKind):
     weighted = True
     summary = "fully connected: params = in·units + units (axis: channels: at each position, as ConvNeXt)"
     examples = ({"units": 7}, {"units": 3, "bias": False}, ({"units": 5, "axis": "channels"}, (4, 3, 6)),
+                ({"units": 5, "axis": "last"}, (4, 3, 6)), ({"units": 2, "axis": "last", "bias": False}, (9, 4)),
                 ({"units": 2, "axis": "channels", "bias": False}, (3, 7)),
                 ({"units": 3, "axis": "channels"}, (2, 3, 2, 4)), ({"units": 7, "axis": "channels"}, (12,)))
     example_input = (12,)
@@ -76,8 +77,9 @@ class Linear(LayerKind):
         Arg("units", "pos_int", aliases=("out_features",)),
         Arg("bias", "bool", True, ("use_bias",)),
         Arg("in_features", "opt_pos_int", None, help="optional check of the input size"),
-        Arg("axis", "choice", None, choices=("channels",),
-            help="channels: act on the channels at each position of a [C, H, W] input (ConvNeXt's MLP)"),
+        Arg("axis", "choice", None, choices=("channels", "last"),
+            help="channels: act on the channels at each position of a [C, H, W] input (ConvNeXt's MLP); "
+                 "last: on the last axis, as torch's nn.Linear does (tokens [N, C] of attention)"),
     )
 
     def infer(self, a, x, ctx):
@@ -87,20 +89,23 @@ class Linear(LayerKind):
                 fix="add `- flatten` (or global_avgpool) before it, or set axis: channels to apply it to the "
                     "channels at each position (ConvNeXt's MLP)",
             )
-        if a["in_features"] is not None and ctx.differ((a["in_features"],), (x[0],), "input features match"):
+        features = _features(a, x)
+        if a["in_features"] is not None and ctx.differ((a["in_features"],), (features,), "input features match"):
             raise CnncalcError(
-                f"linear expects {a['in_features']} inputs but gets {x[0]}",
-                fix=f"set in_features: {x[0]} or fix the layers before it",
+                f"linear expects {a['in_features']} inputs but gets {features}",
+                fix=f"set in_features: {features} or fix the layers before it",
             )
+        if a["axis"] == "last" and len(x) > 1:
+            return Inference((*x[:-1], a["units"]), f"{x[-1]} → {a['units']} on the last axis at each position")
         if len(x) == 1:
             return Inference((a["units"],), f"{x[0]} → {a['units']}", GLOBAL)
         return Inference((a["units"], *x[1:]), f"{x[0]} → {a['units']} channels at each position")
 
     def params(self, a, x, y):
-        return x[0] * a["units"] + (a["units"] if a["bias"] else 0)
+        return _features(a, x) * a["units"] + (a["units"] if a["bias"] else 0)
 
     def macs(self, a, x, y):
-        return math.prod(y) * x[0]
+        return math.prod(y) * _features(a, x)
 
     def torchinfo_mult_adds(self, a, x, y):
         return self.params(a, x, y)  # torchinfo: weights × batch for a module that is not a Conv
@@ -108,14 +113,15 @@ class Linear(LayerKind):
     def build(self, a, x):
         import torch.nn as nn
 
-        cls = nn.Linear if len(x) == 1 else _channel_linear()
-        return cls(x[0], a["units"], bias=a["bias"])
+        if a["axis"] == "last" or len(x) == 1:
+            return nn.Linear(_features(a, x), a["units"], bias=a["bias"])
+        return _channel_linear()(x[0], a["units"], bias=a["bias"])
 
     # -- training ------------------------------------------------------------------------------
     def keeps(self, a, x, y, t):
         """Its input (for the weight gradient). Under autocast also its weight cast to the low
         precision, which only the input gradient needs: kept where the input needs one."""
-        return Keeps(inputs=(0,), new=t.cast * x[0] * a["units"] if t.needs[0] else 0)
+        return Keeps(inputs=(0,), new=t.cast * _features(a, x) * a["units"] if t.needs[0] else 0)
 
     def backward_macs(self, a, x, y, input_needs_grad):
         forward = self.macs(a, x, y)
@@ -171,12 +177,17 @@ def _channel_linear():
     return ChannelLinear
 
 
+def _features(a, x) -> int:
+    return x[-1] if a["axis"] == "last" else x[0]
+
+
 def _linear(x, units, bias) -> dict:
-    if len(x) != 1 and not getattr(x, "channels_last", False):
-        raise Unmappable(f"a linear layer over the last axis of a {list(x)} tensor (cnncalc's linear reads a flat "
-                         "input; a 1×1 conv counts the same)")
+    """A flat input; the channels of a channels-last view (ConvNeXt); else torch's own reading,
+    the last axis (attention's tokens ``[N, C]``)."""
     args = {"units": int(units)} if bias else {"units": int(units), "bias": False}
-    return {**args, "axis": "channels"} if len(x) != 1 else args
+    if len(x) == 1:
+        return args
+    return {**args, "axis": "channels" if getattr(x, "channels_last", False) else "last"}
 
 
 def _flat(y, plain: bool) -> dict:

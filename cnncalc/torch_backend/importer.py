@@ -319,7 +319,7 @@ class _Converter:
         if node.op != "call_module" and self.view(node, value, name):
             return
         for n in node.all_input_nodes:
-            if isinstance(self.layout.get(n), tuple):
+            if isinstance(self.layout.get(n), tuple) and self.layout[n][0] != "moved" and not self.is_piece(node):
                 self.materialize(n)
         reads = self.reads(node)
         if node.op != "call_module" and name in NO_OPS and reads and self.same_shape(node, value, reads[0]):
@@ -370,6 +370,14 @@ class _Converter:
             self.alias(node, src)
             self.layout[node] = "channels_last"
             return True
+        if name == "permute" and state is None and dims and sorted(dims) == list(range(len(before))) and dims[0] != 0:
+            self.alias(node, src)  # attention's qkv.permute(2, 0, 3, 1, 4): read only by the unbind that follows
+            self.layout[node] = ("moved", dims)
+            return True
+        if isinstance(state, tuple) and state[0] == "moved" and name in ("getitem", "select") and isinstance(
+                node.args[1], int) and (name == "getitem" or node.args[1] == 0):
+            self.select_moved(node, src, node.args[1] if name == "getitem" else node.args[2])
+            return True
         if name == "permute" and state == "channels_last" and dims == (0, len(before) - 1, *range(1, len(before) - 1)):
             self.tensor_of[node] = self.tensor_of[src]
             return True
@@ -390,6 +398,33 @@ class _Converter:
             self.add(node, Entry(kind, args_, (self.tensor_of[src],), node.name, False), tuple(shape[1:]))
             return True
         return False
+
+    def select_moved(self, node, src, index: int) -> None:
+        """``t.permute(dims)[i]`` (or its ``unbind(0)``) where the permute moved an axis in front of
+        the batch: the i-th along that axis of ``t``, its other axes in the permute's order — a
+        slice, a reshape that drops the axis, and a permute that keeps the batch first."""
+        dims = self.layout[src][1]
+        axis = dims[0]
+        rest = [d - (d > axis) for d in dims[1:]]
+        if rest[0] != 0:
+            raise CnncalcError(f"{_call_name(node)} at node {node.name}: a permute {list(dims)} that leaves the batch "
+                               "axis elsewhere than first has no cnncalc layer kind",
+                               fix="--allow-unknown cannot keep it either: permute so that the batch stays first")
+        source = self.tensor_of[src]
+        shape = list(self.shapes[source])
+        kept = shape[:axis - 1] + shape[axis:]
+        steps = [("slice", {"axis": axis, "start": index, "end": index + 1}, tuple(
+                    1 if i == axis - 1 else n for i, n in enumerate(shape))),
+                 ("reshape", {"shape": kept}, tuple(kept))]
+        if rest != sorted(rest):
+            steps.append(("permute", {"dims": rest[1:]}, tuple(kept[d - 1] for d in rest[1:])))
+        scopes = tuple(s.split("@")[0] for s in node.meta.get("nn_module_stack", {}))
+        for kind, args, out in steps:
+            entry = Entry(kind, args, (source,), self.unique(f"{node.name}_{kind}"), False, scopes=scopes)
+            self.entries.append(entry)
+            self.shapes[entry.name] = out
+            source = entry.name
+        self.tensor_of[node] = source
 
     def materialize(self, node) -> None:
         """A view–transpose run that turned out not to be a channel shuffle (Selective Kernel's
@@ -466,6 +501,12 @@ class _Converter:
         """``x.chunk(n, dim)[i]`` (a getitem on the tuple a chunk returns): one chunk kind."""
         source = node.args[0]
         name = _call_name(source)
+        data = source.args[0] if source.args and isinstance(source.args[0], torch.fx.Node) else None
+        state = self.layout.get(data)
+        if isinstance(state, tuple) and state[0] == "moved" and name == "unbind" and \
+                (source.args[1] if len(source.args) > 1 else source.kwargs.get("dim", 0)) == 0:
+            self.select_moved(node, data, node.args[1])
+            return
         reads = [self.tensor_of[n] for n in source.all_input_nodes if n in self.tensor_of]
         call = Call(name, self._plain(source.args), self._plain(source.kwargs),
                     tuple(self.shape_of(t) for t in reads), tuple(value.shape[1:]), {}, False, index=node.args[1])
