@@ -18,7 +18,7 @@ import math
 
 from ..errors import CnncalcError
 from . import register
-from .base import Arg, Inference, LayerKind, Unmappable
+from .base import GLOBAL, Arg, Inference, LayerKind, Unmappable
 
 # op → torch's reading of ``x OP operand`` (the r-forms put the operand first)
 OPS = ("add", "sub", "rsub", "mul", "div", "rdiv", "pow", "rpow", "max", "min")
@@ -100,7 +100,11 @@ class Arith(LayerKind):
             if not math.isfinite(other):
                 raise Unmappable(f"{call.name} with {other}")
             return {"op": op, "value": float(other)}
-        return {"op": op, **_operand(tuple(other.shape), call.x[0], other.learnable)}
+        shape = tuple(other.shape)
+        if call.channels_last:  # x is a channels-last view: the operand is aligned with (…, C)
+            full = (1,) * (len(call.x[0]) + 1 - len(shape)) + shape
+            shape = (full[0], full[-1], *full[1:-1])
+        return {"op": op, **_operand(shape, call.x[0], other.learnable)}
 
     def from_onnx(self, node):
         if len(node.x) != 1 or len(node.inputs) != 2:
@@ -185,7 +189,7 @@ UNARY = {  # op → (torch function name, the ONNX operator or None)
     "ceil": ("ceil", "Ceil"), "round": ("round", "Round"), "sin": ("sin", "Sin"), "cos": ("cos", "Cos"),
     "mish": ("mish", "Mish"), "softplus": ("softplus", "Softplus"), "softsign": ("softsign", "Softsign"),
     "selu": ("selu", "Selu"), "celu": ("celu", "Celu"), "logsigmoid": ("logsigmoid", None),
-    "hardtanh": ("hardtanh", None), "gelu_tanh": (None, None),
+    "hardtanh": ("hardtanh", None), "gelu_tanh": (None, None), "normalize": ("normalize", None),
 }
 _UNARY_CALLS = {**{name: op for op, (name, _) in UNARY.items() if name},
                 **{f"{name}_": op for op, (name, _) in UNARY.items() if name}, "neg": "neg", "negative": "neg",
@@ -198,9 +202,10 @@ class Unary(LayerKind):
     shorthand = "op"
     summary = "an element-wise function with no parameters: exp, sqrt, rsqrt, erf, abs, mish, softplus, …"
     fallback = True
-    args = (Arg("op", "choice", choices=tuple(UNARY), help="the function"),)
+    args = (Arg("op", "choice", choices=tuple(UNARY), help="the function"),
+            Arg("dim", "index", 1, help="normalize: the axis of the L2 norm (torch's dim, the batch is 0)"))
     examples = ({"op": "exp"}, {"op": "erf"}, {"op": "rsqrt"}, {"op": "mish"}, {"op": "gelu_tanh"},
-                ({"op": "square"}, (12,)))
+                ({"op": "square"}, (12,)), {"op": "normalize"}, ({"op": "normalize", "dim": -1}, (3, 5)))
     pointwise = True
     torch_calls = tuple(_UNARY_CALLS)
     onnx_ops = tuple(onnx for _, onnx in UNARY.values() if onnx)
@@ -215,6 +220,13 @@ class Unary(LayerKind):
             raise Unmappable("a hardtanh with other bounds than [-1, 1]")
         if op in ("softplus", "celu", "selu") and len(call.args) + len(call.kwargs) > 1 + (call.name.endswith("_")):
             raise Unmappable(f"{call.name} with arguments")
+        if op == "normalize":
+            if call.arg(1, "p", 2.0) != 2:
+                raise Unmappable(f"normalize with p = {call.arg(1, 'p')}")
+            d = call.arg(2, "dim", 1) % (len(call.x[0]) + 1)
+            if d == 0:
+                raise Unmappable("normalize over the batch axis")
+            return {"op": op} if d == 1 else {"op": op, "dim": d}
         return {"op": op}
 
     def from_onnx(self, node):
@@ -223,10 +235,14 @@ class Unary(LayerKind):
         return {"op": next(op for op, (_, onnx) in UNARY.items() if onnx == node.op)}
 
     def infer(self, a, x, ctx):
+        if a["op"] == "normalize":
+            if not 1 <= a["dim"] % (len(x) + 1) <= len(x):
+                raise CnncalcError(f"normalize over dim {a['dim']} of {list(x)}", fix=f"use a dim from 1 to {len(x)}")
+            return Inference(x, f"L2-normalised over dim {a['dim']}", None if a["dim"] == 1 else GLOBAL)
         return Inference(x, f"{a['op']} of each element")
 
     def build(self, a, x):
-        return _unary_module()(a["op"])
+        return _unary_module()(a["op"], a["dim"])
 
 
 @functools.cache
@@ -236,11 +252,13 @@ def _unary_module():
     import torch.nn.functional as F
 
     class Unary(nn.Module):
-        def __init__(self, op):
+        def __init__(self, op, dim):
             super().__init__()
-            self.op = op
+            self.op, self.dim = op, dim
 
         def forward(self, x):
+            if self.op == "normalize":
+                return F.normalize(x, dim=self.dim)
             if self.op == "gelu_tanh":
                 return F.gelu(x, approximate="tanh")
             name = UNARY[self.op][0]

@@ -71,7 +71,7 @@ class Linear(LayerKind):
                 ({"units": 3, "axis": "channels"}, (2, 3, 2, 4)), ({"units": 7, "axis": "channels"}, (12,)))
     example_input = (12,)
     torch_modules = ("Linear", "ChannelLinear")  # (ChannelLinear: what axis: channels builds)
-    torch_calls = ("linear",)
+    torch_calls = ("linear", "matmul")  # (x @ W with W a parameter [in, out]: SwiftFormer's query @ w_g)
     onnx_ops = ("Gemm", "MatMul", "MatMul+Add")
     args = (
         Arg("units", "pos_int", aliases=("out_features",)),
@@ -139,10 +139,15 @@ class Linear(LayerKind):
         return _linear(x, module.out_features, module.bias is not None)
 
     def from_call(self, call):
-        weight = call.tensor(1, "weight")
-        if not weight.is_parameter:
+        weight = call.tensor(1, "weight" if call.name == "linear" else "other")
+        if not weight.is_parameter or call.name == "matmul" and (len(weight.shape) != 2 or len(call.x) != 1):
             raise Unmappable("a linear layer whose weight is computed, not a parameter")
-        return _linear(call.x[0], weight.shape[0], call.arg(2, "bias") is not None)
+        if weight.learnable not in (None, math.prod(weight.shape)):
+            raise Unmappable("a linear layer whose weight is a buffer, or computed from other parameters")
+        x = ChannelsLast(call.x[0]) if call.channels_last else call.x[0]
+        if call.name == "matmul":  # x @ W: W is [in, out]
+            return _linear(x, weight.shape[1], False)
+        return _linear(x, weight.shape[0], call.arg(2, "bias") is not None)
 
     def from_onnx(self, node):
         x, op = node.x[0], node.op  # (x is a ChannelsLast where a Transpose moved the channels last)

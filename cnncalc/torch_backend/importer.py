@@ -34,6 +34,10 @@ from ..layers.base import ChannelsLast, Unmappable
 NO_OPS = {"contiguous", "clone", "detach", "to", "float", "type_as", "requires_grad_", "cpu", "cuda"}
 SHAPE_CALLS = {"size", "dim", "numel"}
 BROADCASTS = {"expand", "expand_as", "broadcast_to"}
+# kinds that read a channels-last view at each position (docs/import.md)
+POINTWISE = ("linear", "layernorm", "add", "multiply", "scale", "arith", "unary", "relu", "gelu", "silu", "sigmoid",
+             "tanh", "hardswish", "hardsigmoid", "leaky_relu", "elu", "relu6", "dropout", "stochastic_depth",
+             "identity", "broadcast_add")
 
 
 # -- sources ---------------------------------------------------------------------------------------
@@ -321,6 +325,7 @@ class _Converter:
         for n in node.all_input_nodes:
             if isinstance(self.layout.get(n), tuple) and self.layout[n][0] != "moved" and not self.is_piece(node):
                 self.materialize(n)
+        self.channels_first(node, name)
         reads = self.reads(node)
         if node.op != "call_module" and name in NO_OPS and reads and self.same_shape(node, value, reads[0]):
             self.alias(node, self.source_node(node))
@@ -425,6 +430,32 @@ class _Converter:
             self.shapes[entry.name] = out
             source = entry.name
         self.tensor_of[node] = source
+
+    def channels_first(self, node, name) -> None:
+        """A channels-last view (ConvNeXt's ``permute(0, 2, 3, 1)``) is followed through what reads
+        it at each position — a layer norm, a linear layer, an activation, a sum or product with
+        another such view — and comes back with the permute that undoes it. Anything else that
+        reads it (a reshape of the tokens, a window partition, a product with a channels-first
+        tensor) reads the permuted tensor as it is: the permute is a layer after all."""
+        inputs = [n for n in node.all_input_nodes if n in self.tensor_of]
+        last = [n for n in inputs if self.layout.get(n) == "channels_last"]
+        if not last:
+            return
+        what = type(self.gm.get_submodule(node.target)).__name__ if node.op == "call_module" else name
+        pointwise = {k.name for k in (layers.lookup(n) for n in POINTWISE) if k}
+        if len(last) == len(inputs) and any(kind.name in pointwise for kind in (
+                *layers.claimants("torch_modules").get(what, ()), *layers.claimants("torch_calls").get(what, ()))):
+            return
+        for n in last:
+            source = self.tensor_of[n]
+            shape = self.shapes[source]
+            dims = [*range(2, len(shape) + 1), 1]
+            entry = Entry("permute", {"dims": dims}, (source,), self.unique(f"{n.name}_permute"), False,
+                          scopes=tuple(s.split("@")[0] for s in n.meta.get("nn_module_stack", {})))
+            self.entries.append(entry)
+            self.shapes[entry.name] = (*shape[1:], shape[0])
+            self.tensor_of[n] = entry.name
+            del self.layout[n]
 
     def materialize(self, node) -> None:
         """A view–transpose run that turned out not to be a channel shuffle (Selective Kernel's
@@ -569,7 +600,11 @@ class _Converter:
         """The first kind that claims ``what``, can say it, and computes the traced output shape
         from the shapes it reads; else unknown (an error, or opaque)."""
         reasons = []
-        for kind in _claimants(table).get(what, ()):
+        merged = isinstance(value, torch.Tensor) and (value.dim() == 0 or value.shape[0] != 1)
+        if merged:  # (traced at batch 1: a first axis of another size holds parts of several samples)
+            reasons.append(f"its output {list(value.shape)} mixes the batch axis with others (a window partition, "
+                           "a flatten(0, 1)): cnncalc's layers work per sample")
+        for kind in () if merged else _claimants(table).get(what, ()):
             try:
                 args = read_args(kind)
                 _same_output(kind, args, [self.shape_of(t) for t in reads], self.real_shape(node, value))
@@ -581,7 +616,7 @@ class _Converter:
         where = node.target if node.op == "call_module" else node.name
         op = f"{what} ({'module' if table == 'torch_modules' else 'call'})"
         if not self.allow_unknown:
-            why = f": {reasons[0]}" if reasons else ""
+            why = f": {reasons[-1]}" if reasons else ""  # (the most general kind's reason: the last)
             raise CnncalcError(f"{op} at node {where} has no cnncalc layer kind{why}",
                                fix="--allow-unknown keeps it as an opaque node (its cost unknown, its shape traced); "
                                    "`cnncalc kinds` lists what imports")
