@@ -45,6 +45,9 @@ Format = choices("Format", "table", "json", "csv", "markdown")
 # The options every command that has them spells the same way (docs/shapes.md, "Options").
 InputOpt = Annotated[Optional[str], typer.Option(
     "--input", "-i", help="C,H,W or CxHxW (or H, HxW: keep the spec's C)")]
+AllowUnknownOpt = Annotated[bool, typer.Option(
+    "--allow-unknown", help="a module or ONNX file: keep operators cnncalc cannot count as opaque nodes "
+    "(their cost unknown) instead of stopping")]
 DtypeOpt = Annotated[str, typer.Option("--dtype", help="for activation memory: fp32, fp16, bf16, fp64, int8")]
 FormatOpt = Annotated[Format, typer.Option("--format", "-f", help="table, json, csv or markdown")]
 # docs/shapes.md shows the machine-readable report as `cnncalc shapes MODEL --json`: every command

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from . import DtypeOpt, InputOpt, JsonOpt, app, choices, handles_errors, json_wanted, parse_input
+from . import AllowUnknownOpt, DtypeOpt, InputOpt, JsonOpt, app, choices, handles_errors, json_wanted, parse_input
 from .shapes import AmpOpt, MasterOpt, Optimizer, OptimizerOpt, training_options
 
 FitFormat = choices("FitFormat", "table", "json")
@@ -19,6 +19,7 @@ def fit(
     model: Annotated[str, typer.Argument(help="zoo name (resnet50) or path to a spec")],
     memory: Annotated[str, typer.Option("--memory", "-m", help="the budget: 24GiB, 16GB, 512MiB")],
     input: InputOpt = None,
+    allow_unknown: AllowUnknownOpt = False,
     optimizer: OptimizerOpt = Optimizer.sgd,
     dtype: DtypeOpt = "fp32",
     amp: AmpOpt = False,
@@ -31,6 +32,9 @@ def fit(
 
     Example: cnncalc fit resnet50 --memory 24GiB --optimizer adam
     """
+    from ..zoo import allow_unknown_sources
+
+    allow_unknown_sources(allow_unknown)
     format = json_wanted(format, json_)
     from .. import load_model
     from ..limits import parse_bytes

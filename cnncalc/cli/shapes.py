@@ -10,7 +10,7 @@ import typer
 from ..errors import CnncalcError, require_extra
 from ..inputs import parse_batch
 from ..report import CONVENTIONS
-from . import (DtypeOpt, choices, Format, FormatOpt, InputOpt, JsonOpt, app, emit, handles_errors, json_wanted,
+from . import (AllowUnknownOpt, DtypeOpt, choices, Format, FormatOpt, InputOpt, JsonOpt, app, emit, handles_errors, json_wanted,
                parse_input, print_coverage, print_warnings)
 
 Convention = Enum("Convention", {name: name for name in CONVENTIONS}, type=str)  # the report's own list
@@ -57,6 +57,7 @@ def split_batch(input, batch: str, default) -> tuple:
 def shapes(
     model: Annotated[str, typer.Argument(help="zoo name (lenet5) or path to a spec")],
     input: InputOpt = None,
+    allow_unknown: AllowUnknownOpt = False,
     batch: Annotated[str, typer.Option("--batch", "-b", help="batch size (shapes include it); a name "
                                        "makes it a symbol")] = "1",
     dtype: DtypeOpt = "fp32",
@@ -77,6 +78,9 @@ def shapes(
 
     Example: cnncalc shapes resnet50 --depth 1
     """
+    from ..zoo import allow_unknown_sources
+
+    allow_unknown_sources(allow_unknown)
     format = json_wanted(format, json_)
     from .. import analyze, load_model
 

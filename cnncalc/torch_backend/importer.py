@@ -583,6 +583,8 @@ class _Converter:
         if node in self._leaves:
             return self._leaves[node]
         out: dict = {}
+        if node in self.tensor_of or node.op == "placeholder":
+            return out  # (a layer's output: its parameters are its own)
         if node.op == "get_attr":
             try:
                 out[node.target] = self.gm.get_parameter(node.target).numel()
@@ -621,7 +623,11 @@ class _Converter:
                                fix="--allow-unknown keeps it as an opaque node (its cost unknown, its shape traced); "
                                    "`cnncalc kinds` lists what imports")
         self.unknown.append((op, where))
-        return "opaque", {"op": what, "shape": list(value.shape[1:]), "params": params}
+        if node.op != "call_module":  # the parameters it reads (a GRN's weight and bias): theirs
+            params = sum({k: v for n in node.all_input_nodes if n not in self.tensor_of
+                          for k, v in self.leaves(n).items()}.values())
+        shape = list(value.shape[1:]) if isinstance(value, torch.Tensor) and value.dim() > 1 else [1]
+        return "opaque", {"op": what, "shape": shape, "params": params}
 
     def add(self, node, entry: Entry, shape: tuple) -> None:
         stack = list(node.meta.get("nn_module_stack", {}))
