@@ -235,6 +235,52 @@ class _Recorder(torch.fx.Interpreter):
         self.values[n] = value
         return value
 
+    def call_module(self, target, args, kwargs):
+        """A batch norm's output is its input's shape, adaptive pooling's its output size, a linear
+        layer's its features on the last axis: on the meta device torch computes them with Python
+        decompositions that import ``torch._dynamo`` (a second or more), for shapes this plain."""
+        module = self.fetch_attr(target)
+        x = args[0] if args and isinstance(args[0], torch.Tensor) and args[0].device.type == "meta" else None
+        if x is not None and isinstance(module, torch.nn.modules.batchnorm._BatchNorm):
+            return torch.empty_like(x)
+        if x is not None and isinstance(module, (torch.nn.AdaptiveAvgPool1d, torch.nn.AdaptiveAvgPool2d,
+                                                 torch.nn.AdaptiveAvgPool3d)):
+            rank = x.dim() - 2
+            size = module.output_size if isinstance(module.output_size, (tuple, list)) else (module.output_size,) * rank
+            size = tuple(n if s is None else s for s, n in zip(size, x.shape[2:]))
+            return x.new_empty((*x.shape[:2], *size))
+        if x is not None and type(module) is torch.nn.Linear and x.dim() >= 1 and x.shape[-1] == module.in_features:
+            return x.new_empty((*x.shape[:-1], module.out_features))
+        return super().call_module(target, args, kwargs)
+
+    def call_function(self, target, args, kwargs):
+        if target is torch.nn.functional.batch_norm and args and isinstance(args[0], torch.Tensor):
+            return torch.empty_like(args[0])
+        out = _broadcast(args) if target in _ELEMENTWISE and not kwargs else None
+        return out if out is not None else super().call_function(target, args, kwargs)
+
+    def call_method(self, target, args, kwargs):
+        out = _broadcast(args, target.endswith("_")) if target in _ELEMENTWISE_METHODS and not kwargs else None
+        return out if out is not None else super().call_method(target, args, kwargs)
+
+
+# Element-wise operators whose meta kernels are Python references that import torch._dynamo on
+# first use (about a second): their output shape is torch's broadcast of the inputs'.
+_ELEMENTWISE = {operator.add, operator.mul, operator.sub, operator.truediv, operator.iadd, operator.imul, torch.add,
+                torch.mul, torch.sub}
+_ELEMENTWISE_METHODS = {"add", "mul", "sub", "add_", "mul_", "sub_", "div", "div_"}
+
+
+def _broadcast(args, in_place: bool = False):
+    """The meta tensor an element-wise op of ``args`` returns, or None where it is not plainly one."""
+    if len(args) != 2 or not any(isinstance(a, torch.Tensor) for a in args) or any(
+            isinstance(a, torch.Tensor) and a.device.type != "meta" for a in args):
+        return None
+    if in_place and isinstance(args[0], torch.Tensor):
+        return args[0]
+    shapes = [tuple(a.shape) if isinstance(a, torch.Tensor) else () for a in args]
+    return torch.empty(torch.broadcast_shapes(*shapes), dtype=torch.result_type(*args), device="meta")
+
 
 # -- the spec ----------------------------------------------------------------------------------------
 def to_spec(module, input_shape: tuple, model_name: str, source: str, allow_unknown: bool = False) -> Imported:
