@@ -8,7 +8,8 @@ from typing import Annotated, List, Optional
 import typer
 
 from ..errors import CnncalcError, require_extra
-from . import AllowUnknownOpt, InputOpt, choices, emit, JsonOpt, app, handles_errors, json_wanted, parse_input, say, stderr
+from . import (AllowUnknownOpt, InputOpt, choices, emit, JsonOpt, app, handles_errors, json_wanted, parse_input, say,
+               stderr)
 
 
 Device = choices("Device", "auto", "cuda", "cpu")

@@ -9,8 +9,8 @@ import typer
 from rich.text import Text
 
 from ..errors import printable
-from . import (AllowUnknownOpt, DtypeOpt, Format, FormatOpt, InputOpt, JsonOpt, app, choices, emit, handles_errors, json_wanted, parse_input,
-               say)
+from . import (AllowUnknownOpt, DtypeOpt, Format, FormatOpt, InputOpt, JsonOpt, app, choices, emit, handles_errors,
+               json_wanted, parse_input, say)
 
 
 PlotKind = choices("PlotKind", "accuracy", "params")
