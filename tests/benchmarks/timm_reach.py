@@ -223,6 +223,30 @@ def totals(rows, paths) -> dict:
     return {**out, "families": len(rows), "exact on every path": both}
 
 
+def markdown(rows, paths) -> str:
+    """The reach table of docs/benchmarks.md from the rows (``--table a.json b.json``: merged, the
+    first file's row of a model wins, in FAMILIES order)."""
+    def cell(r) -> str:
+        status = r.get("status", "not run")
+        if status == "not run":
+            return "not run (time)"
+        if status == "exact":
+            return "exact" + (" (opaque)" if r.get("opaque") else "")
+        why = " ".join(r.get("why", "").split())
+        for cut in ("; --allow-unknown", "; check --input", "; `cnncalc kinds`"):
+            why = why.split(cut)[0]
+        why = why.split(".onnx: ")[-1].split(".py:")[-1].replace("|", "\\|")
+        return f"{status}: {why[:110]}"
+
+    lines = ["| family (smallest) | input | params | MACs | module path | ONNX path |",
+             "| --- | --- | --- | --- | --- | --- |"]
+    for row in rows:
+        figures = (f"{'×'.join(map(str, row['input']))} | {row['params']:,} | {row['macs']:,}" if "input" in row
+                   else "— | — | —")
+        lines.append(f"| `{row['model']}` | {figures} | " + " | ".join(cell(row.get(p, {})) for p in paths) + " |")
+    return "\n".join(lines)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("names", nargs="*")
@@ -231,8 +255,18 @@ def main() -> None:
     parser.add_argument("--timeout", type=int, default=300)
     parser.add_argument("--jobs", type=int, default=1)
     parser.add_argument("--out", type=Path)
+    parser.add_argument("--table", nargs="+", type=Path, help="print the markdown table of these result files")
     a = parser.parse_args()
     paths = a.paths.split(",")
+    if a.table:
+        found = {}
+        for path in a.table:
+            for row in json.loads(path.read_text()) if path.exists() else []:
+                found.setdefault(row["model"], row)
+        rows = [found.get(name, {"model": name}) for name in FAMILIES]
+        print(markdown(rows, paths))
+        print(json.dumps(totals([r for r in rows if "torch" in r], paths)))
+        return
     if a.one:
         print(json.dumps(one(a.one, paths)))
         return
