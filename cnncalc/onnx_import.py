@@ -1068,12 +1068,8 @@ def _op(node) -> str:
 
 @cache
 def claimants() -> dict[str, list]:
-    """Operator (or run, ``MatMul+Add``) → the kinds that claim it, in registry order."""
-    out: dict = {}
-    for kind in layers.KINDS.values():
-        for op in kind.onnx_ops:
-            out.setdefault(op, []).append(kind)
-    return out
+    """Operator (or run, ``MatMul+Add``) → the kinds that claim it, in registry order (fallbacks last)."""
+    return layers.claimants("onnx_ops")
 
 
 # -- the spec ------------------------------------------------------------------------------------------

@@ -6,6 +6,7 @@ top-level ``models/``), so ``cnncalc shapes lenet5`` works from any directory.
 
 from __future__ import annotations
 
+from contextvars import ContextVar
 from functools import lru_cache
 from pathlib import Path
 
@@ -46,14 +47,23 @@ def resolve(ref: str) -> Path:
     )
 
 
-def load_model(ref: str | Path, input: str | None = None, allow_unknown: bool = False) -> Graph:
+_ALLOW_UNKNOWN = ContextVar("allow_unknown", default=False)
+
+
+def allow_unknown_sources(flag: bool) -> None:
+    """``--allow-unknown`` for every model a command loads from a source (a module, an ONNX file):
+    operators no kind claims become opaque nodes instead of an error (docs/import.md)."""
+    _ALLOW_UNKNOWN.set(bool(flag))
+
+
+def load_model(ref: str | Path, input: str | None = None, allow_unknown: bool | None = None) -> Graph:
     """Load a zoo model by name, a spec by path, or a model that is not a spec: a torch module
     (``path/file.py:Name``, ``package.module:Name``) or an ONNX file, imported on the way in
     (docs/import.md). ``input`` (the ``--input`` text) is needed by a torch module, which has no
     input size of its own; a spec ignores it here (``analyze`` takes it)."""
     ref = str(ref)
     if source_kind(ref):
-        return import_source(ref, input, allow_unknown).graph
+        return import_source(ref, input, _ALLOW_UNKNOWN.get() if allow_unknown is None else allow_unknown).graph
     return _load(str(resolve(ref)))
 
 

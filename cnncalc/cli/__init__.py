@@ -77,6 +77,9 @@ ModelArg = Annotated[str, typer.Argument(help=SOURCES)]
 ArgOpt = Annotated[Optional[List[str]], typer.Option(
     "--arg", help="KEY=VALUE for a Python source's constructor or function (a literal: 10, 'relu', (1, 2)); "
     "repeat it for more")]
+AllowUnknownOpt = Annotated[bool, typer.Option(
+    "--allow-unknown", help="a module or ONNX file: keep operators cnncalc cannot count as opaque nodes "
+    "(their cost unknown) instead of stopping")]
 DtypeOpt = Annotated[str, typer.Option("--dtype", help="for activation memory: fp32, fp16, bf16, fp64, int8")]
 FormatOpt = Annotated[Format, typer.Option("--format", "-f", help="table, json, csv or markdown")]
 # docs/shapes.md shows the machine-readable report as `cnncalc shapes MODEL --json`: every command

@@ -8,7 +8,8 @@ from typing import Annotated, List, Optional
 import typer
 
 from ..errors import CnncalcError, require_extra
-from . import InputOpt, choices, emit, JsonOpt, app, handles_errors, json_wanted, parse_input, say, stderr
+from . import (AllowUnknownOpt, InputOpt, choices, emit, JsonOpt, app, handles_errors, json_wanted, parse_input, say,
+               stderr)
 
 
 Device = choices("Device", "auto", "cuda", "cpu")
@@ -38,6 +39,7 @@ def bench(
         "--batch", "-b", help="batch sizes for a sweep: --batch 1 8 (or --batch 1 --batch 8); default 1")] = None,
     dtype: Annotated[Dtype, typer.Option("--dtype", help="fp32, fp16 or bf16 (weights and input)")] = Dtype.fp32,
     input: InputOpt = None,
+    allow_unknown: AllowUnknownOpt = False,
     channels_last: Annotated[bool, typer.Option("--channels-last", help="NHWC memory format")] = False,
     compile: Annotated[bool, typer.Option("--compile", help="torch.compile the module")] = False,
     cuda_graphs: Annotated[bool, typer.Option("--cuda-graphs", help="replay a captured CUDA graph")] = False,
@@ -57,6 +59,9 @@ def bench(
 
     Example: cnncalc bench lenet5 resnet18 --device cpu --batch 1 8
     """
+    from ..zoo import allow_unknown_sources
+
+    allow_unknown_sources(allow_unknown)
     format = json_wanted(format, json_)
     from .. import analyze, load_model
 

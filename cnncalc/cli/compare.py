@@ -9,8 +9,8 @@ import typer
 from rich.text import Text
 
 from ..errors import printable
-from . import (DtypeOpt, Format, FormatOpt, InputOpt, JsonOpt, app, choices, emit, handles_errors, json_wanted, parse_input,
-               say)
+from . import (AllowUnknownOpt, DtypeOpt, Format, FormatOpt, InputOpt, JsonOpt, app, choices, emit, handles_errors,
+               json_wanted, parse_input, say)
 
 
 PlotKind = choices("PlotKind", "accuracy", "params")
@@ -29,6 +29,7 @@ def compare(
     format: FormatOpt = Format.table,
     json_: JsonOpt = False,
     input: InputOpt = None,
+    allow_unknown: AllowUnknownOpt = False,
     batch: Annotated[int, typer.Option("--batch", "-b", help="batch size (MACs and memory scale with it)")] = 1,
     dtype: DtypeOpt = "fp32",
     plot: Annotated[Optional[str], typer.Option(
@@ -43,6 +44,9 @@ def compare(
 
     Example: cnncalc compare resnet vgg --sort=-top1
     """
+    from ..zoo import allow_unknown_sources
+
+    allow_unknown_sources(allow_unknown)
     format = json_wanted(format, json_)
     target = None
     if plot is not None:

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from . import DtypeOpt, Format, InputOpt, JsonOpt, app, emit, handles_errors, json_wanted, parse_input
+from . import AllowUnknownOpt, DtypeOpt, Format, InputOpt, JsonOpt, app, emit, handles_errors, json_wanted, parse_input
 
 
 @app.command()
@@ -21,6 +21,7 @@ def diff(
     = Format.table,
     json_: JsonOpt = False,
     input: InputOpt = None,
+    allow_unknown: AllowUnknownOpt = False,
     batch: Annotated[int, typer.Option("--batch", "-b", help="batch size")] = 1,
     dtype: DtypeOpt = "fp32",
     exit_code: Annotated[bool, typer.Option(
@@ -31,6 +32,9 @@ def diff(
 
     Example: cnncalc diff vgg16 vgg16_bn
     """
+    from ..zoo import allow_unknown_sources
+
+    allow_unknown_sources(allow_unknown)
     format = json_wanted(format, json_)
     from ..diff import diff_models
     from ..views import diff as view

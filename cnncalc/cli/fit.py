@@ -7,7 +7,8 @@ from typing import Annotated
 
 import typer
 
-from . import ArgOpt, InputOpt, JsonOpt, ModelArg, app, choices, handles_errors, json_wanted, parse_input, print_text
+from . import (AllowUnknownOpt, ArgOpt, InputOpt, JsonOpt, ModelArg, app, choices, handles_errors, json_wanted, parse_input,
+               print_text)
 from .shapes import FreezeOpt, Optimizer, split_batch, training_options
 
 FitFormat = choices("FitFormat", "table", "json")
@@ -19,6 +20,7 @@ def fit(
     model: ModelArg,
     memory: Annotated[str, typer.Option("--memory", "-m", help="the budget: 24GiB, 16GB, 512MiB")],
     input: InputOpt = None,
+    allow_unknown: AllowUnknownOpt = False,
     optimizer: Annotated[Optimizer, typer.Option(
         "--optimizer", help="sgd (plain, no state: the cheapest), momentum, adam or adamw (their state counts)")]
     = Optimizer.sgd,
@@ -38,6 +40,9 @@ def fit(
 
     Example: cnncalc fit resnet50 --memory 24GiB --optimizer adam --freeze 'layers[0:7]*'
     """
+    from ..zoo import allow_unknown_sources
+
+    allow_unknown_sources(allow_unknown)
     format = json_wanted(format, json_)
     from .. import load_model
     from ..limits import parse_bytes

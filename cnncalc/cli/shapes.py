@@ -10,8 +10,8 @@ import typer
 from ..errors import CnncalcError, require_extra
 from ..inputs import parse_batch
 from ..report import CONVENTIONS
-from . import (ArgOpt, ModelArg, choices, Format, FormatOpt, InputOpt, JsonOpt, app, emit, handles_errors,
-               json_wanted, parse_input, print_coverage, print_warnings, say)
+from . import (AllowUnknownOpt, ArgOpt, ModelArg, choices, Format, FormatOpt, InputOpt, JsonOpt, app, emit,
+               handles_errors, json_wanted, parse_input, print_coverage, print_warnings, say)
 
 Convention = Enum("Convention", {name: name for name in CONVENTIONS}, type=str)  # the report's own list
 Optimizer = choices("Optimizer", "sgd", "momentum", "adam", "adamw")  # cnncalc.training.OPTIMIZERS
@@ -70,6 +70,7 @@ def split_batch(input, batch: str, default) -> tuple:
 def shapes(
     model: ModelArg,
     input: InputOpt = None,
+    allow_unknown: AllowUnknownOpt = False,
     batch: Annotated[Optional[str], typer.Option("--batch", "-b", help="batch size (shapes include it); a name "
                                                  "makes it a symbol; default 1, or the batch an ONNX file "
                                                  "fixes")] = None,
@@ -95,6 +96,9 @@ def shapes(
 
     Example: cnncalc shapes resnet50 --depth 1 · cnncalc shapes mynet.py:Net --input 3x32x32
     """
+    from ..zoo import allow_unknown_sources
+
+    allow_unknown_sources(allow_unknown)
     format = json_wanted(format, json_)
     from .. import analyze, load_model
 

@@ -9,7 +9,7 @@ import typer
 from rich.text import Text
 
 from ..errors import CheckFailed, CnncalcError, require_extra
-from . import (ArgOpt, InputOpt, ModelArg, JsonOpt, app, choices, emit, handles_errors, json_wanted, parse_input, print_coverage,
+from . import (AllowUnknownOpt, ArgOpt, InputOpt, ModelArg, JsonOpt, app, choices, emit, handles_errors, json_wanted, parse_input, print_coverage,
                print_warnings)
 
 
@@ -21,6 +21,7 @@ Format = choices("VerifyFormat", "table", "json")
 def verify(
     model: ModelArg,
     input: InputOpt = None,
+    allow_unknown: AllowUnknownOpt = False,
     batch: Annotated[int, typer.Option("--batch", "-b", help="batch size of the forward pass")] = 1,
     format: Annotated[Format, typer.Option("--format", "-f", help="table or json")] = Format.table,
     json_: JsonOpt = False,
@@ -38,6 +39,9 @@ def verify(
 
     Example: cnncalc verify resnet18 --input 64
     """
+    from ..zoo import allow_unknown_sources
+
+    allow_unknown_sources(allow_unknown)
     format = json_wanted(format, json_)
     from .. import analyze, load_model
 

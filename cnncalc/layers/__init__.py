@@ -88,6 +88,22 @@ def lookup(name: str) -> LayerKind | None:
     return None
 
 
+def claimants(table: str) -> dict:
+    """``torch_modules`` / ``torch_calls`` / ``onnx_ops`` name → the kinds that claim it, in
+    registry order, fallbacks (``LayerKind.fallback``) last: what both importers ask."""
+    found = _CLAIMANTS.get(table)
+    if found is None:
+        found = {}
+        for kind in sorted(KINDS.values(), key=lambda k: k.fallback):
+            for name in getattr(kind, table):
+                found.setdefault(name, []).append(kind)
+        _CLAIMANTS[table] = found
+    return found
+
+
+_CLAIMANTS: dict = {}
+
+
 def all_names() -> list[str]:
     load_all()
     return sorted(_BY_ALIAS)

@@ -202,6 +202,9 @@ class LayerKind:
     torch_modules: ClassVar[tuple[str, ...]] = ()  # nn.Module class names
     torch_calls: ClassVar[tuple[str, ...]] = ()  # function and Tensor method names (relu, cat, flatten)
     onnx_ops: ClassVar[tuple[str, ...]] = ()
+    # A kind that can say almost any call of a name (``arith`` for a ``mul`` by anything) is asked
+    # after the kinds that say it more precisely (``scale``, ``multiply``): ``fallback = True``.
+    fallback: ClassVar[bool] = False
 
     # -- arguments -----------------------------------------------------------------------------
     def parse_args(self, raw: dict) -> dict:
@@ -471,6 +474,17 @@ def _axis(value, arg: Arg):
     return _index(value, arg)
 
 
+def _dims(value, arg: Arg) -> tuple:
+    """A list of whole numbers (a tensor's shape, batch excluded, with one −1 allowed for a
+    reshape; an axis order): any rank up to 8, each at least −1."""
+    if not isinstance(value, (list, tuple)) or len(value) > 8:
+        raise CnncalcError(f"{arg.name} must be a list of at most 8 whole numbers, not {shorten(repr(value))}")
+    out = tuple(_int(v, arg, -1) for v in value)
+    if out.count(-1) > 1:
+        raise CnncalcError(f"{arg.name} {list(out)} has more than one -1", fix="at most one size is inferred")
+    return out
+
+
 def _padding(value, arg: Arg):
     if isinstance(value, str) and value.lower() in ("same", "valid"):
         return value.lower()
@@ -487,6 +501,14 @@ def _float(value, arg: Arg) -> float:
     value = float(_number(value, arg))
     if not math.isfinite(value):
         raise CnncalcError(f"{arg.name} must be finite, not {value}")
+    return value
+
+
+def _fill(value, arg: Arg) -> float:
+    """A number or ±infinity (a pad of −inf before a max pool: NASNet's), never NaN."""
+    value = float(_number(value, arg))
+    if math.isnan(value):
+        raise CnncalcError(f"{arg.name} must be a number or ±.inf, not NaN")
     return value
 
 
@@ -532,10 +554,12 @@ _CONVERT = {
     "axis": _axis,
     "bool": _bool,
     "float": _float,
+    "fill": _fill,
     "prob": _prob,
     "name": _name,
     "choice": _choice,
     "opt_pos_int": lambda v, a: None if v is None else _int(v, a, 1),
+    "dims": _dims,
     "tensor": _shape,  # the loader turns the name into a reference, the engine into a shape
 }
 

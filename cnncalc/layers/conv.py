@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import math
 
 from ..errors import CnncalcError
@@ -26,6 +27,8 @@ class Conv(LayerKind):
         {"filters": 8, "kernel": 5, "stride": 3, "padding": "valid", "groups": 4},
         ({"filters": 5, "kernel": 3, "stride": 2, "padding": "same"}, (4, 17)),
         ({"filters": 2, "kernel": [3, 2, 2], "stride": [1, 2, 2], "padding": [1, 0, 1]}, (4, 5, 7, 6)),
+        {"filters": 4, "kernel": 3, "stride": 2, "padding": 1, "groups": 4, "bias": False, "weight_params": 0},
+        {"filters": 6, "kernel": 3, "weight_params": 150},
     )
     args = (
         Arg("filters", "pos_int", aliases=("out_channels",), help="output channels"),
@@ -36,6 +39,8 @@ class Conv(LayerKind):
         Arg("groups", "pos_int", 1),
         Arg("bias", "bool", True, ("use_bias",)),
         Arg("in_channels", "opt_pos_int", None, help="optional check of the input channels"),
+        Arg("weight_params", "int", None, help="where the weight is computed, the parameters it is computed from: "
+            "0 for a fixed filter (a buffer: blur pooling), the weight and its gain (weight standardisation)"),
     )
     torch_modules = ("Conv1d", "Conv2d", "Conv3d")
     torch_calls = ("conv1d", "conv2d", "conv3d")
@@ -58,7 +63,8 @@ class Conv(LayerKind):
         return sliding(ctx, "conv", a, x, a["filters"])
 
     def params(self, a, x, y):
-        return a["filters"] * (x[0] // a["groups"]) * _kernel_volume(a, x) + (a["filters"] if a["bias"] else 0)
+        weight = a["filters"] * (x[0] // a["groups"]) * _kernel_volume(a, x)
+        return (weight if a["weight_params"] is None else a["weight_params"]) + (a["filters"] if a["bias"] else 0)
 
     def param_sizes(self, a, x, y):
         weight = a["filters"] * (x[0] // a["groups"]) * _kernel_volume(a, x)
@@ -68,12 +74,17 @@ class Conv(LayerKind):
         return math.prod(y) * (x[0] // a["groups"]) * _kernel_volume(a, x)
 
     def torchinfo_mult_adds(self, a, x, y):
+        if a["weight_params"] is not None:  # (its builder's weight is not a parameter named weight)
+            return (a["filters"] if a["bias"] else 0) * math.prod(y[1:])
         return self.params(a, x, y) * math.prod(y[1:])
 
     def build(self, a, x):
         from ..torch_backend import modules
 
         rank = len(x) - 1
+        if a["weight_params"] is not None:
+            before, after = explicit_padding(a, x, "conv")
+            return _computed_weight_conv()(rank, x[0], a, _kernel_volume(a, x), before, after)
         before, after = explicit_padding(a, x, "conv")
         return modules.conv(rank, x[0], a["filters"], per_axis(a["kernel"], rank, "kernel", "conv"),
                             per_axis(a["stride"], rank, "stride", "conv"), before, after,
@@ -122,11 +133,14 @@ class Conv(LayerKind):
     def from_call(self, call):
         weight = call.tensor(1, "weight")
         if not weight.is_parameter:
-            raise Unmappable("a convolution whose weight is computed, not a parameter")
+            raise Unmappable("a convolution whose weight is computed from the data, not from parameters")
         padding = call.arg(4, "padding", 0)
-        return _conv_args(weight.shape[0], weight.shape[2:], call.arg(3, "stride", 1),
+        args = _conv_args(weight.shape[0], weight.shape[2:], call.arg(3, "stride", 1),
                           padding if isinstance(padding, str) else squash(padding), call.arg(5, "dilation", 1),
                           call.arg(6, "groups", 1), call.arg(2, "bias") is not None)
+        if weight.learnable is not None and weight.learnable != math.prod(weight.shape):
+            args["weight_params"] = int(weight.learnable)  # a buffer (0), or standardised with a gain
+        return args
 
     def from_onnx(self, node):
         weight = node.initializer(1)
@@ -164,3 +178,31 @@ def onnx_padding(node, kernel):
 
 def _kernel_volume(a, x) -> int:
     return math.prod(per_axis(a["kernel"], len(x) - 1, "kernel", "conv"))
+
+
+@functools.cache
+def _computed_weight_conv():
+    """A convolution whose weight is not its own parameter (defined on first use: no torch on the
+    symbolic path): a fixed filter (a buffer) plus, where it has any, a function of
+    ``weight_params`` parameters — the shape of what blur pooling and weight standardisation
+    run. Its name has "Conv", as torchinfo's rule for a convolution's bias needs."""
+    import torch
+    import torch.nn as nn
+    import torch.nn.functional as F
+
+    class ComputedWeightConv(nn.Module):
+        def __init__(self, rank, channels, a, volume, before, after):
+            super().__init__()
+            self.rank, self.stride, self.dilation, self.groups = rank, a["stride"], a["dilation"], a["groups"]
+            self.pad = [p for b, e in zip(reversed(before), reversed(after)) for p in (b, e)]
+            kernel = per_axis(a["kernel"], rank, "kernel", "conv")
+            self.register_buffer("filters", torch.randn(a["filters"], channels // a["groups"], *kernel) / volume)
+            self.source = nn.Parameter(torch.zeros(a["weight_params"])) if a["weight_params"] else None
+            self.bias = nn.Parameter(torch.zeros(a["filters"])) if a["bias"] else None
+
+        def forward(self, x):
+            weight = self.filters if self.source is None else self.filters * (1 + self.source.sum())
+            conv = getattr(F, f"conv{self.rank}d")
+            return conv(F.pad(x, self.pad), weight, self.bias, self.stride, 0, self.dilation, self.groups)
+
+    return ComputedWeightConv

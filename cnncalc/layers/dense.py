@@ -66,18 +66,20 @@ class Linear(LayerKind):
     weighted = True
     summary = "fully connected: params = in·units + units (axis: channels: at each position, as ConvNeXt)"
     examples = ({"units": 7}, {"units": 3, "bias": False}, ({"units": 5, "axis": "channels"}, (4, 3, 6)),
+                ({"units": 5, "axis": "last"}, (4, 3, 6)), ({"units": 2, "axis": "last", "bias": False}, (9, 4)),
                 ({"units": 2, "axis": "channels", "bias": False}, (3, 7)),
                 ({"units": 3, "axis": "channels"}, (2, 3, 2, 4)), ({"units": 7, "axis": "channels"}, (12,)))
     example_input = (12,)
     torch_modules = ("Linear", "ChannelLinear")  # (ChannelLinear: what axis: channels builds)
-    torch_calls = ("linear",)
+    torch_calls = ("linear", "matmul")  # (x @ W with W a parameter [in, out]: SwiftFormer's query @ w_g)
     onnx_ops = ("Gemm", "MatMul", "MatMul+Add")
     args = (
         Arg("units", "pos_int", aliases=("out_features",)),
         Arg("bias", "bool", True, ("use_bias",)),
         Arg("in_features", "opt_pos_int", None, help="optional check of the input size"),
-        Arg("axis", "choice", None, choices=("channels",),
-            help="channels: act on the channels at each position of a [C, H, W] input (ConvNeXt's MLP)"),
+        Arg("axis", "choice", None, choices=("channels", "last"),
+            help="channels: act on the channels at each position of a [C, H, W] input (ConvNeXt's MLP); "
+                 "last: on the last axis, as torch's nn.Linear does (tokens [N, C] of attention)"),
     )
 
     def infer(self, a, x, ctx):
@@ -87,23 +89,26 @@ class Linear(LayerKind):
                 fix="add `- flatten` (or global_avgpool) before it, or set axis: channels to apply it to the "
                     "channels at each position (ConvNeXt's MLP)",
             )
-        if a["in_features"] is not None and ctx.differ((a["in_features"],), (x[0],), "input features match"):
+        features = _features(a, x)
+        if a["in_features"] is not None and ctx.differ((a["in_features"],), (features,), "input features match"):
             raise CnncalcError(
-                f"linear expects {a['in_features']} inputs but gets {x[0]}",
-                fix=f"set in_features: {x[0]} or fix the layers before it",
+                f"linear expects {a['in_features']} inputs but gets {features}",
+                fix=f"set in_features: {features} or fix the layers before it",
             )
+        if a["axis"] == "last" and len(x) > 1:
+            return Inference((*x[:-1], a["units"]), f"{x[-1]} → {a['units']} on the last axis at each position")
         if len(x) == 1:
             return Inference((a["units"],), f"{x[0]} → {a['units']}", GLOBAL)
         return Inference((a["units"], *x[1:]), f"{x[0]} → {a['units']} channels at each position")
 
     def params(self, a, x, y):
-        return x[0] * a["units"] + (a["units"] if a["bias"] else 0)
+        return _features(a, x) * a["units"] + (a["units"] if a["bias"] else 0)
 
     def param_sizes(self, a, x, y):
-        return {"weight": x[0] * a["units"], **({"bias": a["units"]} if a["bias"] else {})}
+        return {"weight": _features(a, x) * a["units"], **({"bias": a["units"]} if a["bias"] else {})}
 
     def macs(self, a, x, y):
-        return math.prod(y) * x[0]
+        return math.prod(y) * _features(a, x)
 
     def torchinfo_mult_adds(self, a, x, y):
         return self.params(a, x, y)  # torchinfo: weights × batch for a module that is not a Conv
@@ -111,15 +116,16 @@ class Linear(LayerKind):
     def build(self, a, x):
         import torch.nn as nn
 
-        cls = nn.Linear if len(x) == 1 else _channel_linear()
-        return cls(x[0], a["units"], bias=a["bias"])
+        if a["axis"] == "last" or len(x) == 1:
+            return nn.Linear(_features(a, x), a["units"], bias=a["bias"])
+        return _channel_linear()(x[0], a["units"], bias=a["bias"])
 
     # -- training ------------------------------------------------------------------------------
     def keeps(self, a, x, y, t):
         """Its input, for the weight gradient (not kept where the weights are frozen: ``addmm``
         keeps each operand only for the other's gradient). Under autocast also its weight cast to
         the low precision, which only the input gradient needs: kept where the input needs one."""
-        return Keeps(inputs=(0,) if t.weights else (), new=t.cast * x[0] * a["units"] if t.needs[0] else 0)
+        return Keeps(inputs=(0,) if t.weights else (), new=t.cast * _features(a, x) * a["units"] if t.needs[0] else 0)
 
     def backward_macs(self, a, x, y, input_needs_grad):
         forward = self.macs(a, x, y)
@@ -137,10 +143,15 @@ class Linear(LayerKind):
         return _linear(x, module.out_features, module.bias is not None)
 
     def from_call(self, call):
-        weight = call.tensor(1, "weight")
-        if not weight.is_parameter:
+        weight = call.tensor(1, "weight" if call.name == "linear" else "other")
+        if not weight.is_parameter or call.name == "matmul" and (len(weight.shape) != 2 or len(call.x) != 1):
             raise Unmappable("a linear layer whose weight is computed, not a parameter")
-        return _linear(call.x[0], weight.shape[0], call.arg(2, "bias") is not None)
+        if weight.learnable not in (None, math.prod(weight.shape)):
+            raise Unmappable("a linear layer whose weight is a buffer, or computed from other parameters")
+        x = ChannelsLast(call.x[0]) if call.channels_last else call.x[0]
+        if call.name == "matmul":  # x @ W: W is [in, out]
+            return _linear(x, weight.shape[1], False)
+        return _linear(x, weight.shape[0], call.arg(2, "bias") is not None)
 
     def from_onnx(self, node):
         x, op = node.x[0], node.op  # (x is a ChannelsLast where a Transpose moved the channels last)
@@ -175,12 +186,17 @@ def _channel_linear():
     return ChannelLinear
 
 
+def _features(a, x) -> int:
+    return x[-1] if a["axis"] == "last" else x[0]
+
+
 def _linear(x, units, bias) -> dict:
-    if len(x) != 1 and not getattr(x, "channels_last", False):
-        raise Unmappable(f"a linear layer over the last axis of a {list(x)} tensor (cnncalc's linear reads a flat "
-                         "input; a 1×1 conv counts the same)")
+    """A flat input; the channels of a channels-last view (ConvNeXt); else torch's own reading,
+    the last axis (attention's tokens ``[N, C]``)."""
     args = {"units": int(units)} if bias else {"units": int(units), "bias": False}
-    return {**args, "axis": "channels"} if len(x) != 1 else args
+    if len(x) == 1:
+        return args
+    return {**args, "axis": "channels" if getattr(x, "channels_last", False) else "last"}
 
 
 def _flat(y, plain: bool) -> dict:

@@ -6,7 +6,7 @@ import functools
 import math
 
 from ..errors import CnncalcError
-from . import register
+from . import KINDS, register
 from .base import SAME, Arg, Inference, Keeps, LayerKind, Unmappable
 
 
@@ -24,7 +24,10 @@ class _Elementwise(LayerKind):
     inplace_saves: str = ""
 
     def infer(self, a, x, ctx):
-        return Inference(x, "same shape")
+        if "dim" in a and not 1 <= a["dim"] % (len(x) + 1) <= len(x):
+            raise CnncalcError(f"{self.name} over dim {a['dim']} of {list(x)}: the batch (0) or no axis",
+                               fix=f"use a dim from 1 (the channels) to {len(x)}, or -1 for the last axis")
+        return Inference(x, "same shape" if a.get("dim", 1) == 1 else f"same shape (over dim {a['dim']})")
 
     def keeps(self, a, x, y, t):
         return Keeps(inputs=(0,)) if self.saves == "input" else Keeps(output=self.saves == "output")
@@ -39,13 +42,23 @@ class _Elementwise(LayerKind):
 
     # -- import: the same arguments, wherever torch or ONNX keeps them ---------------------------
     def from_torch(self, module, x, y):
-        self._check(getattr(module, "dim", None), getattr(module, "approximate", "none"), x)
-        return {arg: getattr(module, attr) for arg, attr, *_ in self.imported}
+        self._check(getattr(module, "approximate", "none"))
+        return {**{arg: getattr(module, attr) for arg, attr, *_ in self.imported},
+                **self._dim(getattr(module, "dim", None), x)}
 
     def from_call(self, call):
-        self._check(call.arg(1, "dim") if "dim" in self.torch_kwargs else None, call.arg(1, "approximate", "none"),
-                    call.x[0])
-        return {arg: call.arg(index, key, default) for arg, key, index, default, _ in self.imported}
+        self._check(call.arg(1, "approximate", "none"))
+        return {**{arg: call.arg(index, key, default) for arg, key, index, default, _ in self.imported},
+                **self._dim(call.arg(1, "dim") if "dim" in self.torch_kwargs else None, call.x[0])}
+
+    def _dim(self, dim, x) -> dict:
+        """softmax's axis: torch's dim (the batch is 0), written only where it is not the channels."""
+        if "dim" not in self.torch_kwargs or dim is None:
+            return {}
+        d = dim % (len(x) + 1)
+        if d == 0:
+            raise Unmappable(f"{self.name} over the batch axis")
+        return {} if d == 1 else {"dim": d}
 
     def from_onnx(self, node):
         if node.op == "Clip" and (node.constant(1, node.attr("min", -math.inf)),
@@ -55,17 +68,15 @@ class _Elementwise(LayerKind):
             raise Unmappable("x * sigmoid(y) of two tensors (a gate, not a SiLU)")
         if node.op == "HardSigmoid" and (round(node.attr("alpha", 0.2), 6), node.attr("beta", 0.5)) != (round(1 / 6, 6), 0.5):
             raise Unmappable("a HardSigmoid other than torch's (alpha 1/6, beta 0.5)")
-        if node.op in ("Softmax", "LogSoftmax") and node.attr("axis", -1) % (len(node.x[0]) + 1) != 1:
-            raise Unmappable("softmax over another axis than the channels")
+        if node.op in ("Softmax", "LogSoftmax"):
+            return self._dim(node.attr("axis", -1), node.x[0])
         if node.op == "Gelu" and node.attr("approximate", "none") not in ("none", b"none"):
             raise Unmappable("tanh-approximate GELU")
         if node.op == ERF_GELU:
             _erf_gelu(node)
         return {arg: node.attr(onnx_attr, default) for arg, _, _, default, onnx_attr in self.imported}
 
-    def _check(self, dim, approximate, x):
-        if "dim" in self.torch_kwargs and dim is not None and dim % (len(x) + 1) != 1:
-            raise Unmappable(f"{self.name} over dim {dim} (cnncalc's is over the channels, dim 1)")
+    def _check(self, approximate):
         if approximate != "none":
             raise Unmappable(f"GELU with approximate={approximate!r}")
 
@@ -134,10 +145,13 @@ _activation("tanh", "Tanh", ("Tanh",), calls=("tanh", "tanh_"), onnx=("Tanh",), 
             inplace_saves=OUTPUT_IN_PLACE)
 _activation("sigmoid", "Sigmoid", ("Sigmoid",), calls=("sigmoid", "sigmoid_"), onnx=("Sigmoid",), saves="output",
             inplace_saves=OUTPUT_IN_PLACE)
-_activation("softmax", "Softmax", ("Softmax",), {"dim": 1}, summary="softmax over channels (dim 1)",
-            calls=("softmax",), onnx=("Softmax",), saves="output", cuda_fp32=True)
-_activation("log_softmax", "LogSoftmax", ("LogSoftmax",), {"dim": 1}, summary="log-softmax over dim 1",
-            calls=("log_softmax",), onnx=("LogSoftmax",), saves="output", cuda_fp32=True)
+_DIM = (Arg("dim", "index", 1, ("axis",), help="torch's dim (the batch is 0): 1 the channels, -1 the last axis"),)
+_activation("softmax", "Softmax", ("Softmax",), {"dim": 1}, summary="softmax over the channels (dim 1), or over dim",
+            calls=("softmax",), onnx=("Softmax",), saves="output", cuda_fp32=True, args=_DIM)
+_activation("log_softmax", "LogSoftmax", ("LogSoftmax",), {"dim": 1}, summary="log-softmax over dim 1, or over dim",
+            calls=("log_softmax",), onnx=("LogSoftmax",), saves="output", cuda_fp32=True, args=_DIM)
+for _name in ("softmax", "log_softmax"):
+    KINDS[_name].examples = ({}, {"dim": -1}, ({"dim": 2}, (3, 5, 4)), ({"dim": 3}, (2, 3, 5, 4)))
 _activation("identity", "Identity", ("Identity", "linear_activation"),
             calls=("contiguous", "clone", "detach"), same=True)  # (ONNX's Identity passes its tensor on: no layer)
 

@@ -196,3 +196,88 @@ _EXACT = _Exact()
 
 def _shape_text(shape) -> str:
     return "×".join(map(str, shape))
+
+
+class _Broadcasting(Multiply):
+    """An element-wise merge with torch's broadcasting, like ``multiply``: ``x − mean`` of a norm
+    written by hand, ``x / norm``. Not commutative: the list's order is the operands' order."""
+
+    aliases = ()
+    example_input = ((4, 9, 9), (4, 1, 1))
+
+    def keeps(self, a, xs, y, t):
+        return Keeps(inputs=tuple(i for i in range(len(xs)) if any(t.needs)))
+
+    def build(self, a, x):
+        from ..torch_backend import modules
+
+        return modules.Elementwise(self.name)
+
+    def from_call(self, call):
+        if len(call.x) != 2 or call.kwargs.get("rounding_mode") is not None:
+            raise Unmappable(f"{call.name} of other than two layer outputs, or with a rounding mode")
+        return super().from_call(call)
+
+    def from_onnx(self, node):
+        if len(node.x) != 2:
+            raise Unmappable(f"a {node.op} of other than two layer outputs")
+        return super().from_onnx(node)
+
+
+@register
+class Subtract(_Broadcasting):
+    name = "subtract"
+    min_inputs = 2
+    summary = "x₀ − x₁ of two tensors, broadcast ([C, H, W] − [1, H, W]: a hand-written norm's centring)"
+    torch_calls = ("sub", "sub_", "isub")
+    onnx_ops = ("Sub",)
+
+
+@register
+class BroadcastAdd(_Broadcasting):
+    """``add`` asks for one shape, since a residual's paths that differ are almost always a
+    mistake in a spec; a sum that spreads one tensor over another (a global-context block's
+    ``x + context`` with a ``[C, 1, 1]`` context) is this kind."""
+
+    name = "broadcast_add"
+    summary = "x₀ + x₁ with torch's broadcasting ([C, H, W] + [C, 1, 1]: a global-context block)"
+    torch_calls = ("add", "add_", "iadd")
+    onnx_ops = ("Add",)
+    fallback = True
+
+
+@register
+class Divide(_Broadcasting):
+    name = "divide"
+    summary = "x₀ ÷ x₁ of two tensors, broadcast ([C, H, W] ÷ [1, H, W]: a hand-written norm's scaling)"
+    torch_calls = ("truediv", "div", "div_", "itruediv", "true_divide")
+    onnx_ops = ("Div",)
+
+
+@register
+class Stack(_Merge):
+    """``torch.stack(xs, dim=1)``: tensors of one shape side by side on a new axis after the
+    batch (Selective Kernel's branches before their weighted sum)."""
+
+    name = "stack"
+    summary = "tensors of one shape on a new axis after the batch: n × [C, H, W] → [n, C, H, W]"
+    torch_calls = ("stack",)
+
+    def from_call(self, call):
+        rank = len(call.x[0]) + 2
+        if call.arg(1, "dim", 0) % rank != 1:
+            raise Unmappable(f"a stack on dim {call.arg(1, 'dim', 0)} (cnncalc's is a new axis after the batch)")
+        return {}
+
+    def infer(self, a, xs, ctx):
+        first = xs[0]
+        for other in xs[1:]:
+            if len(other) != len(first) or ctx.differ(other, first, "stacked shapes agree"):
+                raise CnncalcError(f"stack needs tensors of one shape but gets {_listed(xs)}",
+                                   fix="make every branch end in the same shape")
+        return Inference((len(xs), *first), f"{len(xs)} × {_shape_text(first)}")
+
+    def build(self, a, x):
+        from ..torch_backend import modules
+
+        return modules.Elementwise("stack")

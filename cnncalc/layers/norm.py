@@ -193,11 +193,14 @@ class LayerNorm(LayerKind):
     aliases = ("LayerNorm", "LayerNorm2d", "LayerNormalization", "layer_norm", "ln")
     summary = "normalisation over the channels at each position (ConvNeXt's LayerNorm2d); params = 2·C"
     examples = ({}, {"eps": 1e-6}, {"affine": False}, {"bias": False}, ({}, (12,)), ({"eps": 1e-6}, (4, 1, 1)),
+                ({"axis": "last"}, (9, 4)), ({"axis": "last", "bias": False}, (2, 3, 5)),
                 ({}, (3, 7)), ({"bias": False}, (2, 3, 4, 5)))
     args = (
         Arg("eps", "float", 1e-5, ("epsilon",)),
         Arg("affine", "bool", True, ("elementwise_affine", "scale")),
         Arg("bias", "bool", True, ("center",), help="the affine shift (with affine)"),
+        Arg("axis", "choice", None, choices=("last",),
+            help="last: over the last axis, as torch's nn.LayerNorm (attention's tokens [N, C])"),
     )
 
     # (torchvision's and timm's LayerNorm2d, and the ChannelLayerNorm built here: over the channels)
@@ -225,11 +228,13 @@ class LayerNorm(LayerKind):
                                 node.attr("epsilon", 1e-5), node.is_parameter(1), node.is_parameter(2))
 
     def infer(self, a, x, ctx):
+        if a["axis"] == "last":
+            return Inference(x, f"normalise over the last axis ({x[-1]}) at each position")
         _norm_rank(self.name, x)
         return Inference(x, f"normalise over {x[0]} channels" + (" at each position" if len(x) > 1 else ""))
 
     def params(self, a, x, y):
-        return x[0] * ((a["affine"]) + (a["affine"] and a["bias"]))
+        return (x[-1] if a["axis"] == "last" else x[0]) * ((a["affine"]) + (a["affine"] and a["bias"]))
 
     def torchinfo_mult_adds(self, a, x, y):
         return self.params(a, x, y)
@@ -240,6 +245,8 @@ class LayerNorm(LayerKind):
     def build(self, a, x):
         import torch.nn as nn
 
+        if a["axis"] == "last":
+            return nn.LayerNorm(x[-1], eps=a["eps"], elementwise_affine=a["affine"], bias=a["bias"])
         cls = nn.LayerNorm if len(x) == 1 else _channel_layer_norm()
         return cls(x[0], eps=a["eps"], elementwise_affine=a["affine"], bias=a["bias"])
 
@@ -253,7 +260,8 @@ class LayerNorm(LayerKind):
         """Its input (over channels: the channels-last view of it, the same storage) and a mean
         and reciprocal standard deviation per position of each sample, in the parameters' dtype
         (the input's without an affine)."""
-        return Keeps(inputs=(0,), new=2 * t.bytes(x[1:], _stats_size(a["affine"], t)))
+        per = x[:-1] if a["axis"] == "last" else x[1:]
+        return Keeps(inputs=(0,), new=2 * t.bytes(per, _stats_size(a["affine"], t)))
 
     def param_tensors(self, a, x, y):
         return int(a["affine"]) + int(a["affine"] and a["bias"])
@@ -267,7 +275,7 @@ class LayerNorm(LayerKind):
     def output_strides(self, a, x, y, strides, batch):
         """Over channels the builder normalises a channels-last view and moves the channels back:
         the output is laid out channels-last."""
-        if len(x) == 1:
+        if len(x) == 1 or a["axis"] == "last":
             return None
         shape = (batch, *x)
         order = (0, *range(2, len(shape)), 1)  # the axes in memory order
@@ -463,9 +471,13 @@ def _layer_norm_args(normalized_shape, x, eps, affine, bias) -> dict:
     """A layer norm that cnncalc's kind is: over the features of a flat input, or over the
     channels of a channels-last view (ConvNeXt's permute, layer_norm, permute)."""
     shape = tuple(normalized_shape) if isinstance(normalized_shape, (tuple, list)) else (normalized_shape,)
-    if shape != (x[0],) or not (len(x) == 1 or channels_last(x)):
-        raise Unmappable(f"a layer norm over {list(shape)} of a {list(x)} tensor (cnncalc's is over the channels)")
+    last = len(x) > 1 and not channels_last(x) and shape == (x[-1],)
+    if not last and (shape != (x[0],) or not (len(x) == 1 or channels_last(x))):
+        raise Unmappable(f"a layer norm over {list(shape)} of a {list(x)} tensor (cnncalc's is over the channels "
+                         "or the last axis)")
     out = _eps_affine(eps, affine, True)
+    if last:
+        out["axis"] = "last"
     if affine and not bias:
         out["bias"] = False
     return out

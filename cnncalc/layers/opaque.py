@@ -24,21 +24,28 @@ class Opaque(LayerKind):
     counted = False
     args = (
         Arg("op", "name", help="what it was in the source (aten::foo, a module class, an ONNX op)"),
-        Arg("shape", "sizes", help="its output shape, batch excluded, as traced"),
+        Arg("shape", "dims", help="its output shape, batch excluded, as traced (any rank)"),
         Arg("params", "int", 0, help="its own parameters (counted: they are in sum(p.numel()))"),
     )
-    examples = ({"op": "custom::frobnicate", "shape": [4, 9, 9], "params": 7},)
+    examples = ({"op": "custom::frobnicate", "shape": [4, 9, 9], "params": 7}, {"op": "unfold", "shape": [2, 3, 4, 5, 6]})
+
+    def parse_args(self, raw):
+        a = super().parse_args(raw)
+        if not a["shape"] or any(s < 1 for s in a["shape"]):
+            raise CnncalcError(f"opaque shape {list(a['shape'])} must be sizes of at least 1",
+                               fix="the traced output shape, batch excluded")
+        return a
     example_input = ((4, 9, 9),)
 
     def infer(self, a, xs, ctx):
-        shape = a["shape"] if isinstance(a["shape"], tuple) else (a["shape"],)
+        shape = tuple(a["shape"])
         return Inference(shape, f"{a['op']}: shape as traced, cost unknown", GLOBAL)
 
     def params(self, a, x, y):
         return a["params"]
 
     def build(self, a, x):
-        return _placeholder(a["shape"] if isinstance(a["shape"], tuple) else (a["shape"],), a["params"])
+        return _placeholder(tuple(a["shape"]), a["params"])
 
 
 def _placeholder(shape, params):

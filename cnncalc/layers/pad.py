@@ -57,6 +57,7 @@ class Pad(LayerKind):
         {"padding": 1},
         {"padding": [2, 0]},
         {"padding": [[0, 1], [2, 3]], "value": -1.5},
+        {"padding": [[0, 1], [0, 1]], "value": float("-inf")},
         {"padding": 3, "mode": "reflect"},
         {"padding": [[1, 0], [0, 2]], "mode": "replicate"},
         {"padding": 9, "mode": "circular"},
@@ -100,7 +101,7 @@ class Pad(LayerKind):
 
     args = (
         Arg("padding", "edges", aliases=("pad",)),
-        Arg("value", "float", 0.0, help="the constant a constant pad adds"),
+        Arg("value", "fill", 0.0, help="the constant a constant pad adds (-.inf before a max pool)"),
         Arg("mode", "choice", "constant", aliases=("padding_mode",),
             choices=("constant", "reflect", "replicate", "circular")),
     )

@@ -38,6 +38,8 @@ class Scale(LayerKind):
         shape, x = params[0].shape, call.x[0]
         if tuple(shape) not in ((x[0], *(1,) * (len(x) - 1)), (x[0],) if len(x) == 1 else ()):
             raise Unmappable(f"a parameter of shape {list(shape)} is not one factor per channel of {list(x)}")
+        if params[0].learnable not in (None, x[0]):
+            raise Unmappable("a per-channel factor that is a buffer, or computed from other parameters")
         return {}
 
     onnx_ops = ("Mul",)  # x times a [C, 1, 1] parameter

@@ -14,7 +14,6 @@ module's qualified names (``layer1.0.conv1``) so a reader finds them in the code
 
 from __future__ import annotations
 
-import functools
 import operator
 import warnings
 from dataclasses import dataclass, field
@@ -32,6 +31,11 @@ from .sources import import_module, load_source  # noqa: F401  (where the comman
 
 NO_OPS = {"contiguous", "clone", "detach", "to", "float", "type_as", "requires_grad_", "cpu", "cuda"}
 SHAPE_CALLS = {"size", "dim", "numel"}
+BROADCASTS = {"expand", "expand_as", "broadcast_to"}
+# kinds that read a channels-last view at each position (docs/import.md)
+POINTWISE = ("linear", "layernorm", "add", "multiply", "scale", "arith", "unary", "relu", "gelu", "silu", "sigmoid",
+             "tanh", "hardswish", "hardsigmoid", "leaky_relu", "elu", "relu6", "dropout", "stochastic_depth",
+             "identity", "broadcast_add")
 
 
 # -- what the kinds see ------------------------------------------------------------------------------
@@ -42,7 +46,8 @@ class TensorArg:
 
     node: str
     shape: tuple  # batch excluded for layer outputs; the whole shape for parameters
-    is_parameter: bool = False
+    is_parameter: bool = False  # made of parameters, buffers and constants only (no layer output)
+    learnable: int | None = None  # for those: the elements of the nn.Parameters it is computed from
 
 
 @dataclass
@@ -91,24 +96,51 @@ class _ClaimedLeaves(torch.fx.Tracer):
     reads it whole rather than the permutes its forward happens to be written with."""
 
     def is_leaf_module(self, module, qualified_name):
-        return type(module).__name__ in _claimants("torch_modules") or super().is_leaf_module(module, qualified_name)
+        return is_leaf(module) or super().is_leaf_module(module, qualified_name)
+
+
+def is_leaf(module) -> bool:
+    """Whether a module is read whole, as a layer: one of torch's own classes (fx's rule) or the
+    modules cnncalc's builders make, whose class a kind claims. A class is never matched by its
+    bare name alone: ConvNeXt's own ``LayerNorm`` (``data_format="channels_first"``) or a
+    diffusion model's ``Upsample`` (interpolate, then conv) are traced through, op by op."""
+    cls = type(module)
+    return cls.__module__.startswith("cnncalc.") and cls.__name__ in layers.claimants("torch_modules")
 
 
 def trace(module, input_shape: tuple):
-    """The fx graph of ``module`` and every node's value on a meta tensor of ``input_shape``."""
+    """The graph of ``module`` and every node's value on a meta tensor of ``input_shape``:
+    ``torch.fx``'s symbolic trace, or where that fails (Python control flow on sizes or values),
+    the module run once under a recorder (:mod:`.record`)."""
+    x = torch.empty((1, *input_shape), device="meta")
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             graph_module = torch.fx.GraphModule(module, _ClaimedLeaves().trace(module))
-    except Exception as exc:
-        first = " ".join(str(exc).split())
-        raise CnncalcError(f"torch.fx cannot trace {type(module).__name__}: {type(exc).__name__}: {shorten(first, 160)}",
-                           fix="control flow that depends on the data cannot be traced; export the model to ONNX "
-                               "(torch.onnx.export(model, x, 'model.onnx')) and import model.onnx") from None
+    except Exception:
+        return _recorded(module, x)
     # on the meta device: shapes without data (a CPU forward of ResNet-50 costs more here than the
     # meta device's one-off set-up, and U-Net at 572×572 far more)
-    values = _Recorder(graph_module).values_for(torch.empty((1, *input_shape), device="meta"), module)
+    values = _Recorder(graph_module).values_for(x, module)
     return graph_module, values
+
+
+def _recorded(module, x):
+    from . import record
+
+    def leaf(m):
+        return is_leaf(m) or type(m).__module__.startswith(("torch.nn", "torch.ao.nn")) and not isinstance(
+            m, torch.nn.Sequential)
+
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return record.record(_on_meta(module), x, leaf)
+    except Exception as exc:
+        raise CnncalcError(f"running {type(module).__name__} on an input of shape {list(x.shape)} failed: "
+                           f"{type(exc).__name__}: {shorten(' '.join(str(exc).split()), 160)}",
+                           fix="check --input (channels and size the model expects); control flow on the "
+                               "data's values cannot run on the meta device: export the model to ONNX") from None
 
 
 def _on_meta(module):
@@ -144,6 +176,52 @@ class _Recorder(torch.fx.Interpreter):
         self.values[n] = value
         return value
 
+    def call_module(self, target, args, kwargs):
+        """A batch norm's output is its input's shape, adaptive pooling's its output size, a linear
+        layer's its features on the last axis: on the meta device torch computes them with Python
+        decompositions that import ``torch._dynamo`` (a second or more), for shapes this plain."""
+        module = self.fetch_attr(target)
+        x = args[0] if args and isinstance(args[0], torch.Tensor) and args[0].device.type == "meta" else None
+        if x is not None and isinstance(module, torch.nn.modules.batchnorm._BatchNorm):
+            return torch.empty_like(x)
+        if x is not None and isinstance(module, (torch.nn.AdaptiveAvgPool1d, torch.nn.AdaptiveAvgPool2d,
+                                                 torch.nn.AdaptiveAvgPool3d)):
+            rank = x.dim() - 2
+            size = module.output_size if isinstance(module.output_size, (tuple, list)) else (module.output_size,) * rank
+            size = tuple(n if s is None else s for s, n in zip(size, x.shape[2:]))
+            return x.new_empty((*x.shape[:2], *size))
+        if x is not None and type(module) is torch.nn.Linear and x.dim() >= 1 and x.shape[-1] == module.in_features:
+            return x.new_empty((*x.shape[:-1], module.out_features))
+        return super().call_module(target, args, kwargs)
+
+    def call_function(self, target, args, kwargs):
+        if target is torch.nn.functional.batch_norm and args and isinstance(args[0], torch.Tensor):
+            return torch.empty_like(args[0])
+        out = _broadcast(args) if target in _ELEMENTWISE and not kwargs else None
+        return out if out is not None else super().call_function(target, args, kwargs)
+
+    def call_method(self, target, args, kwargs):
+        out = _broadcast(args, target.endswith("_")) if target in _ELEMENTWISE_METHODS and not kwargs else None
+        return out if out is not None else super().call_method(target, args, kwargs)
+
+
+# Element-wise operators whose meta kernels are Python references that import torch._dynamo on
+# first use (about a second): their output shape is torch's broadcast of the inputs'.
+_ELEMENTWISE = {operator.add, operator.mul, operator.sub, operator.truediv, operator.iadd, operator.imul, torch.add,
+                torch.mul, torch.sub}
+_ELEMENTWISE_METHODS = {"add", "mul", "sub", "add_", "mul_", "sub_", "div", "div_"}
+
+
+def _broadcast(args, in_place: bool = False):
+    """The meta tensor an element-wise op of ``args`` returns, or None where it is not plainly one."""
+    if len(args) != 2 or not any(isinstance(a, torch.Tensor) for a in args) or any(
+            isinstance(a, torch.Tensor) and a.device.type != "meta" for a in args):
+        return None
+    if in_place and isinstance(args[0], torch.Tensor):
+        return args[0]
+    shapes = [tuple(a.shape) if isinstance(a, torch.Tensor) else () for a in args]
+    return torch.empty(torch.broadcast_shapes(*shapes), dtype=torch.result_type(*args), device="meta")
+
 
 # -- the spec ----------------------------------------------------------------------------------------
 def to_spec(module, input_shape: tuple, model_name: str, source: str, allow_unknown: bool = False) -> Imported:
@@ -151,29 +229,7 @@ def to_spec(module, input_shape: tuple, model_name: str, source: str, allow_unkn
     graph_module, values = trace(module, input_shape)
     converter = _Converter(graph_module, values, allow_unknown, module)
     imported = converter.spec(input_shape, model_name, source)
-    return finish(imported, converter.entries, source, _parameters_used(graph_module))
-
-
-def _parameters_used(graph_module) -> int:
-    """The ``numel`` of the distinct parameters the traced forward reads: of the modules it calls
-    and the parameters it reads directly (tied weights once; buffers are not parameters)."""
-    seen: dict[int, int] = {}
-    for node in graph_module.graph.nodes:
-        if node.op == "call_module":
-            for p in graph_module.get_submodule(node.target).parameters():
-                seen[id(p)] = p.numel()
-        elif node.op == "get_attr":
-            value = _attr(graph_module, node.target)
-            if isinstance(value, torch.nn.Parameter):
-                seen[id(value)] = value.numel()
-    return sum(seen.values())
-
-
-def _attr(root, target: str):
-    value = root
-    for part in target.split("."):
-        value = getattr(value, part, None)
-    return value
+    return finish(imported, converter.entries, source, converter.parameters_used())
 
 
 class _Converter:
@@ -187,11 +243,14 @@ class _Converter:
         self.layout: dict = {}  # fx node -> a view's layout: "channels_last", or a channel shuffle's steps
         self.entries: list[Entry] = []
         self.module_names: dict[str, str] = {}  # module target -> first entry name (tied weights)
+        self.node_of: dict[int, Any] = {}  # id(entry) -> the traced node it was made from (the guard's totals)
         self.unknown: list = []
         self.used: set[str] = set()
         self.outputs: list[str] = []
         self.frozen: list[str] = []  # layers whose parameters all have requires_grad=False
         self.holder: dict = {}  # id(parameter) -> (the first entry holding it, its name there)
+        self._leaves: dict = {}
+        self.names: set = set()
 
     def class_of(self, path: str) -> str | None:
         try:
@@ -201,7 +260,16 @@ class _Converter:
 
     def spec(self, input_shape, model_name, source) -> Imported:
         for node in self.gm.graph.nodes:
-            self.node(node)
+            try:
+                self.node(node)
+            except CnncalcError:
+                raise
+            except Exception as exc:  # a node no rule foresaw: one line naming it, never a traceback
+                raise CnncalcError(f"{_call_name(node)} at node {node.name} could not be read: {type(exc).__name__}: "
+                                   f"{shorten(' '.join(str(exc).split()), 120)}",
+                                   fix="--allow-unknown keeps what no kind claims as opaque; docs/import.md lists "
+                                       "what imports") from None
+        self.entries = live_entries(self.entries, self.outputs)
         for entry in self.entries:
             self.used.update(entry.reads)
             if entry.shares:
@@ -243,17 +311,28 @@ class _Converter:
             return
         if node.op == "get_attr" or not isinstance(value, torch.Tensor):
             return  # a parameter, a shape, a number, or a tuple of tensors (chunk): read where used
+        if not self.reads(node) and not self.is_piece(node):
+            return  # computed from parameters, buffers, constants and sizes: read where used, as they are
         name = _call_name(node)
         if node.op != "call_module" and self.view(node, value, name):
             return
+        for n in node.all_input_nodes:
+            if isinstance(self.layout.get(n), tuple) and self.layout[n][0] != "moved" and not self.is_piece(node):
+                self.materialize(n)
+        self.channels_first(node, name)
         reads = self.reads(node)
         if node.op != "call_module" and name in NO_OPS and reads and self.same_shape(node, value, reads[0]):
             self.alias(node, self.source_node(node))
             return
+        if node.op != "call_module" and name in BROADCASTS and node.args[0] in self.tensor_of:
+            # x.expand_as(y) before a product: the product broadcasts it anyway. The layer that reads
+            # it must still compute the traced shape from the unexpanded one (claim checks), or it
+            # is refused.
+            self.alias(node, node.args[0])
+            return
         if node.op == "call_module":
             self.module_call(node, value, reads)
-        elif name == "getitem" and isinstance(node.args[0], torch.fx.Node) and isinstance(
-                self.values.get(node.args[0]), (tuple, list)):
+        elif self.is_piece(node):
             self.piece(node, value, reads)
         else:
             self.function_call(node, value, reads, name)
@@ -290,18 +369,26 @@ class _Converter:
             self.alias(node, src)
             self.layout[node] = "channels_last"
             return True
+        if name == "permute" and state is None and dims and sorted(dims) == list(range(len(before))) and dims[0] != 0:
+            self.alias(node, src)  # attention's qkv.permute(2, 0, 3, 1, 4): read only by the unbind that follows
+            self.layout[node] = ("moved", dims)
+            return True
+        if isinstance(state, tuple) and state[0] == "moved" and name in ("getitem", "select") and isinstance(
+                node.args[1], int) and (name == "getitem" or node.args[1] == 0):
+            self.select_moved(node, src, node.args[1] if name == "getitem" else node.args[2])
+            return True
         if name == "permute" and state == "channels_last" and dims == (0, len(before) - 1, *range(1, len(before) - 1)):
             self.tensor_of[node] = self.tensor_of[src]
             return True
         if name in ("view", "reshape") and state is None and len(before) == 4 and len(shape) == 5 \
                 and shape[1] * shape[2] == before[1] and shape[3:] == before[2:]:
             self.alias(node, src)
-            self.layout[node] = ("groups", shape[1])
+            self.layout[node] = ("groups", shape[1], shape[1:], ())
             return True
         if name in ("transpose", "permute") and isinstance(state, tuple) and state[0] == "groups" and (
                 _dims(args[1:]) in ((1, 2), (2, 1), (0, 2, 1, 3, 4))):
             self.alias(node, src)
-            self.layout[node] = ("shuffled", state[1])
+            self.layout[node] = ("shuffled", state[1], state[2], (2, 1, 3, 4))
             return True
         if name in ("view", "reshape", "flatten") and isinstance(state, tuple) and state[0] == "shuffled" \
                 and len(shape) == 4:
@@ -310,6 +397,78 @@ class _Converter:
             self.add(node, Entry(kind, args_, (self.tensor_of[src],), node.name, False), tuple(shape[1:]))
             return True
         return False
+
+    def select_moved(self, node, src, index: int) -> None:
+        """``t.permute(dims)[i]`` (or its ``unbind(0)``) where the permute moved an axis in front of
+        the batch: the i-th along that axis of ``t``, its other axes in the permute's order — a
+        slice, a reshape that drops the axis, and a permute that keeps the batch first."""
+        dims = self.layout[src][1]
+        axis = dims[0]
+        rest = [d - (d > axis) for d in dims[1:]]
+        if rest[0] != 0:
+            raise CnncalcError(f"{_call_name(node)} at node {node.name}: a permute {list(dims)} that leaves the batch "
+                               "axis elsewhere than first has no cnncalc layer kind",
+                               fix="--allow-unknown cannot keep it either: permute so that the batch stays first")
+        source = self.tensor_of[src]
+        shape = list(self.shapes[source])
+        kept = shape[:axis - 1] + shape[axis:]
+        steps = [("slice", {"axis": axis, "start": index, "end": index + 1}, tuple(
+                    1 if i == axis - 1 else n for i, n in enumerate(shape))),
+                 ("reshape", {"shape": kept}, tuple(kept))]
+        if rest != sorted(rest):
+            steps.append(("permute", {"dims": rest[1:]}, tuple(kept[d - 1] for d in rest[1:])))
+        scopes = tuple(s.split("@")[0] for s in node.meta.get("nn_module_stack", {}))
+        for kind, args, out in steps:
+            entry = Entry(kind, args, (source,), self.unique(f"{node.name}_{kind}"), False, scopes=scopes)
+            entry.shape = tuple(out)
+            self.entries.append(entry)
+            self.shapes[entry.name] = out
+            source = entry.name
+        self.tensor_of[node] = source
+
+    def channels_first(self, node, name) -> None:
+        """A channels-last view (ConvNeXt's ``permute(0, 2, 3, 1)``) is followed through what reads
+        it at each position — a layer norm, a linear layer, an activation, a sum or product with
+        another such view — and comes back with the permute that undoes it. Anything else that
+        reads it (a reshape of the tokens, a window partition, a product with a channels-first
+        tensor) reads the permuted tensor as it is: the permute is a layer after all."""
+        inputs = [n for n in node.all_input_nodes if n in self.tensor_of]
+        last = [n for n in inputs if self.layout.get(n) == "channels_last"]
+        if not last:
+            return
+        what = type(self.gm.get_submodule(node.target)).__name__ if node.op == "call_module" else name
+        pointwise = {k.name for k in (layers.lookup(n) for n in POINTWISE) if k}
+        if len(last) == len(inputs) and any(kind.name in pointwise for kind in (
+                *layers.claimants("torch_modules").get(what, ()), *layers.claimants("torch_calls").get(what, ()))):
+            return
+        for n in last:
+            source = self.tensor_of[n]
+            shape = self.shapes[source]
+            dims = [*range(2, len(shape) + 1), 1]
+            entry = Entry("permute", {"dims": dims}, (source,), self.unique(f"{n.name}_permute"), False,
+                          scopes=tuple(s.split("@")[0] for s in n.meta.get("nn_module_stack", {})))
+            entry.shape = (*shape[1:], shape[0])
+            self.entries.append(entry)
+            self.shapes[entry.name] = entry.shape
+            self.tensor_of[n] = entry.name
+            del self.layout[n]
+
+    def materialize(self, node) -> None:
+        """A view–transpose run that turned out not to be a channel shuffle (Selective Kernel's
+        ``view(B, paths, C, 1, 1)`` before a softmax over the paths): its reshape, and permute,
+        as layers after all."""
+        _, _, shape, dims = self.layout.pop(node)
+        source = self.tensor_of[node]
+        for kind, args in (("reshape", {"shape": list(shape)}), ("permute", {"dims": list(dims)})):
+            if kind == "permute" and not dims:
+                continue
+            entry = Entry(kind, args, (source,), self.unique(f"{node.name}_{kind}"), False)
+            entry.scopes = tuple(s.split("@")[0] for s in node.meta.get("nn_module_stack", {}))
+            entry.shape = tuple(shape) if kind == "reshape" else tuple(shape[d - 1] for d in dims)
+            self.entries.append(entry)
+            self.shapes[entry.name] = entry.shape
+            source = entry.name
+        self.tensor_of[node] = source
 
     def reads(self, node) -> list[str]:
         """The layer outputs a node reads, in order, repeats kept (``torch.cat([e, e])`` reads e
@@ -340,6 +499,9 @@ class _Converter:
             x = ChannelsLast(x)  # (a LayerNorm or Linear over the last axis of a permuted view: the channels)
         y = self.real_shape(node, value)
         name = target if valid_name(target) else node.name
+        if type(submodule) is torch.nn.Identity:  # does nothing: not written
+            self.alias(node, self.source_node(node))
+            return
         if target in self.module_names:  # the same module called again: tied weights, if it has any
             first = self.module_names[target]
             kind, args = self.claim(cls, lambda kind: kind.from_torch(submodule, x, y), "torch_modules", node, value, reads)
@@ -394,6 +556,12 @@ class _Converter:
         """``x.chunk(n, dim)[i]`` (a getitem on the tuple a chunk returns): one chunk kind."""
         source = node.args[0]
         name = _call_name(source)
+        data = source.args[0] if source.args and isinstance(source.args[0], torch.fx.Node) else None
+        state = self.layout.get(data)
+        if isinstance(state, tuple) and state[0] == "moved" and name == "unbind" and \
+                (source.args[1] if len(source.args) > 1 else source.kwargs.get("dim", 0)) == 0:
+            self.select_moved(node, data, node.args[1])
+            return
         reads = [self.tensor_of[n] for n in source.all_input_nodes if n in self.tensor_of]
         call = Call(name, self._plain(source.args), self._plain(source.kwargs),
                     tuple(self.shape_of(t) for t in reads), tuple(value.shape[1:]), {}, False, index=node.args[1])
@@ -427,25 +595,90 @@ class _Converter:
             out |= self._shape_sources(inner, seen)
         return out
 
-    def claim(self, what: str, read_args, table: str, node, value, reads, params: int = 0):
-        """The first kind that claims ``what`` and can say it; else unknown (an error, or opaque)."""
-        reasons = []
-        for kind in _claimants(table).get(what, ()):
+    def is_piece(self, node) -> bool:
+        """``chunk(...)[i]``: a getitem on the tuple a call of layer outputs returns."""
+        source = node.args[0] if node.args else None
+        return _call_name(node) == "getitem" and isinstance(source, torch.fx.Node) and isinstance(
+            self.values.get(source), (tuple, list)) and any(n in self.tensor_of for n in source.all_input_nodes)
+
+    def leaves(self, node) -> dict:
+        """The nn.Parameters a value computed from parameters, buffers and constants reads, with
+        their elements (a buffer's are none): what its parameters are, counted once each."""
+        if node in self._leaves:
+            return self._leaves[node]
+        out: dict = {}
+        if node in self.tensor_of or node.op == "placeholder":
+            return out  # (a layer's output: its parameters are its own)
+        if node.op == "get_attr":
             try:
-                return kind.name, read_args(kind)
+                out[node.target] = self.gm.get_parameter(node.target).numel()
+            except AttributeError:
+                pass  # a buffer or a constant: no parameters
+        else:
+            if node.op == "call_module":
+                out.update({f"{node.target}.{n}": p.numel() for n, p in self.gm.get_submodule(node.target).named_parameters()})
+            for inner in node.all_input_nodes:
+                out.update(self.leaves(inner))
+        self._leaves[node] = out
+        return out
+
+    def claim(self, what: str, read_args, table: str, node, value, reads, params: int = 0):
+        """The first kind that claims ``what``, can say it, and computes the traced output shape
+        from the shapes it reads; else unknown (an error, or opaque)."""
+        reasons = []
+        merged = isinstance(value, torch.Tensor) and (value.dim() == 0 or value.shape[0] != 1)
+        if merged:  # (traced at batch 1: a first axis of another size holds parts of several samples)
+            reasons.append(f"its output {list(value.shape)} mixes the batch axis with others (a window partition, "
+                           "a flatten(0, 1)): cnncalc's layers work per sample")
+        for kind in () if merged else _claimants(table).get(what, ()):
+            try:
+                args = read_args(kind)
+                _same_output(kind, args, [self.shape_of(t) for t in reads], self.real_shape(node, value))
+                return kind.name, args
             except Unmappable as exc:
                 reasons.append(str(exc))
+            except Exception as exc:  # (a kind surprised by what the source passes: it cannot say it)
+                reasons.append(f"{kind.name} cannot read it ({type(exc).__name__}: {shorten(exc, 80)})")
         where = node.target if node.op == "call_module" else node.name
         op = f"{what} ({'module' if table == 'torch_modules' else 'call'})"
         if not self.allow_unknown:
-            why = f": {reasons[0]}" if reasons else ""
+            why = f": {reasons[-1]}" if reasons else ""  # (the most general kind's reason: the last)
             raise CnncalcError(f"{op} at node {where} has no cnncalc layer kind{why}",
                                fix="--allow-unknown keeps it as an opaque node (its cost unknown, its shape traced); "
                                    "`cnncalc kinds` lists what imports")
         self.unknown.append((op, where))
-        return "opaque", {"op": what, "shape": list(value.shape[1:]), "params": params}
+        if node.op != "call_module":  # the parameters it reads (a GRN's weight and bias): theirs
+            params = sum({k: v for n in node.all_input_nodes if n not in self.tensor_of
+                          for k, v in self.leaves(n).items()}.values())
+        shape = list(value.shape[1:]) if isinstance(value, torch.Tensor) and value.dim() > 1 else [1]
+        return "opaque", {"op": what, "shape": shape, "params": params}
+
+    def parameters_used(self) -> int:
+        """The ``numel`` of the distinct parameters the written layers read, found in the trace,
+        not in the entries: the modules they call and the parameters (or values computed from
+        parameters alone) they read. Tied weights count once, buffers not at all, a module whose
+        output nothing reads not at all (docs/conventions.md). The guard holds the spec to it."""
+        seen: dict[int, int] = {}
+        for entry in self.entries:
+            stack, visited = [self.node_of[id(entry)]] if id(entry) in self.node_of else [], set()  # (views: none)
+            while stack:
+                node = stack.pop()
+                if node in visited:
+                    continue
+                visited.add(node)
+                if node.op == "call_module":
+                    seen.update((id(p), p.numel()) for p in self.gm.get_submodule(node.target).parameters())
+                elif node.op == "get_attr":
+                    try:
+                        p = self.gm.get_parameter(node.target)
+                    except AttributeError:  # a buffer
+                        continue
+                    seen[id(p)] = p.numel()
+                stack += [n for n in node.all_input_nodes if n not in self.tensor_of]
+        return sum(seen.values())
 
     def add(self, node, entry: Entry, shape: tuple) -> None:
+        self.node_of[id(entry)] = node
         stack = list(node.meta.get("nn_module_stack", {}))
         if node.op == "call_module":
             stack = stack[:-1]  # (the module itself)
@@ -453,16 +686,21 @@ class _Converter:
         if entry.kind == "opaque":
             entry.args = {**entry.args}
             entry.extra["inputs"] = list(entry.reads) or ["prev"]
-        taken = {e.name for e in self.entries}
-        base, n = entry.name, 1
-        while entry.name in taken or entry.name in ("input", "prev"):
-            n += 1
-            entry.name = f"{base}_{n}"
+        entry.name = self.unique(entry.name)
         entry.shape = tuple(shape)
         self.entries.append(entry)
         self.bind(node, entry.name, shape)
         if any(self.layout.get(n) == "channels_last" for n in node.all_input_nodes):
             self.layout[node] = "channels_last"  # a pointwise layer on a channels-last view stays one
+
+    def unique(self, name: str) -> str:
+        """``name``, or ``name_2``, ``name_3`` … where it is taken."""
+        base, n = name, 1
+        while name in self.names or name in ("input", "prev"):
+            n += 1
+            name = f"{base}_{n}"
+        self.names.add(name)
+        return name
 
     def _input_node(self, node):
         return next(n for n in node.all_input_nodes if n in self.tensor_of)
@@ -476,7 +714,8 @@ class _Converter:
                 return TensorArg(tensor, self.shape_of(tensor))
             v = self.values.get(value)
             if isinstance(v, torch.Tensor):
-                return TensorArg(str(value.target), tuple(v.shape), is_parameter=value.op == "get_attr")
+                return TensorArg(str(value.target), tuple(v.shape), is_parameter=True,
+                                 learnable=sum(self.leaves(value).values()))
             return _python(v)
         if isinstance(value, (list, tuple)):
             return type(value)(self._plain(v) for v in value)
@@ -486,16 +725,45 @@ class _Converter:
             return slice(self._plain(value.start), self._plain(value.stop), self._plain(value.step))
         return value
 
-@functools.cache
 def _claimants(table: str) -> dict:
-    out: dict = {}
-    for kind in layers.KINDS.values():
-        for name in getattr(kind, table):
-            out.setdefault(name, []).append(kind)
-    return out
+    return layers.claimants(table)
+
+
+def live_entries(entries: list, outputs: list) -> list:
+    """The entries the outputs depend on: a layer whose output nothing reads — a module called in
+    ``forward`` whose result is dropped (DLA's ``project`` where the tree ignores it), a piece of
+    a split the loop never takes, a do-nothing module's output — is not written (the spec
+    would be refused: docs/spec.md, every layer's output is read). Its parameters are not counted:
+    the spec counts what the network computes (docs/import.md)."""
+    live = set(outputs)
+    for entry in reversed(entries):
+        if entry.name in live:
+            live.update(entry.reads)
+            live.update(r for r in (entry.shares, entry.args.get("like") if isinstance(entry.args, dict) else None)
+                        if isinstance(r, str))
+    shared = {e.shares for e in entries if e.shares and e.name in live}
+    return [e for e in entries if e.name in live or e.name in shared]
+
+
+def _same_output(kind, args, xs, y) -> None:
+    """The kind, with the arguments it read, must compute the traced output shape from the shapes
+    it reads, else it has not said the node (the same check the ONNX import makes)."""
+    from ..dim import EXACT
+
+    if kind.name == "opaque" or not xs or isinstance(args, dict) and "like" in args:
+        return
+    try:
+        parsed = kind.parse_args(args if isinstance(args, dict) else {})
+        shape = kind.infer(parsed, xs[0] if kind.inputs == 1 else tuple(xs), EXACT).output
+    except CnncalcError as exc:
+        raise Unmappable(f"{kind.name} {args} refuses its input: {exc.message}") from None
+    if tuple(shape) != tuple(y):
+        raise Unmappable(f"{kind.name} {args} gives {list(shape)}, the trace {list(y)}")
 
 
 def _call_name(node) -> str:
+    if "call_name" in node.meta:  # (recorded without fx: the name it was called under)
+        return node.meta["call_name"]
     if node.op == "call_method":
         return node.target
     target = node.target

@@ -125,3 +125,22 @@ class Multiply(nn.Module):
         for x in xs[1:]:
             out = out * x
         return out
+
+
+class Elementwise(nn.Module):
+    """``subtract``, ``divide`` (folded left, with broadcasting), ``stack`` (a new axis after the
+    batch) and ``matmul`` (torch.matmul of two) of its inputs."""
+
+    def __init__(self, op: str):
+        super().__init__()
+        self.op = op
+
+    def forward(self, *xs):
+        if self.op == "stack":
+            return torch.stack(xs, dim=1)
+        if self.op == "matmul":
+            return torch.matmul(*xs)
+        out = xs[0]
+        for x in xs[1:]:
+            out = out - x if self.op == "subtract" else out / x if self.op == "divide" else out + x
+        return out

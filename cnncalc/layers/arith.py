@@ -1,0 +1,267 @@
+"""Element-wise arithmetic on one layer's output: ``arith`` (with a number, a parameter or a
+buffer: ``x * 0.5``, ``x + self.pos_bias``, ``x / math.sqrt(d)``, a layer scale of any shape) and
+``unary`` (``exp``, ``sqrt``, ``erf``, the activations without a kind of their own: ``mish``,
+``softplus``, …).
+
+Counts: none of these is a multiply-accumulate; fvcore and FlopCounterMode count no element-wise
+operator, and torchinfo counts no module without a ``weight``. An ``arith`` operand that is a
+parameter counts its elements as parameters (``sum(p.numel())`` does); one that is a buffer (a
+fixed table, a running statistic) counts none; one computed from a parameter — a
+relative-position bias gathered from its table by an index buffer — counts the parameter it is
+computed from (``params``), not the elements it ends up with. docs/conventions.md states it.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+
+from ..errors import CnncalcError
+from . import register
+from .base import GLOBAL, Arg, Inference, LayerKind, Unmappable
+
+# op → torch's reading of ``x OP operand`` (the r-forms put the operand first)
+OPS = ("add", "sub", "rsub", "mul", "div", "rdiv", "pow", "rpow", "max", "min")
+_CALLS = {"add": "add", "add_": "add", "iadd": "add", "radd": "add", "sub": "sub", "sub_": "sub", "isub": "sub",
+          "rsub": "rsub", "mul": "mul", "mul_": "mul", "imul": "mul", "multiply": "mul", "truediv": "div",
+          "div": "div", "div_": "div", "itruediv": "div", "true_divide": "div", "pow": "pow", "pow_": "pow",
+          "maximum": "max", "minimum": "min", "clamp": "clamp", "clamp_": "clamp", "clamp_min": "max",
+          "clamp_max": "min"}
+_REVERSED = {"sub": "rsub", "div": "rdiv", "pow": "rpow", "add": "add", "mul": "mul", "max": "max", "min": "min"}
+
+
+@register
+class Arith(LayerKind):
+    name = "arith"
+    summary = "x with a number, a parameter or a buffer, element-wise (+ − × ÷ ** max min); parameters counted"
+    fallback = True
+    args = (
+        Arg("op", "choice", choices=OPS, help="add, sub, mul, div, pow, max, min; rsub, rdiv, rpow put x second"),
+        Arg("value", "float", None, help="a number: x * 0.5"),
+        Arg("operand", "dims", None, help="or a tensor of this shape (batch excluded), broadcast against x"),
+        Arg("params", "int", None, help="the operand's learnable elements (default: all of them; 0 for a buffer)"),
+    )
+    examples = ({"op": "mul", "value": 0.5}, {"op": "rsub", "value": 1.0}, {"op": "pow", "value": 2.0},
+                {"op": "add", "operand": [4, 1, 1]}, {"op": "mul", "operand": [9], "params": 0},
+                {"op": "div", "operand": [1, 9, 9], "params": 5}, ({"op": "add", "operand": [3, 7, 7]}, (3, 7, 7)),
+                ({"op": "max", "value": 1e-6}, (12,)))
+    torch_calls = tuple(_CALLS)
+    onnx_ops = ("Add", "Sub", "Mul", "Div", "Pow", "Max", "Min")
+
+    def parse_args(self, raw):
+        a = super().parse_args(raw)
+        if (a["value"] is None) == (a["operand"] is None):
+            raise CnncalcError("arith needs one of value (a number) and operand (a tensor's shape)",
+                               fix="e.g. arith: {op: mul, value: 0.5} or arith: {op: add, operand: [64, 1, 1]}")
+        if a["operand"] is not None and -1 in a["operand"]:
+            raise CnncalcError(f"arith operand {list(a['operand'])} has a -1", fix="give every size of the operand")
+        if a["params"] is not None and a["operand"] is None:
+            raise CnncalcError("arith params count an operand's elements", fix="give operand: its shape, or drop params")
+        return a
+
+    def infer(self, a, x, ctx):
+        if a["operand"] is None:
+            return Inference(x, f"{_symbol(a['op'])} {a['value']:g}")
+        from .merge import _broadcast
+
+        out = _broadcast(x, a["operand"], ctx, (x, a["operand"]))
+        return Inference(out, f"{_symbol(a['op'])} a {'×'.join(map(str, a['operand'])) or 'scalar'} tensor")
+
+    def params(self, a, x, y):
+        if a["operand"] is None:
+            return 0
+        return math.prod(a["operand"]) if a["params"] is None else a["params"]
+
+    def build(self, a, x):
+        return _arith_module()(a["op"], a["value"], a["operand"], self.params(a, x, x))
+
+    # -- import --------------------------------------------------------------------------------
+    def from_call(self, call):
+        op = _CALLS[call.name]
+        if op == "clamp":
+            low, high = call.arg(1, "min"), call.arg(2, "max")
+            if (low is None) == (high is None) or not isinstance(low if high is None else high, (int, float)):
+                raise Unmappable("a clamp with both bounds, or with a tensor bound")
+            return {"op": "max" if high is None else "min", "value": float(low if high is None else high)}
+        if call.arg(2, "alpha", 1) != 1 or call.kwargs.get("rounding_mode") is not None:
+            raise Unmappable(f"{call.name} with alpha or a rounding mode")
+        first, second = call.arg(0, "input"), call.arg(1, "other", call.arg(1, "exponent"))
+        data = [i for i, v in enumerate((first, second)) if _is_data(v)]
+        if len(data) != 1 or len(call.x) != 1:
+            raise Unmappable(f"{call.name} of {len(data)} layer outputs (not one with a number or a parameter)")
+        other = second if data[0] == 0 else first
+        if op == "rsub":  # torch.rsub(input, other) = other − input
+            op = "rsub" if data[0] == 0 else "sub"
+        elif data[0] == 1:
+            op = _REVERSED[op]
+        if isinstance(other, bool) or not isinstance(other, (int, float)) and not hasattr(other, "shape"):
+            raise Unmappable(f"{call.name} with a {type(other).__name__}")
+        if isinstance(other, (int, float)):
+            if not math.isfinite(other):
+                raise Unmappable(f"{call.name} with {other}")
+            return {"op": op, "value": float(other)}
+        shape = tuple(other.shape)
+        if call.channels_last:  # x is a channels-last view: the operand is aligned with (…, C)
+            full = (1,) * (len(call.x[0]) + 1 - len(shape)) + shape
+            shape = (full[0], full[-1], *full[1:-1])
+        return {"op": op, **_operand(shape, call.x[0], other.learnable)}
+
+    def from_onnx(self, node):
+        if len(node.x) != 1 or len(node.inputs) != 2:
+            raise Unmappable(f"{node.op} of {len(node.x)} layer outputs (not one with a constant)")
+        op = {"Add": "add", "Sub": "sub", "Mul": "mul", "Div": "div", "Pow": "pow", "Max": "max", "Min": "min"}[node.op]
+        index = 1 if node.inputs[0] in node.data_inputs else 0
+        if index == 0:
+            op = _REVERSED[op]
+        shape = node.initializer(index)
+        if math.prod(shape) == 1 and not node.is_parameter(index):
+            value = node.constant(index)
+            while isinstance(value, list):
+                value = value[0]
+            if isinstance(value, (int, float)) and math.isfinite(value):
+                return {"op": op, "value": float(value)}
+        return {"op": op, **_operand(shape, node.x[0], math.prod(shape) if node.is_parameter(index) else 0)}
+
+
+def _is_data(value) -> bool:
+    return hasattr(value, "shape") and not getattr(value, "is_parameter", False)
+
+
+def _operand(shape: tuple, x: tuple, learnable) -> dict:
+    """A parameter's or buffer's shape as the operand of a per-sample op (batch excluded)."""
+    shape = tuple(int(s) for s in shape)
+    if len(shape) > len(x):
+        if len(shape) != len(x) + 1 or shape[0] != 1:
+            raise Unmappable(f"an operand of shape {list(shape)} that spreads over the batch")
+        shape = shape[1:]
+    out = {"operand": list(shape)}
+    if learnable is not None and learnable != math.prod(shape):
+        out["params"] = int(learnable)
+    return out
+
+
+def _symbol(op: str) -> str:
+    return {"add": "+", "sub": "−", "rsub": "subtracted from", "mul": "×", "div": "÷", "rdiv": "dividing",
+            "pow": "**", "rpow": "as the exponent of", "max": "max with", "min": "min with"}[op]
+
+
+@functools.cache
+def _arith_module():
+    """The torch module, defined on first use (no torch on the symbolic path). A parameter operand
+    is named ``operand`` (torchinfo counts mult-adds only for ``weight``/``bias``); one computed
+    from fewer parameters (a gathered bias table) is a buffer plus a function of them."""
+    import torch
+    import torch.nn as nn
+
+    functions = {"add": torch.add, "sub": torch.sub, "mul": torch.mul, "div": torch.div, "pow": torch.pow,
+                 "max": torch.maximum, "min": torch.minimum}
+
+    class Arith(nn.Module):
+        def __init__(self, op, value, operand, params):
+            super().__init__()
+            self.op, self.value, self.reverse = op.removeprefix("r") if op.startswith("r") else op, value, op[0] == "r"
+            self.function = functions[self.op]
+            self.plain = operand is not None and params == math.prod(operand)
+            if operand is not None:
+                if self.plain:
+                    self.operand = nn.Parameter(torch.rand(operand) + 0.5)
+                else:
+                    self.register_buffer("fixed", torch.rand(operand) + 0.5)
+                    if params:
+                        self.source = nn.Parameter(torch.zeros(params))
+
+        def forward(self, x):
+            if self.value is not None:
+                other = torch.tensor(self.value, dtype=x.dtype)
+            elif self.plain:
+                other = self.operand
+            else:
+                other = self.fixed + self.source.sum() if hasattr(self, "source") else self.fixed
+            return self.function(other, x) if self.reverse else self.function(x, other)
+
+    return Arith
+
+
+UNARY = {  # op → (torch function name, the ONNX operator or None)
+    "exp": ("exp", "Exp"), "log": ("log", "Log"), "sqrt": ("sqrt", "Sqrt"), "rsqrt": ("rsqrt", None),
+    "reciprocal": ("reciprocal", "Reciprocal"), "abs": ("abs", "Abs"), "neg": ("neg", "Neg"),
+    "square": ("square", None), "erf": ("erf", "Erf"), "sign": ("sign", "Sign"), "floor": ("floor", "Floor"),
+    "ceil": ("ceil", "Ceil"), "round": ("round", "Round"), "sin": ("sin", "Sin"), "cos": ("cos", "Cos"),
+    "mish": ("mish", "Mish"), "softplus": ("softplus", "Softplus"), "softsign": ("softsign", "Softsign"),
+    "selu": ("selu", "Selu"), "celu": ("celu", "Celu"), "logsigmoid": ("logsigmoid", None),
+    "hardtanh": ("hardtanh", None), "gelu_tanh": (None, None), "normalize": ("normalize", None),
+}
+_UNARY_CALLS = {**{name: op for op, (name, _) in UNARY.items() if name},
+                **{f"{name}_": op for op, (name, _) in UNARY.items() if name}, "neg": "neg", "negative": "neg",
+                "gelu": "gelu_tanh"}
+
+
+@register
+class Unary(LayerKind):
+    name = "unary"
+    shorthand = "op"
+    summary = "an element-wise function with no parameters: exp, sqrt, rsqrt, erf, abs, mish, softplus, …"
+    fallback = True
+    args = (Arg("op", "choice", choices=tuple(UNARY), help="the function"),
+            Arg("dim", "index", 1, help="normalize: the axis of the L2 norm (torch's dim, the batch is 0)"))
+    examples = ({"op": "exp"}, {"op": "erf"}, {"op": "rsqrt"}, {"op": "mish"}, {"op": "gelu_tanh"},
+                ({"op": "square"}, (12,)), {"op": "normalize"}, ({"op": "normalize", "dim": -1}, (3, 5)))
+    pointwise = True
+    torch_calls = tuple(_UNARY_CALLS)
+    onnx_ops = tuple(onnx for _, onnx in UNARY.values() if onnx)
+
+    def from_call(self, call):
+        op = _UNARY_CALLS[call.name]
+        if len(call.x) != 1 or len(call.tensors()) != 1:
+            raise Unmappable(f"{call.name} of other than one layer output")
+        if op == "gelu_tanh" and call.arg(1, "approximate", "none") != "tanh":
+            raise Unmappable("GELU other than tanh-approximate (the gelu kind's)")
+        if op == "hardtanh" and (call.arg(1, "min_val", -1.0), call.arg(2, "max_val", 1.0)) != (-1.0, 1.0):
+            raise Unmappable("a hardtanh with other bounds than [-1, 1]")
+        if op in ("softplus", "celu", "selu") and len(call.args) + len(call.kwargs) > 1 + (call.name.endswith("_")):
+            raise Unmappable(f"{call.name} with arguments")
+        if op == "normalize":
+            if call.arg(1, "p", 2.0) != 2:
+                raise Unmappable(f"normalize with p = {call.arg(1, 'p')}")
+            d = call.arg(2, "dim", 1) % (len(call.x[0]) + 1)
+            if d == 0:
+                raise Unmappable("normalize over the batch axis")
+            return {"op": op} if d == 1 else {"op": op, "dim": d}
+        return {"op": op}
+
+    def from_onnx(self, node):
+        if node.nodes[0].attribute:
+            raise Unmappable(f"{node.op} with attributes")
+        return {"op": next(op for op, (_, onnx) in UNARY.items() if onnx == node.op)}
+
+    def infer(self, a, x, ctx):
+        if a["op"] == "normalize":
+            if not 1 <= a["dim"] % (len(x) + 1) <= len(x):
+                raise CnncalcError(f"normalize over dim {a['dim']} of {list(x)}", fix=f"use a dim from 1 to {len(x)}")
+            return Inference(x, f"L2-normalised over dim {a['dim']}", None if a["dim"] == 1 else GLOBAL)
+        return Inference(x, f"{a['op']} of each element")
+
+    def build(self, a, x):
+        return _unary_module()(a["op"], a["dim"])
+
+
+@functools.cache
+def _unary_module():
+    import torch
+    import torch.nn as nn
+    import torch.nn.functional as F
+
+    class Unary(nn.Module):
+        def __init__(self, op, dim):
+            super().__init__()
+            self.op, self.dim = op, dim
+
+        def forward(self, x):
+            if self.op == "normalize":
+                return F.normalize(x, dim=self.dim)
+            if self.op == "gelu_tanh":
+                return F.gelu(x, approximate="tanh")
+            name = UNARY[self.op][0]
+            return getattr(torch, name, None)(x) if hasattr(torch, name) else getattr(F, name)(x)
+
+    return Unary
