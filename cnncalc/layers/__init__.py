@@ -20,6 +20,7 @@ from .base import GLOBAL, Arg, Inference, LayerKind, Window  # noqa: F401
 # module -> every name and alias its kinds register (space-separated), for the lazy lookup; every
 # module of the package is listed, one without kinds with ""
 INDEX = {
+    "arith": "arith unary",
     "conv": "conv Conv1D Conv1d conv1d Conv2D Conv2d conv2d Conv3D Conv3d conv3d Convolution2D",
     "dense": "Dense dense fc flatten Flatten fully_connected linear Linear",
     "elementwise": "drop_path dropout Dropout DropPath elu ELU gelu GELU hard_sigmoid hard_swish hardsigmoid "
@@ -27,7 +28,7 @@ INDEX = {
            "log_softmax LogSoftmax relu ReLU relu6 ReLU6 sigmoid Sigmoid silu SiLU softmax Softmax "
            "stochastic_depth StochasticDepth swish tanh Tanh",
     "mean": "mean",
-    "merge": "add Add cat concat Concatenate mul multiply Multiply",
+    "merge": "add Add broadcast_add cat concat Concatenate divide mul multiply Multiply stack subtract",
     "norm": "batch_norm batchnorm BatchNorm1d BatchNorm2d BatchNormalization bn gn group_norm groupnorm "
            "GroupNorm GroupNormalization instance_norm instancenorm InstanceNorm1d InstanceNorm2d "
            "InstanceNorm3d InstanceNormalization layer_norm layernorm LayerNorm LayerNorm2d "
@@ -44,10 +45,12 @@ INDEX = {
            "GlobalAvgPool2D GlobalMaxPool2D GlobalMaxPooling1D GlobalMaxPooling2D GlobalMaxPooling3D "
            "max_pool2d maxpool MaxPool1d MaxPool2D MaxPool2d maxpool2d MaxPool3d MaxPooling1D "
            "MaxPooling2D MaxPooling3D",
+    "reduce": "bmm matmul reduce",
     "scale": "layer_scale LayerScale scale",
     "shuffle": "channel_shuffle ChannelShuffle shuffle",
     "sliding": "",  # (no kind of its own: the window rule conv and the pools share)
     "slice": "chunk Chunk narrow slice Slice",
+    "tensor": "Permute permute reshape Reshape squeeze transpose unsqueeze view",
     "transpose": "Conv1DTranspose Conv2DTranspose Conv3DTranspose conv_transpose conv_transpose1d "
            "conv_transpose2d conv_transpose3d Convolution2DTranspose ConvTranspose1d ConvTranspose2d "
            "ConvTranspose3d deconv Deconv2D Deconvolution2D",
@@ -94,7 +97,7 @@ def claimants(table: str) -> dict:
     found = _CLAIMANTS.get(table)
     if found is None:
         found = {}
-        for kind in sorted(KINDS.values(), key=lambda k: k.fallback):
+        for kind in sorted(load_all().values(), key=lambda k: k.fallback):
             for name in getattr(kind, table):
                 found.setdefault(name, []).append(kind)
         _CLAIMANTS[table] = found

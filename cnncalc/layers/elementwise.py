@@ -6,7 +6,7 @@ import functools
 import math
 
 from ..errors import CnncalcError
-from . import KINDS, register
+from . import _KINDS, register
 from .base import SAME, Arg, Inference, Keeps, LayerKind, Unmappable
 
 
@@ -151,7 +151,7 @@ _activation("softmax", "Softmax", ("Softmax",), {"dim": 1}, summary="softmax ove
 _activation("log_softmax", "LogSoftmax", ("LogSoftmax",), {"dim": 1}, summary="log-softmax over dim 1, or over dim",
             calls=("log_softmax",), onnx=("LogSoftmax",), saves="output", cuda_fp32=True, args=_DIM)
 for _name in ("softmax", "log_softmax"):
-    KINDS[_name].examples = ({}, {"dim": -1}, ({"dim": 2}, (3, 5, 4)), ({"dim": 3}, (2, 3, 5, 4)))
+    _KINDS[_name].examples = ({}, {"dim": -1}, ({"dim": 2}, (3, 5, 4)), ({"dim": 3}, (2, 3, 5, 4)))
 _activation("identity", "Identity", ("Identity", "linear_activation"),
             calls=("contiguous", "clone", "detach"), same=True)  # (ONNX's Identity passes its tensor on: no layer)
 
