@@ -335,6 +335,14 @@ def hostile_onnx(draw) -> bytes:
     return data
 
 
+def _run_script(args, cwd: Path, memory: int):
+    """The console script under ``prlimit`` and the timeout: (result, stdout, stderr as text)."""
+    env = {**os.environ, "COLUMNS": "100", "NO_COLOR": "1"}
+    result = subprocess.run(["prlimit", f"--as={memory}", "--", str(EXE), *args], cwd=cwd, env=env,
+                            capture_output=True, timeout=TIMEOUT)
+    return result, result.stdout.decode("utf-8", "replace"), result.stderr.decode("utf-8", "replace")
+
+
 def _onnx_folder(data: bytes) -> Path:
     folder = Path(tempfile.mkdtemp(prefix="cnncalc-fuzz-onnx-"))
     (folder / "run").mkdir()
@@ -360,11 +368,7 @@ def test_hostile_onnx_never_breaks_the_promise(data, command, extra):
     try:
         run = folder / "run"
         before = snapshot(run)
-        env = {**os.environ, "COLUMNS": "100", "NO_COLOR": "1"}
-        result = subprocess.run(["prlimit", f"--as={MEMORY}", "--", str(EXE), command, "../sub/m.onnx", *extra],
-                                cwd=run, env=env, capture_output=True, timeout=TIMEOUT)
-        out = result.stdout.decode("utf-8", "replace")
-        err = result.stderr.decode("utf-8", "replace")
+        result, out, err = _run_script([command, "../sub/m.onnx", *extra], run, MEMORY)
         event(f"onnx {command} exit {result.returncode}")
         assert result.returncode in (0, 1, 2), err
         assert "Traceback" not in out + err, err
@@ -418,11 +422,7 @@ def test_hostile_sources_never_break_the_promise(top, forward, build, ref, comma
     try:
         (folder / "m.py").write_text(f"import torch\n{top}\n" + NET.format(forward=forward, build=build))
         before = snapshot(folder)
-        env = {**os.environ, "COLUMNS": "100", "NO_COLOR": "1"}
-        result = subprocess.run(["prlimit", f"--as={SOURCE_MEMORY}", "--", str(EXE), command, ref, *extra],
-                                cwd=folder, env=env, capture_output=True, timeout=TIMEOUT)
-        out = result.stdout.decode("utf-8", "replace")
-        err = result.stderr.decode("utf-8", "replace")
+        result, out, err = _run_script([command, ref, *extra], folder, SOURCE_MEMORY)
         event(f"source {command} exit {result.returncode}")
         assert result.returncode in (0, 1, 2), err
         assert "Traceback" not in out + err, err
