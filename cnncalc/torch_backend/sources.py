@@ -188,6 +188,27 @@ def _no_exit(code=0):
     raise _Exit(code)
 
 
+class _LineEnd:
+    """The stream the user's code writes to (stderr), remembering whether its last line is open, so
+    that cnncalc's own message after it starts on a line of its own."""
+
+    def __init__(self, stream):
+        self._stream, self._open = stream, False
+
+    def write(self, text):
+        if text:
+            self._open = not text.endswith("\n")
+        return self._stream.write(text)
+
+    def end_line(self):
+        if self._open:
+            self._stream.write("\n")
+            self._open = False
+
+    def __getattr__(self, name):
+        return getattr(self._stream, name)
+
+
 @contextlib.contextmanager
 def user_code(what: str, folders=()):
     """Run the user's code (``what`` names it in messages) as Python would, contained: ``folders``
@@ -204,8 +225,9 @@ def user_code(what: str, folders=()):
     os._exit = _no_exit
     if saved_posix_exit is not None:
         posix._exit = _no_exit
+    stderr = _LineEnd(sys.stderr)
     try:
-        with contextlib.redirect_stdout(sys.stderr):
+        with contextlib.redirect_stdout(stderr), contextlib.redirect_stderr(stderr):
             yield
     except SystemExit as exc:
         call = "os._exit" if isinstance(exc, _Exit) else "sys.exit"
@@ -213,6 +235,7 @@ def user_code(what: str, folders=()):
                            f"while cnncalc ran it", fix="cnncalc runs the code as python does; keep script code "
                            "under `if __name__ == '__main__':`") from None
     finally:
+        stderr.end_line()
         sys.path[:] = saved_path
         sys.dont_write_bytecode = saved_bytecode
         os._exit = saved_exit
