@@ -506,8 +506,9 @@ def test_ceil_mode_pools_keep_formulas_small(tmp_path, command):
 #                                                (slow), ::test_the_correct_layout_works_from_elsewhere
 #  2 .onnx read whole: /dev/zero, FIFO, sparse   test_hostile_onnx.py::test_only_regular_files_of_bounded_size_are_read
 #  3 os:abort; a builder called twice;           test_sources.py::test_user_code_cannot_exit_for_cnncalc[…os:abort…],
-#    __pycache__; the temporary file first         ::test_a_builder_is_called_once, every test_sources.py case (the folder
-#                                                  holding the source must not change), ::test_a_killed_import_leaves_no_temporary_file;
+#    __pycache__; the temporary file first         ::test_a_builder_is_called_once, the test_sources.py cases run from the
+#                                                  folder holding net.py (no __pycache__: it must not change),
+#                                                  ::test_a_killed_import_leaves_no_temporary_file;
 #                                                  docs: ::test_every_command_help_names_the_source_forms
 #  4 sys.exit / os._exit turn into exit 0        test_sources.py::test_user_code_cannot_exit_for_cnncalc (verify --against)
 #  5 a shared weight counted twice               test_shared_params.py::test_the_console_counts_a_shared_weight_once
