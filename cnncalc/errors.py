@@ -43,6 +43,12 @@ def shorten(text: object, limit: int = 60) -> str:
     return text if len(text) <= limit else text[:limit] + "…"
 
 
+def shown_path(path: str, limit: int = 160) -> str:
+    """A path as an error line echoes it: whole, or its start and its end (the file name) where long."""
+    path = str(path)
+    return path if len(path) <= limit else f"{path[:40]}…{path[-(limit - 41):]}"
+
+
 class CnncalcError(Exception):
     """Bad input: a spec, an argument or a layer that does not make sense.
 
@@ -79,7 +85,7 @@ class CnncalcError(Exception):
     def oneline(self) -> str:
         where = ""
         if self.file:
-            where = self.file + (f":{self.line}" if self.line else "")
+            where = shown_path(self.file) + (f":{self.line}" if self.line else "")
         elif self.line:
             where = f"line {self.line}"
         what = ""

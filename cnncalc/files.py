@@ -18,9 +18,10 @@ import stat
 import tempfile
 from pathlib import Path
 
-from .errors import CnncalcError
+from .errors import CnncalcError, shown_path
 
 MAX_BYTES = 20_000_000  # a 100,000-layer spec is about 5 MB
+NAME_MAX = 255  # bytes in one file name (ext4, xfs, btrfs, tmpfs)
 
 
 def read_text(path, *, limit: int = MAX_BYTES, what: str = "file") -> str:
@@ -126,11 +127,22 @@ class OutputFile:
             self._fail("cannot tell the format from the file name",
                        fix="end the file name in " + " or ".join(suffixes))
         folder = target.parent
-        if not folder.is_dir():
+        try:
+            is_folder = stat.S_ISDIR(os.stat(folder).st_mode)
+        except FileNotFoundError:
+            is_folder = False
+        except OSError as exc:  # a path too long, a loop, no permission: said before any work
+            self._fail(_open_problem(exc, path))
+        if not is_folder:
             where = str(Path(self.shown).parent)
+            if os.path.islink(path):  # a dangling symlink: the folder that is missing is the link's
+                where = str(folder)
+                self._fail(f"is a symlink to {shown_path(os.readlink(path))!r}, and the folder {shown_path(where)!r} "
+                           + ("is a file" if folder.exists() else "does not exist"),
+                           fix="create that folder, or name another file")
             if folder.exists():
-                self._fail(f"{where!r} is a file, not a folder")
-            self._fail(f"the folder {where!r} does not exist", fix="create the folder first")
+                self._fail(f"{shown_path(where)!r} is a file, not a folder")
+            self._fail(f"the folder {shown_path(where)!r} does not exist", fix="create the folder first")
         try:
             info = os.stat(target)
         except FileNotFoundError:
@@ -151,10 +163,15 @@ class OutputFile:
 
     def _make_tmp(self) -> Path:
         target = self.path
+        suffix = target.suffix or ".tmp"
+        # ".NAME.XXXXXXXX.SUFFIX" stays within the 255 bytes a file name may have, so any name the
+        # folder takes has a temporary name that it takes too
+        room = NAME_MAX - len(os.fsencode(suffix)) - 10
+        stem = os.fsencode(target.name)[:max(room, 1)].decode("utf-8", "ignore")
         try:
-            fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=target.suffix or ".tmp", dir=target.parent)
+            fd, tmp = tempfile.mkstemp(prefix=f".{stem}.", suffix=suffix, dir=target.parent)
         except OSError as exc:
-            self._fail(f"cannot create a file in {str(target.parent)!r}: {exc.strerror}")
+            self._fail(f"cannot create a file in {shown_path(str(target.parent))!r}: {exc.strerror}")
         os.close(fd)
         return Path(tmp)
 
@@ -166,7 +183,7 @@ class OutputFile:
         return self._tmp
 
     def _fail(self, message: str, fix: str | None = None):
-        raise CnncalcError(f"{self.option} {self.shown!r}: {message}", fix=fix)
+        raise CnncalcError(f"{self.option} {shown_path(self.shown)!r}: {message}", fix=fix)
 
     def write_text(self, text: str) -> None:
         self.write_bytes(text.encode("utf-8"))

@@ -33,7 +33,7 @@ from pathlib import Path
 from typing import Any
 
 from . import layers
-from .errors import CnncalcError, shorten
+from .errors import CnncalcError, shorten, shown_path
 from .importing import Entry, Folder, Imported, finish, snake, valid_name
 from .layers.base import ChannelsLast, Unmappable
 
@@ -103,11 +103,6 @@ def import_file(path: str, input_shape: tuple | None = None, allow_unknown: bool
             raise
         raise CnncalcError(f"onnx fails on this file ({type(exc).__name__}: {shorten(' '.join(str(exc).split()), 120)})",
                            file=shown_path(path), fix="onnx.checker.check_model(model, full_check=True) says more") from None
-
-
-def shown_path(path: str, limit: int = 160) -> str:
-    """A path as an error line echoes it: whole, or its start and its end (the file name) where long."""
-    return path if len(path) <= limit else f"{path[:40]}…{path[-(limit - 41):]}"
 
 
 def _raised_in_onnx(exc: BaseException) -> bool:

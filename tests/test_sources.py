@@ -189,7 +189,7 @@ def test_print_in_the_source_never_reaches_the_spec(project):
     (("import", "net.py:Exits('os')", "--input", "1x8x8", "-o", "out.yaml"), "net.py called os._exit(0)"),
     (("verify", "small.yaml", "--against", "net.py:Exits"), "net.py called sys.exit(0)"),
     (("shapes", "net.py:nn", "--input", "1x8x8"), "net.py:nn is a module;"),
-], default=2))
+], default=3))
 def test_user_code_cannot_exit_for_cnncalc(project, args, says):
     """``sys.exit``/``os._exit`` in the user's code is an error line with exit 2, never cnncalc's
     exit 0 (``verify --against`` must not pass without checking); a name that is not a model class

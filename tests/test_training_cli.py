@@ -112,21 +112,6 @@ def test_fit_is_the_largest_batch_that_fits(model, memory, extra):
     assert peak(batch) <= budget < peak(batch + 1)
 
 
-def test_fit_never_answers_a_batch_shapes_refuses(tmp_path):
-    """Issue 23: a model this small fits 34 billion samples in 1 TiB, past the batch limit every
-    command shares; fit answers the limit, and shapes takes it."""
-    from cnncalc.inputs import MAX_BATCH
-
-    spec = tmp_path / "tiny.yaml"
-    spec.write_text("name: tiny\ninput: [1]\nlayers:\n  - linear: 1\n")
-    result = run("fit", spec, "--memory", "1TiB", "--json")
-    assert result.exit_code == 0, result.output
-    answer = json.loads(result.stdout)
-    assert answer["batch"] == MAX_BATCH and "largest batch" in answer["binding"]
-    assert report(spec, "--training", "--batch", answer["batch"])["training"]["peak_bytes"] == answer["peak_bytes"]
-    assert run("shapes", spec, "--training", "--batch", MAX_BATCH + 1).exit_code == 2
-
-
 def test_fit_table():
     result = run("fit", "resnet50", "--memory", "24GiB", "--optimizer", "adam")
     assert result.exit_code == 0, result.output
