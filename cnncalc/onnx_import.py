@@ -70,6 +70,8 @@ ELEMENTWISE = {"Add", "Sub", "Mul", "Div", "Mod", "Pow", "Neg", "Abs", "Sqrt", "
                "Equal", "Less", "Greater", "LessOrEqual", "GreaterOrEqual", "Not", "And", "Or", "Where", "Cast",
                "CastLike", "Identity", "Reciprocal", "Exp", "Log", "Erf", "Relu", "Sigmoid", "Clip", "Sign",
                "DequantizeLinear", "QuantizeLinear"}
+# Element-wise operators that broadcast their inputs (numpy's rule): an Expand before one is no layer.
+BROADCASTING = {"Add", "Sub", "Mul", "Div", "Pow", "Max", "Min", "Sum", "Where"}
 # What the constant folder runs (onnx's reference evaluator), each only where its output, bounded
 # from its inputs' values by _output_elements, is small: shape arithmetic and the constant
 # subgraphs converters write weights with. Anything else (Loop, Scan, If, a custom operator) is
@@ -1021,6 +1023,21 @@ class OnnxNode:
         return i < len(self.inputs) and bool(self.inputs[i]) and bool(getattr(
             self._constants.get(self.inputs[i]), "keys", ()))
 
+    def learnable(self, i: int) -> int:
+        """The elements of the parameters input ``i`` is computed from (a standardised weight: the
+        weight's and its gain's; an initializer read as it is: its own), 0 for a constant."""
+        return sum(self._constants.size[k] for k in self._static(i).keys)
+
+    def repeated_filter(self, i: int, groups: int) -> bool:
+        """Whether input ``i``, a depthwise convolution's weight ``[C, 1, k…]`` (``groups`` = C > 1),
+        holds one filter repeated for every channel: a fixed filter (blur pooling's binomial
+        kernel, a buffer in torch), which no trained or freshly initialised weight is. ONNX has
+        no word for a buffer; this is the convention that tells one (docs/import.md)."""
+        value = self._static(i).value
+        if value is None or value.ndim < 3 or value.shape[0] != groups or groups < 2 or value.shape[1] != 1:
+            return False
+        return bool((value == value[:1]).all())
+
     def constant(self, i: int, default: Any = None) -> Any:
         """The value of input ``i`` (a number, or a list), or ``default`` where the input is absent."""
         if i >= len(self.inputs) or not self.inputs[i]:
@@ -1136,6 +1153,16 @@ class _Converter:
             return perm == [0, rank - 1, *range(1, rank - 1)]
         return perm == [0, *range(2, rank), 1]
 
+    def broadcast_only(self, node) -> bool:
+        """An ``Expand`` of a layer's output read only by element-wise operators that broadcast
+        (an SE or ECA gate's ``expand_as`` before its product): the same tensor, not a layer; the
+        layers that read it must compute the exported shapes from the unexpanded one."""
+        out = node.output[0] if node.output else ""
+        readers = self.consumers.get(out, ())
+        return (_op(node) == "Expand" and node.input[0] in self.tensor_of and node.input[0] in self.shapes
+                and out not in self.outputs and bool(readers)
+                and all(_op(self.graph.node[i]) in BROADCASTING for i in readers))
+
     # -- the walk -------------------------------------------------------------------------------------
     def spec(self, model_name: str, source: str) -> Imported:
         value = network_input(self.model, self.weights, source)
@@ -1178,6 +1205,12 @@ class _Converter:
             return set()
         if node.op_type in PASS_THROUGH and not node.domain:
             self.tensor_of[node.output[0]] = self.tensor_of[node.input[0]]
+            if node.input[0] in self.channels_last:
+                self.channels_last.add(node.output[0])
+            return set()
+        if self.broadcast_only(node):  # x.expand_as(y) before a product: the product broadcasts it anyway
+            self.tensor_of[node.output[0]] = self.tensor_of[node.input[0]]
+            self.shapes[node.output[0]] = self.shapes[node.input[0]]  # (the layer reading it is checked unexpanded)
             if node.input[0] in self.channels_last:
                 self.channels_last.add(node.output[0])
             return set()
