@@ -1124,6 +1124,10 @@ class _Converter:
         # merges into one Transpose each way); their ONNX shapes are channels last
         self.channels_last: set[str] = set()
         self.input_views: set[str] = set()  # a channels-last input's Transpose to channels first (nhwc_views)
+        # attention's qkv.permute(2, 0, 3, 1, 4).unbind(0): a Transpose that moves an axis in front
+        # of the batch, taken apart along it (Gather, or Split then Squeeze): ONNX value -> (the
+        # layer output it permutes, the perm, the first index along the moved axis it holds)
+        self.moved: dict[str, tuple] = {}
 
     # -- sizes --------------------------------------------------------------------------------------
     def data_shape(self, name: str, node: str) -> tuple:
@@ -1152,6 +1156,82 @@ class _Converter:
         if node.input[0] in self.channels_last:
             return perm == [0, rank - 1, *range(1, rank - 1)]
         return perm == [0, *range(2, rank), 1]
+
+    def take_apart(self, node) -> bool:
+        """Follow a ``Transpose`` that moves an axis in front of the batch when every reader takes
+        it apart along that axis (``qkv.permute(2, 0, 3, 1, 4).unbind(0)``: a ``Split`` and a
+        ``Squeeze`` per piece, or a ``Gather`` of one index): each piece is a ``slice`` of the moved
+        axis, a ``reshape`` that drops it and a ``permute`` that keeps the batch first, as the
+        torch importer writes it. Whether the node was one of these."""
+        op, out = _op(node), (node.output[0] if node.output else "")
+        if op == "Transpose":
+            perm = _attribute(node, "perm", None)
+            if (not perm or perm[0] == 0 or len(perm) < 3 or perm[1] != 0 or node.input[0] not in self.tensor_of
+                    or node.input[0] in self.channels_last or out in self.outputs or not self._pieces_only(out)):
+                return False
+            self.moved[out] = (node.input[0], perm, 0)
+            return True
+        if not node.input or node.input[0] not in self.moved:
+            return False
+        source, perm, first = self.moved[node.input[0]]
+        if op == "Split":
+            start = first
+            for piece in node.output:
+                if piece:
+                    self.moved[piece] = (source, perm, start)
+                    start += self.shapes[piece][0]
+            return True
+        index = first if op == "Squeeze" else first + int(_plain(self.constants.get(node.input[1]).value))
+        self.select_moved(node, source, perm, index)
+        return True
+
+    def _pieces_only(self, name: str, split: bool = False) -> bool:
+        """Whether every reader of ``name`` takes one piece of its first axis: a ``Gather`` of one
+        index on axis 0, a ``Split`` of axis 0 into pieces of 1 (then each piece read by
+        ``Squeeze`` of axis 0 alone), or (``split``: a piece of 1) that ``Squeeze``."""
+        readers = [self.graph.node[i] for i in self.consumers.get(name, ())]
+        if not readers or name in self.outputs:
+            return False
+        for node in readers:
+            op, axis = _op(node), _attribute(node, "axis", 0)
+            if split:
+                axes = _attribute(node, "axes", None)
+                if axes is None and len(node.input) > 1:
+                    static = self.constants.get(node.input[1])
+                    axes = None if static is None or static.value is None else _plain(static.value)
+                if op != "Squeeze" or axes not in (0, [0]):
+                    return False
+            elif op == "Gather":
+                index = self.constants.get(node.input[1]) if len(node.input) > 1 else None
+                if axis != 0 or index is None or index.value is None or index.value.ndim != 0:
+                    return False
+            elif op == "Split":
+                live = [o for o in node.output if o and (o in self.consumers or o in self.outputs)]
+                if axis != 0 or any((self.shapes.get(o) or [0])[0] != 1 or not self._pieces_only(o, True)
+                                    for o in live):
+                    return False
+            else:
+                return False
+        return True
+
+    def select_moved(self, node, source: str, perm: list, index: int) -> None:
+        """Piece ``index`` of ``source`` along the axis ``perm`` moved in front of the batch."""
+        axis = perm[0]
+        rest = [d - (d > axis) for d in perm[1:]]
+        shape = list(self.shapes[source][1:])
+        kept = shape[:axis - 1] + shape[axis:]
+        steps = [("slice", {**({"axis": axis} if axis != 1 else {}), **({"start": index} if index else {}),
+                            "end": index + 1}, tuple(1 if i == axis - 1 else n for i, n in enumerate(shape))),
+                 ("reshape", {"shape": kept}, tuple(kept))]
+        if rest != sorted(rest):
+            steps.append(("permute", {"dims": rest[1:]}, tuple(kept[d - 1] for d in rest[1:])))
+        tensor = self.tensor_of[source]
+        for kind, args, out in steps:
+            key = f"§{len(self.entries)}"
+            self.entries.append(Entry(kind, args, (tensor,), key, False, shape=out))
+            self.found[key] = self.scopes(node)
+            tensor = key
+        self.tensor_of[node.output[0]] = tensor
 
     def broadcast_only(self, node) -> bool:
         """An ``Expand`` of a layer's output read only by element-wise operators that broadcast
@@ -1214,6 +1294,8 @@ class _Converter:
             if node.input[0] in self.channels_last:
                 self.channels_last.add(node.output[0])
             return set()
+        if self.take_apart(node):
+            return set()
         if self.moves_channels(node) and not self.runs(index):
             self.tensor_of[node.output[0]] = self.tensor_of[node.input[0]]
             if node.input[0] not in self.channels_last:
@@ -1244,9 +1326,26 @@ class _Converter:
     def keep_layout(self, view: OnnxNode) -> None:
         """A layer on a channels-last view gives one where it keeps the rank (a norm or a linear
         over the channels, GELU): its ONNX shape is channels last too."""
-        inputs = [i for i in view.inputs if i in self.channels_last]
+        data = [i for i in view.inputs if i and i in self.tensor_of and i not in self.constants]
+        inputs = [i for i in data if i in self.channels_last]
+        if inputs and len(inputs) < len(data):  # (a sum of a channels-last view and a tensor of tokens)
+            for name in inputs:
+                self.materialize(name, view)
+            return
         if inputs and len(self.shapes.get(view.output) or ()) == len(self.shapes[inputs[0]]):
             self.channels_last.add(view.output)
+
+    def materialize(self, name: str, view: OnnxNode) -> None:
+        """A channels-last view read with a tensor that is not one (MetaFormer's residual sum of
+        a layer-scaled channels-last view and attention's tokens, both ``[N, HW, C]`` in ONNX):
+        the Transpose that made it is a layer after all, a ``permute`` that moves the channels last."""
+        shape = self.shapes[name]
+        key = f"§{len(self.entries)}"
+        self.entries.append(Entry("permute", {"dims": [*range(2, len(shape)), 1]}, (self.tensor_of[name],), key, False,
+                                  shape=tuple(shape[1:])))
+        self.found[key] = self.scopes(view.nodes[0])
+        self.tensor_of[name] = key
+        self.channels_last.discard(name)
 
     def runs(self, index: int) -> list[list[int]]:
         """The :data:`PATTERNS` that start at this node: each node's output read by the next alone,
