@@ -40,7 +40,8 @@ from .layers.base import ChannelsLast, Unmappable
 # Operators that hand their input on unchanged at inference: the tensor keeps its name, no layer.
 PASS_THROUGH = {"Identity": "an exporter's alias of a tensor", "Dropout": "the identity at inference",
                 "QuantizeLinear": "an activation quantized (QDQ: onnxruntime's quantizer), the same tensor in int8",
-                "DequantizeLinear": "a quantized activation back in float (QDQ)"}
+                "DequantizeLinear": "a quantized activation back in float (QDQ)",
+                "Cast": "another element type, the same elements (torch's x.float(), x.to(dtype), followed too)"}
 # Runs of operators that spell one layer. Each is offered to the registry as one node, named with
 # ``+`` (``MatMul+Add``), before its first node is offered alone; a kind claims it in ``onnx_ops``.
 PATTERNS = (
@@ -1022,6 +1023,15 @@ class OnnxNode:
         wrote (batch norm without ``affine`` has ``Constant`` ones and zeros)."""
         return i < len(self.inputs) and bool(self.inputs[i]) and bool(getattr(
             self._constants.get(self.inputs[i]), "keys", ()))
+
+    def spec_axis(self, axis: int) -> int:
+        """An ONNX axis of the (first) data input as the spec's axis (batch 0, channels 1): on a
+        channels-last view (a Transpose moved the channels last) its last axis is the channels."""
+        x = self.x[0]
+        axis %= len(x) + 1
+        if getattr(x, "channels_last", False) and axis:
+            return 1 if axis == len(x) else axis + 1
+        return axis
 
     def learnable(self, i: int) -> int:
         """The elements of the parameters input ``i`` is computed from (a standardised weight: the
