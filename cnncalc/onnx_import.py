@@ -36,6 +36,7 @@ from . import layers
 from .errors import CnncalcError, shorten
 from .importing import Entry, Folder, Imported, finish, snake, valid_name
 from .layers.base import ChannelsLast, Unmappable
+from .layers.base import channels_last as channels_last_view
 
 # Operators that hand their input on unchanged at inference: the tensor keeps its name, no layer.
 PASS_THROUGH = {"Identity": "an exporter's alias of a tensor", "Dropout": "the identity at inference",
@@ -114,9 +115,12 @@ def shown_path(path: str, limit: int = 160) -> str:
 
 
 def _raised_in_onnx(exc: BaseException) -> bool:
+    """Whether the onnx package's own code raised it (its folder, not any path with an ``onnx``
+    folder in it: a checkout of cnncalc may be one)."""
+    package = os.path.dirname(_onnx().__file__) + os.sep
     tb = exc.__traceback__
     while tb is not None:
-        if f"{os.sep}onnx{os.sep}" in tb.tb_frame.f_code.co_filename:
+        if tb.tb_frame.f_code.co_filename.startswith(package):
             return True
         tb = tb.tb_next
     return False
@@ -1235,13 +1239,49 @@ class _Converter:
                  ("reshape", {"shape": kept}, tuple(kept))]
         if rest != sorted(rest):
             steps.append(("permute", {"dims": rest[1:]}, tuple(kept[d - 1] for d in rest[1:])))
+        self.chain(node, source, steps)
+
+    def chain(self, node, source: str, steps: list) -> None:
+        """One node said as layers one after the other: ``steps`` of (kind, arguments, output shape)."""
         tensor = self.tensor_of[source]
         for kind, args, out in steps:
             key = f"§{len(self.entries)}"
-            self.entries.append(Entry(kind, args, (tensor,), key, False, shape=out))
+            self.entries.append(Entry(kind, args, (tensor,), key, False, shape=tuple(out)))
             self.found[key] = self.scopes(node)
             tensor = key
         self.tensor_of[node.output[0]] = tensor
+
+    def shift(self, node) -> bool:
+        """A constant ``Pad`` with negative pads (NASNet's ``ZeroPad2d((-1, 1, -1, 1))``: the map
+        shifted by one) said as what it does: a ``crop`` of the negative edges, then a ``pad`` of
+        the positive ones. Whether the node was one."""
+        from .layers.pad import onnx_pads
+
+        if _op(node) != "Pad" or not node.input or node.input[0] not in self.tensor_of:
+            return False
+        view = OnnxNode(self, [node])
+        try:
+            pads, x, y = onnx_pads(view), view.x[0], view.y
+        except (Unmappable, CnncalcError, TypeError, ValueError, IndexError):
+            return False
+        rank = len(x) + 1
+        if (not isinstance(pads, list) or len(pads) != 2 * rank or not all(isinstance(p, int) for p in pads)
+                or min(pads) >= 0 or any(pads[:2]) or any(pads[rank:rank + 2]) or rank < 3
+                or view.attr("mode", "constant") != "constant" or channels_last_view(x)):
+            return False
+        pairs = [(pads[a], pads[rank + a]) for a in range(2, rank)]
+        cut = [[max(0, -b), max(0, -e)] for b, e in pairs]
+        added = [[max(0, b), max(0, e)] for b, e in pairs]
+        cropped = (x[0], *(n - b - e for n, (b, e) in zip(x[1:], cut)))
+        padded = (x[0], *(n + b + e for n, (b, e) in zip(cropped[1:], added)))
+        value = view.constant(2, 0.0) or 0.0
+        if tuple(padded) != tuple(y) or not isinstance(value, (int, float)) or min(cropped[1:]) < 1:
+            return False
+        steps = [("crop", {"cropping": cut}, cropped)]
+        if any(b or e for b, e in added):
+            steps.append(("pad", {"padding": added, **({"value": float(value)} if value else {})}, padded))
+        self.chain(node, node.input[0], steps)
+        return True
 
     def broadcast_only(self, node) -> bool:
         """An ``Expand`` of a layer's output read only by element-wise operators that broadcast
@@ -1304,7 +1344,7 @@ class _Converter:
             if node.input[0] in self.channels_last:
                 self.channels_last.add(node.output[0])
             return set()
-        if self.take_apart(node):
+        if self.take_apart(node) or self.shift(node):
             return set()
         if self.moves_channels(node) and not self.runs(index):
             self.tensor_of[node.output[0]] = self.tensor_of[node.input[0]]
