@@ -1303,7 +1303,8 @@ class _Converter:
             self.input_views.add(view)
         input_shape = list(self.data_shape(views[0] if views else value.name, "the input"))
         for node in self.graph.node:  # every constant first: a run's later nodes may read one computed after its first
-            self.constants.visit(node)
+            if self.constants.visit(node):
+                self.computed_compute(node)
         absorbed: set[int] = set()
         for index, node in enumerate(self.graph.node):
             if index not in absorbed and not all(o in self.constants for o in node.output if o):
@@ -1328,6 +1329,22 @@ class _Converter:
         if outputs != [self.entries[-1].name if self.entries else "input"]:
             spec["outputs"] = outputs
         return Imported(spec, self.unknown, len(self.entries))
+
+    def computed_compute(self, node) -> None:
+        """A convolution or a matrix product of weights and constants alone (EdgeNeXt's positional
+        encoding: a 1×1 conv of a fixed grid) runs at every forward — FlopCounterMode counts it —
+        but reads no layer's output, so no layer of a spec can hold its MACs: refused by name,
+        never a MAC count short in silence (``--allow-unknown`` imports the rest without it)."""
+        if _op(node) not in ("Conv", "ConvTranspose", "MatMul", "Gemm") or self.allow_unknown:
+            return
+        if not any(self.constants.get(i).keys for i in node.input if i and self.constants.get(i)):
+            return  # (constants alone: the exporter's arithmetic, not the model's)
+        if not any(o in self.consumers for o in node.output):
+            return
+        raise CnncalcError(f"{_op(node)} (ONNX) at node {shorten(node.name or node.output[0], 60)} has no cnncalc layer "
+                           "kind: it computes from weights and constants alone (a positional encoding on a fixed grid), "
+                           "so its multiply-accumulates at every forward have no layer to be counted in",
+                           fix="--allow-unknown imports the rest, without that node's MACs")
 
     def node(self, index: int, node) -> set:
         """Map one node; the indices of the nodes a run took with it."""
