@@ -251,3 +251,20 @@ def test_a_negative_pad_is_a_crop_then_a_pad(tmp_path):
     assert figures(path) == measured(Shifted(), (1, 4, 9, 9))
     rows = import_file(path).report.rows
     assert [r.kind for r in rows[:2]] == ["crop", "pad"]
+
+
+def test_a_conv_of_weights_and_constants_alone_is_refused_by_name(tmp_path):
+    """EdgeNeXt's positional encoding, a 1×1 conv of a fixed grid added to the map: its MACs run at
+    every forward (FlopCounterMode counts them) but no layer of a spec reads it — refused naming
+    the node, never a MAC count short in silence; ``--allow-unknown`` imports the rest."""
+    from console import cnncalc, one_error_line
+
+    grid = np.random.rand(1, 4, 3, 3).astype(np.float32)
+    nodes = [node("Constant", [], ["grid"], value=helper.make_tensor("grid", 1, grid.shape, grid.reshape(-1))),
+             node("Conv", ["grid", "w"], ["pe"], name="/pos_embd/Conv", kernel_shape=[1, 1]),
+             node("Add", ["x", "pe"], ["y"], name="/Add")]
+    path = save(model(nodes, [1, 6, 3, 3], weights=[tensor("w", np.ones((6, 4, 1, 1), np.float32))]),
+                tmp_path / "pe.onnx")
+    one_error_line(cnncalc("shapes", path), "Conv (ONNX) at node /pos_embd/Conv has no cnncalc layer kind: it "
+                                            "computes from weights and constants alone")
+    assert cnncalc("shapes", path, "--allow-unknown").returncode == 0
