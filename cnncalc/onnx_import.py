@@ -1195,7 +1195,8 @@ class _Converter:
                     self.moved[piece] = (source, perm, start)
                     start += self.shapes[piece][0]
             return True
-        index = first if op == "Squeeze" else first + int(_plain(self.constants.get(node.input[1]).value))
+        index = first if op == "Squeeze" else first + int(_plain(self.constants.get(node.input[1]).value)) % (
+            self.shapes[node.input[0]][0])  # (qkv[-1] is the last)
         self.select_moved(node, source, perm, index)
         return True
 
