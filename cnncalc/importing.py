@@ -5,6 +5,7 @@ Nothing here imports torch or onnx.
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass, field
 from typing import Any, Callable
@@ -346,9 +347,20 @@ def write_yaml(spec: dict) -> str:
     ``name:``/``from:`` beside the kind."""
     import yaml
 
+    def said(value):
+        """±infinity as the text '-inf' (a pad of −∞ before a max pool): a spec's reader refuses
+        YAML's .inf anywhere, and the one argument that takes it (pad's value) reads the text."""
+        if isinstance(value, float) and math.isinf(value):
+            return str(value)
+        if isinstance(value, dict):
+            return {k: said(v) for k, v in value.items()}
+        if isinstance(value, (list, tuple)):
+            return [said(v) for v in value]
+        return value
+
     def flow(value) -> str:
         # (a list of one, unwrapped: a bare scalar would get YAML's document-end marker)
-        return yaml.safe_dump([value], default_flow_style=True, width=10**6, sort_keys=False).strip()[1:-1]
+        return yaml.safe_dump([said(value)], default_flow_style=True, width=10**6, sort_keys=False).strip()[1:-1]
 
     def entries(items, indent):
         lines = []

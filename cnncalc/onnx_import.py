@@ -36,11 +36,13 @@ from . import layers
 from .errors import CnncalcError, shorten, shown_path
 from .importing import Entry, Folder, Imported, finish, snake, valid_name
 from .layers.base import ChannelsLast, Unmappable
+from .layers.base import channels_last as channels_last_view
 
 # Operators that hand their input on unchanged at inference: the tensor keeps its name, no layer.
 PASS_THROUGH = {"Identity": "an exporter's alias of a tensor", "Dropout": "the identity at inference",
                 "QuantizeLinear": "an activation quantized (QDQ: onnxruntime's quantizer), the same tensor in int8",
-                "DequantizeLinear": "a quantized activation back in float (QDQ)"}
+                "DequantizeLinear": "a quantized activation back in float (QDQ)",
+                "Cast": "another element type, the same elements (torch's x.float(), x.to(dtype), followed too)"}
 # Runs of operators that spell one layer. Each is offered to the registry as one node, named with
 # ``+`` (``MatMul+Add``), before its first node is offered alone; a kind claims it in ``onnx_ops``.
 PATTERNS = (
@@ -70,6 +72,8 @@ ELEMENTWISE = {"Add", "Sub", "Mul", "Div", "Mod", "Pow", "Neg", "Abs", "Sqrt", "
                "Equal", "Less", "Greater", "LessOrEqual", "GreaterOrEqual", "Not", "And", "Or", "Where", "Cast",
                "CastLike", "Identity", "Reciprocal", "Exp", "Log", "Erf", "Relu", "Sigmoid", "Clip", "Sign",
                "DequantizeLinear", "QuantizeLinear"}
+# Element-wise operators that broadcast their inputs (numpy's rule): an Expand before one is no layer.
+BROADCASTING = {"Add", "Sub", "Mul", "Div", "Pow", "Max", "Min", "Sum", "Where"}
 # What the constant folder runs (onnx's reference evaluator), each only where its output, bounded
 # from its inputs' values by _output_elements, is small: shape arithmetic and the constant
 # subgraphs converters write weights with. Anything else (Loop, Scan, If, a custom operator) is
@@ -106,9 +110,12 @@ def import_file(path: str, input_shape: tuple | None = None, allow_unknown: bool
 
 
 def _raised_in_onnx(exc: BaseException) -> bool:
+    """Whether the onnx package's own code raised it (its folder, not any path with an ``onnx``
+    folder in it: a checkout of cnncalc may be one)."""
+    package = os.path.dirname(_onnx().__file__) + os.sep
     tb = exc.__traceback__
     while tb is not None:
-        if f"{os.sep}onnx{os.sep}" in tb.tb_frame.f_code.co_filename:
+        if tb.tb_frame.f_code.co_filename.startswith(package):
             return True
         tb = tb.tb_next
     return False
@@ -1016,6 +1023,30 @@ class OnnxNode:
         return i < len(self.inputs) and bool(self.inputs[i]) and bool(getattr(
             self._constants.get(self.inputs[i]), "keys", ()))
 
+    def spec_axis(self, axis: int) -> int:
+        """An ONNX axis of the (first) data input as the spec's axis (batch 0, channels 1): on a
+        channels-last view (a Transpose moved the channels last) its last axis is the channels."""
+        x = self.x[0]
+        axis %= len(x) + 1
+        if getattr(x, "channels_last", False) and axis:
+            return 1 if axis == len(x) else axis + 1
+        return axis
+
+    def learnable(self, i: int) -> int:
+        """The elements of the parameters input ``i`` is computed from (a standardised weight: the
+        weight's and its gain's; an initializer read as it is: its own), 0 for a constant."""
+        return sum(self._constants.size[k] for k in self._static(i).keys)
+
+    def repeated_filter(self, i: int, groups: int) -> bool:
+        """Whether input ``i``, a depthwise convolution's weight ``[C, 1, k…]`` (``groups`` = C > 1),
+        holds one filter repeated for every channel: a fixed filter (blur pooling's binomial
+        kernel, a buffer in torch), which no trained or freshly initialised weight is. ONNX has
+        no word for a buffer; this is the convention that tells one (docs/import.md)."""
+        value = self._static(i).value
+        if value is None or value.ndim < 3 or value.shape[0] != groups or groups < 2 or value.shape[1] != 1:
+            return False
+        return bool((value == value[:1]).all())
+
     def constant(self, i: int, default: Any = None) -> Any:
         """The value of input ``i`` (a number, or a list), or ``default`` where the input is absent."""
         if i >= len(self.inputs) or not self.inputs[i]:
@@ -1102,6 +1133,10 @@ class _Converter:
         # merges into one Transpose each way); their ONNX shapes are channels last
         self.channels_last: set[str] = set()
         self.input_views: set[str] = set()  # a channels-last input's Transpose to channels first (nhwc_views)
+        # attention's qkv.permute(2, 0, 3, 1, 4).unbind(0): a Transpose that moves an axis in front
+        # of the batch, taken apart along it (Gather, or Split then Squeeze): ONNX value -> (the
+        # layer output it permutes, the perm, the first index along the moved axis it holds)
+        self.moved: dict[str, tuple] = {}
 
     # -- sizes --------------------------------------------------------------------------------------
     def data_shape(self, name: str, node: str) -> tuple:
@@ -1131,6 +1166,129 @@ class _Converter:
             return perm == [0, rank - 1, *range(1, rank - 1)]
         return perm == [0, *range(2, rank), 1]
 
+    def take_apart(self, node) -> bool:
+        """Follow a ``Transpose`` that moves an axis in front of the batch when every reader takes
+        it apart along that axis (``qkv.permute(2, 0, 3, 1, 4).unbind(0)``: a ``Split`` and a
+        ``Squeeze`` per piece, or a ``Gather`` of one index): each piece is a ``slice`` of the moved
+        axis, a ``reshape`` that drops it and a ``permute`` that keeps the batch first, as the
+        torch importer writes it. Whether the node was one of these."""
+        op, out = _op(node), (node.output[0] if node.output else "")
+        if op == "Transpose":
+            perm = _attribute(node, "perm", None)
+            if (not perm or perm[0] == 0 or len(perm) < 3 or perm[1] != 0 or node.input[0] not in self.tensor_of
+                    or node.input[0] in self.channels_last or out in self.outputs or not self._pieces_only(out)):
+                return False
+            self.moved[out] = (node.input[0], perm, 0)
+            return True
+        if not node.input or node.input[0] not in self.moved:
+            return False
+        source, perm, first = self.moved[node.input[0]]
+        if op == "Split":
+            start = first
+            for piece in node.output:
+                if piece:
+                    self.moved[piece] = (source, perm, start)
+                    start += self.shapes[piece][0]
+            return True
+        index = first if op == "Squeeze" else first + int(_plain(self.constants.get(node.input[1]).value)) % (
+            self.shapes[node.input[0]][0])  # (qkv[-1] is the last)
+        self.select_moved(node, source, perm, index)
+        return True
+
+    def _pieces_only(self, name: str, split: bool = False) -> bool:
+        """Whether every reader of ``name`` takes one piece of its first axis: a ``Gather`` of one
+        index on axis 0, a ``Split`` of axis 0 into pieces of 1 (then each piece read by
+        ``Squeeze`` of axis 0 alone), or (``split``: a piece of 1) that ``Squeeze``."""
+        readers = [self.graph.node[i] for i in self.consumers.get(name, ())]
+        if not readers or name in self.outputs:
+            return False
+        for node in readers:
+            op, axis = _op(node), _attribute(node, "axis", 0)
+            if split:
+                axes = _attribute(node, "axes", None)
+                if axes is None and len(node.input) > 1:
+                    static = self.constants.get(node.input[1])
+                    axes = None if static is None or static.value is None else _plain(static.value)
+                if op != "Squeeze" or axes not in (0, [0]):
+                    return False
+            elif op == "Gather":
+                index = self.constants.get(node.input[1]) if len(node.input) > 1 else None
+                if axis != 0 or index is None or index.value is None or index.value.ndim != 0:
+                    return False
+            elif op == "Split":
+                live = [o for o in node.output if o and (o in self.consumers or o in self.outputs)]
+                if axis != 0 or any((self.shapes.get(o) or [0])[0] != 1 or not self._pieces_only(o, True)
+                                    for o in live):
+                    return False
+            else:
+                return False
+        return True
+
+    def select_moved(self, node, source: str, perm: list, index: int) -> None:
+        """Piece ``index`` of ``source`` along the axis ``perm`` moved in front of the batch."""
+        axis = perm[0]
+        rest = [d - (d > axis) for d in perm[1:]]
+        shape = list(self.shapes[source][1:])
+        kept = shape[:axis - 1] + shape[axis:]
+        steps = [("slice", {**({"axis": axis} if axis != 1 else {}), **({"start": index} if index else {}),
+                            "end": index + 1}, tuple(1 if i == axis - 1 else n for i, n in enumerate(shape))),
+                 ("reshape", {"shape": kept}, tuple(kept))]
+        if rest != sorted(rest):
+            steps.append(("permute", {"dims": rest[1:]}, tuple(kept[d - 1] for d in rest[1:])))
+        self.chain(node, source, steps)
+
+    def chain(self, node, source: str, steps: list) -> None:
+        """One node said as layers one after the other: ``steps`` of (kind, arguments, output shape)."""
+        tensor = self.tensor_of[source]
+        for kind, args, out in steps:
+            key = f"§{len(self.entries)}"
+            self.entries.append(Entry(kind, args, (tensor,), key, False, shape=tuple(out)))
+            self.found[key] = self.scopes(node)
+            tensor = key
+        self.tensor_of[node.output[0]] = tensor
+
+    def shift(self, node) -> bool:
+        """A constant ``Pad`` with negative pads (NASNet's ``ZeroPad2d((-1, 1, -1, 1))``: the map
+        shifted by one) said as what it does: a ``crop`` of the negative edges, then a ``pad`` of
+        the positive ones. Whether the node was one."""
+        from .layers.pad import onnx_pads
+
+        if _op(node) != "Pad" or not node.input or node.input[0] not in self.tensor_of:
+            return False
+        view = OnnxNode(self, [node])
+        try:
+            pads, x, y = onnx_pads(view), view.x[0], view.y
+        except (Unmappable, CnncalcError, TypeError, ValueError, IndexError):
+            return False
+        rank = len(x) + 1
+        if (not isinstance(pads, list) or len(pads) != 2 * rank or not all(isinstance(p, int) for p in pads)
+                or min(pads) >= 0 or any(pads[:2]) or any(pads[rank:rank + 2]) or rank < 3
+                or view.attr("mode", "constant") != "constant" or channels_last_view(x)):
+            return False
+        pairs = [(pads[a], pads[rank + a]) for a in range(2, rank)]
+        cut = [[max(0, -b), max(0, -e)] for b, e in pairs]
+        added = [[max(0, b), max(0, e)] for b, e in pairs]
+        cropped = (x[0], *(n - b - e for n, (b, e) in zip(x[1:], cut)))
+        padded = (x[0], *(n + b + e for n, (b, e) in zip(cropped[1:], added)))
+        value = view.constant(2, 0.0) or 0.0
+        if tuple(padded) != tuple(y) or not isinstance(value, (int, float)) or min(cropped[1:]) < 1:
+            return False
+        steps = [("crop", {"cropping": cut}, cropped)]
+        if any(b or e for b, e in added):
+            steps.append(("pad", {"padding": added, **({"value": float(value)} if value else {})}, padded))
+        self.chain(node, node.input[0], steps)
+        return True
+
+    def broadcast_only(self, node) -> bool:
+        """An ``Expand`` of a layer's output read only by element-wise operators that broadcast
+        (an SE or ECA gate's ``expand_as`` before its product): the same tensor, not a layer; the
+        layers that read it must compute the exported shapes from the unexpanded one."""
+        out = node.output[0] if node.output else ""
+        readers = self.consumers.get(out, ())
+        return (_op(node) == "Expand" and node.input[0] in self.tensor_of and node.input[0] in self.shapes
+                and out not in self.outputs and bool(readers)
+                and all(_op(self.graph.node[i]) in BROADCASTING for i in readers))
+
     # -- the walk -------------------------------------------------------------------------------------
     def spec(self, model_name: str, source: str) -> Imported:
         value = network_input(self.model, self.weights, source)
@@ -1141,7 +1299,8 @@ class _Converter:
             self.input_views.add(view)
         input_shape = list(self.data_shape(views[0] if views else value.name, "the input"))
         for node in self.graph.node:  # every constant first: a run's later nodes may read one computed after its first
-            self.constants.visit(node)
+            if self.constants.visit(node):
+                self.computed_compute(node)
         absorbed: set[int] = set()
         for index, node in enumerate(self.graph.node):
             if index not in absorbed and not all(o in self.constants for o in node.output if o):
@@ -1167,6 +1326,22 @@ class _Converter:
             spec["outputs"] = outputs
         return Imported(spec, self.unknown, len(self.entries))
 
+    def computed_compute(self, node) -> None:
+        """A convolution or a matrix product of weights and constants alone (EdgeNeXt's positional
+        encoding: a 1×1 conv of a fixed grid) runs at every forward — FlopCounterMode counts it —
+        but reads no layer's output, so no layer of a spec can hold its MACs: refused by name,
+        never a MAC count short in silence (``--allow-unknown`` imports the rest without it)."""
+        if _op(node) not in ("Conv", "ConvTranspose", "MatMul", "Gemm") or self.allow_unknown:
+            return
+        if not any(self.constants.get(i).keys for i in node.input if i and self.constants.get(i)):
+            return  # (constants alone: the exporter's arithmetic, not the model's)
+        if not any(o in self.consumers for o in node.output):
+            return
+        raise CnncalcError(f"{_op(node)} (ONNX) at node {shorten(node.name or node.output[0], 60)} has no cnncalc layer "
+                           "kind: it computes from weights and constants alone (a positional encoding on a fixed grid), "
+                           "so its multiply-accumulates at every forward have no layer to be counted in",
+                           fix="--allow-unknown imports the rest, without that node's MACs")
+
     def node(self, index: int, node) -> set:
         """Map one node; the indices of the nodes a run took with it."""
         if node.output and node.output[0] in self.input_views:
@@ -1175,6 +1350,14 @@ class _Converter:
             self.tensor_of[node.output[0]] = self.tensor_of[node.input[0]]
             if node.input[0] in self.channels_last:
                 self.channels_last.add(node.output[0])
+            return set()
+        if self.broadcast_only(node):  # x.expand_as(y) before a product: the product broadcasts it anyway
+            self.tensor_of[node.output[0]] = self.tensor_of[node.input[0]]
+            self.shapes[node.output[0]] = self.shapes[node.input[0]]  # (the layer reading it is checked unexpanded)
+            if node.input[0] in self.channels_last:
+                self.channels_last.add(node.output[0])
+            return set()
+        if self.take_apart(node) or self.shift(node):
             return set()
         if self.moves_channels(node) and not self.runs(index):
             self.tensor_of[node.output[0]] = self.tensor_of[node.input[0]]
@@ -1206,9 +1389,26 @@ class _Converter:
     def keep_layout(self, view: OnnxNode) -> None:
         """A layer on a channels-last view gives one where it keeps the rank (a norm or a linear
         over the channels, GELU): its ONNX shape is channels last too."""
-        inputs = [i for i in view.inputs if i in self.channels_last]
+        data = [i for i in view.inputs if i and i in self.tensor_of and i not in self.constants]
+        inputs = [i for i in data if i in self.channels_last]
+        if inputs and len(inputs) < len(data):  # (a sum of a channels-last view and a tensor of tokens)
+            for name in inputs:
+                self.materialize(name, view)
+            return
         if inputs and len(self.shapes.get(view.output) or ()) == len(self.shapes[inputs[0]]):
             self.channels_last.add(view.output)
+
+    def materialize(self, name: str, view: OnnxNode) -> None:
+        """A channels-last view read with a tensor that is not one (MetaFormer's residual sum of
+        a layer-scaled channels-last view and attention's tokens, both ``[N, HW, C]`` in ONNX):
+        the Transpose that made it is a layer after all, a ``permute`` that moves the channels last."""
+        shape = self.shapes[name]
+        key = f"§{len(self.entries)}"
+        self.entries.append(Entry("permute", {"dims": [*range(2, len(shape)), 1]}, (self.tensor_of[name],), key, False,
+                                  shape=tuple(shape[1:])))
+        self.found[key] = self.scopes(view.nodes[0])
+        self.tensor_of[name] = key
+        self.channels_last.discard(name)
 
     def runs(self, index: int) -> list[list[int]]:
         """The :data:`PATTERNS` that start at this node: each node's output read by the next alone,

@@ -18,7 +18,7 @@ import math
 
 from ..errors import CnncalcError
 from . import register
-from .base import GLOBAL, Arg, Inference, LayerKind, Unmappable
+from .base import GLOBAL, Arg, Inference, LayerKind, Unmappable, channels_last
 
 # op → torch's reading of ``x OP operand`` (the r-forms put the operand first)
 OPS = ("add", "sub", "rsub", "mul", "div", "rdiv", "pow", "rpow", "max", "min")
@@ -46,7 +46,7 @@ class Arith(LayerKind):
                 {"op": "div", "operand": [1, 9, 9], "params": 5}, ({"op": "add", "operand": [3, 7, 7]}, (3, 7, 7)),
                 ({"op": "max", "value": 1e-6}, (12,)))
     torch_calls = tuple(_CALLS)
-    onnx_ops = ("Add", "Sub", "Mul", "Div", "Pow", "Max", "Min")
+    onnx_ops = ("Add", "Sub", "Mul", "Div", "Pow", "Max", "Min", "Clip")
 
     def parse_args(self, raw):
         a = super().parse_args(raw)
@@ -100,13 +100,16 @@ class Arith(LayerKind):
             if not math.isfinite(other):
                 raise Unmappable(f"{call.name} with {other}")
             return {"op": op, "value": float(other)}
-        shape = tuple(other.shape)
-        if call.channels_last:  # x is a channels-last view: the operand is aligned with (…, C)
-            full = (1,) * (len(call.x[0]) + 1 - len(shape)) + shape
-            shape = (full[0], full[-1], *full[1:-1])
+        shape = _channels_first(tuple(other.shape), call.x[0]) if call.channels_last else tuple(other.shape)
         return {"op": op, **_operand(shape, call.x[0], other.learnable)}
 
     def from_onnx(self, node):
+        if node.op == "Clip":  # x.clamp(min=ε) (F.normalize's): one bound, a number
+            low, high = node.constant(1, node.attr("min")), node.constant(2, node.attr("max"))
+            if len(node.x) != 1 or (low is None) == (high is None) or not isinstance(low if high is None else high,
+                                                                                    (int, float)):
+                raise Unmappable("a Clip with both bounds, or with a tensor bound")
+            return {"op": "max" if high is None else "min", "value": float(low if high is None else high)}
         if len(node.x) != 1 or len(node.inputs) != 2:
             raise Unmappable(f"{node.op} of {len(node.x)} layer outputs (not one with a constant)")
         op = {"Add": "add", "Sub": "sub", "Mul": "mul", "Div": "div", "Pow": "pow", "Max": "max", "Min": "min"}[node.op]
@@ -120,7 +123,17 @@ class Arith(LayerKind):
                 value = value[0]
             if isinstance(value, (int, float)) and math.isfinite(value):
                 return {"op": op, "value": float(value)}
-        return {"op": op, **_operand(shape, node.x[0], math.prod(shape) if node.is_parameter(index) else 0)}
+        learnable = node.learnable(index)  # (a bias gathered from a table: the table's elements)
+        if channels_last(node.x[0]):
+            shape = _channels_first(tuple(shape), node.x[0])
+        return {"op": op, **_operand(shape, node.x[0], learnable)}
+
+
+def _channels_first(shape: tuple, x: tuple) -> tuple:
+    """An operand aligned with a channels-last view of x (``(…, C)``), as the channels-first x of
+    the spec reads it."""
+    full = (1,) * (len(x) + 1 - len(shape)) + tuple(shape)
+    return (full[0], full[-1], *full[1:-1])
 
 
 def _is_data(value) -> bool:

@@ -145,8 +145,14 @@ class Conv(LayerKind):
     def from_onnx(self, node):
         weight = node.initializer(1)
         rank = len(weight) - 2
-        return _conv_args(weight[0], weight[2:], node.attr("strides", [1] * rank), onnx_padding(node, weight[2:]),
+        args = _conv_args(weight[0], weight[2:], node.attr("strides", [1] * rank), onnx_padding(node, weight[2:]),
                           node.attr("dilations", [1] * rank), node.attr("group", 1), len(node.inputs) > 2)
+        learnable = node.learnable(1)
+        if learnable and learnable != math.prod(weight):
+            args["weight_params"] = learnable  # computed from parameters (weight standardisation: weight and gain)
+        elif node.repeated_filter(1, args.get("groups", 1)):
+            args["weight_params"] = 0  # one fixed filter for every channel (blur pooling's buffer)
+        return args
 
 
 def _conv_args(filters, kernel, stride, padding, dilation, groups, bias) -> dict:

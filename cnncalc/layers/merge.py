@@ -103,7 +103,7 @@ class Concat(_Merge):
         return {}
 
     def from_onnx(self, node):
-        if node.attr("axis") % (len(node.x[0]) + 1) != 1:
+        if node.spec_axis(node.attr("axis")) != 1:
             raise Unmappable("a concatenation on another axis than the channels")
         return {}
 

@@ -85,14 +85,8 @@ class Pad(LayerKind):
             node.attr("mode", "constant"))
         if mode is None:
             raise Unmappable(f"Pad mode {node.attr('mode')!r}")
-        pads = node.constant(1) if len(node.inputs) > 1 else node.attr("pads")
-        rank = len(node.x[0]) + 1  # (ONNX pads every axis, batch and channels included)
-        axes = node.constant(3, None)
-        if axes is not None:  # (opset 18: pads for these axes only)
-            full = [0] * (2 * rank)
-            for i, axis in enumerate(axes):
-                full[axis % rank], full[rank + axis % rank] = pads[i], pads[len(axes) + i]
-            pads = full
+        pads = onnx_pads(node)
+        rank = len(node.x[0]) + 1
         if any(pads[:2]) or any(pads[rank:rank + 2]):
             raise Unmappable("a pad of the batch or the channels")
         torch_pad = [v for axis in reversed(range(2, rank)) for v in (pads[axis], pads[rank + axis])]
@@ -150,6 +144,20 @@ class Pad(LayerKind):
         if device == "cpu" and (a["mode"] == "replicate" or a["mode"] == "reflect" and len(x) <= 3):
             return "fp32"
         return None
+
+
+def onnx_pads(node) -> list:
+    """An ONNX ``Pad``'s pads for every axis, batch and channels included (all begins, then all
+    ends), whichever way its opset gives them: an attribute, an input, an input for some axes."""
+    pads = node.constant(1) if len(node.inputs) > 1 else node.attr("pads")
+    rank = len(node.x[0]) + 1
+    axes = node.constant(3, None)
+    if axes is not None:  # (opset 18: pads for these axes only)
+        full = [0] * (2 * rank)
+        for i, axis in enumerate(axes):
+            full[axis % rank], full[rank + axis % rank] = pads[i], pads[len(axes) + i]
+        pads = full
+    return list(pads)
 
 
 @register

@@ -68,8 +68,7 @@ class Reduce(LayerKind):
         return _args(op, dims, keep)
 
     def from_onnx(self, node):
-        rank = len(node.x[0]) + 1
-        axes = sorted({a % rank for a in node.axes()})
+        axes = sorted({node.spec_axis(a) for a in node.axes()})
         if 0 in axes:
             raise Unmappable(f"{node.op} over the batch axis")
         return _args(_ONNX[node.op], axes, bool(node.attr("keepdims", 1)))

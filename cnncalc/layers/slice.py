@@ -117,7 +117,7 @@ class Slice(_Part):
     def from_onnx(self, node):
         x = node.x[0]
         if node.op == "Split":  # one layer per piece read (the importer says which)
-            d = node.attr("axis", 0) % (len(x) + 1)
+            d = node.spec_axis(node.attr("axis", 0))
             if d == 0:
                 raise Unmappable("a split of the batch")
             n = x[d - 1]
