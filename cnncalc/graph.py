@@ -90,9 +90,6 @@ class Graph:
     dtype: str | None = None  # the dtype the source's weights are in ("int8": a quantized ONNX file), where not float32
     freeze: tuple = ()  # glob patterns over layer names and paths: their weights are not trained
 
-    def node(self, name: str) -> Node | None:
-        return next((n for n in self.nodes if n.name == name), None)
-
 
 _INDEX = re.compile(r"\[(\d+)\]")
 

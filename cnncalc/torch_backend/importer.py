@@ -24,7 +24,7 @@ import torch.fx
 
 from .. import layers
 from ..errors import CnncalcError, shorten
-from ..importing import Entry, Folder, Imported, finish, snake, valid_name
+from ..importing import Entry, Folder, Imported, finish, valid_name
 from ..layers.base import ChannelsLast, Unmappable
 # sources (file.py:Name, package.module:Name) are loaded in .sources, and traced here (to_spec)
 from .sources import import_module, load_source  # noqa: F401  (where the commands found them)
@@ -701,9 +701,6 @@ class _Converter:
             name = f"{base}_{n}"
         self.names.add(name)
         return name
-
-    def _input_node(self, node):
-        return next(n for n in node.all_input_nodes if n in self.tensor_of)
 
     def _plain(self, value):
         """Call arguments with fx nodes replaced: layer outputs and parameters by :class:`TensorArg`,
