@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import functools
 import math
 
 from ..errors import CnncalcError
@@ -84,7 +83,8 @@ class Conv(LayerKind):
         rank = len(x) - 1
         if a["weight_params"] is not None:
             before, after = explicit_padding(a, x, "conv")
-            return _computed_weight_conv()(rank, x[0], a, _kernel_volume(a, x), before, after)
+            return modules.ComputedWeightConv(rank, x[0], a, per_axis(a["kernel"], rank, "kernel", "conv"),
+                                              _kernel_volume(a, x), before, after)
         before, after = explicit_padding(a, x, "conv")
         return modules.conv(rank, x[0], a["filters"], per_axis(a["kernel"], rank, "kernel", "conv"),
                             per_axis(a["stride"], rank, "stride", "conv"), before, after,
@@ -178,31 +178,3 @@ def onnx_padding(node, kernel):
 
 def _kernel_volume(a, x) -> int:
     return math.prod(per_axis(a["kernel"], len(x) - 1, "kernel", "conv"))
-
-
-@functools.cache
-def _computed_weight_conv():
-    """A convolution whose weight is not its own parameter (defined on first use: no torch on the
-    symbolic path): a fixed filter (a buffer) plus, where it has any, a function of
-    ``weight_params`` parameters — the shape of what blur pooling and weight standardisation
-    run. Its name has "Conv", as torchinfo's rule for a convolution's bias needs."""
-    import torch
-    import torch.nn as nn
-    import torch.nn.functional as F
-
-    class ComputedWeightConv(nn.Module):
-        def __init__(self, rank, channels, a, volume, before, after):
-            super().__init__()
-            self.rank, self.stride, self.dilation, self.groups = rank, a["stride"], a["dilation"], a["groups"]
-            self.pad = [p for b, e in zip(reversed(before), reversed(after)) for p in (b, e)]
-            kernel = per_axis(a["kernel"], rank, "kernel", "conv")
-            self.register_buffer("filters", torch.randn(a["filters"], channels // a["groups"], *kernel) / volume)
-            self.source = nn.Parameter(torch.zeros(a["weight_params"])) if a["weight_params"] else None
-            self.bias = nn.Parameter(torch.zeros(a["filters"])) if a["bias"] else None
-
-        def forward(self, x):
-            weight = self.filters if self.source is None else self.filters * (1 + self.source.sum())
-            conv = getattr(F, f"conv{self.rank}d")
-            return conv(F.pad(x, self.pad), weight, self.bias, self.stride, 0, self.dilation, self.groups)
-
-    return ComputedWeightConv

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import functools
 import math
 
 from ..errors import CnncalcError
@@ -224,7 +223,9 @@ class StochasticDepth(_Elementwise):
         return a
 
     def build(self, a, x):
-        return _stochastic_depth_module()(a["p"], a["mode"])
+        from ..torch_backend import modules
+
+        return modules.StochasticDepth(a["p"], a["mode"])
 
     # -- training ------------------------------------------------------------------------------
     def keeps(self, a, x, y, t):
@@ -236,29 +237,3 @@ class StochasticDepth(_Elementwise):
 
     def view(self, a, x, y, strides):
         return SAME if a["p"] == 0 else None
-
-
-@functools.cache
-def _stochastic_depth_module():
-    """The torch module, defined on first use so that the symbolic path never imports torch
-    (torchvision.ops.StochasticDepth itself needs torchvision's compiled ops to import)."""
-    import torch
-    import torch.nn as nn
-
-    class StochasticDepth(nn.Module):
-        def __init__(self, p: float, mode: str):
-            super().__init__()
-            self.p, self.mode = p, mode
-
-        def forward(self, x):
-            if not self.training or self.p == 0.0:
-                return x
-            keep = 1.0 - self.p
-            shape = [x.shape[0]] + [1] * (x.ndim - 1) if self.mode == "row" else [1] * x.ndim
-            noise = torch.empty(shape, dtype=x.dtype, device=x.device).bernoulli_(keep)
-            return x * noise.div_(keep) if keep > 0.0 else x * noise
-
-        def extra_repr(self) -> str:
-            return f"p={self.p}, mode={self.mode}"
-
-    return StochasticDepth
