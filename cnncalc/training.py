@@ -13,7 +13,7 @@ module only does the bookkeeping they need, the way autograd does it:
 * **storages**: each tensor lives in a storage; a view (flatten, a crop, a slice) or the input
   itself (identity) shares its input's. What the layers keep is counted by storage, once, at the
   storage's full size, charged to the first layer in forward order that keeps it — exactly how the
-  oracle (``cnncalc.torch_backend.training_oracle``) counts ``saved_tensors_hooks``.
+  oracle (``tests/training_oracle.py``) counts ``saved_tensors_hooks``.
 * **dtypes**: under autocast each tensor carries its element size (convolutions write the low
   precision, a few ops float32, the rest their input's).
 
@@ -132,6 +132,12 @@ class RowTraining(NamedTuple):
     @property
     def backward_macs(self):
         return self.input_macs + self.weight_macs
+
+    @property
+    def backward_flops_torch(self):
+        """FlopCounterMode's figure for this layer's backward: a grouped convolution's weight
+        gradient counted ungrouped (:attr:`Training.backward_flops_torch`, per layer)."""
+        return 2 * (self.input_macs + self.weight_macs_torch)
 
 
 @dataclass(frozen=True)
