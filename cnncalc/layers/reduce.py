@@ -98,6 +98,7 @@ def _args(op, dims, keep) -> dict:
     return {**out, "keepdim": True} if keep else out
 
 
+@register
 class MatMul(_Merge):
     name = "matmul"
     aliases = ("bmm",)
