@@ -59,6 +59,25 @@ INDEX = {
 }
 _WHERE = {name: module for module, names in INDEX.items() for name in names.split()}
 
+def tensor_args(kind: LayerKind) -> tuple[str, ...]:
+    """The arguments of ``kind`` that name a tensor read for its shape (type ``tensor``:
+    ``upsample``'s and ``center_crop``'s ``like``)."""
+    return tuple(a.name for a in kind.args if a.type == "tensor")
+
+
+def placeholder() -> LayerKind:
+    """(Not ``opaque()``: that name is the kind's module.) The kind an importer writes for an operator no kind claims (``--allow-unknown``): its
+    ``counted`` is False (its cost is unknown, not zero); :meth:`~.opaque.Opaque.stand_in` writes
+    its arguments."""
+    return lookup("opaque")
+
+
+# The kinds `cnncalc layer` explains (``LayerKind.calculator``: one sliding window), as data, so
+# the command line lists them without loading their modules; tests/test_kind_names.py holds it to
+# the kinds.
+CALCULATOR_KINDS = ("conv", "maxpool", "avgpool")
+
+
 # -- the kinds the spec's structure desugars into (docs/spec.md) -----------------------------------
 RESIDUAL_MERGE = "add"  # residual: main path + shortcut
 PARALLEL_MERGE = "concat"  # parallel: the branches side by side

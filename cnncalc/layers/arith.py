@@ -32,6 +32,7 @@ _REVERSED = {"sub": "rsub", "div": "rdiv", "pow": "rpow", "add": "add", "mul": "
 @register
 class Arith(LayerKind):
     name = "arith"
+    reads_channels_last = True
     summary = "x with a number, a parameter or a buffer, element-wise (+ − × ÷ ** max min); parameters counted"
     fallback = True
     args = (
@@ -163,6 +164,7 @@ _UNARY_CALLS = {**{name: op for op, (name, _) in UNARY.items() if name},
 @register
 class Unary(LayerKind):
     name = "unary"
+    reads_channels_last = True
     shorthand = "op"
     summary = "an element-wise function with no parameters: exp, sqrt, rsqrt, erf, abs, mish, softplus, …"
     fallback = True

@@ -14,6 +14,7 @@ from .sliding import explicit_padding, sliding
 @register
 class Conv(LayerKind):
     name = "conv"
+    calculator = True
     aliases = ("Conv2D", "Conv2d", "conv2d", "Convolution2D", "Conv1D", "Conv1d", "conv1d", "Conv3D",
                "Conv3d", "conv3d")
     shorthand = "filters"
@@ -84,7 +85,8 @@ class Conv(LayerKind):
         rank = len(x) - 1
         if a["weight_params"] is not None:
             before, after = explicit_padding(a, x, "conv")
-            return modules.ComputedWeightConv(rank, x[0], a, per_axis(a["kernel"], rank, "kernel", "conv"),
+            return modules.ComputedWeightConv(rank, x[0], a["filters"], per_axis(a["kernel"], rank, "kernel", "conv"),
+                                              a["stride"], a["dilation"], a["groups"], a["weight_params"], a["bias"],
                                               _kernel_volume(a, x), before, after)
         before, after = explicit_padding(a, x, "conv")
         return modules.conv(rank, x[0], a["filters"], per_axis(a["kernel"], rank, "kernel", "conv"),

@@ -59,6 +59,7 @@ class Flatten(LayerKind):
 @register
 class Linear(LayerKind):
     name = "linear"
+    reads_channels_last = True
     aliases = ("Dense", "Linear", "dense", "fc", "fully_connected")
     shorthand = "units"
     takes_activation = True

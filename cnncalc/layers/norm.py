@@ -189,6 +189,7 @@ class LayerNorm(LayerKind):
     channels-last data; on a flat ``[F]`` input a plain ``nn.LayerNorm(F)``."""
 
     name = "layernorm"
+    reads_channels_last = True
     aliases = ("LayerNorm", "LayerNorm2d", "LayerNormalization", "layer_norm", "ln")
     summary = "normalisation over the channels at each position (ConvNeXt's LayerNorm2d); params = 2·C"
     examples = ({}, {"eps": 1e-6}, {"affine": False}, {"bias": False}, ({}, (12,)), ({"eps": 1e-6}, (4, 1, 1)),

@@ -37,6 +37,11 @@ class Opaque(LayerKind):
         return a
     example_input = ((4, 9, 9),)
 
+    def stand_in(self, op: str, shape: list, params: int = 0) -> dict:
+        """The arguments an importer writes for an operator it cannot count: what it was, the
+        shape the source says it makes, its own parameters."""
+        return {"op": op, "shape": list(shape), "params": params}
+
     def infer(self, a, xs, ctx):
         shape = tuple(a["shape"])
         return Inference(shape, f"{a['op']}: shape as traced, cost unknown", GLOBAL)

@@ -19,6 +19,7 @@ from .base import Arg, Inference, Keeps, LayerKind, Unmappable
 @register
 class Scale(LayerKind):
     name = "scale"
+    reads_channels_last = True
     aliases = ("layer_scale", "LayerScale")
     shorthand = "init"
     summary = "learnable per-channel multiplier (ConvNeXt's layer scale); params = C"

@@ -187,13 +187,14 @@ class ComputedWeightConv(nn.Module):
     the shape of what blur pooling and weight standardisation run. Its name has "Conv", as
     torchinfo's rule for a convolution's bias needs."""
 
-    def __init__(self, rank, channels, a, kernel, volume, before, after):
+    def __init__(self, rank, channels, filters, kernel, stride, dilation, groups, weight_params, bias, volume,
+                 before, after):
         super().__init__()
-        self.rank, self.stride, self.dilation, self.groups = rank, a["stride"], a["dilation"], a["groups"]
+        self.rank, self.stride, self.dilation, self.groups = rank, stride, dilation, groups
         self.pad = [p for b, e in zip(reversed(before), reversed(after)) for p in (b, e)]
-        self.register_buffer("filters", torch.randn(a["filters"], channels // a["groups"], *kernel) / volume)
-        self.source = nn.Parameter(torch.zeros(a["weight_params"])) if a["weight_params"] else None
-        self.bias = nn.Parameter(torch.zeros(a["filters"])) if a["bias"] else None
+        self.register_buffer("filters", torch.randn(filters, channels // groups, *kernel) / volume)
+        self.source = nn.Parameter(torch.zeros(weight_params)) if weight_params else None
+        self.bias = nn.Parameter(torch.zeros(filters)) if bias else None
 
     def forward(self, x):
         weight = self.filters if self.source is None else self.filters * (1 + self.source.sum())
