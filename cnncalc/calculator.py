@@ -27,7 +27,6 @@ from .errors import CnncalcError
 from .layers.base import MAX_DIM
 from .spec import from_data
 
-KINDS = ("conv", "maxpool", "avgpool")
 # calculator option -> the argument of the layer kind it sets
 OPTIONS = {"stride": "stride", "padding": "padding", "dilation": "dilation", "ceil_mode": "ceil_mode",
            "filters": "filters"}
@@ -127,9 +126,10 @@ def _first(value) -> int:
 
 
 def _kind(kind: str):
-    found = layers.lookup(kind) if kind in KINDS else None
-    if found is None:
-        raise CnncalcError(f"the calculator takes conv, maxpool or avgpool, not {kind!r}")
+    found = layers.lookup(kind)
+    if found is None or not found.calculator or found.name != kind:
+        *first, last = layers.CALCULATOR_KINDS
+        raise CnncalcError(f"the calculator takes {', '.join(first)} or {last}, not {kind!r}")
     return found
 
 

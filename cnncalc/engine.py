@@ -2,8 +2,8 @@
 
 No data, no torch: every figure comes from the layer kinds' own rules (``cnncalc.layers``). The
 walk itself only moves shapes from the tensors a node reads to the rule, resolves what the loader
-left to it (arguments that read a shape; projection shortcuts that exist only where the shape
-changes), and composes receptive fields. Numbers and formulas go through this same walk: the size
+left to it (arguments that read a shape or a grid, and nodes that exist only where a condition over
+them holds: :class:`cnncalc.graph.Deferred`), and composes receptive fields. Numbers and formulas go through this same walk: the size
 context ``ctx`` (:mod:`cnncalc.dim`) decides, or records, every comparison a rule makes.
 """
 
@@ -13,7 +13,7 @@ import math
 
 from . import dim
 from .errors import CnncalcError, shorten
-from .graph import NETWORK_INPUT, Freeze, Graph, Node, ShapeOf, StrideBetween
+from .graph import NETWORK_INPUT, Freeze, Graph, GridOf, Node, ShapeOf
 from .inputs import check_batch
 from .layers.base import GLOBAL, MAX_DIM
 from .report import CANONICAL_DTYPE, DTYPE_BYTES, LayerRow, Report, Warning_
@@ -260,7 +260,7 @@ class _Walk:
         self.fields = {NETWORK_INPUT: _Field.start_for(x)}
         self.jumps = {NETWORK_INPUT: (1,) * (len(x) - 1) if len(x) > 1 else None}
         self.longest = {NETWORK_INPUT: 0}  # weighted layers on the longest path to each tensor
-        self.alias: dict[str, str] = {}  # a projection left out where the shape is kept: its input
+        self.alias: dict[str, str] = {}  # a node that does not exist (Deferred.when false): its input
         self.rows: list[LayerRow] = []
         self.by_name: dict[str, LayerRow] = {}
         self.warnings: list[Warning_] = []
@@ -288,8 +288,8 @@ class _Walk:
         reads = tuple([alias.get(t, t) for t in node.inputs]) if alias else node.inputs
         self.ctx.locate(node.path, node.name)
         try:
-            if node.only_if is not None and not self.differs(node.only_if):
-                alias[node.name] = reads[0]  # the shape is kept: identity, no layer
+            if node.deferred is not None and node.deferred.when is not None and not self.holds(node.deferred.when):
+                alias[node.name] = reads[0]  # it does not exist here: identity, no layer
                 return
             args = node.args if node.deferred is None else self.resolve(node)
             shapes = self.shapes
@@ -371,37 +371,20 @@ class _Walk:
         if isinstance(ref, ShapeOf):
             shape = self.shapes[self.tensor(ref.tensor)]
             return shape if ref.index is None else shape[ref.index]
-        if isinstance(ref, StrideBetween):
-            return self.stride_between(self.tensor(ref.source), self.tensor(ref.target))
+        if isinstance(ref, GridOf):
+            return self.jumps.get(self.tensor(ref.tensor))
         raise TypeError(ref)
 
-    def differs(self, condition) -> bool:
-        """Does the main path change the shape? With formulas it must not depend on the size."""
-        _, a, b = condition
-        x, y = self.shapes[self.tensor(a)], self.shapes[self.tensor(b)]
-        if len(x) != len(y):
-            return True
-        answers = [dim.same(p, q) for p, q in zip(x, y)]
-        if None in answers and False not in answers:
-            raise CnncalcError("whether the projection shortcut is needed depends on the input size "
-                               f"({list(x)} vs {list(y)})", fix="give the shortcut explicitly")
-        return False in answers
+    def holds(self, condition) -> bool:
+        from .spec import Scope  # (the loader owns argument evaluation)
 
-    def stride_between(self, source: str, target: str) -> tuple:
-        """The stride a 1×1 convolution needs to map ``source``'s grid onto ``target``'s: the
-        main path's own total stride where the sizes agree with it, else the one that fits."""
-        x, y = self.shapes[source], self.shapes[target]
-        if len(x) < 2 or len(x) != len(y):
-            raise CnncalcError("a projection shortcut needs [C, H, W] on both paths",
-                               fix="give the shortcut explicitly as a list of layers")
-        main = _ratio(self.jumps.get(source), self.jumps.get(target))
-        return tuple(_projection_stride(n, m, main[i] if main else None) for i, (n, m) in enumerate(zip(x[1:], y[1:])))
+        return bool(Scope({}, self.reference).value(condition))
 
     # -- receptive field and grid -----------------------------------------------------------------
     def grid(self, kind, reads, window, y):
         """The output's receptive field; for a merge whose inputs' fields disagree, the input
         that bounds it; and the output grid's total stride (the jump, also where the field is
-        not tracked), which a projection shortcut steps by."""
+        not tracked), which :class:`cnncalc.graph.GridOf` reads (a projection shortcut steps by it)."""
         if len(y) < 2:
             return None, None, None
         if kind.inputs == 1:
@@ -440,42 +423,3 @@ def _too_large(y, ctx) -> bool:
         elif ctx.violated(d > MAX_DIM, "output size at most 2**31 - 1"):
             return True
     return False
-
-
-def _ratio(a, b):
-    if a is None or b is None or len(a) != len(b):
-        return None
-    out = []
-    for p, q in zip(a, b):
-        if q % p == 0:  # (whole: the common case, without fractions)
-            out.append(q // p)
-            continue
-        r = _fraction(q, p)
-        if r.denominator != 1:
-            return None
-        out.append(int(r))
-    return out
-
-
-def _projection_stride(n, m, main):
-    """A stride ``s`` with ``⌈n/s⌉ = m`` (a 1×1 conv's output), preferring the main path's own."""
-    if not (dim.is_known(n) and dim.is_known(m)):
-        # formulas: the main path's stride where known, else the ratio for large inputs; the add's
-        # agreement check then records where the 1×1 conv's size differs from the main path
-        s = main
-        if s is None:
-            big = {sym: 2**40 for sym in getattr(n - m, "free_symbols", set()) | getattr(m, "free_symbols", set())}
-            s = 1 if dim.is_known(m) else max(1, int(round(float(n.subs(big) / max(m.subs(big), 1)))))
-        if dim.is_known(m) or dim.same(dim.normal((n - 1) // s + 1), m) is not True:
-            raise CnncalcError(f"the projection shortcut's stride would depend on the input size (main path: {n} → {m})",
-                               fix="give the shortcut explicitly as a list of layers")
-        return s
-    if main is not None and (n - 1) // main + 1 == m:
-        return main
-    if m == 1:
-        return n
-    s = -(-n // m)  # the smallest stride with ⌈n/s⌉ ≤ m; it fits when ⌈n/s⌉ is exactly m
-    if m >= 1 and (m - 1) * s < n:
-        return s
-    raise CnncalcError(f"no 1×1 projection maps size {n} to {m}",
-                       fix="give the shortcut explicitly as a list of layers")

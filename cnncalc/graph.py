@@ -7,13 +7,14 @@ builder and every check walk the same list once, front to back, and no walker ne
 spec spelled the structure: ``residual``, ``parallel``, blocks and ``repeat`` are desugared into
 plain nodes and merges (``add``, ``concat``) by :mod:`cnncalc.spec`.
 
-Two things a node may leave to the engine, because they need shapes the loader does not know:
-
-* ``deferred`` arguments: values that read a tensor's shape (a block's ``$in_channels``, an
-  ``upsample`` to the size of another tensor). The engine resolves them, then parses them with the
-  kind's own argument rules.
-* ``only_if``: a projection shortcut exists only where the main path changes the shape; where it
-  does not, the node passes its input through and has no row.
+A node may leave its arguments to the engine, because they need shapes the loader does not know:
+``deferred`` arguments are values that read a tensor's shape (a block's ``$in_channels``, an
+``upsample`` to the size of another tensor) or its grid (:class:`GridOf`), directly or through a
+:class:`Computed` value. The engine resolves the references, then the kind's own argument rules
+parse the values. A deferred node may also exist only ``when`` a computed condition holds (a
+projection shortcut, where the main path changes the shape); where it does not, the node passes
+its input through and has no row. Which kinds, arguments and conditions those are is the loader's
+and the kinds' business (:func:`cnncalc.layers.projection`), not this module's.
 
 Paths (``layers[4].main[1]``) are where a node came from in the spec; they double as torch module
 names (``layers.4.main.1``).
@@ -23,7 +24,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Callable
 
 from .layers.base import LayerKind
 
@@ -39,21 +40,31 @@ class ShapeOf:
 
 
 @dataclass(frozen=True)
-class StrideBetween:
-    """The total stride from one tensor to another, per spatial axis: what a projection
-    shortcut's 1×1 convolution must step by to land on the main path's grid."""
+class GridOf:
+    """A reference to a tensor's grid: its total stride from the network's input per spatial axis
+    (None where it is not a whole step: after a global layer, or paths that step differently)."""
 
-    source: str
-    target: str
+    tensor: str
+
+
+@dataclass(frozen=True)
+class Computed:
+    """A value computed once the engine knows its references: ``function(*refs resolved)``."""
+
+    function: Callable
+    refs: tuple
 
 
 @dataclass(frozen=True)
 class Deferred:
-    """Arguments waiting for shapes: ``raw`` holds values, :class:`ShapeOf` /
-    :class:`StrideBetween` references, and expressions over ``env`` (which may hold references)."""
+    """Arguments waiting for shapes: ``raw`` holds values, references (:class:`ShapeOf`,
+    :class:`GridOf`, :class:`Computed`) and expressions over ``env`` (which may hold references).
+    ``when``: a :class:`Computed` condition; where it is false the node does not exist (its
+    output is its input)."""
 
     raw: dict
     env: Any  # a mapping whose values may be references; see cnncalc.spec.Scope
+    when: Computed | None = None
 
 
 @dataclass(frozen=True)
@@ -67,7 +78,6 @@ class Node:
     call_line: int | None = None  # the top-level entry's line when the node comes from a block
     depth: int = 0  # nesting of residual paths and parallel branches, for display
     deferred: Deferred | None = None
-    only_if: tuple | None = None  # ("differ", a, b): exists only where tensors a and b differ in shape
     refs: tuple[str, ...] = ()  # tensors whose shapes (not values) its arguments read
     shares: str | None = None  # the layer whose weights it reuses (tied weights: counted once)
     shared: tuple | None = None  # which of them, by torch's names (None: all; the rest are its own)
@@ -89,9 +99,6 @@ class Graph:
     free_batch: str | None = None  # the name of a batch the source leaves free (ONNX's dim_param): 1 by default
     dtype: str | None = None  # the dtype the source's weights are in ("int8": a quantized ONNX file), where not float32
     freeze: tuple = ()  # glob patterns over layer names and paths: their weights are not trained
-
-    def node(self, name: str) -> Node | None:
-        return next((n for n in self.nodes if n.name == name), None)
 
 
 _INDEX = re.compile(r"\[(\d+)\]")

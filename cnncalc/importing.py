@@ -147,8 +147,8 @@ class Folder:
             if run is None:
                 entry = self.entries[i]
                 args = entry.args
-                if isinstance(args, dict) and "like" in args:
-                    args = {**args, "like": outside.get(args["like"], args["like"])}
+                if isinstance(args, dict):  # (a tensor read for its shape, named as outside the blocks)
+                    args = {key: outside.get(v, v) if key in _shape_keys(entry) else v for key, v in args.items()}
                 named = Entry(entry.kind, [outside.get(r, r) for r in entry.args] if isinstance(entry.args, list)
                               else args, tuple(outside.get(r, r) for r in entry.reads), entry.name, entry.module,
                               entry.shares, entry.extra)
@@ -205,7 +205,7 @@ class Folder:
             if members != list(range(start, end + 1)) or not valid_name(path):
                 continue
             inside = {self.entries[k].name for k in members}
-            outside_reads = {r for k in members for r in (*self.entries[k].reads, *_likes(self.entries[k]))
+            outside_reads = {r for k in members for r in (*self.entries[k].reads, *shape_reads(self.entries[k]))
                              if r not in inside}
             shared = any(self.entries[k].shares or self.entries[k].name in self.readers and any(
                 self.entries[r].shares == self.entries[k].name for r in self.readers[self.entries[k].name])
@@ -213,7 +213,7 @@ class Folder:
             leaks = any(not start <= reader <= end for k in members[:-1]
                         for reader in self.readers.get(self.entries[k].name, ()))
             leaks = leaks or any(self.entries[k].name in self.outputs for k in members[:-1])
-            if len(outside_reads) != 1 or shared or leaks or any(self.entries[k].kind == "opaque" for k in members):
+            if len(outside_reads) != 1 or shared or leaks or any(_lists_inputs(self.entries[k]) for k in members):
                 continue
             source = outside_reads.pop()
             parent, _, number = path.rpartition(".")
@@ -251,8 +251,9 @@ class Folder:
                     else:
                         shown[key] = value
                 args = repr(shown)
-            if isinstance(e.args, dict) and "like" in e.args:
-                args = args.replace(repr(e.args["like"]), repr(local[e.args["like"]]))
+            for key in _shape_keys(e):
+                if isinstance(e.args.get(key), str):
+                    args = args.replace(repr(e.args[key]), repr(local[e.args[key]]))
             rows.append((e.kind, args, tuple(local[r] for r in e.reads), local[e.name], e.module))
         return tuple(rows), tuple(values)
 
@@ -268,7 +269,7 @@ class Folder:
             e = self.entries[k]
             body_args = e.args
             if isinstance(e.args, dict):
-                body_args = {key: placeholder.get((local[e.name], key), local.get(v, v) if key == "like" else v)
+                body_args = {key: placeholder.get((local[e.name], key), local.get(v, v) if key in _shape_keys(e) else v)
                              for key, v in e.args.items()}
             entry = Entry(e.kind, [local[r] for r in e.args] if isinstance(e.args, list) else body_args,
                           tuple(local[r] for r in e.reads), local[e.name], e.module and local[e.name] != e.name,
@@ -279,15 +280,15 @@ class Folder:
         return out
 
     def item(self, entry: Entry, prev: str, force_name: bool = False) -> dict:
-        if entry.kind == "opaque":
-            item = {"opaque": {"inputs": [r if r != prev else "prev" for r in entry.extra["inputs"]], **entry.args}}
+        if _lists_inputs(entry):
+            item = {entry.kind: {"inputs": [r if r != prev else "prev" for r in entry.extra["inputs"]], **entry.args}}
         elif isinstance(entry.args, list):
             item = {entry.kind: [r if r != prev else "prev" for r in entry.args]}
         else:
             item = {entry.kind: entry.args or None}
         if entry.module or force_name or entry.name in self.used:
             item["name"] = entry.name
-        if entry.kind != "opaque" and not isinstance(entry.args, list) and entry.reads and entry.reads[0] != prev:
+        if not _lists_inputs(entry) and not isinstance(entry.args, list) and entry.reads and entry.reads[0] != prev:
             item["from"] = entry.reads[0]
         if entry.shares:
             shared = entry.extra.get("shared")
@@ -295,11 +296,28 @@ class Folder:
         return item
 
 
-def _likes(entry) -> tuple:
-    """The tensors an entry reads for their shape (``like:``)."""
-    if isinstance(entry.args, dict) and isinstance(entry.args.get("like"), str):
-        return (entry.args["like"],)
-    return ()
+def shape_reads(entry) -> tuple:
+    """The tensors an entry reads for their shape (its kind's tensor arguments: ``like:``)."""
+    if not isinstance(entry.args, dict):
+        return ()
+    return tuple(entry.args[key] for key in _shape_keys(entry) if isinstance(entry.args.get(key), str))
+
+
+def _shape_keys(entry) -> tuple:
+    kind = layers.lookup(entry.kind)
+    return layers.tensor_args(kind) if kind is not None else ()
+
+
+def takes_list_and_args(kind) -> bool:
+    """A kind that reads a list of tensors and has arguments besides (``opaque``): its entry's
+    ``args`` are those arguments, its tensors go under ``inputs:``; a merge without arguments
+    (``add``, ``concat``) has the list as its ``args``."""
+    return kind.inputs is None and bool(kind.args)
+
+
+def _lists_inputs(entry) -> bool:
+    kind = layers.lookup(entry.kind)
+    return kind is not None and takes_list_and_args(kind)
 
 
 def _numeric(value) -> bool:

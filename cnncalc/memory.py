@@ -10,7 +10,7 @@ it reads and what it writes are alive together, with what its kernel allocates b
 
 Activations in place: torchvision's networks write ``ReLU(inplace=True)`` (and ReLU6, SiLU,
 Hardswish, …) wherever nothing reads the activation's input after it; the peak counts those
-activations (:data:`IN_PLACE`) as in place under the same condition, and
+activations (``LayerKind.in_place``) as in place under the same condition, and
 ``build_module(..., inplace=True)`` builds them so. Merges (add, concat, multiply) write a new
 tensor.
 
@@ -26,13 +26,9 @@ from . import dim, layers
 from .graph import NETWORK_INPUT
 from .layers.base import SAME, numel
 
-# the element-wise kinds torch has an in-place form of and torchvision's networks run in place
-IN_PLACE = frozenset({"relu", "relu6", "leaky_relu", "elu", "silu", "hardswish"})
-
-
 class Peak(NamedTuple):
     """The forward pass's liveness: its peak, the layer during which it is reached, and the
-    layers counted as running in place (:data:`IN_PLACE`)."""
+    layers counted as running in place (``LayerKind.in_place``)."""
 
     bytes: object
     at: str
@@ -67,7 +63,7 @@ def liveness(report) -> Peak:
         first = row.reads[0]
         view = SAME if kind.eval_identity else kind.view(row.args, x, y, strides[first])
         s = storage_of[first]
-        if view is None and row.kind in IN_PLACE and s != 0 and \
+        if view is None and kind.in_place and s != 0 and \
                 all(last.get(t, -1) <= k and t not in outputs for t in members[s]):
             view = SAME  # (nothing reads its input after it: torchvision's inplace=True)
             in_place.add(row.name)

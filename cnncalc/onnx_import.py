@@ -34,7 +34,7 @@ from typing import Any
 
 from . import layers
 from .errors import CnncalcError, shorten, shown_path
-from .importing import Entry, Folder, Imported, finish, snake, valid_name
+from .importing import Entry, Folder, Imported, finish, snake, takes_list_and_args, valid_name
 from .layers.base import ChannelsLast, Unmappable
 from .layers.base import channels_last as channels_last_view
 
@@ -1460,11 +1460,12 @@ class _Converter:
                                fix="--allow-unknown keeps it as an opaque node (its cost unknown, its shape inferred); "
                                    "docs/import.md lists what imports")
         self.unknown.append((op, view.name))
-        return layers.lookup("opaque"), {"op": op, "shape": list(view.y), "params": 0}
+        kind = layers.placeholder()
+        return kind, kind.stand_in(op, view.y)
 
     def add(self, view: OnnxNode, kind, args) -> None:
         reads = tuple(self.tensor_of[i] for i in view.inputs if i and i not in self.constants)
-        if kind.inputs is None and kind.name != "opaque":
+        if kind.inputs is None and not takes_list_and_args(kind):
             if len(reads) == 1:  # a concatenation of one tensor is that tensor
                 self.tensor_of[view.output] = reads[0]
                 return
@@ -1472,7 +1473,7 @@ class _Converter:
         key = f"§{len(self.entries)}"
         entry = Entry(kind.name, args, reads, key, False, shape=tuple(view.y))
         keys = self.keys(view)
-        if kind.name == "opaque":  # its own weights: those no other node reads (a layer there counts them)
+        if not kind.counted:  # its own weights: those no other node reads (a layer there counts them)
             own = [k for k in keys if k not in self.owner and len(set(self.consumers.get(k, ()))) <= 1]
             entry.args = {**args, "params": sum(self.constants.size[k] for k in own)}
             entry.extra["inputs"] = list(reads)

@@ -25,7 +25,7 @@ from pathlib import Path
 from . import expr, layers
 from .errors import CnncalcError
 from .files import read_text
-from .graph import NETWORK_INPUT, Deferred, Graph, Node, ShapeOf, StrideBetween
+from .graph import NETWORK_INPUT, Computed, Deferred, Graph, GridOf, Node, ShapeOf
 from .metadata import check_metadata
 from .yamlsrc import LMap, LSeq, line_of, load_text
 
@@ -90,10 +90,12 @@ class Scope(Mapping):
     def value(self, v):
         if isinstance(v, Lazy):
             return evaluate(v.text, Scope(v.scope.values, self.resolver))
-        if isinstance(v, (ShapeOf, StrideBetween)):
+        if isinstance(v, (ShapeOf, GridOf)):
             if self.resolver is None:
                 raise Pending
             return self.resolver(v)
+        if isinstance(v, Computed):
+            return v.function(*(self.value(r) for r in v.refs))
         if isinstance(v, list):
             return [self.value(item) for item in v]
         return v
@@ -101,7 +103,7 @@ class Scope(Mapping):
 
 def evaluate(value, scope: Scope):
     """A spec value with its expressions evaluated (lists element by element)."""
-    if isinstance(value, (ShapeOf, StrideBetween, Lazy)):
+    if isinstance(value, (ShapeOf, GridOf, Computed, Lazy)):
         return scope.value(value)
     if expr.is_argument_expression(value):
         return expr.evaluate(value, scope)
@@ -627,23 +629,24 @@ class _Loader:
                       line=line_of(value, "shortcut", line), path=path)
         if name is not None:
             frame.names.local[name] = tensor
-        self._add(Node(tensor, layers.lookup("add"), {}, (main, short), f"{path}.add", line, frame.call_line,
-                       frame.depth))
+        merge = layers.lookup(layers.RESIDUAL_MERGE)
+        self._add(Node(tensor, merge, {}, (main, short), f"{path}.{merge.name}", line, frame.call_line, frame.depth))
         return tensor
 
     def _projection(self, residual: str, source: str, main: str, path, line, frame: Frame) -> str:
-        """torchvision's ``downsample``: a 1×1 conv (no bias) stepping like the main path, to the
-        main path's channels, then batchnorm — only where the main path changes the shape."""
-        conv, bn = layers.lookup("conv"), layers.lookup("batchnorm")
-        raw = {"filters": ShapeOf(main, 0), "kernel": 1, "stride": StrideBetween(source, main), "bias": False}
-        only_if = ("differ", source, main)
-        conv_tensor = self._claim(f"{residual}.proj", line, path)
-        self._add(Node(conv_tensor, conv, None, (source,), f"{path}.shortcut[0]", line, frame.call_line,
-                       frame.depth + 1, Deferred(raw, frame.scope), only_if, (main,)))
-        bn_tensor = self._claim(f"{residual}.proj_bn", line, path)
-        self._add(Node(bn_tensor, bn, bn.parse_args({}), (conv_tensor,), f"{path}.shortcut[1]", line,
-                       frame.call_line, frame.depth + 1, only_if=only_if, refs=(main,)))
-        return bn_tensor
+        """torchvision's ``downsample``: the layers :func:`cnncalc.layers.projection` says, to the
+        main path's channels, stepping like the main path (both read once the engine knows the
+        shapes) — only where the main path changes the shape."""
+        x, y = ShapeOf(source), ShapeOf(main)
+        stride = Computed(layers.projection_stride, (x, y, GridOf(source), GridOf(main)))
+        when = Computed(layers.needs_projection, (x, y))
+        tensor, names = source, ("proj", "proj_bn")
+        for i, (kind_name, raw) in enumerate(layers.projection(ShapeOf(main, 0), stride)):
+            name = self._claim(f"{residual}.{names[i] if i < len(names) else f'proj{i}'}", line, path)
+            self._add(Node(name, layers.lookup(kind_name), None, (tensor,), f"{path}.shortcut[{i}]", line,
+                           frame.call_line, frame.depth + 1, Deferred(raw, frame.scope, when), refs=(main,)))
+            tensor = name
+        return tensor
 
     def _parallel(self, value, line, path, frame: Frame, source: str, name) -> str:
         if isinstance(value, dict):
@@ -665,8 +668,8 @@ class _Loader:
             outs.append(self.sequence(branch, f"{path}.branches[{b}]", inner, source))
         if name is not None:
             frame.names.local[name] = tensor
-        self._add(Node(tensor, layers.lookup("concat"), {}, tuple(outs), f"{path}.concat", line, frame.call_line,
-                       frame.depth))
+        merge = layers.lookup(layers.PARALLEL_MERGE)
+        self._add(Node(tensor, merge, {}, tuple(outs), f"{path}.{merge.name}", line, frame.call_line, frame.depth))
         return tensor
 
     def _repeat(self, value, line, path, frame: Frame, source: str, name) -> str:

@@ -13,7 +13,7 @@ module only does the bookkeeping they need, the way autograd does it:
 * **storages**: each tensor lives in a storage; a view (flatten, a crop, a slice) or the input
   itself (identity) shares its input's. What the layers keep is counted by storage, once, at the
   storage's full size, charged to the first layer in forward order that keeps it — exactly how the
-  oracle (``cnncalc.torch_backend.training_oracle``) counts ``saved_tensors_hooks``.
+  oracle (``tests/training_oracle.py``) counts ``saved_tensors_hooks``.
 * **dtypes**: under autocast each tensor carries its element size (convolutions write the low
   precision, a few ops float32, the rest their input's).
 
@@ -24,7 +24,7 @@ largest batch in closed form.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import NamedTuple
 
 from . import dim
@@ -133,6 +133,12 @@ class RowTraining(NamedTuple):
     def backward_macs(self):
         return self.input_macs + self.weight_macs
 
+    @property
+    def backward_flops_torch(self):
+        """FlopCounterMode's figure for this layer's backward: a grouped convolution's weight
+        gradient counted ungrouped (:attr:`Training.backward_flops_torch`, per layer)."""
+        return 2 * (self.input_macs + self.weight_macs_torch)
+
 
 @dataclass(frozen=True)
 class Training:
@@ -152,7 +158,6 @@ class Training:
     optimizer_bytes: object
     param_tensors: int
     phases: tuple = ()  # (what, bytes): the terms of the peak, one per moment of the step
-    first_input_macs: object = 0  # input-gradient MACs not computed (inputs that need none)
 
     @property
     def backward_macs(self):
@@ -250,7 +255,7 @@ class Walk:
         self.rows: list[_Row] = []
         self.born: list = []  # per row: the storages it writes (for the forward's liveness)
         self.last_use: dict = {}  # storage → the last row that reads a tensor in it
-        self.totals = [0, 0, 0, 0]  # input, weight, weight (torch) MACs; skipped input MACs
+        self.totals = [0, 0, 0]  # input, weight, weight (torch) MACs
         self.saved_total = 0
         self.params = 0
         self.trainable = 0  # of which train (the rest are frozen)
@@ -346,13 +351,7 @@ class Walk:
         self.totals[0] += row.input_macs
         self.totals[1] += row.weight_macs
         self.totals[2] += row.weight_macs_torch
-        if not needs[0] and kind.backward_macs(args, x, y, True).input:
-            self.totals[3] += batch * kind.backward_macs(args, x, y, True).input
         return row
-
-    def alias(self, name: str, tensor: str) -> None:
-        """A node the engine passes through (a projection that is not needed): the same tensor."""
-        self.tensors[name] = self.tensors[tensor]
 
     # -- totals ---------------------------------------------------------------------------------
     def finish(self, outputs: tuple) -> Training:
@@ -365,7 +364,7 @@ class Walk:
         phases = self._phases(outputs, P, G, optimizer_bytes, stepped, master)
         return Training(opts.optimizer, opts.amp, opts.device, self.activation_dtype, self.param_dtype,
                         self.totals[0], self.totals[1], self.totals[2], self.saved_total, P, G, optimizer_bytes,
-                        self.param_tensors, tuple(phases), self.totals[3])
+                        self.param_tensors, tuple(phases))
 
     def _phases(self, outputs, P, G, O, stepped, master) -> list:
         """The memory live at each moment of a steady-state step (docs/training.md, "Peak"): the

@@ -2,8 +2,8 @@
 per-layer figure of every zoo spec must stay what it was when the loader desugars residual,
 parallel, blocks and repeat into a graph of named tensors.
 
-``tests/golden/zoo_reports.json`` was written by this file (``CNNCALC_GOLDEN_WRITE=1 pytest
-tests/test_golden.py``) from the tree-shaped engine, before the change. Merge rows (the old
+``tests/golden/zoo_reports.json`` was written from the tree-shaped engine, before the change, by
+:func:`snapshot`; only an explicit ``python tests/write_golden.py zoo`` rewrites it, never a test run. Merge rows (the old
 ``residual`` and ``parallel`` rows, now ``add`` and ``concat`` nodes) are left out of the per-layer
 comparison; their outputs still count in ``activation_bytes``, which is compared.
 """
@@ -11,7 +11,6 @@ comparison; their outputs still count in ``activation_bytes``, which is compared
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
 import pytest
@@ -47,10 +46,6 @@ def snapshot(name: str) -> dict:
                        for row in r.rows if row.kind not in MERGES],
         }
     return out
-
-
-if os.environ.get("CNNCALC_GOLDEN_WRITE"):
-    GOLDEN.write_text(json.dumps({n: snapshot(n) for n in OLD_ZOO}, separators=(",", ":")) + "\n")
 
 
 @pytest.fixture(scope="module")

@@ -332,3 +332,27 @@ def test_classic_networks_as_caffe2_converted_them(name, published, tmp_path):
     assert got["params"] == published
     want = measured(module, (1, 3, 224, 224))
     assert got["output"] == want["output"] and got["macs"] == want["macs"]
+
+
+def test_a_node_its_kind_would_size_otherwise_is_not_claimed(tmp_path, monkeypatch):
+    """The importer's output-shape guard (``onnx_import._same_output``): a kind claims a node only
+    where, with the arguments it read, it computes the node's own output shape. ONNX's shape rule
+    for ``ceil_mode`` keeps a last window that starts in the padding, torch's (and the ``maxpool``
+    kind's) drops it: 5 padded by 1, kernel 2, stride 2 is 4 in the file, 3 in torch. So the node
+    is not a maxpool: an error that says why, or with --allow-unknown an opaque node of the file's
+    shape. Without the guard the node is taken for a maxpool and the import fails on the trace
+    (exit 3: "a bug in cnncalc")."""
+    import cnncalc.onnx_import as onnx_import
+    from cnncalc.errors import CnncalcError, TraceMismatch
+
+    path = save(model([node("MaxPool", ["x"], ["y"], kernel_shape=[2, 2], strides=[2, 2], pads=[1, 1, 1, 1],
+                            ceil_mode=1)], [1, 3, 5, 5]), tmp_path / "ceil.onnx")
+    with pytest.raises(CnncalcError, match=r"maxpool .* gives \[3, 3, 3\], the node \[3, 4, 4\]"):
+        import_file(path)
+    kept = import_file(path, allow_unknown=True)
+    report = analyze(kept.graph)
+    assert report.output == (1, 3, 4, 4) and [r.kind for r in report.rows] == ["opaque"]
+
+    monkeypatch.setattr(onnx_import, "_same_output", lambda view, kind, args: None)
+    with pytest.raises(TraceMismatch, match=r"output \[3, 3, 3\], traced \[3, 4, 4\]"):
+        import_file(path, allow_unknown=True)

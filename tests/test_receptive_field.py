@@ -113,7 +113,7 @@ def densify(model: nn.Module, dtype=torch.float32) -> nn.Module:
 # -- thinning: one channel per conv (same windows, same fields) -------------------------------------
 def thin_node(node):
     if node.args is None:  # arguments that read a shape ($in_channels, a projection's main path)
-        if node.kind.name in ("conv", "conv_transpose") and node.only_if is None:
+        if node.kind.name in ("conv", "conv_transpose") and node.deferred.when is None:
             raw = {**node.deferred.raw, "filters": 1, "groups": 1}
             return dataclasses.replace(node, deferred=dataclasses.replace(node.deferred, raw=raw))
         return node

@@ -9,7 +9,7 @@
 * ``tests/golden/modern_reference.json``: every figure cnncalc reports (params, fvcore conv + linear
   MACs, fvcore total, FlopCounterMode total, torchinfo mult-adds) as exact integers at two input
   sizes, so the zoo specs of these models can be held to them. Rewrite it with
-  ``python tests/test_reference_nets_modern.py --write-golden`` (1–4 minutes on 2 cores, with the load).
+  ``python tests/write_golden.py modern`` (1–4 minutes on 2 cores, with the load).
 
 The default run checks every model's params; its output shape and FlopCounterMode total at both
 sizes, its torch.fx trace and the comparison with torchvision's layers, all on the meta device;
@@ -21,7 +21,6 @@ counts, and DeepLab's published figures, which include its auxiliary head, at 52
 from __future__ import annotations
 
 import json
-import sys
 import warnings
 from functools import lru_cache
 from importlib.metadata import version
@@ -124,7 +123,7 @@ def measure(model, input_size):
 
 def golden_table():
     table = {"_about": {
-        "command": "python tests/test_reference_nets_modern.py --write-golden",
+        "command": "python tests/write_golden.py modern",
         "versions": {p: version(p) for p in ("torch", "fvcore", "torchinfo")},
         "batch": 1,
         "figures": {
@@ -288,10 +287,3 @@ def test_deeplab_published_figures_with_aux_head():
     assert count_params(model) == params
     by_operator, _ = fvcore_counts(model, torch.randn(1, 3, 520, 520))
     assert f"{macs_of(by_operator) / 1e9:.3f}" == gmacs
-
-
-if __name__ == "__main__":
-    if sys.argv[1:] != ["--write-golden"]:
-        sys.exit(f"usage: python {sys.argv[0]} --write-golden   (rewrites {GOLDEN.name})")
-    GOLDEN.write_text(json.dumps(golden_table(), indent=1) + "\n")
-    print(f"wrote {GOLDEN}")

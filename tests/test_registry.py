@@ -72,6 +72,21 @@ def test_fvcore_and_torchinfo_conventions(kind, example):
     assert info.total_mult_adds == BATCH * kind.torchinfo_mult_adds(a, x, y)
 
 
+@pytest.mark.parametrize("kind, example", CASES)
+def test_built_module_pickles(kind, example):
+    """``torch.save`` of a built network pickles every module in it: a class defined inside a
+    function cannot be (tests/test_build_pickle.py saves whole networks)."""
+    import io
+
+    _, _, _, module, data = built(kind, example)
+    buffer = io.BytesIO()
+    torch.save(module, buffer)
+    buffer.seek(0)
+    loaded = torch.load(buffer, weights_only=False).eval()
+    with torch.no_grad():  # (rsqrt of a normal sample has NaNs: the same NaNs)
+        torch.testing.assert_close(loaded(*data), module(*data), rtol=0, atol=0, equal_nan=True)
+
+
 def test_every_kind_declares_a_summary_and_examples():
     for name, kind in KINDS.items():
         assert kind.summary, name

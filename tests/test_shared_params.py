@@ -19,7 +19,7 @@ from cnncalc.errors import CnncalcError  # noqa: E402
 from cnncalc.spec import from_data  # noqa: E402
 from cnncalc.torch_backend.build import build_module  # noqa: E402
 from cnncalc.torch_backend.importer import to_spec  # noqa: E402
-from cnncalc.torch_backend.training_oracle import measure_optimizer  # noqa: E402
+from training_oracle import measure_optimizer  # noqa: E402
 from cnncalc.training import Options  # noqa: E402
 
 HERE = Path(__file__).parent

@@ -1,6 +1,6 @@
 """One training step's figures (docs/training.md) against torch itself, run on the CPU.
 
-The oracle is cnncalc.torch_backend.training_oracle: saved_tensors_hooks for what autograd keeps
+The oracle is tests/training_oracle.py: saved_tensors_hooks for what autograd keeps
 (distinct storages, parameters excluded), FlopCounterMode over ``y.sum().backward()`` for the
 backward (split into the input and the weight gradient by two more runs), and ``optimizer.state``
 after one real ``step()``. Nothing here restates cnncalc's formulas.
@@ -23,7 +23,7 @@ from spec_strategies import specs  # noqa: E402
 from cnncalc import analyze  # noqa: E402
 from cnncalc.spec import from_data  # noqa: E402
 from cnncalc.torch_backend.build import build_module  # noqa: E402
-from cnncalc.torch_backend.training_oracle import (OPTIMIZERS, measure_flops, measure_optimizer,  # noqa: E402
+from training_oracle import (OPTIMIZERS, measure_flops, measure_optimizer,  # noqa: E402
                                                    measure_saved)
 from cnncalc.training import Options  # noqa: E402
 from cnncalc.zoo import load_model, zoo_names  # noqa: E402

@@ -1,4 +1,4 @@
-"""The training oracle (``cnncalc.torch_backend.training_oracle``) on cases small enough to derive by
+"""The training oracle (``tests/training_oracle.py``) on cases small enough to derive by
 hand from torch's documented autograd formulas (``tools/autograd/derivatives.yaml``):
 
 * ``addmm(b, x, Wᵀ)``: grad of ``Wᵀ`` is ``xᵀ·grad`` (needs ``x``), grad of ``x`` is ``grad·W``
@@ -19,7 +19,7 @@ import pytest
 torch = pytest.importorskip("torch")
 nn = torch.nn
 
-from cnncalc.torch_backend.training_oracle import (  # noqa: E402
+from training_oracle import (  # noqa: E402
     measure_flops,
     measure_saved,
     measure_training,

@@ -6,10 +6,10 @@ from typing import Annotated, Optional
 
 import typer
 
+from ..layers import CALCULATOR_KINDS
 from . import app, choices, handles_errors
 
-
-WindowKind = choices("WindowKind", "conv", "maxpool", "avgpool")
+WindowKind = choices("WindowKind", *CALCULATOR_KINDS)
 
 
 @app.command()

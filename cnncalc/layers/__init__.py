@@ -59,6 +59,49 @@ INDEX = {
 }
 _WHERE = {name: module for module, names in INDEX.items() for name in names.split()}
 
+def tensor_args(kind: LayerKind) -> tuple[str, ...]:
+    """The arguments of ``kind`` that name a tensor read for its shape (type ``tensor``:
+    ``upsample``'s and ``center_crop``'s ``like``)."""
+    return tuple(a.name for a in kind.args if a.type == "tensor")
+
+
+def placeholder() -> LayerKind:
+    """(Not ``opaque()``: that name is the kind's module.) The kind an importer writes for an operator no kind claims (``--allow-unknown``): its
+    ``counted`` is False (its cost is unknown, not zero); :meth:`~.opaque.Opaque.stand_in` writes
+    its arguments."""
+    return lookup("opaque")
+
+
+# The kinds `cnncalc layer` explains (``LayerKind.calculator``: one sliding window), as data, so
+# the command line lists them without loading their modules; tests/test_kind_names.py holds it to
+# the kinds.
+CALCULATOR_KINDS = ("conv", "maxpool", "avgpool")
+
+
+# -- the kinds the spec's structure desugars into (docs/spec.md) -----------------------------------
+RESIDUAL_MERGE = "add"  # residual: main path + shortcut
+PARALLEL_MERGE = "concat"  # parallel: the branches side by side
+
+
+def projection(channels, stride) -> tuple:
+    """``shortcut: projection`` (torchvision's ``downsample``), as (kind name, raw arguments) per
+    layer: a 1×1 convolution without bias to ``channels`` stepping by ``stride``, then batch norm.
+    It exists only where :func:`needs_projection`; its stride is :func:`projection_stride`."""
+    return (("conv", {"filters": channels, "kernel": 1, "stride": stride, "bias": False}), ("batchnorm", {}))
+
+
+def needs_projection(x: tuple, y: tuple) -> bool:
+    from .conv import needs_projection
+
+    return needs_projection(x, y)
+
+
+def projection_stride(x: tuple, y: tuple, x_grid, y_grid) -> tuple:
+    from .conv import projection_stride
+
+    return projection_stride(x, y, x_grid, y_grid)
+
+
 _KINDS: dict[str, LayerKind] = {}  # canonical name -> kind, of the modules loaded so far
 _BY_ALIAS: dict[str, LayerKind] = {}
 _LOADED: set[str] = {"base"}

@@ -13,7 +13,6 @@ computed from (``params``), not the elements it ends up with. docs/conventions.m
 
 from __future__ import annotations
 
-import functools
 import math
 
 from ..errors import CnncalcError
@@ -33,6 +32,7 @@ _REVERSED = {"sub": "rsub", "div": "rdiv", "pow": "rpow", "add": "add", "mul": "
 @register
 class Arith(LayerKind):
     name = "arith"
+    reads_channels_last = True
     summary = "x with a number, a parameter or a buffer, element-wise (+ − × ÷ ** max min); parameters counted"
     fallback = True
     args = (
@@ -73,7 +73,9 @@ class Arith(LayerKind):
         return math.prod(a["operand"]) if a["params"] is None else a["params"]
 
     def build(self, a, x):
-        return _arith_module()(a["op"], a["value"], a["operand"], self.params(a, x, x))
+        from ..torch_backend import modules
+
+        return modules.Arith(a["op"], a["value"], a["operand"], self.params(a, x, x))
 
     # -- import --------------------------------------------------------------------------------
     def from_call(self, call):
@@ -158,43 +160,6 @@ def _symbol(op: str) -> str:
             "pow": "**", "rpow": "as the exponent of", "max": "max with", "min": "min with"}[op]
 
 
-@functools.cache
-def _arith_module():
-    """The torch module, defined on first use (no torch on the symbolic path). A parameter operand
-    is named ``operand`` (torchinfo counts mult-adds only for ``weight``/``bias``); one computed
-    from fewer parameters (a gathered bias table) is a buffer plus a function of them."""
-    import torch
-    import torch.nn as nn
-
-    functions = {"add": torch.add, "sub": torch.sub, "mul": torch.mul, "div": torch.div, "pow": torch.pow,
-                 "max": torch.maximum, "min": torch.minimum}
-
-    class Arith(nn.Module):
-        def __init__(self, op, value, operand, params):
-            super().__init__()
-            self.op, self.value, self.reverse = op.removeprefix("r") if op.startswith("r") else op, value, op[0] == "r"
-            self.function = functions[self.op]
-            self.plain = operand is not None and params == math.prod(operand)
-            if operand is not None:
-                if self.plain:
-                    self.operand = nn.Parameter(torch.rand(operand) + 0.5)
-                else:
-                    self.register_buffer("fixed", torch.rand(operand) + 0.5)
-                    if params:
-                        self.source = nn.Parameter(torch.zeros(params))
-
-        def forward(self, x):
-            if self.value is not None:
-                other = torch.tensor(self.value, dtype=x.dtype)
-            elif self.plain:
-                other = self.operand
-            else:
-                other = self.fixed + self.source.sum() if hasattr(self, "source") else self.fixed
-            return self.function(other, x) if self.reverse else self.function(x, other)
-
-    return Arith
-
-
 UNARY = {  # op → (torch function name, the ONNX operator or None)
     "exp": ("exp", "Exp"), "log": ("log", "Log"), "sqrt": ("sqrt", "Sqrt"), "rsqrt": ("rsqrt", None),
     "reciprocal": ("reciprocal", "Reciprocal"), "abs": ("abs", "Abs"), "neg": ("neg", "Neg"),
@@ -212,6 +177,7 @@ _UNARY_CALLS = {**{name: op for op, (name, _) in UNARY.items() if name},
 @register
 class Unary(LayerKind):
     name = "unary"
+    reads_channels_last = True
     shorthand = "op"
     summary = "an element-wise function with no parameters: exp, sqrt, rsqrt, erf, abs, mish, softplus, …"
     fallback = True
@@ -255,26 +221,6 @@ class Unary(LayerKind):
         return Inference(x, f"{a['op']} of each element")
 
     def build(self, a, x):
-        return _unary_module()(a["op"], a["dim"])
+        from ..torch_backend import modules
 
-
-@functools.cache
-def _unary_module():
-    import torch
-    import torch.nn as nn
-    import torch.nn.functional as F
-
-    class Unary(nn.Module):
-        def __init__(self, op, dim):
-            super().__init__()
-            self.op, self.dim = op, dim
-
-        def forward(self, x):
-            if self.op == "normalize":
-                return F.normalize(x, dim=self.dim)
-            if self.op == "gelu_tanh":
-                return F.gelu(x, approximate="tanh")
-            name = UNARY[self.op][0]
-            return getattr(torch, name, None)(x) if hasattr(torch, name) else getattr(F, name)(x)
-
-    return Unary
+        return modules.Unary(a["op"], a["dim"], UNARY[a["op"]][0])

@@ -192,6 +192,10 @@ class LayerKind:
     inputs: ClassVar[int | None] = 1  # tensors it reads; None: a list of them (add, concat, multiply)
     min_inputs: ClassVar[int] = 2  # (for a list) how many at least
     counted: ClassVar[bool] = True  # False: its compute is unknown (an opaque import), not zero
+    calculator: ClassVar[bool] = False  # one sliding window `cnncalc layer` explains (kernel, stride, padding)
+    in_place: ClassVar[bool] = False  # torchvision runs it in place (inplace=True): the inference peak does too
+    reads_channels_last: ClassVar[bool] = False  # computes at each position: reads a channels-last view as it is
+    joins: ClassVar[str] = ", "  # (a merge) between the names of the tensors it reads, in a table
     # Arguments and an input the registry test builds in torch, so a new kind is tested the day
     # it is added (tests/test_registry.py).
     examples: ClassVar[tuple[dict, ...]] = ({},)

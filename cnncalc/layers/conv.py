@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import functools
 import math
 
+from .. import dim
 from ..errors import CnncalcError
 from . import register
 from .base import Arg, Backward, Keeps, LayerKind, Unmappable, per_axis, squash
@@ -14,6 +14,7 @@ from .sliding import explicit_padding, sliding
 @register
 class Conv(LayerKind):
     name = "conv"
+    calculator = True
     aliases = ("Conv2D", "Conv2d", "conv2d", "Convolution2D", "Conv1D", "Conv1d", "conv1d", "Conv3D",
                "Conv3d", "conv3d")
     shorthand = "filters"
@@ -84,7 +85,9 @@ class Conv(LayerKind):
         rank = len(x) - 1
         if a["weight_params"] is not None:
             before, after = explicit_padding(a, x, "conv")
-            return _computed_weight_conv()(rank, x[0], a, _kernel_volume(a, x), before, after)
+            return modules.ComputedWeightConv(rank, x[0], a["filters"], per_axis(a["kernel"], rank, "kernel", "conv"),
+                                              a["stride"], a["dilation"], a["groups"], a["weight_params"], a["bias"],
+                                              _kernel_volume(a, x), before, after)
         before, after = explicit_padding(a, x, "conv")
         return modules.conv(rank, x[0], a["filters"], per_axis(a["kernel"], rank, "kernel", "conv"),
                             per_axis(a["stride"], rank, "stride", "conv"), before, after,
@@ -186,29 +189,66 @@ def _kernel_volume(a, x) -> int:
     return math.prod(per_axis(a["kernel"], len(x) - 1, "kernel", "conv"))
 
 
-@functools.cache
-def _computed_weight_conv():
-    """A convolution whose weight is not its own parameter (defined on first use: no torch on the
-    symbolic path): a fixed filter (a buffer) plus, where it has any, a function of
-    ``weight_params`` parameters — the shape of what blur pooling and weight standardisation
-    run. Its name has "Conv", as torchinfo's rule for a convolution's bias needs."""
-    import torch
-    import torch.nn as nn
-    import torch.nn.functional as F
+# -- `shortcut: projection` (docs/spec.md): a 1×1 conv that lands on the main path's grid --------------
+def needs_projection(x: tuple, y: tuple) -> bool:
+    """Does the main path (``x`` → ``y``) change the shape, so that the shortcut needs its
+    projection? With formulas the answer must not depend on the size."""
+    if len(x) != len(y):
+        return True
+    answers = [dim.same(p, q) for p, q in zip(x, y)]
+    if None in answers and False not in answers:
+        raise CnncalcError("whether the projection shortcut is needed depends on the input size "
+                           f"({list(x)} vs {list(y)})", fix="give the shortcut explicitly")
+    return False in answers
 
-    class ComputedWeightConv(nn.Module):
-        def __init__(self, rank, channels, a, volume, before, after):
-            super().__init__()
-            self.rank, self.stride, self.dilation, self.groups = rank, a["stride"], a["dilation"], a["groups"]
-            self.pad = [p for b, e in zip(reversed(before), reversed(after)) for p in (b, e)]
-            kernel = per_axis(a["kernel"], rank, "kernel", "conv")
-            self.register_buffer("filters", torch.randn(a["filters"], channels // a["groups"], *kernel) / volume)
-            self.source = nn.Parameter(torch.zeros(a["weight_params"])) if a["weight_params"] else None
-            self.bias = nn.Parameter(torch.zeros(a["filters"])) if a["bias"] else None
 
-        def forward(self, x):
-            weight = self.filters if self.source is None else self.filters * (1 + self.source.sum())
-            conv = getattr(F, f"conv{self.rank}d")
-            return conv(F.pad(x, self.pad), weight, self.bias, self.stride, 0, self.dilation, self.groups)
+def projection_stride(x: tuple, y: tuple, x_grid, y_grid) -> tuple:
+    """The stride a 1×1 convolution needs to map ``x``'s grid onto ``y``'s (the main path's input
+    and output, and their grids, :class:`cnncalc.graph.GridOf`): the main path's own total stride
+    where the sizes agree with it, else the one that fits this kind's output size ⌈n/s⌉."""
+    if len(x) < 2 or len(x) != len(y):
+        raise CnncalcError("a projection shortcut needs [C, H, W] on both paths",
+                           fix="give the shortcut explicitly as a list of layers")
+    main = _grid_ratio(x_grid, y_grid)
+    return tuple(_projection_stride(n, m, main[i] if main else None) for i, (n, m) in enumerate(zip(x[1:], y[1:])))
 
-    return ComputedWeightConv
+
+def _grid_ratio(a, b):
+    if a is None or b is None or len(a) != len(b):
+        return None
+    out = []
+    for p, q in zip(a, b):
+        if q % p == 0:  # (whole: the common case, without fractions)
+            out.append(q // p)
+            continue
+        from fractions import Fraction
+
+        r = Fraction(q, p)
+        if r.denominator != 1:
+            return None
+        out.append(int(r))
+    return out
+
+
+def _projection_stride(n, m, main):
+    """A stride ``s`` with ``⌈n/s⌉ = m`` (a 1×1 conv's output), preferring the main path's own."""
+    if not (dim.is_known(n) and dim.is_known(m)):
+        # formulas: the main path's stride where known, else the ratio for large inputs; the add's
+        # agreement check then records where the 1×1 conv's size differs from the main path
+        s = main
+        if s is None:
+            big = {sym: 2**40 for sym in getattr(n - m, "free_symbols", set()) | getattr(m, "free_symbols", set())}
+            s = 1 if dim.is_known(m) else max(1, int(round(float(n.subs(big) / max(m.subs(big), 1)))))
+        if dim.is_known(m) or dim.same(dim.normal((n - 1) // s + 1), m) is not True:
+            raise CnncalcError(f"the projection shortcut's stride would depend on the input size (main path: {n} → {m})",
+                               fix="give the shortcut explicitly as a list of layers")
+        return s
+    if main is not None and (n - 1) // main + 1 == m:
+        return main
+    if m == 1:
+        return n
+    s = -(-n // m)  # the smallest stride with ⌈n/s⌉ ≤ m; it fits when ⌈n/s⌉ is exactly m
+    if m >= 1 and (m - 1) * s < n:
+        return s
+    raise CnncalcError(f"no 1×1 projection maps size {n} to {m}",
+                       fix="give the shortcut explicitly as a list of layers")

@@ -10,7 +10,6 @@ NCHW tensor mixes the *width*, and a linear after a conv is far more often a mis
 
 from __future__ import annotations
 
-import functools
 import math
 
 from ..errors import CnncalcError
@@ -60,6 +59,7 @@ class Flatten(LayerKind):
 @register
 class Linear(LayerKind):
     name = "linear"
+    reads_channels_last = True
     aliases = ("Dense", "Linear", "dense", "fc", "fully_connected")
     shorthand = "units"
     takes_activation = True
@@ -116,9 +116,11 @@ class Linear(LayerKind):
     def build(self, a, x):
         import torch.nn as nn
 
+        from ..torch_backend import modules
+
         if a["axis"] == "last" or len(x) == 1:
             return nn.Linear(_features(a, x), a["units"], bias=a["bias"])
-        return _channel_linear()(x[0], a["units"], bias=a["bias"])
+        return modules.ChannelLinear(x[0], a["units"], bias=a["bias"])
 
     # -- training ------------------------------------------------------------------------------
     def keeps(self, a, x, y, t):
@@ -167,23 +169,6 @@ class Linear(LayerKind):
 
 
 _BATCH = 2  # (any batch above 1: flatten's view never merges the batch axis)
-
-
-@functools.cache
-def _channel_linear():
-    """ConvNeXt's pointwise layer for any rank, defined on first use (no torch on the symbolic
-    path): channels last, ``nn.Linear``, channels first again, so torch, FlopCounterMode, fvcore
-    and torchinfo see the ``linear`` that torchvision's CNBlock runs."""
-    import torch.nn as nn
-    import torch.nn.functional as F
-
-    class ChannelLinear(nn.Linear):
-        def forward(self, x):
-            last = x.dim() - 1  # (permute, not movedim(1, -1): torch's ONNX export writes -1 into the perm)
-            y = F.linear(x.permute(0, *range(2, last + 1), 1), self.weight, self.bias)
-            return y.permute(0, last, *range(1, last))
-
-    return ChannelLinear
 
 
 def _features(a, x) -> int:

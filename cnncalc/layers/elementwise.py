@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import functools
 import math
 
 from ..errors import CnncalcError
@@ -94,7 +93,8 @@ def _erf_gelu(node) -> None:
 
 
 def _activation(name, torch_name, aliases=(), torch_kwargs=None, args=(), summary="", calls=(), onnx=(),
-                imported=(), saves="", inplace_saves="", cuda_fp32=False, same=False):
+                imported=(), saves="", inplace_saves="", cuda_fp32=False, same=False, in_place=False,
+                channels_last=False):
     cls = type(
         f"Act_{name}",
         (_Elementwise,),
@@ -112,6 +112,8 @@ def _activation(name, torch_name, aliases=(), torch_kwargs=None, args=(), summar
             "imported": imported,
             "saves": saves,
             "inplace_saves": inplace_saves,
+            "in_place": in_place,
+            "reads_channels_last": channels_last,
             "autocast": (lambda self, a, x, device: "fp32" if cuda_fp32 and device == "cuda" else None),
             **({"view": lambda self, a, x, y, strides: SAME} if same else {}),  # (nn.Identity returns its input)
         },
@@ -124,27 +126,29 @@ INPUT_COPY = "a copy of its input"
 
 
 _activation("relu", "ReLU", ("ReLU",), calls=("relu", "relu_"), onnx=("Relu",), saves="output",
-            inplace_saves=OUTPUT_IN_PLACE)
-_activation("relu6", "ReLU6", ("ReLU6",), calls=("relu6",), onnx=("Clip",), saves="input", inplace_saves=INPUT_COPY)
+            inplace_saves=OUTPUT_IN_PLACE, in_place=True, channels_last=True)
+_activation("relu6", "ReLU6", ("ReLU6",), calls=("relu6",), onnx=("Clip",), saves="input", inplace_saves=INPUT_COPY,
+            in_place=True, channels_last=True)
 _activation("leaky_relu", "LeakyReLU", ("LeakyReLU",), args=(Arg("negative_slope", "float", 0.01, ("alpha",)),),
             calls=("leaky_relu", "leaky_relu_"), onnx=("LeakyRelu",),
             imported=(("negative_slope", "negative_slope", 1, 0.01, "alpha"),), saves="input",
-            inplace_saves=OUTPUT_IN_PLACE)
+            inplace_saves=OUTPUT_IN_PLACE, in_place=True, channels_last=True)
 _activation("elu", "ELU", ("ELU",), args=(Arg("alpha", "float", 1.0),), calls=("elu", "elu_"), onnx=("Elu",),
-            imported=(("alpha", "alpha", 1, 1.0, "alpha"),), saves="input", inplace_saves=OUTPUT_IN_PLACE)
+            imported=(("alpha", "alpha", 1, 1.0, "alpha"),), saves="input", inplace_saves=OUTPUT_IN_PLACE, in_place=True,
+            channels_last=True)
 # GELU before opset 20 (torch's exporter, opset 17): x · ½(1 + erf(x/√2)), one node per step
 ERF_GELU = "Div+Erf+Add+Mul+Mul"
-_activation("gelu", "GELU", ("GELU",), calls=("gelu",), onnx=("Gelu", ERF_GELU), saves="input")
+_activation("gelu", "GELU", ("GELU",), calls=("gelu",), onnx=("Gelu", ERF_GELU), saves="input", channels_last=True)
 _activation("silu", "SiLU", ("SiLU", "swish"), calls=("silu", "silu_"), onnx=("Sigmoid+Mul",), saves="input",
-            inplace_saves=INPUT_COPY)
+            inplace_saves=INPUT_COPY, in_place=True, channels_last=True)
 _activation("hardswish", "Hardswish", ("Hardswish", "hard_swish"), calls=("hardswish", "hardswish_"),
-            onnx=("HardSwish",), saves="input", inplace_saves=INPUT_COPY)
+            onnx=("HardSwish",), saves="input", inplace_saves=INPUT_COPY, in_place=True, channels_last=True)
 _activation("hardsigmoid", "Hardsigmoid", ("Hardsigmoid", "hard_sigmoid"), calls=("hardsigmoid", "hardsigmoid_"),
-            onnx=("HardSigmoid",), saves="input", inplace_saves=INPUT_COPY)
+            onnx=("HardSigmoid",), saves="input", inplace_saves=INPUT_COPY, channels_last=True)
 _activation("tanh", "Tanh", ("Tanh",), calls=("tanh", "tanh_"), onnx=("Tanh",), saves="output",
-            inplace_saves=OUTPUT_IN_PLACE)
+            inplace_saves=OUTPUT_IN_PLACE, channels_last=True)
 _activation("sigmoid", "Sigmoid", ("Sigmoid",), calls=("sigmoid", "sigmoid_"), onnx=("Sigmoid",), saves="output",
-            inplace_saves=OUTPUT_IN_PLACE)
+            inplace_saves=OUTPUT_IN_PLACE, channels_last=True)
 _DIM = (Arg("dim", "index", 1, ("axis",), help="torch's dim (the batch is 0): 1 the channels, -1 the last axis"),)
 _activation("softmax", "Softmax", ("Softmax",), {"dim": 1}, summary="softmax over the channels (dim 1), or over dim",
             calls=("softmax",), onnx=("Softmax",), saves="output", cuda_fp32=True, args=_DIM)
@@ -153,12 +157,14 @@ _activation("log_softmax", "LogSoftmax", ("LogSoftmax",), {"dim": 1}, summary="l
 for _name in ("softmax", "log_softmax"):
     _KINDS[_name].examples = ({}, {"dim": -1}, ({"dim": 2}, (3, 5, 4)), ({"dim": 3}, (2, 3, 5, 4)))
 _activation("identity", "Identity", ("Identity", "linear_activation"),
-            calls=("contiguous", "clone", "detach"), same=True)  # (ONNX's Identity passes its tensor on: no layer)
+            calls=("contiguous", "clone", "detach"), same=True,
+            channels_last=True)  # (ONNX's Identity passes its tensor on: no layer)
 
 
 @register
 class Dropout(_Elementwise):
     name = "dropout"
+    reads_channels_last = True
     aliases = ("Dropout",)
     shorthand = "p"
     summary = "dropout (identity at inference)"
@@ -199,6 +205,7 @@ class StochasticDepth(_Elementwise):
     keeps by 1/(1 − p); at inference it is the identity, so it changes no count."""
 
     name = "stochastic_depth"
+    reads_channels_last = True
     aliases = ("StochasticDepth", "drop_path", "DropPath")
     shorthand = "p"
     summary = "stochastic depth: drops a residual branch in training (row or batch), identity at inference"
@@ -224,7 +231,9 @@ class StochasticDepth(_Elementwise):
         return a
 
     def build(self, a, x):
-        return _stochastic_depth_module()(a["p"], a["mode"])
+        from ..torch_backend import modules
+
+        return modules.StochasticDepth(a["p"], a["mode"])
 
     # -- training ------------------------------------------------------------------------------
     def keeps(self, a, x, y, t):
@@ -236,29 +245,3 @@ class StochasticDepth(_Elementwise):
 
     def view(self, a, x, y, strides):
         return SAME if a["p"] == 0 else None
-
-
-@functools.cache
-def _stochastic_depth_module():
-    """The torch module, defined on first use so that the symbolic path never imports torch
-    (torchvision.ops.StochasticDepth itself needs torchvision's compiled ops to import)."""
-    import torch
-    import torch.nn as nn
-
-    class StochasticDepth(nn.Module):
-        def __init__(self, p: float, mode: str):
-            super().__init__()
-            self.p, self.mode = p, mode
-
-        def forward(self, x):
-            if not self.training or self.p == 0.0:
-                return x
-            keep = 1.0 - self.p
-            shape = [x.shape[0]] + [1] * (x.ndim - 1) if self.mode == "row" else [1] * x.ndim
-            noise = torch.empty(shape, dtype=x.dtype, device=x.device).bernoulli_(keep)
-            return x * noise.div_(keep) if keep > 0.0 else x * noise
-
-        def extra_repr(self) -> str:
-            return f"p={self.p}, mode={self.mode}"
-
-    return StochasticDepth

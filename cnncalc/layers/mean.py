@@ -27,7 +27,9 @@ class Mean(LayerKind):
         return 0  # fvcore has no handle for aten::mean
 
     def build(self, a, x):
-        return _mean_module(len(x) - 1, a["keepdim"])
+        from ..torch_backend import modules
+
+        return modules.Mean(len(x) - 1, a["keepdim"])
 
     def from_call(self, call):
         rank = len(call.x[0])
@@ -43,15 +45,3 @@ class Mean(LayerKind):
         if axes != list(range(2, rank + 1)):
             raise Unmappable(f"ReduceMean over axes {axes}")
         return {"keepdim": True} if node.attr("keepdims", 1) else {}
-
-
-def _mean_module(rank: int, keepdim: bool):
-    import torch.nn as nn
-
-    class Mean(nn.Module):
-        """``x.mean`` over the spatial axes."""
-
-        def forward(self, x):
-            return x.mean(tuple(range(2, 2 + rank)), keepdim=keepdim)
-
-    return Mean()

@@ -57,6 +57,8 @@ class Add(_Merge):
     """A residual's sum: the loader turns `residual` into its paths and one of these."""
 
     name = "add"
+    joins = " + "
+    reads_channels_last = True
     aliases = ("Add",)
     pointwise = True
     summary = "element-wise sum of tensors of one shape (a residual's merge)"
@@ -89,6 +91,7 @@ class Concat(_Merge):
     """Inception's branches, U-Net's skips and DenseNet's running features, joined on channels."""
 
     name = "concat"
+    joins = " ‖ "
     aliases = ("Concatenate", "cat")
     summary = ("concatenation on channels; the other sizes must agree "
                "(Inception, U-Net, DenseNet)")
@@ -123,6 +126,7 @@ class Multiply(_Merge):
     """A squeeze-and-excitation gate ([C,1,1] × [C,H,W]) or any product torch can broadcast."""
 
     name = "multiply"
+    reads_channels_last = True
     aliases = ("Multiply", "mul")
     pointwise = True
     summary = "element-wise product with torch broadcasting ([C,1,1] × [C,H,W]: a squeeze-and-excitation gate)"
@@ -204,6 +208,7 @@ class _Broadcasting(Multiply):
 
     aliases = ()
     example_input = ((4, 9, 9), (4, 1, 1))
+    reads_channels_last = False  # (multiply's; broadcast_add says its own)
 
     def keeps(self, a, xs, y, t):
         return Keeps(inputs=tuple(i for i in range(len(xs)) if any(t.needs)))
@@ -240,6 +245,7 @@ class BroadcastAdd(_Broadcasting):
     ``x + context`` with a ``[C, 1, 1]`` context) is this kind."""
 
     name = "broadcast_add"
+    reads_channels_last = True
     summary = "x₀ + x₁ with torch's broadcasting ([C, H, W] + [C, 1, 1]: a global-context block)"
     torch_calls = ("add", "add_", "iadd")
     onnx_ops = ("Add",)

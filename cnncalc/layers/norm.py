@@ -10,7 +10,6 @@ without. FlopCounterMode counts none of them.
 
 from __future__ import annotations
 
-import functools
 
 from .. import dim
 from ..errors import CnncalcError
@@ -190,6 +189,7 @@ class LayerNorm(LayerKind):
     channels-last data; on a flat ``[F]`` input a plain ``nn.LayerNorm(F)``."""
 
     name = "layernorm"
+    reads_channels_last = True
     aliases = ("LayerNorm", "LayerNorm2d", "LayerNormalization", "layer_norm", "ln")
     summary = "normalisation over the channels at each position (ConvNeXt's LayerNorm2d); params = 2·C"
     examples = ({}, {"eps": 1e-6}, {"affine": False}, {"bias": False}, ({}, (12,)), ({"eps": 1e-6}, (4, 1, 1)),
@@ -245,9 +245,11 @@ class LayerNorm(LayerKind):
     def build(self, a, x):
         import torch.nn as nn
 
+        from ..torch_backend import modules
+
         if a["axis"] == "last":
             return nn.LayerNorm(x[-1], eps=a["eps"], elementwise_affine=a["affine"], bias=a["bias"])
-        cls = nn.LayerNorm if len(x) == 1 else _channel_layer_norm()
+        cls = nn.LayerNorm if len(x) == 1 else modules.ChannelLayerNorm
         return cls(x[0], eps=a["eps"], elementwise_affine=a["affine"], bias=a["bias"])
 
     def scratch(self, a, x, y, batch, size):
@@ -284,23 +286,6 @@ class LayerNorm(LayerKind):
             out[axis] = step
             step = step * shape[axis]
         return tuple(out)
-
-
-@functools.cache
-def _channel_layer_norm():
-    """torchvision's ``LayerNorm2d`` for any rank, defined on first use (no torch on the symbolic
-    path): an ``nn.LayerNorm`` over dim 1, so torch, torchinfo and fvcore see a layer norm."""
-    import torch.nn as nn
-    import torch.nn.functional as F
-
-    class ChannelLayerNorm(nn.LayerNorm):
-        def forward(self, x):
-            last = x.dim() - 1  # (permute, not movedim(1, -1): torch's ONNX export writes -1 into the perm)
-            y = F.layer_norm(x.permute(0, *range(2, last + 1), 1), self.normalized_shape, self.weight, self.bias,
-                             self.eps)
-            return y.permute(0, last, *range(1, last))
-
-    return ChannelLayerNorm
 
 
 class _PerChannelAffine(LayerKind):
@@ -437,7 +422,6 @@ class InstanceNorm(_PerChannelAffine):
         if t.contiguous[0]:
             return Keeps(inputs=(0,), new=new)
         return Keeps(new=new + t.bytes(x))
-
 
 
 def _stats_size(affine: bool, t) -> int:

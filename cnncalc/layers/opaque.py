@@ -37,6 +37,11 @@ class Opaque(LayerKind):
         return a
     example_input = ((4, 9, 9),)
 
+    def stand_in(self, op: str, shape: list, params: int = 0) -> dict:
+        """The arguments an importer writes for an operator it cannot count: what it was, the
+        shape the source says it makes, its own parameters."""
+        return {"op": op, "shape": list(shape), "params": params}
+
     def infer(self, a, xs, ctx):
         shape = tuple(a["shape"])
         return Inference(shape, f"{a['op']}: shape as traced, cost unknown", GLOBAL)
@@ -45,24 +50,8 @@ class Opaque(LayerKind):
         return a["params"]
 
     def build(self, a, x):
-        return _placeholder(tuple(a["shape"]), a["params"])
+        from ..torch_backend import modules
 
-
-def _placeholder(shape, params):
-    """A stand-in module for cnncalc's own torch build: the traced shape, the parameter count,
-    zeros for values (what the operator computes is not known)."""
-    import torch
-    import torch.nn as nn
-
-    class OpaquePlaceholder(nn.Module):
-        def __init__(self):
-            super().__init__()
-            if params:
-                self.params = nn.Parameter(torch.zeros(params))  # (not "weight": no torchinfo count)
-
-        def forward(self, *xs):
-            return xs[0].new_zeros((xs[0].shape[0], *shape))
-
-    if math.prod(shape) > 2**31:
-        raise CnncalcError(f"opaque shape {list(shape)} is too large")
-    return OpaquePlaceholder()
+        if math.prod(a["shape"]) > 2**31:
+            raise CnncalcError(f"opaque shape {list(a['shape'])} is too large")
+        return modules.OpaquePlaceholder(tuple(a["shape"]), a["params"])

@@ -10,7 +10,6 @@ or a slice, and neither does cnncalc.
 
 from __future__ import annotations
 
-import functools
 
 from ..errors import CnncalcError
 from . import register
@@ -256,33 +255,13 @@ class Crop(LayerKind):
     def build(self, a, x):
         from ..dim import EXACT
 
-        return _crop_module()(self.cuts(a, x, EXACT))
+        from ..torch_backend import modules
+
+        return modules.Crop(self.cuts(a, x, EXACT))
 
     def view(self, a, x, y, strides):
         """A view of its input's storage (slicing), with the input's strides."""
         return strides if strides is not None else contiguous_strides((1, *x))
-
-
-@functools.cache
-def _crop_module():
-    """torch's slicing as a module (defined on first use: the symbolic path never imports torch)."""
-    import torch.nn as nn
-
-    class Crop(nn.Module):
-        def __init__(self, cuts):
-            super().__init__()
-            self.cuts = tuple(cuts)
-
-        def forward(self, x):
-            index = [slice(None), slice(None)]
-            for axis, (b, e) in enumerate(self.cuts):  # (not over x.shape: fx cannot iterate a traced size)
-                index.append(slice(b, x.shape[2 + axis] - e))
-            return x[tuple(index)]
-
-        def extra_repr(self) -> str:
-            return f"cuts={self.cuts}"
-
-    return Crop
 
 
 def _edges_value(pairs):

@@ -155,6 +155,7 @@ class _WindowPool(LayerKind):
 @register
 class MaxPool(_WindowPool):
     name = "maxpool"
+    calculator = True
     aliases = ("MaxPooling2D", "MaxPool2D", "MaxPool2d", "max_pool2d", "maxpool2d", "MaxPooling1D", "MaxPool1d",
                "MaxPooling3D", "MaxPool3d")
     summary = "max pooling: same rule as conv, ceil_mode optional"
@@ -172,6 +173,7 @@ class MaxPool(_WindowPool):
 @register
 class AvgPool(_WindowPool):
     name = "avgpool"
+    calculator = True
     aliases = ("AveragePooling2D", "AvgPool2D", "AvgPool2d", "avg_pool2d", "avgpool2d", "AveragePooling1D",
                "AvgPool1d", "AveragePooling3D", "AvgPool3d")
     summary = "average pooling: same rule as conv, ceil_mode optional"

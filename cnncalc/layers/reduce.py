@@ -12,7 +12,6 @@ matrix, as FlopCounterMode counts ``bmm`` (2 FLOPs each) and fvcore counts ``mat
 
 from __future__ import annotations
 
-import functools
 import math
 
 from ..errors import CnncalcError
@@ -88,31 +87,14 @@ class Reduce(LayerKind):
         return Inference(out, f"{a['op']} over axes {list(axes)}", GLOBAL if spatial else None)
 
     def build(self, a, x):
-        return _reduce_module()(a["op"], tuple(a["axis"]), a["keepdim"])
+        from ..torch_backend import modules
+
+        return modules.Reduce(a["op"], tuple(a["axis"]), a["keepdim"])
 
 
 def _args(op, dims, keep) -> dict:
     out = {"op": op, "axis": [int(d) for d in dims]}
     return {**out, "keepdim": True} if keep else out
-
-
-@functools.cache
-def _reduce_module():
-    import torch
-    import torch.nn as nn
-
-    class Reduce(nn.Module):
-        def __init__(self, op, axis, keepdim):
-            super().__init__()
-            self.op, self.axis, self.keepdim = op, axis, keepdim
-
-        def forward(self, x):
-            if self.op == "norm":
-                return torch.linalg.vector_norm(x, dim=self.axis, keepdim=self.keepdim)
-            function = {"max": torch.amax, "min": torch.amin}.get(self.op) or getattr(torch, self.op)
-            return function(x, dim=self.axis, keepdim=self.keepdim)
-
-    return Reduce
 
 
 @register

@@ -10,7 +10,6 @@ containing those words), so it counts this one as nothing, as it does torchvisio
 
 from __future__ import annotations
 
-import functools
 
 from ..errors import CnncalcError
 from . import register
@@ -20,6 +19,7 @@ from .base import Arg, Inference, Keeps, LayerKind, Unmappable
 @register
 class Scale(LayerKind):
     name = "scale"
+    reads_channels_last = True
     aliases = ("layer_scale", "LayerScale")
     shorthand = "init"
     summary = "learnable per-channel multiplier (ConvNeXt's layer scale); params = C"
@@ -64,7 +64,9 @@ class Scale(LayerKind):
         return x[0]
 
     def build(self, a, x):
-        return _scale_module()(x[0], len(x) - 1, a["init"])
+        from ..torch_backend import modules
+
+        return modules.LayerScale(x[0], len(x) - 1, a["init"])
 
     # -- training ------------------------------------------------------------------------------
     pointwise = True
@@ -77,20 +79,3 @@ class Scale(LayerKind):
 
     def output_size(self, a, x, sizes, param_size, amp):
         return max(*sizes, param_size)  # (a half input times float32 factors is float32)
-
-
-@functools.cache
-def _scale_module():
-    """The torch module, defined on first use so the symbolic path never imports torch."""
-    import torch
-    import torch.nn as nn
-
-    class LayerScale(nn.Module):
-        def __init__(self, channels: int, spatial_axes: int, init: float):
-            super().__init__()
-            self.layer_scale = nn.Parameter(torch.full((channels, *([1] * spatial_axes)), float(init)))
-
-        def forward(self, x):
-            return self.layer_scale * x
-
-    return LayerScale

@@ -8,8 +8,6 @@ or torchinfo; pointwise for the receptive field. The torch module is torch's own
 
 from __future__ import annotations
 
-import functools
-
 from ..errors import CnncalcError
 from . import register
 from .base import Arg, Inference, LayerKind, Unmappable
@@ -53,19 +51,6 @@ class ChannelShuffle(LayerKind):
         return Inference(x, f"{g} groups of {c // g} channels interleaved")
 
     def build(self, a, x):
-        return _shuffle_module()(a["groups"])
+        from ..torch_backend import modules
 
-
-@functools.cache
-def _shuffle_module():
-    """torch's ``nn.ChannelShuffle`` computed as ShuffleNet writes it (view, transpose, view), which
-    torch's ONNX exporter can write (it has no rule for ``aten::channel_shuffle``); same class name,
-    so ``cnncalc import`` reads it as one. Defined on first use: no torch on the symbolic path."""
-    import torch.nn as nn
-
-    class ChannelShuffle(nn.ChannelShuffle):
-        def forward(self, x):
-            n, c, g = x.shape[0], x.shape[1], self.groups
-            return x.reshape(n, g, c // g, *x.shape[2:]).transpose(1, 2).reshape(x.shape)
-
-    return ChannelShuffle
+        return modules.ChannelShuffle(a["groups"])

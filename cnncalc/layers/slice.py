@@ -17,7 +17,6 @@ No parameters; fvcore, FlopCounterMode and torchinfo count nothing for a view.
 
 from __future__ import annotations
 
-import functools
 
 from .. import dim
 from ..errors import CnncalcError
@@ -163,7 +162,9 @@ class Slice(_Part):
 
     def build(self, a, x):
         i = axis_index(a["axis"], x, self.name)
-        return _part_module()(i + 1, slice(a["start"], a["end"], a["step"]), None)
+        from ..torch_backend import modules
+
+        return modules.Part(i + 1, slice(a["start"], a["end"], a["step"]), None)
 
 
 @register
@@ -217,29 +218,9 @@ class Chunk(_Part):
         return start, length, 1, formula
 
     def build(self, a, x):
-        return _part_module()(axis_index(a["axis"], x, self.name) + 1, None, (a["chunks"], a["index"]))
+        from ..torch_backend import modules
 
-
-@functools.cache
-def _part_module():
-    """The torch module for both kinds: an index (slice) or ``x.chunk(chunks, dim)[index]``, as the
-    networks write it; defined on first use so the symbolic path never imports torch."""
-    import torch.nn as nn
-
-    class Part(nn.Module):
-        def __init__(self, dim: int, where: slice | None, chunk: tuple | None):
-            super().__init__()
-            self.dim, self.where, self.chunk = dim, where, chunk
-
-        def forward(self, x):
-            if self.chunk is not None:
-                return x.chunk(self.chunk[0], self.dim)[self.chunk[1]]
-            return x[(slice(None),) * self.dim + (self.where,)]
-
-        def extra_repr(self) -> str:
-            return f"dim={self.dim}, " + (f"chunk={self.chunk}" if self.chunk else f"{self.where}")
-
-    return Part
+        return modules.Part(axis_index(a["axis"], x, self.name) + 1, None, (a["chunks"], a["index"]))
 
 
 def _slice_args(d, start, end, step) -> dict:

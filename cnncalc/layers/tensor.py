@@ -16,7 +16,6 @@ each output unit is counted as seeing the whole input.
 
 from __future__ import annotations
 
-import functools
 import math
 
 from .. import dim
@@ -68,7 +67,9 @@ class Reshape(LayerKind):
         return view_strides((2, *x), strides, (2, *y))
 
     def build(self, a, x):
-        return _module("reshape")(a["shape"])
+        from ..torch_backend import modules
+
+        return modules.Reshape(a["shape"])
 
 
 @register
@@ -119,34 +120,12 @@ class Permute(LayerKind):
         return (strides[0], *(strides[d] for d in a["dims"]))
 
     def build(self, a, x):
-        return _module("permute")(a["dims"])
+        from ..torch_backend import modules
+
+        return modules.Permute(a["dims"])
 
 
 def _dims(dims) -> dict:
     if not dims or dims[0] != 0:
         raise Unmappable(f"a permute {list(dims)} that moves the batch axis")
     return {"dims": [int(d) for d in dims[1:]]}
-
-
-@functools.cache
-def _module(which: str):
-    """The torch module, defined on first use (the symbolic path never imports torch)."""
-    import torch.nn as nn
-
-    class Reshape(nn.Module):
-        def __init__(self, shape):
-            super().__init__()
-            self.shape = tuple(shape)
-
-        def forward(self, x):
-            return x.reshape(x.shape[0], *self.shape)
-
-    class Permute(nn.Module):
-        def __init__(self, dims):
-            super().__init__()
-            self.dims = tuple(dims)
-
-        def forward(self, x):
-            return x.permute(0, *self.dims)
-
-    return {"reshape": Reshape, "permute": Permute}[which]

@@ -19,7 +19,6 @@ params × output positions.
 
 from __future__ import annotations
 
-import functools
 import math
 from fractions import Fraction
 
@@ -141,6 +140,8 @@ class ConvTranspose(LayerKind):
     def build(self, a, x):
         import torch.nn as nn
 
+        from ..torch_backend import modules
+
         rank = len(x) - 1
         specs = list(_axis_specs(a, x))
         kernel = tuple(s[1] for s in specs)
@@ -152,8 +153,8 @@ class ConvTranspose(LayerKind):
             cls = getattr(nn, f"ConvTranspose{rank}d")
             return cls(x[0], a["filters"], kernel, stride, tuple(n[0] for n in native), tuple(n[1] for n in native),
                        a["groups"], a["bias"], dilation)
-        return _cropping_conv_transpose(rank)(x[0], a["filters"], kernel, stride, tuple(cuts), a["groups"], a["bias"],
-                                              dilation)
+        cls = getattr(modules, f"CroppingConvTranspose{rank}d")
+        return cls(x[0], a["filters"], kernel, stride, tuple(cuts), a["groups"], a["bias"], dilation)
 
     def scratch(self, a, x, y, batch, size):
         """Where torch's own padding cannot say the cuts, the builder computes the full output and
@@ -277,38 +278,6 @@ def _number(value: Fraction):
 
 def _kernel_volume(a, x) -> int:
     return math.prod(per_axis(a["kernel"], len(x) - 1, "kernel", "conv_transpose"))
-
-
-@functools.cache
-def _cropping_conv_transpose(rank: int):
-    """A torch transposed convolution that cuts its full output unevenly (Keras' ``same`` with an
-    odd kernel and stride 2 keeps the first row and drops the last), defined on first use so the
-    symbolic path never imports torch. It subclasses ``ConvTransposeNd``: same parameters, and
-    torchinfo counts it as the convolution it is."""
-    import torch.nn as nn
-    import torch.nn.functional as F
-
-    base = getattr(nn, f"ConvTranspose{rank}d")
-    conv = getattr(F, f"conv_transpose{rank}d")
-
-    class CroppingConvTranspose(base):
-        def __init__(self, in_channels, out_channels, kernel, stride, cuts, groups, bias, dilation):
-            super().__init__(in_channels, out_channels, kernel, stride, 0, 0, groups, bias, dilation)
-            self.cuts = tuple(cuts)
-            self.pad = tuple(v for before, after in reversed(self.cuts) for v in (-before, -after))
-
-        def forward(self, x):
-            full = conv(x, self.weight, None, self.stride, 0, 0, self.groups, self.dilation)
-            y = F.pad(full, self.pad)  # negative pads cut; positive ones add rows the kernel never reached
-            if self.bias is not None:
-                y = y + self.bias.view(1, -1, *([1] * rank))
-            return y
-
-        def extra_repr(self) -> str:
-            return super().extra_repr() + f", cuts={self.cuts}"
-
-    CroppingConvTranspose.__name__ = CroppingConvTranspose.__qualname__ = f"CroppingConvTranspose{rank}d"
-    return CroppingConvTranspose
 
 
 def _transpose_args(filters, kernel, stride, padding, output_padding, dilation, groups, bias) -> dict:

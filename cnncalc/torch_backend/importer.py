@@ -24,7 +24,7 @@ import torch.fx
 
 from .. import layers
 from ..errors import CnncalcError, shorten
-from ..importing import Entry, Folder, Imported, finish, snake, valid_name
+from ..importing import Entry, Folder, Imported, finish, shape_reads, takes_list_and_args, valid_name
 from ..layers.base import ChannelsLast, Unmappable
 # sources (file.py:Name, package.module:Name) are loaded in .sources, and traced here (to_spec)
 from .sources import import_module, load_source  # noqa: F401  (where the commands found them)
@@ -32,10 +32,6 @@ from .sources import import_module, load_source  # noqa: F401  (where the comman
 NO_OPS = {"contiguous", "clone", "detach", "to", "float", "type_as", "requires_grad_", "cpu", "cuda"}
 SHAPE_CALLS = {"size", "dim", "numel"}
 BROADCASTS = {"expand", "expand_as", "broadcast_to"}
-# kinds that read a channels-last view at each position (docs/import.md)
-POINTWISE = ("linear", "layernorm", "add", "multiply", "scale", "arith", "unary", "relu", "gelu", "silu", "sigmoid",
-             "tanh", "hardswish", "hardsigmoid", "leaky_relu", "elu", "relu6", "dropout", "stochastic_depth",
-             "identity", "broadcast_add")
 
 
 # -- what the kinds see ------------------------------------------------------------------------------
@@ -274,8 +270,7 @@ class _Converter:
             self.used.update(entry.reads)
             if entry.shares:
                 self.used.add(entry.shares)
-            if isinstance(entry.args, dict) and isinstance(entry.args.get("like"), str):
-                self.used.add(entry.args["like"])  # (read for its shape)
+            self.used.update(shape_reads(entry))  # (read for their shape)
         blocks, layer_list = Folder(self.entries, self.used, set(self.outputs), self.class_of).fold()
         spec = {"name": model_name, "description": f"Imported from {source} with `cnncalc import` (torch.fx).",
                 "input": list(input_shape)}
@@ -437,8 +432,8 @@ class _Converter:
         if not last:
             return
         what = type(self.gm.get_submodule(node.target)).__name__ if node.op == "call_module" else name
-        pointwise = {k.name for k in (layers.lookup(n) for n in POINTWISE) if k}
-        if len(last) == len(inputs) and any(kind.name in pointwise for kind in (
+        # (kinds that read a channels-last view at each position: LayerKind.reads_channels_last)
+        if len(last) == len(inputs) and any(kind.reads_channels_last for kind in (
                 *layers.claimants("torch_modules").get(what, ()), *layers.claimants("torch_calls").get(what, ()))):
             return
         for n in last:
@@ -545,7 +540,7 @@ class _Converter:
                     tuple(self.shape_of(t) for t in reads), self.real_shape(node, value),
                     self.origins(node), any(self.layout.get(n) == "channels_last" for n in node.all_input_nodes))
         kind, args = self.claim(name, lambda kind: kind.from_call(call), "torch_calls", node, value, reads)
-        if layers.lookup(kind).inputs is None and kind != "opaque":
+        if layers.lookup(kind).inputs is None and not takes_list_and_args(layers.lookup(kind)):
             if len(reads) == 1:  # torch.cat([x]): x itself
                 self.alias(node, self.source_node(node))
                 return
@@ -651,7 +646,8 @@ class _Converter:
             params = sum({k: v for n in node.all_input_nodes if n not in self.tensor_of
                           for k, v in self.leaves(n).items()}.values())
         shape = list(value.shape[1:]) if isinstance(value, torch.Tensor) and value.dim() > 1 else [1]
-        return "opaque", {"op": what, "shape": shape, "params": params}
+        kind = layers.placeholder()
+        return kind.name, kind.stand_in(what, shape, params)
 
     def parameters_used(self) -> int:
         """The ``numel`` of the distinct parameters the written layers read, found in the trace,
@@ -683,7 +679,7 @@ class _Converter:
         if node.op == "call_module":
             stack = stack[:-1]  # (the module itself)
         entry.scopes = tuple(s.split("@")[0] for s in stack)
-        if entry.kind == "opaque":
+        if takes_list_and_args(layers.lookup(entry.kind)):
             entry.args = {**entry.args}
             entry.extra["inputs"] = list(entry.reads) or ["prev"]
         entry.name = self.unique(entry.name)
@@ -701,9 +697,6 @@ class _Converter:
             name = f"{base}_{n}"
         self.names.add(name)
         return name
-
-    def _input_node(self, node):
-        return next(n for n in node.all_input_nodes if n in self.tensor_of)
 
     def _plain(self, value):
         """Call arguments with fx nodes replaced: layer outputs and parameters by :class:`TensorArg`,
@@ -739,8 +732,9 @@ def live_entries(entries: list, outputs: list) -> list:
     for entry in reversed(entries):
         if entry.name in live:
             live.update(entry.reads)
-            live.update(r for r in (entry.shares, entry.args.get("like") if isinstance(entry.args, dict) else None)
-                        if isinstance(r, str))
+            live.update(shape_reads(entry))
+            if entry.shares:
+                live.add(entry.shares)
     shared = {e.shares for e in entries if e.shares and e.name in live}
     return [e for e in entries if e.name in live or e.name in shared]
 
@@ -750,8 +744,8 @@ def _same_output(kind, args, xs, y) -> None:
     it reads, else it has not said the node (the same check the ONNX import makes)."""
     from ..dim import EXACT
 
-    if kind.name == "opaque" or not xs or isinstance(args, dict) and "like" in args:
-        return
+    if not kind.counted or not xs or isinstance(args, dict) and any(k in args for k in layers.tensor_args(kind)):
+        return  # (the stand-in takes the traced shape; a tensor argument's shape is read later)
     try:
         parsed = kind.parse_args(args if isinstance(args, dict) else {})
         shape = kind.infer(parsed, xs[0] if kind.inputs == 1 else tuple(xs), EXACT).output

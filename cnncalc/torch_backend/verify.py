@@ -324,7 +324,6 @@ def _leaf_calls(module, x):
     """Every module without children, in the order the forward pass calls it: its name, class,
     output shape (batch included) and the module."""
     calls = []
-    names = {id(m): n for n, m in module.named_modules(remove_duplicate=False)}
     handles = []
     for name, sub in module.named_modules():
         if next(sub.children(), None) is None and sub is not module:
@@ -340,7 +339,6 @@ def _leaf_calls(module, x):
     finally:
         for h in handles:
             h.remove()
-    del names
     return calls
 
 

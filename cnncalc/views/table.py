@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from rich.text import Text
 
-from .. import units
+from .. import layers, units
 from ..groups import Group, collapse, guides, label
 from ..report import CONVENTIONS, Report
 from .layout import Column, drop, fit, forms, recast, stacked_headers
@@ -81,7 +81,8 @@ def _joins(row) -> str:
     """``relu4 + relu6`` for an add, ``relu4 ‖ relu6 ‖ …`` for a concat: the tensors a merge reads."""
     if isinstance(row, Group) or len(getattr(row, "reads", ()) or ()) < 2:
         return ""
-    return (" ‖ " if row.kind == "concat" else " + " if row.kind == "add" else ", ").join(row.reads)
+    kind = layers.lookup(row.kind)
+    return (kind.joins if kind is not None else ", ").join(row.reads)
 
 
 def _formula(row) -> str:

@@ -22,7 +22,7 @@ def _backward(row, convention: str):
     rows = getattr(row, "rows", (row,))  # a folded group sums its layers
     t = [r.training for r in rows if r.training is not None]
     if convention == "torch":
-        return sum(2 * (x.input_macs + x.weight_macs_torch) for x in t)
+        return sum(x.backward_flops_torch for x in t)
     return sum(x.backward_macs for x in t)
 
 

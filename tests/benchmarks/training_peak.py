@@ -15,13 +15,15 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 
 import torch
 
 from cnncalc import analyze
 from cnncalc.limits import parse_bytes
 from cnncalc.torch_backend.build import build_module
-from cnncalc.torch_backend.training_oracle import DTYPES, make_optimizer
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests/: the oracle
+from training_oracle import DTYPES, make_optimizer  # noqa: E402
 from cnncalc.training import Options, fit
 from cnncalc.zoo import load_model
 

@@ -5,7 +5,7 @@ predicts it. Run: ``python tests/benchmarks/training_rules.py [--dtype bfloat16]
 Each case is a small network ``pre → op`` where ``pre`` is a 1×1 convolution, so the op's input
 needs a gradient and lives in a fresh storage nobody else saves (the ``first`` cases drop ``pre``:
 the op is the first layer and its input needs none). The oracle
-(``cnncalc.torch_backend.training_oracle``) charges each distinct saved storage to the module that
+(``training_oracle``) charges each distinct saved storage to the module that
 packs it first; the op's figure is what it charges to the op's module. The rule's prediction is a
 formula of the op's input and output shapes, written once here and in ``docs/training.md``; a row
 that disagrees is printed ``MISMATCH`` and the script exits 1.
@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import math
 import sys
+from pathlib import Path
 from dataclasses import dataclass
 from typing import Callable
 
@@ -27,7 +28,8 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from cnncalc.torch_backend.modules import PadValue, SameAvgPool
-from cnncalc.torch_backend.training_oracle import DTYPES, measure_flops, measure_saved
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests/: the oracle
+from training_oracle import DTYPES, measure_flops, measure_saved  # noqa: E402
 
 C, H, W = 8, 12, 12
 FEATURES = 20

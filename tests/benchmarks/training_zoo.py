@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import math
 import sys
+from pathlib import Path
 from dataclasses import dataclass, field
 
 import torch
@@ -22,7 +23,8 @@ import torch.nn as nn
 
 from cnncalc.torch_backend import build as B
 from cnncalc.torch_backend.modules import PadValue, SameAvgPool
-from cnncalc.torch_backend.training_oracle import DTYPES, measure_flops, measure_saved
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests/: the oracle
+from training_oracle import DTYPES, measure_flops, measure_saved  # noqa: E402
 from cnncalc.zoo import load_model, zoo_names
 
 

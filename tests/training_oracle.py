@@ -16,7 +16,7 @@ read off torch itself, never computed from a formula.
 * ``optimizer``: the sizes in ``optimizer.state`` after one ``step()``, with parameter and
   gradient bytes; for mixed precision, the fp32 master copy as well.
 
-Only the torch backend imports this module; the symbolic path never does.
+Test code: the tests and the benchmark scripts (tests/benchmarks/) import it; no command does.
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ import torch
 import torch.nn as nn
 from torch.utils.flop_counter import FlopCounterMode
 
-from ..training import AMP_MODES, OPTIMIZERS  # noqa: F401  (the oracle covers every mode cnncalc counts)
+from cnncalc.training import AMP_MODES, OPTIMIZERS  # noqa: F401  (the oracle covers every mode cnncalc counts)
 
 DTYPES = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16,
           "float64": torch.float64}
