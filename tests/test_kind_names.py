@@ -32,11 +32,12 @@ ARG_NAMES = {arg.name for kind in layers.KINDS.values() for arg in kind.args}
 ARGS_OF = [{arg.name for arg in kind.args} for kind in layers.KINDS.values()]
 
 # (file relative to cnncalc/, the string): why it may be written there
-_VIEWS = ("the fx importer follows runs of torch views that no single call is (a permute that moves an axis "
+_VIEWS = ("the fx and ONNX importers follow runs of torch views that no single call is (a permute that moves an axis "
           "before the batch, then a pick along it; a view-transpose run that turns out not to be a channel "
           "shuffle) and writes them as these kinds; each kind reads its own single calls (from_call)")
 ALLOWED: dict[tuple[str, str], str] = {
-    ("torch_backend/importer.py", name): _VIEWS for name in ("slice", "reshape", "permute", "axis", "start", "end")}
+    **{("torch_backend/importer.py", name): _VIEWS for name in ("slice", "reshape", "permute", "axis", "start", "end")},
+    **{("onnx_import.py", name): _VIEWS for name in ("slice", "reshape")}}
 
 
 def _is_kindish(node) -> bool:
