@@ -51,6 +51,8 @@ def liveness(report) -> Peak:
     storage_of = {NETWORK_INPUT: 0}
     strides = {NETWORK_INPUT: None}
     members: list = [[NETWORK_INPUT]]  # storage -> its tensors
+    read_until = [last.get(NETWORK_INPUT, -1)]  # storage -> the last row that reads any of its tensors
+    holds_output = [NETWORK_INPUT in outputs]  # storage -> whether one of its tensors is an output
     sizes = [batch * (numel(report.input[1:]) * size)]
     index = {row.name: k for k, row in enumerate(rows)}
     born: list = []  # per row: the storage it writes, or None
@@ -63,20 +65,23 @@ def liveness(report) -> Peak:
         first = row.reads[0]
         view = SAME if kind.eval_identity else kind.view(row.args, x, y, strides[first])
         s = storage_of[first]
-        if view is None and kind.in_place and s != 0 and \
-                all(last.get(t, -1) <= k and t not in outputs for t in members[s]):
+        if view is None and kind.in_place and s != 0 and read_until[s] <= k and not holds_output[s]:
             view = SAME  # (nothing reads its input after it: torchvision's inplace=True)
             in_place.add(row.name)
         if view is not None:
             storage_of[row.name] = s
             strides[row.name] = strides[first] if view is SAME else view
             members[s].append(row.name)
+            read_until[s] = max(read_until[s], last.get(row.name, -1))
+            holds_output[s] = holds_output[s] or row.name in outputs
             born.append(None)
         else:
             storage_of[row.name] = len(sizes)
             strides[row.name] = kind.output_strides(row.args, x, y, strides[first] if kind.inputs == 1 else
                                                     tuple(strides[t] for t in row.reads), layout_batch)
             members.append([row.name])
+            read_until.append(last.get(row.name, -1))
+            holds_output.append(row.name in outputs)
             sizes.append(batch * (numel(y) * size))
             born.append(len(sizes) - 1)
         scratch.append(kind.scratch(row.args, x, y, batch, size))
