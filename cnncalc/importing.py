@@ -38,6 +38,11 @@ class Imported:
     report: Any = None  # the written spec, read back and analysed
 
 
+# The spec reader takes at most yamlsrc.MAX_NODES YAML nodes, about five a layer: an import larger
+# than this is refused by name, not left to fail its own read-back.
+MAX_LAYERS = 50_000
+
+
 def finish(imported: Imported, entries: list, source: str, expected_params: int | None = None) -> Imported:
     """Write the spec, read the text back as any spec is read, analyse it, and hold every layer to
     the trace: its kind, the tensors it reads, its output's shape and its parameters, and the total
@@ -46,6 +51,9 @@ def finish(imported: Imported, entries: list, source: str, expected_params: int 
     from .engine import analyze
     from .spec import load_string
 
+    if len(entries) > MAX_LAYERS:
+        raise CnncalcError(f"the model has {len(entries):,} layers; an imported spec holds at most {MAX_LAYERS:,}",
+                           fix="see docs/security.md (the size limits)")
     imported.text = write_yaml(imported.spec)
     try:
         imported.graph = load_string(imported.text, source)

@@ -519,7 +519,7 @@ def test_ceil_mode_pools_keep_formulas_small(tmp_path, command):
 #  8 print() in the source corrupts the spec     test_sources.py::test_print_in_the_source_never_reaches_the_spec
 #  9 upsample / Resize sizes bounded             test_hostile_sizes.py (all), test_hostile_onnx.py::test_resize_by_a_billion_is_refused_before_work
 # 10 naming quadratic                            test_hostile_onnx.py::test_many_unnamed_nodes_are_named_quickly (10,000: slow;
-#                                                  100,000: slow, xfail: exit 3, the read-back is over the YAML bound)
+#                                                  100,000 layers: ::test_more_layers_than_a_spec_holds_is_refused_by_name, slow)
 # 11 constant folding of Loop/OneHot/Range       test_hostile_onnx.py::test_constant_folding_never_runs_what_is_not_cheap
 # 12 functions inlined unbounded; a long name    test_hostile_onnx.py::test_functions_that_expand_past_the_node_bound_are_refused_before_inlining
 #                                                  (slow), ::test_a_long_node_name_is_refused (slow)
