@@ -346,9 +346,20 @@ def write_yaml(spec: dict) -> str:
     ``name:``/``from:`` beside the kind."""
     import yaml
 
+    def finite(value):
+        """±infinity as the text ``-inf`` (a pad's fill before a max pool): a spec's YAML refuses
+        ``.inf`` as a number, a kind's ``fill`` argument reads the text."""
+        if isinstance(value, float) and value in (float("inf"), float("-inf")):
+            return "inf" if value > 0 else "-inf"
+        if isinstance(value, dict):
+            return {k: finite(v) for k, v in value.items()}
+        if isinstance(value, (list, tuple)):
+            return [finite(v) for v in value]
+        return value
+
     def flow(value) -> str:
         # (a list of one, unwrapped: a bare scalar would get YAML's document-end marker)
-        return yaml.safe_dump([value], default_flow_style=True, width=10**6, sort_keys=False).strip()[1:-1]
+        return yaml.safe_dump([finite(value)], default_flow_style=True, width=10**6, sort_keys=False).strip()[1:-1]
 
     def entries(items, indent):
         lines = []

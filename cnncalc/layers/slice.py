@@ -93,6 +93,8 @@ class Slice(_Part):
         x = call.x[0]
         if call.name == "split":  # a piece of torch.split(x, sizes, dim) (the importer says which)
             d = call.arg(2, "dim", 0) % (len(x) + 1)
+            if call.channels_last:  # (torch's axes of [N, H, W, C]: C is the channels, H the first spatial)
+                d = 1 if d == len(x) else d + 1 if d else 0
             sizes = call.arg(1, "split_size_or_sections", call.arg(1, "split_size"))
             if d == 0 or call.index is None:
                 raise Unmappable("a split of the batch, or whose pieces are not taken one by one")

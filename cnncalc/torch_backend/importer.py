@@ -317,7 +317,8 @@ class _Converter:
         if node.op != "call_module" and self.view(node, value, name):
             return
         for n in node.all_input_nodes:
-            if isinstance(self.layout.get(n), tuple) and self.layout[n][0] != "moved" and not self.is_piece(node):
+            if isinstance(self.layout.get(n), tuple) and self.layout[n][0] in ("groups", "shuffled") and \
+                    not self.is_piece(node):
                 self.materialize(n)
         self.channels_first(node, name)
         reads = self.reads(node)
@@ -329,6 +330,8 @@ class _Converter:
             # it must still compute the traced shape from the unexpanded one (claim checks), or it
             # is refused.
             self.alias(node, node.args[0])
+            if node.args[0] not in self.layout:
+                self.layout[node] = ("expanded", self.values[node.args[0]])
             return
         if node.op == "call_module":
             self.module_call(node, value, reads)
@@ -369,9 +372,19 @@ class _Converter:
             self.alias(node, src)
             self.layout[node] = "channels_last"
             return True
+        if state is None and folded(self.values[src]):
+            return False  # (a permute of a folded value keeps its implicit batch of 1 first: a permute)
         if name == "permute" and state is None and dims and sorted(dims) == list(range(len(before))) and dims[0] != 0:
             self.alias(node, src)  # attention's qkv.permute(2, 0, 3, 1, 4): read only by the unbind that follows
             self.layout[node] = ("moved", dims)
+            return True
+        if isinstance(state, tuple) and state[0] == "expanded" and name in ("permute", "transpose"):
+            # x.expand(…).permute(…) before a sum that broadcasts anyway (BoTNet's relative logits):
+            # the permute of the unexpanded tensor, still read as expanded
+            small = getattr(state[1], name)(*(_python(self.values.get(a, a)) if isinstance(a, torch.fx.Node) else a
+                                              for a in args[1:]), **node.kwargs)
+            self.function_call(node, small, self.reads(node), name)
+            self.layout[node] = ("expanded", small)
             return True
         if isinstance(state, tuple) and state[0] == "moved" and name in ("getitem", "select") and isinstance(
                 node.args[1], int) and (name == "getitem" or node.args[1] == 0):
@@ -417,12 +430,42 @@ class _Converter:
                  ("reshape", {"shape": kept}, tuple(kept))]
         if rest != sorted(rest):
             steps.append(("permute", {"dims": rest[1:]}, tuple(kept[d - 1] for d in rest[1:])))
+        self.steps(node, source, steps)
+
+    def slices(self, node, source: str, index) -> bool:
+        """``x[:, ::2, ::2]`` (LeViT's subsampling), ``x[:, :H, :W]``: a slice per axis it cuts,
+        one after another. False where the index is not slices alone, or cuts one axis or none
+        (one ``slice``, or a crop, as the kinds read it)."""
+        from ..layers.pad import _kept
+
+        shape = self.shapes[source]
+        if not isinstance(index, tuple) or any(i is Ellipsis for i in index):
+            return False
+        try:
+            kept = _kept(index, shape)
+        except Exception:
+            return False
+        cut = [(d, k) for d, k in enumerate(kept, start=1) if k != (0, shape[d - 1], 1)]
+        if len(cut) < 2:
+            return False
+        steps, now = [], list(shape)
+        for d, (first, size, step) in cut:
+            now[d - 1] = size
+            steps.append(("slice", {"axis": d, "start": first, "end": first + (size - 1) * step + 1,
+                                    **({"step": step} if step != 1 else {})}, tuple(now)))
+        self.steps(node, source, steps)
+        return True
+
+    def steps(self, node, source: str, steps: list) -> None:
+        """``node`` as a run of layers (kind, arguments, output shape) from ``source``: what one
+        call does in several of cnncalc's steps (an unbind's slice and reshape)."""
         scopes = tuple(s.split("@")[0] for s in node.meta.get("nn_module_stack", {}))
         for kind, args, out in steps:
             entry = Entry(kind, args, (source,), self.unique(f"{node.name}_{kind}"), False, scopes=scopes)
             entry.shape = tuple(out)
+            self.node_of[id(entry)] = node
             self.entries.append(entry)
-            self.shapes[entry.name] = out
+            self.shapes[entry.name] = tuple(out)
             source = entry.name
         self.tensor_of[node] = source
 
@@ -437,6 +480,11 @@ class _Converter:
         if not last:
             return
         what = type(self.gm.get_submodule(node.target)).__name__ if node.op == "call_module" else name
+        if what in ("cat", "concat", "concatenate") and len(last) == len(inputs):
+            rank = self.values[node].dim()
+            axis = node.args[1] if len(node.args) > 1 else node.kwargs.get("dim", 0)
+            if isinstance(axis, int) and axis % rank == rank - 1:
+                return  # channels-last views joined on their last axis: on the channels, still channels-last
         pointwise = {k.name for k in (layers.lookup(n) for n in POINTWISE) if k}
         if len(last) == len(inputs) and any(kind.name in pointwise for kind in (
                 *layers.claimants("torch_modules").get(what, ()), *layers.claimants("torch_calls").get(what, ()))):
@@ -484,7 +532,7 @@ class _Converter:
     def real_shape(self, node, value) -> tuple:
         """A value's shape as the spec sees it, batch excluded: channels first again for a
         channels-last view."""
-        shape = tuple(value.shape[1:])
+        shape = sample_shape(value)
         if self.layout.get(node) == "channels_last" or any(
                 self.layout.get(n) == "channels_last" for n in node.all_input_nodes):
             return (shape[-1], *shape[:-1])
@@ -541,7 +589,13 @@ class _Converter:
             entry.extra["shared"] = [n for n, _ in seen]
 
     def function_call(self, node, value, reads, name) -> None:
-        call = Call(name, self._plain(node.args), self._plain(node.kwargs),
+        args, kwargs = self._plain(node.args), self._plain(node.kwargs)
+        if any(folded(self.values.get(n)) for n in node.all_input_nodes if n in self.tensor_of):
+            args, kwargs = unfold_dims(name, args, kwargs)
+        if name == "getitem" and len(reads) == 1 and not self.layout.get(self.source_node(node)) and \
+                self.slices(node, reads[0], args[1] if len(args) > 1 else None):
+            return
+        call = Call(name, args, kwargs,
                     tuple(self.shape_of(t) for t in reads), self.real_shape(node, value),
                     self.origins(node), any(self.layout.get(n) == "channels_last" for n in node.all_input_nodes))
         kind, args = self.claim(name, lambda kind: kind.from_call(call), "torch_calls", node, value, reads)
@@ -563,8 +617,28 @@ class _Converter:
             self.select_moved(node, data, node.args[1])
             return
         reads = [self.tensor_of[n] for n in source.all_input_nodes if n in self.tensor_of]
-        call = Call(name, self._plain(source.args), self._plain(source.kwargs),
-                    tuple(self.shape_of(t) for t in reads), tuple(value.shape[1:]), {}, False, index=node.args[1])
+        args, kwargs = self._plain(source.args), self._plain(source.kwargs)
+        if any(folded(self.values.get(n)) for n in source.all_input_nodes if n in self.tensor_of):
+            args, kwargs = unfold_dims(name, args, kwargs)
+        if name == "unbind" and len(reads) == 1 and self.layout.get(data) is None:
+            # t.unbind(d)[i]: the i-th along axis d — a slice, and a reshape that drops the axis
+            shape = self.shapes[reads[0]]
+            axis = (args[1] if len(args) > 1 else kwargs.get("dim", 0)) % (len(shape) + 1)
+            if axis == 0:
+                raise CnncalcError(f"unbind at node {source.name}: an unbind of the batch axis has no cnncalc "
+                                   "layer kind", fix="index the batch in the data, not in the model")
+            index = node.args[1]
+            kept = tuple(sample_shape(value))
+            self.steps(node, reads[0], [
+                ("slice", {"axis": axis, "start": index, "end": index + 1},
+                 tuple(1 if i == axis - 1 else n for i, n in enumerate(shape))),
+                ("reshape", {"shape": list(kept)}, kept)])
+            return
+        last = self.layout.get(data) == "channels_last"  # (MambaOut's split of the last axis of a channels-last view)
+        if last:
+            self.layout[node] = "channels_last"
+        call = Call(name, args, kwargs,
+                    tuple(self.shape_of(t) for t in reads), self.real_shape(node, value), {}, last, index=node.args[1])
         kind, args = self.claim(name, lambda kind: kind.from_call(call), "torch_calls", node, value, reads)
         self.add(node, Entry(kind, args, tuple(reads), node.name, False), call.y)
 
@@ -626,10 +700,9 @@ class _Converter:
         """The first kind that claims ``what``, can say it, and computes the traced output shape
         from the shapes it reads; else unknown (an error, or opaque)."""
         reasons = []
-        merged = isinstance(value, torch.Tensor) and (value.dim() == 0 or value.shape[0] != 1)
-        if merged:  # (traced at batch 1: a first axis of another size holds parts of several samples)
-            reasons.append(f"its output {list(value.shape)} mixes the batch axis with others (a window partition, "
-                           "a flatten(0, 1)): cnncalc's layers work per sample")
+        merged = isinstance(value, torch.Tensor) and value.dim() == 0
+        if merged:
+            reasons.append("its output is a scalar: cnncalc's layers keep a batch axis")
         for kind in () if merged else _claimants(table).get(what, ()):
             try:
                 args = read_args(kind)
@@ -650,7 +723,8 @@ class _Converter:
         if node.op != "call_module":  # the parameters it reads (a GRN's weight and bias): theirs
             params = sum({k: v for n in node.all_input_nodes if n not in self.tensor_of
                           for k, v in self.leaves(n).items()}.values())
-        shape = list(value.shape[1:]) if isinstance(value, torch.Tensor) and value.dim() > 1 else [1]
+        shape = list(sample_shape(value)) if isinstance(value, torch.Tensor) and value.dim() > 1 else [1]
+        shape = shape or [1]
         return "opaque", {"op": what, "shape": shape, "params": params}
 
     def parameters_used(self) -> int:
@@ -724,6 +798,63 @@ class _Converter:
         if isinstance(value, slice):
             return slice(self._plain(value.start), self._plain(value.stop), self._plain(value.step))
         return value
+
+def folded(value) -> bool:
+    """Whether a traced value (at batch 1) has folded the batch into another axis: a window
+    partition's ``[windows, ws, ws, C]``, LeViT's ``flatten(0, 1)``. Its first axis is then an
+    axis of the sample, not the batch (docs/import.md, "Batch folds")."""
+    return isinstance(value, torch.Tensor) and value.dim() > 0 and value.shape[0] != 1
+
+
+def sample_shape(value) -> tuple:
+    """A traced value's shape as the spec writes it: batch excluded; for a value that folded the
+    batch into another axis (:func:`folded`), every axis — at batch 1, the sample is the whole of it."""
+    return tuple(value.shape) if folded(value) else tuple(value.shape[1:])
+
+
+# where a call names an axis of its input: (position, keyword) of each dim argument
+_DIM_ARGS = {
+    "softmax": ((1, "dim"),), "log_softmax": ((1, "dim"),), "transpose": ((1, "dim0"), (2, "dim1")),
+    "swapaxes": ((1, "axis0"), (2, "axis1")), "movedim": ((1, "source"), (2, "destination")),
+    "chunk": ((2, "dim"),), "split": ((2, "dim"),), "unbind": ((1, "dim"),), "narrow": ((1, "dim"),),
+    "select": ((1, "dim"),), "cat": ((1, "dim"),), "concat": ((1, "dim"),), "stack": ((1, "dim"),),
+    "sum": ((1, "dim"),), "mean": ((1, "dim"),), "amax": ((1, "dim"),), "amin": ((1, "dim"),),
+    "norm": ((2, "dim"),), "flatten": ((1, "start_dim"), (2, "end_dim")), "unflatten": ((1, "dim"),),
+    "unsqueeze": ((1, "dim"),), "squeeze": ((1, "dim"),), "roll": ((2, "dims"),),
+}
+
+
+def unfold_dims(name: str, args: tuple, kwargs: dict) -> tuple:
+    """A call on a folded value (:func:`folded`) names the sample's axes counting its first as 0;
+    the kinds count the batch as 0: every axis it names, one further (negative ones stay)."""
+    def shift(d):
+        if isinstance(d, bool):
+            return d
+        if isinstance(d, int):
+            return d + 1 if d >= 0 else d
+        if isinstance(d, (list, tuple)) and all(isinstance(v, int) and not isinstance(v, bool) for v in d):
+            return type(d)(shift(v) for v in d)
+        return d
+
+    args, kwargs = list(args), dict(kwargs)
+    if name == "permute":
+        dims = args[1:] if len(args) > 2 else (args[1] if len(args) > 1 else kwargs.pop("dims"))
+        dims = dims if isinstance(dims, (list, tuple)) else [dims]
+        return (args[0], 0, *(shift(d) for d in dims)), {}
+    if name == "getitem" and len(args) > 1:
+        index = args[1] if isinstance(args[1], tuple) else (args[1],)
+        if index and index[0] is not Ellipsis:
+            args[1] = (slice(None), *index)
+        return tuple(args), kwargs
+    if name == "flatten" and len(args) < 2 and "start_dim" not in kwargs:
+        kwargs["start_dim"] = 0  # (flatten's default: every axis, the sample's first included)
+    for position, key in _DIM_ARGS.get(name, ()):
+        if key in kwargs:
+            kwargs[key] = shift(kwargs[key])
+        elif position < len(args):
+            args[position] = shift(args[position])
+    return tuple(args), kwargs
+
 
 def _claimants(table: str) -> dict:
     return layers.claimants(table)
