@@ -251,6 +251,7 @@ class _Converter:
         self.holder: dict = {}  # id(parameter) -> (the first entry holding it, its name there)
         self._leaves: dict = {}
         self.names: set = set()
+        self.read_params: set = set()  # the parameters arith layers have read (counted at the first)
 
     def class_of(self, path: str) -> str | None:
         try:
@@ -312,6 +313,13 @@ class _Converter:
         if node.op == "get_attr" or not isinstance(value, torch.Tensor):
             return  # a parameter, a shape, a number, or a tuple of tensors (chunk): read where used
         if not self.reads(node) and not self.is_piece(node):
+            if _computes(node, self.gm):  # (EdgeNeXt's Fourier position encoding: a conv of a grid)
+                op = f"{type(self.gm.get_submodule(node.target)).__name__} (module)" if node.op == "call_module" \
+                    else f"{_call_name(node)} (call)"
+                raise CnncalcError(f"{op} at node {node.name} multiplies a tensor computed from constants, "
+                                   "parameters and sizes alone (a position encoding computed in forward): its "
+                                   "multiply-adds have no cnncalc layer",
+                                   fix="compute it once outside forward and add it as a parameter or buffer")
             return  # computed from parameters, buffers, constants and sizes: read where used, as they are
         name = _call_name(node)
         if node.op != "call_module" and self.view(node, value, name):
@@ -550,6 +558,9 @@ class _Converter:
         if type(submodule) is torch.nn.Identity:  # does nothing: not written
             self.alias(node, self.source_node(node))
             return
+        if reads and folded(self.values.get(self.source_node(node))) and target not in self.module_names and \
+                self.across_windows(node, value, reads[0], submodule, name):
+            return
         if target in self.module_names:  # the same module called again: tied weights, if it has any
             first = self.module_names[target]
             kind, args = self.claim(cls, lambda kind: kind.from_torch(submodule, x, y), "torch_modules", node, value, reads)
@@ -566,6 +577,71 @@ class _Converter:
         weights = list(submodule.parameters())
         if weights and not any(p.requires_grad for p in weights):
             self.frozen.append(self.entries[-1].name)  # (a spec's freeze: list, docs/training.md)
+
+    def across_windows(self, node, value, source: str, module, name: str) -> bool:
+        """A batch norm or a convolution over the channels of a folded value (axis 1 of the
+        traced ``[windows, C, …]``: EfficientViT-M's window attention, LeViT's
+        ``bn(x.flatten(0, 1))``): the channels moved first, the layer over them with the windows
+        as one more axis (a convolution's kernel 1 along it: the same weights, the same
+        multiply-adds), and the axes moved back. False where the module is neither."""
+        x = self.shapes[source]
+        if len(x) < 2 or not isinstance(module, (torch.nn.BatchNorm1d, torch.nn.BatchNorm2d, torch.nn.Conv1d,
+                                                 torch.nn.Conv2d)) or len(x) > 4:
+            return False
+        swap = [2, 1, *range(3, len(x) + 1)]
+        moved = (x[1], x[0], *x[2:])
+        if isinstance(module, torch.nn.modules.batchnorm._BatchNorm):
+            kind = "batchnorm"
+            args = layers.lookup(kind).from_torch(module, moved, moved)
+        else:
+            if module.padding_mode != "zeros" or isinstance(module.padding, str):
+                return False
+            from ..layers.conv import _conv_args
+
+            kind = "conv"
+            args = _conv_args(module.out_channels, (1, *module.kernel_size), (1, *module.stride),
+                              [0, *module.padding], (1, *module.dilation), module.groups, module.bias is not None)
+            if len(set(args["padding"])) == 1:
+                args["padding"] = args["padding"][0]
+        y = sample_shape(value)
+        out = (y[1], y[0], *y[2:])
+        try:
+            _same_output(layers.lookup(kind), args, [moved], out)
+        except Unmappable:
+            return False
+        scopes = tuple(s.split("@")[0] for s in node.meta.get("nn_module_stack", {}))
+        first = Entry("permute", {"dims": swap}, (source,), self.unique(f"{node.name}_windows"), False, scopes=scopes,
+                      shape=moved)
+        self.entries.append(first)
+        self.shapes[first.name] = moved
+        params = sum(p.numel() for p in module.parameters())
+        self.module_names[node.target] = name
+        entry = Entry(kind, args, (first.name,), name, True, params=params)
+        self.tie(entry, module)
+        self.add(node, entry, out)
+        self.steps(node, entry.name, [("permute", {"dims": swap}, y)])
+        return True
+
+    def concat_windows(self, node, value, reads) -> None:
+        """``torch.cat(parts, 1)`` of folded values (:func:`folded`): their channels, window by
+        window (EfficientViT-M's heads) — each part's channels moved first, a concat, and the
+        axes moved back (as :meth:`across_windows`)."""
+        scopes = tuple(s.split("@")[0] for s in node.meta.get("nn_module_stack", {}))
+        moved = []
+        for tensor in reads:
+            x = self.shapes[tensor]
+            swap = [2, 1, *range(3, len(x) + 1)]
+            entry = Entry("permute", {"dims": swap}, (tensor,), self.unique(f"{node.name}_windows"), False,
+                          scopes=scopes, shape=(x[1], x[0], *x[2:]))
+            self.entries.append(entry)
+            self.shapes[entry.name] = entry.shape
+            moved.append(entry.name)
+        y = sample_shape(value)
+        out = (y[1], y[0], *y[2:])
+        kind, args = self.claim("cat", lambda kind: kind.from_call(Call("cat", (), {"dim": 1}, tuple(
+            self.shapes[m] for m in moved), out)), "torch_calls", node, torch.empty((1, *out), device="meta"), moved)
+        self.add(node, Entry(kind, list(moved), tuple(moved), node.name, False), out)
+        self.steps(node, self.tensor_of[node], [("permute", {"dims": swap}, y)])
 
     def tie(self, entry: Entry, module) -> None:
         """A parameter an earlier module holds too (``b.weight = a.weight``) is one parameter, as
@@ -589,16 +665,29 @@ class _Converter:
             entry.extra["shared"] = [n for n, _ in seen]
 
     def function_call(self, node, value, reads, name) -> None:
+        if name in ("view_as", "reshape_as"):
+            reads = reads[:1]  # (the other tensor is read for its shape only)
         args, kwargs = self._plain(node.args), self._plain(node.kwargs)
         if any(folded(self.values.get(n)) for n in node.all_input_nodes if n in self.tensor_of):
             args, kwargs = unfold_dims(name, args, kwargs)
         if name == "getitem" and len(reads) == 1 and not self.layout.get(self.source_node(node)) and \
                 self.slices(node, reads[0], args[1] if len(args) > 1 else None):
             return
+        if name in ("cat", "concat", "concatenate") and len(reads) > 1 and args[1:2] == (2,) and all(
+                folded(self.values.get(n)) for n in node.all_input_nodes if n in self.tensor_of):
+            self.concat_windows(node, value, reads)
+            return
         call = Call(name, args, kwargs,
                     tuple(self.shape_of(t) for t in reads), self.real_shape(node, value),
                     self.origins(node), any(self.layout.get(n) == "channels_last" for n in node.all_input_nodes))
         kind, args = self.claim(name, lambda kind: kind.from_call(call), "torch_calls", node, value, reads)
+        if kind == "arith" and "operand" in args:  # a parameter read again (EfficientViT-M's bias table, one
+            leaves = {k: v for n in node.all_input_nodes if n not in self.tensor_of  # head at a time): counted once
+                      for k, v in self.leaves(n).items()}
+            fresh = sum(v for k, v in leaves.items() if k not in self.read_params)
+            if fresh != sum(leaves.values()):
+                args = {**args, "params": fresh}
+            self.read_params.update(leaves)
         if layers.lookup(kind).inputs is None and kind != "opaque":
             if len(reads) == 1:  # torch.cat([x]): x itself
                 self.alias(node, self.source_node(node))
@@ -854,6 +943,21 @@ def unfold_dims(name: str, args: tuple, kwargs: dict) -> tuple:
         elif position < len(args):
             args[position] = shift(args[position])
     return tuple(args), kwargs
+
+
+_MAC_CALLS = {"conv1d", "conv2d", "conv3d", "linear", "matmul", "mm", "bmm", "einsum", "addmm", "conv_transpose2d"}
+
+
+def _computes(node, gm) -> bool:
+    """Whether a node that reads no layer output still does multiply-adds, which FlopCounterMode
+    counts: a convolution, a linear layer or a matrix product of values computed from constants,
+    sizes, buffers or parameters alone (EdgeNeXt's conv over a grid of positions, a product of two
+    parameters). A weight computed from parameters by element-wise steps (NF-Nets' standardised
+    weights) does none and is read where it is used."""
+    if node.op == "call_module":
+        return isinstance(gm.get_submodule(node.target), (torch.nn.modules.conv._ConvNd, torch.nn.Linear))
+    return node.op == "call_function" and _call_name(node) in _MAC_CALLS or \
+        node.op == "call_method" and node.target in ("matmul", "mm", "bmm")
 
 
 def _claimants(table: str) -> dict:
