@@ -316,9 +316,9 @@ class _Converter:
             if _computes(node, self.gm):  # (EdgeNeXt's Fourier position encoding: a conv of a grid)
                 op = f"{type(self.gm.get_submodule(node.target)).__name__} (module)" if node.op == "call_module" \
                     else f"{_call_name(node)} (call)"
-                raise CnncalcError(f"{op} at node {node.name} multiplies a tensor computed from constants, "
-                                   "parameters and sizes alone (a position encoding computed in forward): its "
-                                   "multiply-adds have no cnncalc layer",
+                raise CnncalcError(f"{op} at node {node.name} has no cnncalc layer kind: it multiplies a tensor "
+                                   "computed from constants, parameters and sizes alone (a position encoding "
+                                   "computed in forward), whose multiply-adds no layer of a spec holds",
                                    fix="compute it once outside forward and add it as a parameter or buffer")
             return  # computed from parameters, buffers, constants and sizes: read where used, as they are
         name = _call_name(node)
