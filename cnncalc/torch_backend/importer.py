@@ -316,7 +316,8 @@ class _Converter:
             if _computes(node, self.gm):  # (EdgeNeXt's Fourier position encoding: a conv of a grid)
                 op = f"{type(self.gm.get_submodule(node.target)).__name__} (module)" if node.op == "call_module" \
                     else f"{_call_name(node)} (call)"
-                raise CnncalcError(f"{op} at node {node.name} has no cnncalc layer kind: it multiplies a tensor "
+                where = node.target if node.op == "call_module" else node.name
+                raise CnncalcError(f"{op} at node {where} has no cnncalc layer kind: it multiplies a tensor "
                                    "computed from constants, parameters and sizes alone (a position encoding "
                                    "computed in forward), whose multiply-adds no layer of a spec holds",
                                    fix="compute it once outside forward and add it as a parameter or buffer")
@@ -376,12 +377,12 @@ class _Converter:
         shape, before = tuple(value.shape), tuple(self.values[src].shape)
         dims = _dims(args[1:]) if name == "permute" else None
         state = self.layout.get(src)
+        if state is None and folded(self.values[src]):
+            return False  # (a permute of a folded value keeps its implicit batch of 1 first: a permute)
         if name == "permute" and state is None and dims == (0, *range(2, len(before)), 1):
             self.alias(node, src)
             self.layout[node] = "channels_last"
             return True
-        if state is None and folded(self.values[src]):
-            return False  # (a permute of a folded value keeps its implicit batch of 1 first: a permute)
         if name == "permute" and state is None and dims and sorted(dims) == list(range(len(before))) and dims[0] != 0:
             self.alias(node, src)  # attention's qkv.permute(2, 0, 3, 1, 4): read only by the unbind that follows
             self.layout[node] = ("moved", dims)
@@ -909,7 +910,7 @@ _DIM_ARGS = {
     "select": ((1, "dim"),), "cat": ((1, "dim"),), "concat": ((1, "dim"),), "stack": ((1, "dim"),),
     "sum": ((1, "dim"),), "mean": ((1, "dim"),), "amax": ((1, "dim"),), "amin": ((1, "dim"),),
     "norm": ((2, "dim"),), "flatten": ((1, "start_dim"), (2, "end_dim")), "unflatten": ((1, "dim"),),
-    "unsqueeze": ((1, "dim"),), "squeeze": ((1, "dim"),), "roll": ((2, "dims"),),
+    "unsqueeze": ((1, "dim"),), "squeeze": ((1, "dim"),), "roll": ((2, "dims"),), "unfold": ((1, "dimension"),),
 }
 
 
