@@ -210,10 +210,10 @@ def test_the_reach_table(tmp_path):
     assert exact >= 0.95 * len(rows), exact  # the module path (issue 19's target)
 
 
-@pytest.mark.parametrize("name", ["levit_128s", "efficientvit_m0", "maxvit_pico_rw_256"])
+@pytest.mark.parametrize("name", ["levit_128s", "efficientvit_m0", "maxvit_pico_rw_256", "halonet26t"])
 def test_timm_windows_of_the_batch_import_exactly(name):
     """Families whose attention folds the batch into windows (LeViT's flatten(0, 1), EfficientViT-M's
-    cascaded heads, MaxViT's block and grid partitions), at their own input size."""
+    cascaded heads, MaxViT's block and grid partitions, HaloNet's unfolded blocks), at their own input size."""
     timm = timm_module()
 
     from cnncalc import analyze
