@@ -167,3 +167,68 @@ class Unknown(nn.Module):
 
     def forward(self, x):
         return self.head(torch.cumsum(self.conv(x), dim=-1))
+
+
+class Windows(nn.Module):
+    """Window attention as MaxViT, TinyViT and EfficientViT-M write it: a reshape that folds the
+    batch into the windows, a linear over them, ``qkv.unbind`` of a folded tensor, a batch norm
+    and a conv over each window's channels (LeViT's ``bn(x.flatten(0, 1))``, EfficientViT-M's
+    heads), the heads joined window by window, and the windows put back."""
+
+    def __init__(self, c=8, ws=4):
+        super().__init__()
+        self.ws = ws
+        self.qkv = nn.Linear(c, 3 * c)
+        self.bn = nn.BatchNorm1d(c)
+        self.conv = nn.Conv2d(c // 2, c // 2, 3, padding=1, groups=c // 2)
+        self.norm = nn.BatchNorm2d(c // 2)
+
+    def forward(self, x):
+        B, C, H, W = x.shape
+        ws = self.ws
+        t = x.view(B, C, H // ws, ws, W // ws, ws).permute(0, 2, 4, 3, 5, 1).reshape(-1, ws * ws, C)
+        q, k, v = self.qkv(t).reshape(-1, ws * ws, 3, C).permute(2, 0, 1, 3).unbind(0)
+        a = (q @ k.transpose(-2, -1)).softmax(dim=-1)
+        t = self.bn((a @ v).flatten(0, 1)).reshape(-1, ws * ws, C)
+        t = t.transpose(1, 2).reshape(-1, C, ws, ws)
+        first, second = t.split(C // 2, dim=1)
+        t = torch.cat([self.norm(self.conv(first)), second], 1)
+        t = t.view(B, H // ws, W // ws, C, ws, ws).permute(0, 3, 1, 4, 2, 5).reshape(B, C, H, W)
+        return t + x
+
+
+class Shifts(nn.Module):
+    """NASNet's shift (``ZeroPad2d((-1, 1, -1, 1))``, a crop and a pad), its max pool padded with
+    −inf, ConvNeXt-V2's ``addcmul`` response norm and MambaOut's split and join of the last axis
+    of a channels-last view."""
+
+    def __init__(self, c=8):
+        super().__init__()
+        self.shift = nn.ZeroPad2d((-1, 1, -1, 1))
+        self.weight = nn.Parameter(torch.ones(c))
+        self.bias = nn.Parameter(torch.zeros(c))
+        self.fc = nn.Linear(c, c)
+        self.conv = nn.Conv2d(c // 2, c // 2, 3, padding=1, groups=c // 2)
+
+    def forward(self, x):
+        x = F.max_pool2d(F.pad(self.shift(x), (1, 1, 1, 1), value=float("-inf")), 3, 1)
+        y = F.gelu(self.fc(x.permute(0, 2, 3, 1)))
+        y = y + torch.addcmul(self.bias.view(1, 1, 1, -1), self.weight.view(1, 1, 1, -1), y * y)
+        a, b = torch.split(y, (y.shape[-1] // 2, y.shape[-1] // 2), dim=-1)
+        b = self.conv(b.permute(0, 3, 1, 2)).permute(0, 2, 3, 1)
+        return torch.cat((a, b), dim=-1).permute(0, 3, 1, 2)
+
+
+class PositionConv(nn.Module):
+    """EdgeNeXt's Fourier position encoding: a conv over a grid computed from the sizes alone,
+    added to the features. Its multiply-adds are real (FlopCounterMode counts them)."""
+
+    def __init__(self, c=8):
+        super().__init__()
+        self.proj = nn.Conv2d(2, c, 1)
+
+    def forward(self, x):
+        B, C, H, W = x.shape
+        ys = torch.arange(H, dtype=x.dtype, device=x.device).view(1, 1, H, 1).expand(B, 1, H, W)
+        xs = torch.arange(W, dtype=x.dtype, device=x.device).view(1, 1, 1, W).expand(B, 1, H, W)
+        return x + self.proj(torch.cat([ys, xs], 1))

@@ -54,6 +54,7 @@ INDEX = {
     "transpose": "Conv1DTranspose Conv2DTranspose Conv3DTranspose conv_transpose conv_transpose1d "
            "conv_transpose2d conv_transpose3d Convolution2DTranspose ConvTranspose1d ConvTranspose2d "
            "ConvTranspose3d deconv Deconv2D Deconvolution2D",
+    "unfold": "unfold",
     "upsample": "interpolate resize upsample Upsample upsample_bilinear upsample_nearest upsampling "
            "UpSampling1D UpSampling2D UpSampling3D",
 }

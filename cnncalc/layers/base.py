@@ -432,22 +432,23 @@ def _factors(value, arg: Arg):
     return _positive(value, arg)
 
 
-def _edges(value, arg: Arg):
+def _edges(value, arg: Arg, low: int = 0):
     """Rows added or removed at the edges (Keras ``ZeroPadding2D`` / ``Cropping2D``): one number
     for every edge, one per spatial axis (``[h, w]``: both ends alike), or a ``[before, after]``
-    pair per axis (``[[top, bottom], [left, right]]``). The layer matches it to its input's rank."""
+    pair per axis (``[[top, bottom], [left, right]]``). The layer matches it to its input's rank.
+    ``signed_edges`` take negative numbers too (torch's pad: a negative one crops)."""
     if not isinstance(value, (list, tuple)):
-        return _int(value, arg, 0)
+        return _int(value, arg, low)
     if not 1 <= len(value) <= 3:
         raise CnncalcError(f"{arg.name} must be one number, one per spatial axis ([h, w]) or a pair per axis "
                            f"([[top, bottom], [left, right]]), not {list(value)}")
     pairs = [isinstance(v, (list, tuple)) for v in value]
     if not any(pairs):
-        return tuple(_int(v, arg, 0) for v in value)
+        return tuple(_int(v, arg, low) for v in value)
     if not all(pairs) or any(len(v) != 2 for v in value):
         raise CnncalcError(f"{arg.name} {list(value)} mixes numbers and pairs",
                            fix="give a [before, after] pair for every axis: [[top, bottom], [left, right]]")
-    return tuple((_int(v[0], arg, 0), _int(v[1], arg, 0)) for v in value)
+    return tuple((_int(v[0], arg, low), _int(v[1], arg, low)) for v in value)
 
 
 def _index(value, arg: Arg) -> int:
@@ -554,6 +555,7 @@ _CONVERT = {
     "factors": _factors,
     "padding": _padding,
     "edges": _edges,
+    "signed_edges": lambda v, a: _edges(v, a, -MAX_DIM),
     "index": _index,
     "axis": _axis,
     "bool": _bool,

@@ -101,7 +101,8 @@ class Concat(_Merge):
 
     def from_call(self, call):
         rank = len(call.x[0]) + 1
-        if call.arg(1, "dim", 0) % rank != 1:
+        last = call.channels_last and call.arg(1, "dim", 0) % rank == rank - 1  # (channels-last views' channels)
+        if call.arg(1, "dim", 0) % rank != 1 and not last:
             raise Unmappable(f"a concatenation on dim {call.arg(1, 'dim', 0)} (cnncalc's is on the channels)")
         return {}
 

@@ -57,6 +57,8 @@ class Pad(LayerKind):
         {"padding": [2, 0]},
         {"padding": [[0, 1], [2, 3]], "value": -1.5},
         {"padding": [[0, 1], [0, 1]], "value": float("-inf")},
+        {"padding": [[-1, 1], [-1, 1]]},  # NASNet's ZeroPad2d((-1, 1, -1, 1)): a shift by one
+        {"padding": [[-2, 0], [1, -3]], "value": 0.5},
         {"padding": 3, "mode": "reflect"},
         {"padding": [[1, 0], [0, 2]], "mode": "replicate"},
         {"padding": 9, "mode": "circular"},
@@ -93,7 +95,8 @@ class Pad(LayerKind):
         return _pad_args(torch_pad, node.x[0], mode, 0.0 if value is None else value)
 
     args = (
-        Arg("padding", "edges", aliases=("pad",)),
+        Arg("padding", "signed_edges", aliases=("pad",),
+            help="negative numbers crop, as torch's pad does (NASNet's ZeroPad2d((-1, 1, -1, 1)): a shift)"),
         Arg("value", "fill", 0.0, help="the constant a constant pad adds (-.inf before a max pool)"),
         Arg("mode", "choice", "constant", aliases=("padding_mode",),
             choices=("constant", "reflect", "replicate", "circular")),
@@ -104,6 +107,9 @@ class Pad(LayerKind):
         if a["mode"] != "constant" and a["value"] != 0:
             raise CnncalcError(f"value applies to a constant pad, not {a['mode']}",
                                fix="drop value, or use mode: constant")
+        flat = a["padding"] if isinstance(a["padding"], tuple) else (a["padding"],)
+        if a["mode"] != "constant" and min(v for p in flat for v in (p if isinstance(p, tuple) else (p,))) < 0:
+            raise CnncalcError(f"a negative {a['mode']} pad", fix="negative padding (a crop) is a constant pad's")
         return a
 
     def infer(self, a, x, ctx):
@@ -117,6 +123,10 @@ class Pad(LayerKind):
                 raise CnncalcError(f"{mode} padding {max(b, e)} must be {limit} the {axis} {n}",
                                    fix=f"use padding of at most {n - 1 if mode == 'reflect' else n}, "
                                        "or mode: replicate")
+        for n, (b, e), axis in zip(x[1:], pairs, AXIS_NAMES[rank]):
+            if ctx.violated(n + b + e < 1, "pad leaves something"):
+                raise CnncalcError(f"padding {b} + {e} leaves nothing of the {axis} {n}",
+                                   fix="a negative pad crops: crop less than the size")
         out = tuple(n + b + e for n, (b, e) in zip(x[1:], pairs))
         window = Window(kernel=(1,) * rank, stride=(1,) * rank, pad=tuple(b for b, _ in pairs))
         return Inference((x[0], *out), _describe(pairs, f"{mode} pad" if mode != "constant" else "pad"), window)
@@ -278,11 +288,13 @@ def _pad_args(pad, x, mode, value) -> dict:
     """torch's pad tuple (last axis first: left, right, top, bottom, …) as a spec's edges."""
     pad = tuple(pad)
     rank = len(x) - 1
+    while len(pad) // 2 > rank and not any(pad[-2:]):
+        pad = pad[:-2]  # (a pad of 0 over the channels: EfficientViT-M's of a channels-last view)
     if len(pad) % 2 or len(pad) // 2 > rank:
         raise Unmappable(f"a pad {list(pad)} of more axes than the {rank} spatial ones")
     pairs = [(0, 0)] * (rank - len(pad) // 2) + [(pad[i], pad[i + 1]) for i in range(len(pad) - 2, -1, -2)]
-    if any(b < 0 or e < 0 for b, e in pairs):
-        raise Unmappable("a negative pad (a crop)")
+    if mode != "constant" and any(b < 0 or e < 0 for b, e in pairs):
+        raise Unmappable(f"a negative {mode} pad")
     out = {"padding": _edges_value(pairs)}
     if mode != "constant":
         out["mode"] = mode

@@ -22,15 +22,21 @@ class Scale(LayerKind):
     reads_channels_last = True
     aliases = ("layer_scale", "LayerScale")
     shorthand = "init"
-    summary = "learnable per-channel multiplier (ConvNeXt's layer scale); params = C"
-    examples = ({}, {"init": 1e-6}, ({}, (12,)), ({"init": 0.1}, (3, 7)), ({}, (2, 3, 4, 5)))
+    summary = "learnable per-channel multiplier (ConvNeXt's layer scale), and shift (bias: true); params = C (2·C)"
+    examples = ({}, {"init": 1e-6}, ({}, (12,)), ({"init": 0.1}, (3, 7)), ({}, (2, 3, 4, 5)), {"bias": True},
+                ({"bias": True, "init": 0.0}, (5, 3)))
     args = (Arg("init", "float", 1.0, ("init_value", "layer_scale_init_value"),
-                help="the starting value of every multiplier (ConvNeXt: 1e-6)"),)
+                help="the starting value of every multiplier (ConvNeXt: 1e-6)"),
+            Arg("bias", "bool", False, help="a learnable shift per channel too: w·x + b (ConvNeXt-V2's GRN's addcmul)"))
 
-    torch_calls = ("mul", "mul_", "multiply")
+    torch_calls = ("mul", "mul_", "multiply", "addcmul")
 
     def from_call(self, call):
-        """``layer_scale * x`` with a parameter of one factor per channel (ConvNeXt's)."""
+        """``layer_scale * x`` with a parameter of one factor per channel (ConvNeXt's), or
+        ``torch.addcmul(bias, weight, x)`` with a parameter of one shift and one factor per channel
+        (ConvNeXt-V2's global response norm, on a channels-last view)."""
+        if call.name == "addcmul":
+            return _addcmul(call)
         tensors = call.tensors()
         params = [t for t in tensors if t.is_parameter]
         if len(tensors) != 2 or len(params) != 1 or len(call.x) != 1:
@@ -61,12 +67,12 @@ class Scale(LayerKind):
         return Inference(x, f"× one learnable factor per channel ({x[0]})")
 
     def params(self, a, x, y):
-        return x[0]
+        return x[0] * (2 if a["bias"] else 1)
 
     def build(self, a, x):
         from ..torch_backend import modules
 
-        return modules.LayerScale(x[0], len(x) - 1, a["init"])
+        return modules.LayerScale(x[0], len(x) - 1, a["init"], a["bias"])
 
     # -- training ------------------------------------------------------------------------------
     pointwise = True
@@ -79,3 +85,25 @@ class Scale(LayerKind):
 
     def output_size(self, a, x, sizes, param_size, amp):
         return max(*sizes, param_size)  # (a half input times float32 factors is float32)
+
+
+def _addcmul(call) -> dict:
+    """``torch.addcmul(b, w, x, value=1)`` = b + w·x: x one layer output, b and w one learnable
+    number per channel each (aligned with the last axis on a channels-last view)."""
+    first, factor, other = call.arg(0, "input"), call.arg(1, "tensor1"), call.arg(2, "tensor2")
+    if call.arg(3, "value", 1) != 1 or len(call.x) != 1:
+        raise Unmappable("an addcmul with a value, or of several layer outputs")
+    if getattr(factor, "is_parameter", True) is False:
+        factor, other = other, factor
+    x = call.x[0]
+    rank = len(x) + 1
+    for t in (first, factor):
+        if not getattr(t, "is_parameter", False) or t.learnable != x[0]:
+            raise Unmappable("an addcmul whose sum and factor are not one learnable number per channel each")
+        full = (1,) * (rank - len(t.shape)) + tuple(t.shape)
+        per_channel = (1, *(1,) * (rank - 2), x[0]) if call.channels_last else (1, x[0], *(1,) * (rank - 2))
+        if full != per_channel:
+            raise Unmappable(f"an addcmul operand of shape {list(t.shape)} is not one number per channel of {list(x)}")
+    if getattr(other, "is_parameter", True):
+        raise Unmappable("an addcmul that does not read a layer output")
+    return {"bias": True}

@@ -92,6 +92,8 @@ class Slice(_Part):
         x = call.x[0]
         if call.name == "split":  # a piece of torch.split(x, sizes, dim) (the importer says which)
             d = call.arg(2, "dim", 0) % (len(x) + 1)
+            if call.channels_last:  # (torch's axes of [N, H, W, C]: C is the channels, H the first spatial)
+                d = _channels_first_axis(d, len(x))
             sizes = call.arg(1, "split_size_or_sections", call.arg(1, "split_size"))
             if d == 0 or call.index is None:
                 raise Unmappable("a split of the batch, or whose pieces are not taken one by one")
@@ -182,6 +184,8 @@ class Chunk(_Part):
             raise Unmappable("a chunk whose pieces are not taken one by one")
         out = {"chunks": call.arg(1, "chunks"), "index": call.index}
         d = call.arg(2, "dim", 0)
+        if call.channels_last:  # (torch's axes of [N, H, W, C]: as the channels-first view counts them)
+            d = _channels_first_axis(d % (len(call.x[0]) + 1), len(call.x[0]))
         if d % (len(call.x[0]) + 1) != 1:
             out["axis"] = d
         return out
@@ -231,3 +235,9 @@ def _slice_args(d, start, end, step) -> dict:
     if step != 1:
         out["step"] = step
     return out
+
+
+def _channels_first_axis(d: int, rank: int) -> int:
+    """Axis ``d`` (0 … rank) of a channels-last view ``[N, H, W, C]`` as the channels-first
+    tensor counts it: C is 1, H is 2, …; the batch stays 0."""
+    return 1 if d == rank else d + 1 if d else 0

@@ -247,6 +247,7 @@ class _Converter:
         self.holder: dict = {}  # id(parameter) -> (the first entry holding it, its name there)
         self._leaves: dict = {}
         self.names: set = set()
+        self.read_params: set = set()  # the parameters arith layers have read (counted at the first)
 
     def class_of(self, path: str) -> str | None:
         try:
@@ -307,12 +308,21 @@ class _Converter:
         if node.op == "get_attr" or not isinstance(value, torch.Tensor):
             return  # a parameter, a shape, a number, or a tuple of tensors (chunk): read where used
         if not self.reads(node) and not self.is_piece(node):
+            if _computes(node, self.gm):  # (EdgeNeXt's Fourier position encoding: a conv of a grid)
+                op = f"{type(self.gm.get_submodule(node.target)).__name__} (module)" if node.op == "call_module" \
+                    else f"{_call_name(node)} (call)"
+                where = node.target if node.op == "call_module" else node.name
+                raise CnncalcError(f"{op} at node {where} has no cnncalc layer kind: it multiplies a tensor "
+                                   "computed from constants, parameters and sizes alone (a position encoding "
+                                   "computed in forward), whose multiply-adds no layer of a spec holds",
+                                   fix="compute it once outside forward and add it as a parameter or buffer")
             return  # computed from parameters, buffers, constants and sizes: read where used, as they are
         name = _call_name(node)
         if node.op != "call_module" and self.view(node, value, name):
             return
         for n in node.all_input_nodes:
-            if isinstance(self.layout.get(n), tuple) and self.layout[n][0] != "moved" and not self.is_piece(node):
+            if isinstance(self.layout.get(n), tuple) and self.layout[n][0] in ("groups", "shuffled") and \
+                    not self.is_piece(node):
                 self.materialize(n)
         self.channels_first(node, name)
         reads = self.reads(node)
@@ -324,6 +334,8 @@ class _Converter:
             # it must still compute the traced shape from the unexpanded one (claim checks), or it
             # is refused.
             self.alias(node, node.args[0])
+            if node.args[0] not in self.layout:
+                self.layout[node] = ("expanded", self.values[node.args[0]])
             return
         if node.op == "call_module":
             self.module_call(node, value, reads)
@@ -360,6 +372,8 @@ class _Converter:
         shape, before = tuple(value.shape), tuple(self.values[src].shape)
         dims = _dims(args[1:]) if name == "permute" else None
         state = self.layout.get(src)
+        if state is None and folded(self.values[src]):
+            return False  # (a permute of a folded value keeps its implicit batch of 1 first: a permute)
         if name == "permute" and state is None and dims == (0, *range(2, len(before)), 1):
             self.alias(node, src)
             self.layout[node] = "channels_last"
@@ -367,6 +381,14 @@ class _Converter:
         if name == "permute" and state is None and dims and sorted(dims) == list(range(len(before))) and dims[0] != 0:
             self.alias(node, src)  # attention's qkv.permute(2, 0, 3, 1, 4): read only by the unbind that follows
             self.layout[node] = ("moved", dims)
+            return True
+        if isinstance(state, tuple) and state[0] == "expanded" and name in ("permute", "transpose"):
+            # x.expand(…).permute(…) before a sum that broadcasts anyway (BoTNet's relative logits):
+            # the permute of the unexpanded tensor, still read as expanded
+            small = getattr(state[1], name)(*(_python(self.values.get(a, a)) if isinstance(a, torch.fx.Node) else a
+                                              for a in args[1:]), **node.kwargs)
+            self.function_call(node, small, self.reads(node), name)
+            self.layout[node] = ("expanded", small)
             return True
         if isinstance(state, tuple) and state[0] == "moved" and name in ("getitem", "select") and isinstance(
                 node.args[1], int) and (name == "getitem" or node.args[1] == 0):
@@ -412,12 +434,42 @@ class _Converter:
                  ("reshape", {"shape": kept}, tuple(kept))]
         if rest != sorted(rest):
             steps.append(("permute", {"dims": rest[1:]}, tuple(kept[d - 1] for d in rest[1:])))
+        self.steps(node, source, steps)
+
+    def slices(self, node, source: str, index) -> bool:
+        """``x[:, ::2, ::2]`` (LeViT's subsampling), ``x[:, :H, :W]``: a slice per axis it cuts,
+        one after another. False where the index is not slices alone, or cuts one axis or none
+        (one ``slice``, or a crop, as the kinds read it)."""
+        from ..layers.pad import _kept
+
+        shape = self.shapes[source]
+        if not isinstance(index, tuple) or any(i is Ellipsis for i in index):
+            return False
+        try:
+            kept = _kept(index, shape)
+        except Exception:
+            return False
+        cut = [(d, k) for d, k in enumerate(kept, start=1) if k != (0, shape[d - 1], 1)]
+        if len(cut) < 2:
+            return False
+        steps, now = [], list(shape)
+        for d, (first, size, step) in cut:
+            now[d - 1] = size
+            steps.append(("slice", {"axis": d, "start": first, "end": first + (size - 1) * step + 1,
+                                    **({"step": step} if step != 1 else {})}, tuple(now)))
+        self.steps(node, source, steps)
+        return True
+
+    def steps(self, node, source: str, steps: list) -> None:
+        """``node`` as a run of layers (kind, arguments, output shape) from ``source``: what one
+        call does in several of cnncalc's steps (an unbind's slice and reshape)."""
         scopes = tuple(s.split("@")[0] for s in node.meta.get("nn_module_stack", {}))
         for kind, args, out in steps:
             entry = Entry(kind, args, (source,), self.unique(f"{node.name}_{kind}"), False, scopes=scopes)
             entry.shape = tuple(out)
+            self.node_of[id(entry)] = node
             self.entries.append(entry)
-            self.shapes[entry.name] = out
+            self.shapes[entry.name] = tuple(out)
             source = entry.name
         self.tensor_of[node] = source
 
@@ -432,6 +484,11 @@ class _Converter:
         if not last:
             return
         what = type(self.gm.get_submodule(node.target)).__name__ if node.op == "call_module" else name
+        if what in ("cat", "concatenate") and len(last) == len(inputs):
+            rank = self.values[node].dim()
+            axis = node.args[1] if len(node.args) > 1 else node.kwargs.get("dim", 0)
+            if isinstance(axis, int) and axis % rank == rank - 1:
+                return  # channels-last views joined on their last axis: on the channels, still channels-last
         # (kinds that read a channels-last view at each position: LayerKind.reads_channels_last)
         if len(last) == len(inputs) and any(kind.reads_channels_last for kind in (
                 *layers.claimants("torch_modules").get(what, ()), *layers.claimants("torch_calls").get(what, ()))):
@@ -479,7 +536,7 @@ class _Converter:
     def real_shape(self, node, value) -> tuple:
         """A value's shape as the spec sees it, batch excluded: channels first again for a
         channels-last view."""
-        shape = tuple(value.shape[1:])
+        shape = sample_shape(value)
         if self.layout.get(node) == "channels_last" or any(
                 self.layout.get(n) == "channels_last" for n in node.all_input_nodes):
             return (shape[-1], *shape[:-1])
@@ -497,6 +554,9 @@ class _Converter:
         if type(submodule) is torch.nn.Identity:  # does nothing: not written
             self.alias(node, self.source_node(node))
             return
+        if reads and folded(self.values.get(self.source_node(node))) and target not in self.module_names and \
+                self.across_windows(node, value, reads[0], submodule, name):
+            return
         if target in self.module_names:  # the same module called again: tied weights, if it has any
             first = self.module_names[target]
             kind, args = self.claim(cls, lambda kind: kind.from_torch(submodule, x, y), "torch_modules", node, value, reads)
@@ -513,6 +573,71 @@ class _Converter:
         weights = list(submodule.parameters())
         if weights and not any(p.requires_grad for p in weights):
             self.frozen.append(self.entries[-1].name)  # (a spec's freeze: list, docs/training.md)
+
+    def across_windows(self, node, value, source: str, module, name: str) -> bool:
+        """A batch norm or a convolution over the channels of a folded value (axis 1 of the
+        traced ``[windows, C, …]``: EfficientViT-M's window attention, LeViT's
+        ``bn(x.flatten(0, 1))``): the channels moved first, the layer over them with the windows
+        as one more axis (a convolution's kernel 1 along it: the same weights, the same
+        multiply-adds), and the axes moved back. False where the module is neither."""
+        x = self.shapes[source]
+        if len(x) < 2 or not isinstance(module, (torch.nn.BatchNorm1d, torch.nn.BatchNorm2d, torch.nn.Conv1d,
+                                                 torch.nn.Conv2d)) or len(x) > 4:
+            return False
+        swap = [2, 1, *range(3, len(x) + 1)]
+        moved = (x[1], x[0], *x[2:])
+        if isinstance(module, torch.nn.modules.batchnorm._BatchNorm):
+            kind = "batchnorm"
+            args = layers.lookup(kind).from_torch(module, moved, moved)
+        else:
+            if module.padding_mode != "zeros" or isinstance(module.padding, str):
+                return False
+            from ..layers.conv import _conv_args
+
+            kind = "conv"
+            args = _conv_args(module.out_channels, (1, *module.kernel_size), (1, *module.stride),
+                              [0, *module.padding], (1, *module.dilation), module.groups, module.bias is not None)
+            if len(set(args["padding"])) == 1:
+                args["padding"] = args["padding"][0]
+        y = sample_shape(value)
+        out = (y[1], y[0], *y[2:])
+        try:
+            _same_output(layers.lookup(kind), args, [moved], out)
+        except Unmappable:
+            return False
+        scopes = tuple(s.split("@")[0] for s in node.meta.get("nn_module_stack", {}))
+        first = Entry("permute", {"dims": swap}, (source,), self.unique(f"{node.name}_windows"), False, scopes=scopes,
+                      shape=moved)
+        self.entries.append(first)
+        self.shapes[first.name] = moved
+        params = sum(p.numel() for p in module.parameters())
+        self.module_names[node.target] = name
+        entry = Entry(kind, args, (first.name,), name, True, params=params)
+        self.tie(entry, module)
+        self.add(node, entry, out)
+        self.steps(node, entry.name, [("permute", {"dims": swap}, y)])
+        return True
+
+    def concat_windows(self, node, value, reads) -> None:
+        """``torch.cat(parts, 1)`` of folded values (:func:`folded`): their channels, window by
+        window (EfficientViT-M's heads) — each part's channels moved first, a concat, and the
+        axes moved back (as :meth:`across_windows`)."""
+        scopes = tuple(s.split("@")[0] for s in node.meta.get("nn_module_stack", {}))
+        moved = []
+        for tensor in reads:
+            x = self.shapes[tensor]
+            swap = [2, 1, *range(3, len(x) + 1)]
+            entry = Entry("permute", {"dims": swap}, (tensor,), self.unique(f"{node.name}_windows"), False,
+                          scopes=scopes, shape=(x[1], x[0], *x[2:]))
+            self.entries.append(entry)
+            self.shapes[entry.name] = entry.shape
+            moved.append(entry.name)
+        y = sample_shape(value)
+        out = (y[1], y[0], *y[2:])
+        kind, args = self.claim("cat", lambda kind: kind.from_call(Call("cat", (), {"dim": 1}, tuple(
+            self.shapes[m] for m in moved), out)), "torch_calls", node, torch.empty((1, *out), device="meta"), moved)
+        self.add(node, Entry(kind, list(moved), tuple(moved), node.name, False), out)
+        self.steps(node, self.tensor_of[node], [("permute", {"dims": swap}, y)])
 
     def tie(self, entry: Entry, module) -> None:
         """A parameter an earlier module holds too (``b.weight = a.weight``) is one parameter, as
@@ -536,10 +661,29 @@ class _Converter:
             entry.extra["shared"] = [n for n, _ in seen]
 
     def function_call(self, node, value, reads, name) -> None:
-        call = Call(name, self._plain(node.args), self._plain(node.kwargs),
+        if name in ("view_as", "reshape_as"):
+            reads = reads[:1]  # (the other tensor is read for its shape only)
+        args, kwargs = self._plain(node.args), self._plain(node.kwargs)
+        if any(folded(self.values.get(n)) for n in node.all_input_nodes if n in self.tensor_of):
+            args, kwargs = unfold_dims(name, args, kwargs)
+        if name == "getitem" and len(reads) == 1 and not self.layout.get(self.source_node(node)) and \
+                self.slices(node, reads[0], args[1] if len(args) > 1 else None):
+            return
+        if name in ("cat", "concat", "concatenate") and len(reads) > 1 and args[1:2] == (2,) and all(
+                folded(self.values.get(n)) for n in node.all_input_nodes if n in self.tensor_of):
+            self.concat_windows(node, value, reads)
+            return
+        call = Call(name, args, kwargs,
                     tuple(self.shape_of(t) for t in reads), self.real_shape(node, value),
                     self.origins(node), any(self.layout.get(n) == "channels_last" for n in node.all_input_nodes))
         kind, args = self.claim(name, lambda kind: kind.from_call(call), "torch_calls", node, value, reads)
+        if "operand" in args and "params" in {a.name for a in layers.lookup(kind).args}:  # a parameter read again
+            leaves = {k: v for n in node.all_input_nodes if n not in self.tensor_of  # (EfficientViT-M's bias
+                      for k, v in self.leaves(n).items()}  # table, one head at a time): counted once
+            fresh = sum(v for k, v in leaves.items() if k not in self.read_params)
+            if fresh != sum(leaves.values()):
+                args = {**args, "params": fresh}
+            self.read_params.update(leaves)
         if layers.lookup(kind).inputs is None and not takes_list_and_args(layers.lookup(kind)):
             if len(reads) == 1:  # torch.cat([x]): x itself
                 self.alias(node, self.source_node(node))
@@ -558,8 +702,28 @@ class _Converter:
             self.select_moved(node, data, node.args[1])
             return
         reads = [self.tensor_of[n] for n in source.all_input_nodes if n in self.tensor_of]
-        call = Call(name, self._plain(source.args), self._plain(source.kwargs),
-                    tuple(self.shape_of(t) for t in reads), tuple(value.shape[1:]), {}, False, index=node.args[1])
+        args, kwargs = self._plain(source.args), self._plain(source.kwargs)
+        if any(folded(self.values.get(n)) for n in source.all_input_nodes if n in self.tensor_of):
+            args, kwargs = unfold_dims(name, args, kwargs)
+        if name == "unbind" and len(reads) == 1 and self.layout.get(data) is None:
+            # t.unbind(d)[i]: the i-th along axis d — a slice, and a reshape that drops the axis
+            shape = self.shapes[reads[0]]
+            axis = (args[1] if len(args) > 1 else kwargs.get("dim", 0)) % (len(shape) + 1)
+            if axis == 0:
+                raise CnncalcError(f"unbind at node {source.name}: an unbind of the batch axis has no cnncalc "
+                                   "layer kind", fix="index the batch in the data, not in the model")
+            index = node.args[1]
+            kept = tuple(sample_shape(value))
+            self.steps(node, reads[0], [
+                ("slice", {"axis": axis, "start": index, "end": index + 1},
+                 tuple(1 if i == axis - 1 else n for i, n in enumerate(shape))),
+                ("reshape", {"shape": list(kept)}, kept)])
+            return
+        last = self.layout.get(data) == "channels_last"  # (MambaOut's split of the last axis of a channels-last view)
+        if last:
+            self.layout[node] = "channels_last"
+        call = Call(name, args, kwargs,
+                    tuple(self.shape_of(t) for t in reads), self.real_shape(node, value), {}, last, index=node.args[1])
         kind, args = self.claim(name, lambda kind: kind.from_call(call), "torch_calls", node, value, reads)
         self.add(node, Entry(kind, args, tuple(reads), node.name, False), call.y)
 
@@ -621,10 +785,9 @@ class _Converter:
         """The first kind that claims ``what``, can say it, and computes the traced output shape
         from the shapes it reads; else unknown (an error, or opaque)."""
         reasons = []
-        merged = isinstance(value, torch.Tensor) and (value.dim() == 0 or value.shape[0] != 1)
-        if merged:  # (traced at batch 1: a first axis of another size holds parts of several samples)
-            reasons.append(f"its output {list(value.shape)} mixes the batch axis with others (a window partition, "
-                           "a flatten(0, 1)): cnncalc's layers work per sample")
+        merged = isinstance(value, torch.Tensor) and value.dim() == 0
+        if merged:
+            reasons.append("its output is a scalar: cnncalc's layers keep a batch axis")
         for kind in () if merged else _claimants(table).get(what, ()):
             try:
                 args = read_args(kind)
@@ -645,9 +808,9 @@ class _Converter:
         if node.op != "call_module":  # the parameters it reads (a GRN's weight and bias): theirs
             params = sum({k: v for n in node.all_input_nodes if n not in self.tensor_of
                           for k, v in self.leaves(n).items()}.values())
-        shape = list(value.shape[1:]) if isinstance(value, torch.Tensor) and value.dim() > 1 else [1]
+        shape = list(sample_shape(value)) if isinstance(value, torch.Tensor) and value.dim() > 1 else [1]
         kind = layers.placeholder()
-        return kind.name, kind.stand_in(what, shape, params)
+        return kind.name, kind.stand_in(what, shape or [1], params)
 
     def parameters_used(self) -> int:
         """The ``numel`` of the distinct parameters the written layers read, found in the trace,
@@ -717,6 +880,78 @@ class _Converter:
         if isinstance(value, slice):
             return slice(self._plain(value.start), self._plain(value.stop), self._plain(value.step))
         return value
+
+def folded(value) -> bool:
+    """Whether a traced value (at batch 1) has folded the batch into another axis: a window
+    partition's ``[windows, ws, ws, C]``, LeViT's ``flatten(0, 1)``. Its first axis is then an
+    axis of the sample, not the batch (docs/import.md, "Batch folds")."""
+    return isinstance(value, torch.Tensor) and value.dim() > 0 and value.shape[0] != 1
+
+
+def sample_shape(value) -> tuple:
+    """A traced value's shape as the spec writes it: batch excluded; for a value that folded the
+    batch into another axis (:func:`folded`), every axis — at batch 1, the sample is the whole of it."""
+    return tuple(value.shape) if folded(value) else tuple(value.shape[1:])
+
+
+# where a call names an axis of its input: (position, keyword) of each dim argument
+_DIM_ARGS = {
+    "softmax": ((1, "dim"),), "log_softmax": ((1, "dim"),), "transpose": ((1, "dim0"), (2, "dim1")),
+    "swapaxes": ((1, "axis0"), (2, "axis1")), "movedim": ((1, "source"), (2, "destination")),
+    "chunk": ((2, "dim"),), "split": ((2, "dim"),), "unbind": ((1, "dim"),), "narrow": ((1, "dim"),),
+    "select": ((1, "dim"),), "cat": ((1, "dim"),), "concat": ((1, "dim"),), "stack": ((1, "dim"),),
+    "sum": ((1, "dim"),), "mean": ((1, "dim"),), "amax": ((1, "dim"),), "amin": ((1, "dim"),),
+    "norm": ((2, "dim"),), "flatten": ((1, "start_dim"), (2, "end_dim")), "unflatten": ((1, "dim"),),
+    "unsqueeze": ((1, "dim"),), "squeeze": ((1, "dim"),), "roll": ((2, "dims"),), "unfold": ((1, "dimension"),),
+}
+
+
+def unfold_dims(name: str, args: tuple, kwargs: dict) -> tuple:
+    """A call on a folded value (:func:`folded`) names the sample's axes counting its first as 0;
+    the kinds count the batch as 0: every axis it names, one further (negative ones stay)."""
+    def shift(d):
+        if isinstance(d, bool):
+            return d
+        if isinstance(d, int):
+            return d + 1 if d >= 0 else d
+        if isinstance(d, (list, tuple)) and all(isinstance(v, int) and not isinstance(v, bool) for v in d):
+            return type(d)(shift(v) for v in d)
+        return d
+
+    args, kwargs = list(args), dict(kwargs)
+    if name == "permute":
+        dims = args[1:] if len(args) > 2 else (args[1] if len(args) > 1 else kwargs.pop("dims"))
+        dims = dims if isinstance(dims, (list, tuple)) else [dims]
+        return (args[0], 0, *(shift(d) for d in dims)), {}
+    if name == "getitem" and len(args) > 1:
+        index = args[1] if isinstance(args[1], tuple) else (args[1],)
+        if index and index[0] is not Ellipsis:
+            args[1] = (slice(None), *index)
+        return tuple(args), kwargs
+    if name == "flatten" and len(args) < 2 and "start_dim" not in kwargs:
+        kwargs["start_dim"] = 0  # (flatten's default: every axis, the sample's first included)
+    for position, key in _DIM_ARGS.get(name, ()):
+        if key in kwargs:
+            kwargs[key] = shift(kwargs[key])
+        elif position < len(args):
+            args[position] = shift(args[position])
+    return tuple(args), kwargs
+
+
+_MAC_CALLS = {"conv1d", "conv2d", "conv3d", "linear", "matmul", "mm", "bmm", "einsum", "addmm", "conv_transpose2d"}
+
+
+def _computes(node, gm) -> bool:
+    """Whether a node that reads no layer output still does multiply-adds, which FlopCounterMode
+    counts: a convolution, a linear layer or a matrix product of values computed from constants,
+    sizes, buffers or parameters alone (EdgeNeXt's conv over a grid of positions, a product of two
+    parameters). A weight computed from parameters by element-wise steps (NF-Nets' standardised
+    weights) does none and is read where it is used."""
+    if node.op == "call_module":
+        return isinstance(gm.get_submodule(node.target), (torch.nn.modules.conv._ConvNd, torch.nn.Linear))
+    return node.op == "call_function" and _call_name(node) in _MAC_CALLS or \
+        node.op == "call_method" and node.target in ("matmul", "mm", "bmm")
+
 
 def _claimants(table: str) -> dict:
     return layers.claimants(table)

@@ -292,12 +292,16 @@ class Permute(nn.Module):
 
 
 class LayerScale(nn.Module):
-    def __init__(self, channels: int, spatial_axes: int, init: float):
+    def __init__(self, channels: int, spatial_axes: int, init: float, bias: bool = False):
         super().__init__()
         self.layer_scale = nn.Parameter(torch.full((channels, *([1] * spatial_axes)), float(init)))
+        # (named shift: torchinfo counts mult-adds for parameters named like weight or bias)
+        self.shift = nn.Parameter(torch.zeros((channels, *([1] * spatial_axes)))) if bias else None
 
     def forward(self, x):
-        return self.layer_scale * x
+        if self.shift is None:
+            return self.layer_scale * x
+        return torch.addcmul(self.shift, self.layer_scale, x)
 
 
 _ARITH = {"add": torch.add, "sub": torch.sub, "mul": torch.mul, "div": torch.div, "pow": torch.pow,
