@@ -271,7 +271,7 @@ class Folder:
         # a tensor needs a name in the block where something other than the next layer reads it
         read_inside = {r for i, k in enumerate(members) for r in self.entries[k].reads
                        if i == 0 or r != self.entries[members[i - 1]].name}
-        read_inside |= {r for k in members for r in _likes(self.entries[k])}  # (GhostNetV2's upsample like: t13)
+        read_inside |= {r for k in members for r in shape_reads(self.entries[k])}  # (GhostNetV2's upsample like: t13)
         placeholder = {unit["values"][col][0]: f"${arg}" for arg, cols in args.items() for col in cols}
         out, prev = [], "input"
         for k in members:

@@ -78,6 +78,9 @@ class Arith(LayerKind):
         return modules.Arith(a["op"], a["value"], a["operand"], self.params(a, x, x))
 
     # -- import --------------------------------------------------------------------------------
+    def with_operand_params(self, a, params):
+        return {**a, "params": params} if a.get("operand") is not None else None
+
     def from_call(self, call):
         op = _CALLS[call.name]
         if op == "clamp":

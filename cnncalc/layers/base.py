@@ -276,6 +276,19 @@ class LayerKind:
         module does something this kind cannot say."""
         return {}
 
+    def from_torch_windows(self, module, x: tuple, y: tuple) -> dict:
+        """The arguments for a module of a class in ``torch_modules`` applied to the channels of a
+        folded value, with the channels moved first and the windows one more axis (``x``, ``y``:
+        ``[C, windows, …]``; EfficientViT-M's and LeViT's batch norms and convolutions). Raise
+        :class:`Unmappable` where this kind cannot say that (the default)."""
+        raise Unmappable(f"a {self.name} over the channels of windows")
+
+    def with_operand_params(self, a: dict, params: int) -> dict | None:
+        """``a`` with the learnable elements of its parameter operand set to ``params`` (the importer
+        counts a parameter that several calls read once), or None where this kind has no parameter
+        operand (the default)."""
+        return None
+
     def from_call(self, call) -> dict:
         """The arguments for a call of a function or method in ``torch_calls`` (see
         ``cnncalc.torch_backend.importer.Call``: its arguments, input and output shapes)."""

@@ -133,6 +133,16 @@ class Conv(LayerKind):
         return _conv_args(module.out_channels, module.kernel_size, module.stride, padding, module.dilation,
                           module.groups, module.bias is not None)
 
+    def from_torch_windows(self, module, x, y):
+        """Kernel 1 along the windows axis: the same weights and multiply-adds, window by window."""
+        if module.padding_mode != "zeros" or isinstance(module.padding, str):
+            raise Unmappable("a convolution over windows with a padding mode or a padding by name")
+        args = _conv_args(module.out_channels, (1, *module.kernel_size), (1, *module.stride), [0, *module.padding],
+                          (1, *module.dilation), module.groups, module.bias is not None)
+        if len(set(args["padding"])) == 1:
+            args["padding"] = args["padding"][0]
+        return args
+
     def from_call(self, call):
         weight = call.tensor(1, "weight")
         if not weight.is_parameter:

@@ -53,6 +53,9 @@ class BatchNorm(LayerKind):
     def from_torch(self, module, x, y):
         return _bn_args(module.eps, module.momentum, module.affine)
 
+    def from_torch_windows(self, module, x, y):
+        return self.from_torch(module, x, y)  # (per channel: the windows are one more axis)
+
     def from_call(self, call):
         return _bn_args(call.arg(7, "eps", 1e-5), call.arg(6, "momentum", 0.1), call.arg(3, "weight") is not None)
 

@@ -581,29 +581,20 @@ class _Converter:
         as one more axis (a convolution's kernel 1 along it: the same weights, the same
         multiply-adds), and the axes moved back. False where the module is neither."""
         x = self.shapes[source]
-        if len(x) < 2 or not isinstance(module, (torch.nn.BatchNorm1d, torch.nn.BatchNorm2d, torch.nn.Conv1d,
-                                                 torch.nn.Conv2d)) or len(x) > 4:
+        if not 2 <= len(x) <= 4:
             return False
         swap = [2, 1, *range(3, len(x) + 1)]
         moved = (x[1], x[0], *x[2:])
-        if isinstance(module, torch.nn.modules.batchnorm._BatchNorm):
-            kind = "batchnorm"
-            args = layers.lookup(kind).from_torch(module, moved, moved)
-        else:
-            if module.padding_mode != "zeros" or isinstance(module.padding, str):
-                return False
-            from ..layers.conv import _conv_args
-
-            kind = "conv"
-            args = _conv_args(module.out_channels, (1, *module.kernel_size), (1, *module.stride),
-                              [0, *module.padding], (1, *module.dilation), module.groups, module.bias is not None)
-            if len(set(args["padding"])) == 1:
-                args["padding"] = args["padding"][0]
         y = sample_shape(value)
         out = (y[1], y[0], *y[2:])
-        try:
-            _same_output(layers.lookup(kind), args, [moved], out)
-        except Unmappable:
+        for kind in layers.claimants("torch_modules").get(type(module).__name__, ()):
+            try:
+                args = kind.from_torch_windows(module, moved, out)
+                _same_output(kind, args, [moved], out)
+                break
+            except Unmappable:
+                continue
+        else:
             return False
         scopes = tuple(s.split("@")[0] for s in node.meta.get("nn_module_stack", {}))
         first = Entry("permute", {"dims": swap}, (source,), self.unique(f"{node.name}_windows"), False, scopes=scopes,
@@ -612,7 +603,7 @@ class _Converter:
         self.shapes[first.name] = moved
         params = sum(p.numel() for p in module.parameters())
         self.module_names[node.target] = name
-        entry = Entry(kind, args, (first.name,), name, True, params=params)
+        entry = Entry(kind.name, args, (first.name,), name, True, params=params)
         self.tie(entry, module)
         self.add(node, entry, out)
         self.steps(node, entry.name, [("permute", {"dims": swap}, y)])
@@ -677,12 +668,12 @@ class _Converter:
                     tuple(self.shape_of(t) for t in reads), self.real_shape(node, value),
                     self.origins(node), any(self.layout.get(n) == "channels_last" for n in node.all_input_nodes))
         kind, args = self.claim(name, lambda kind: kind.from_call(call), "torch_calls", node, value, reads)
-        if "operand" in args and "params" in {a.name for a in layers.lookup(kind).args}:  # a parameter read again
+        if layers.lookup(kind).with_operand_params(args, 0) is not None:  # a parameter operand read again
             leaves = {k: v for n in node.all_input_nodes if n not in self.tensor_of  # (EfficientViT-M's bias
                       for k, v in self.leaves(n).items()}  # table, one head at a time): counted once
             fresh = sum(v for k, v in leaves.items() if k not in self.read_params)
             if fresh != sum(leaves.values()):
-                args = {**args, "params": fresh}
+                args = layers.lookup(kind).with_operand_params(args, fresh)
             self.read_params.update(leaves)
         if layers.lookup(kind).inputs is None and not takes_list_and_args(layers.lookup(kind)):
             if len(reads) == 1:  # torch.cat([x]): x itself
