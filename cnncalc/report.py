@@ -273,7 +273,7 @@ def json_number(value):
 
     if dim.is_known(value):
         return int(value)
-    from .symbolic import plain_polynomial
+    from .formulas import plain_polynomial
 
     return plain_polynomial(value)
 

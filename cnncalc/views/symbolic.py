@@ -1,25 +1,17 @@
 """Views of a symbolic report (``cnncalc shapes MODEL --input 3xHxW``): formulas, not numbers.
 
-Rendering only: the formulas come from ``cnncalc.symbolic``. In the table a formula wraps at its
+Rendering only: the formulas come from the report, written by ``cnncalc.formulas``. In the table a formula wraps at its
 spaces and is never cut short; on a narrow terminal the output, MACs and params columns narrow in
 that order, then the kind may wrap, then products are spaced (``9408 · ⌈H/2⌉``) to wrap too.
 """
 
 from __future__ import annotations
 
-import csv
-import io
-import json
-
 from ..groups import guides
-from ..report import CONVENTIONS, Report
-from ..symbolic import factored, polynomial, pretty, shape, unique_conditions
+from ..formulas import factored, polynomial, pretty, shape
+from ..report import Report, unique_conditions
 from .layout import Column, fit, forms, recast
 from .table import compute_title, display_rows, narrow_steps, row_kind, row_name
-
-
-def to_json(sr: Report, convention: str | None = None) -> str:
-    return json.dumps(sr.to_dict(convention), ensure_ascii=False)
 
 
 def _rows(sr: Report, convention: str, depth: int | None = None):
@@ -67,26 +59,3 @@ def summary_lines(sr: Report, convention: str = "cnncalc") -> list[str]:
         lines.append(f"valid where none of {n} conditions fails (each output ≥ 1, each kernel fits, "
                      f"paths agree): --format json lists them; `cnncalc solve` finds the sizes")
     return lines
-
-
-def to_csv(sr: Report, convention: str = "cnncalc") -> str:
-    buf = io.StringIO()
-    writer = csv.writer(buf, lineterminator="\n")
-    writer.writerow(["name", "path", "kind", "output", "params", CONVENTIONS[convention][1]])
-    for r, out, params, compute in _rows(sr, convention):
-        writer.writerow([r.name, r.path, r.kind, out, params, compute])
-    writer.writerow(["total", "", "", shape(sr.output), *_totals(sr, convention)])
-    return buf.getvalue()
-
-
-def to_markdown(sr: Report, convention: str = "cnncalc") -> str:
-    head = ["layer", "kind", "output", "params", compute_title(convention)]
-    params, compute = _totals(sr, convention)
-    rows = list(_rows(sr, convention))
-    tree = guides([r.path for r, *_ in rows])
-    lines = [f"**{sr.model}** — input {shape(sr.input)}", "",
-             "| " + " | ".join(head) + " |", "|" + "|".join(["---"] * len(head)) + "|"]
-    for g, (r, out, p, c) in zip(tree, rows):
-        lines.append(f"| {g.replace(' ', '&nbsp;')}{r.name} | {r.kind} | {out} | {p} | {c} |")
-    lines.append(f"| **total** | | {shape(sr.output)} | **{params}** | **{compute}** |")
-    return "\n".join(lines) + "\n"
