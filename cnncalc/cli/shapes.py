@@ -105,8 +105,8 @@ def shapes(
     print_warnings(report.warnings)
     print_coverage(report)
     from ..views import text
-    from ..views.report import renderables
+    from ..views.report import renderables, to_markdown
 
     emit(format, lambda width: renderables(report, conv, width, depth, explain),
          json=lambda: text.to_json(report, convention.value if convention is not None else None),
-         csv=lambda: text.to_csv(report, conv), markdown=lambda: text.to_markdown(report, explain, conv))
+         csv=lambda: text.to_csv(report, conv), markdown=lambda: to_markdown(report, explain, conv))

@@ -1,6 +1,6 @@
 """Plain-text views: JSON, CSV and Markdown of a Report (no rich import needed).
 
-One builder (:func:`columns`) lays out CSV and Markdown for every report: numbers or formulas
+One builder (:func:`columns`) lays out CSV and Markdown (``views.report.to_markdown``) for every report: numbers or formulas
 (sizes as names), with or without a training step; the column sets are optional (receptive
 field, formula, training), so a symbolic or training report has the columns a numeric one has."""
 
@@ -12,7 +12,6 @@ import json
 from typing import Callable, NamedTuple
 
 from .. import dim
-from ..groups import guides
 from ..report import CONVENTIONS, Report
 
 def shape_text(shape) -> str:
@@ -43,7 +42,7 @@ def _known(value) -> bool:
     return type(value) is int or dim.is_known(value)
 
 
-def _csv_count(value) -> str:
+def csv_count(value) -> str:
     """A count for CSV: the whole number (no separators); a formula as people read it."""
     if _known(value):
         return str(int(value))
@@ -52,7 +51,7 @@ def _csv_count(value) -> str:
     return pretty(factored(value))
 
 
-def _md_count(value) -> str:
+def md_count(value) -> str:
     if _known(value):
         return f"{int(value):,}"
     from ..formulas import factored, pretty
@@ -60,7 +59,7 @@ def _md_count(value) -> str:
     return pretty(factored(value))
 
 
-def _total(value, text) -> str:
+def total_cell(value, text) -> str:
     """A total: a formula as an expanded polynomial (the sum of the rows' products)."""
     if _known(value):
         return text(value)
@@ -94,9 +93,9 @@ def columns(report: Report, convention: str = "cnncalc", *, rf: bool = True, for
         _Column("line", None, lambda r, t: r.line or "", lambda rep, t: ""),
         _Column("input", None, lambda r, t: shape_cell(r.input), lambda rep, t: shape_cell(rep.input)),
         _Column("output", "output", lambda r, t: shape_cell(r.output), lambda rep, t: shape_cell(rep.output)),
-        _Column("params", "params", lambda r, t: t(r.params), lambda rep, t: _total(rep.params, t)),
+        _Column("params", "params", lambda r, t: t(r.params), lambda rep, t: total_cell(rep.params, t)),
         _Column("macs", CONVENTIONS[convention][0] if convention == "cnncalc" else None,
-                lambda r, t: t(r.macs), lambda rep, t: _total(rep.macs, t)),
+                lambda r, t: t(r.macs), lambda rep, t: total_cell(rep.macs, t)),
     ]
     if rf:
         cols.append(_Column("receptive_field", "RF", lambda r, t: rf_text(r.receptive_field), lambda rep, t: ""))
@@ -104,13 +103,13 @@ def columns(report: Report, convention: str = "cnncalc", *, rf: bool = True, for
         cols.append(_Column("formula", "formula", lambda r, t: r.formula, lambda rep, t: ""))
     if convention != "cnncalc":  # (in Markdown it takes the MACs column's place)
         cols.append(_Column(convention, CONVENTIONS[convention][0], lambda r, t: t(r.compute(convention)),
-                            lambda rep, t: _total(rep.compute(convention), t)))
+                            lambda rep, t: total_cell(rep.compute(convention), t)))
     if training:
         t_ = report.training
         cols += [_Column("backward_macs", "backward MACs", lambda r, t: t(r.backward_macs),
-                         lambda rep, t: _total(t_.backward_macs, t)),
+                         lambda rep, t: total_cell(t_.backward_macs, t)),
                  _Column("saved_bytes", "saved bytes", lambda r, t: t(r.saved_bytes),
-                         lambda rep, t: _total(t_.saved_bytes, t))]
+                         lambda rep, t: total_cell(t_.saved_bytes, t))]
     return cols
 
 
@@ -122,35 +121,10 @@ def to_csv(report: Report, convention: str = "cnncalc") -> str:
     cols = columns(report, convention)
     writer.writerow([c.csv for c in cols])
     for r in report.rows:
-        writer.writerow([c.cell(r, _csv_count) for c in cols])
-    writer.writerow([c.total(report, _csv_count) for c in cols])
+        writer.writerow([c.cell(r, csv_count) for c in cols])
+    writer.writerow([c.total(report, csv_count) for c in cols])
     return buf.getvalue()
 
 
-def to_markdown(report: Report, explain: bool = False, convention: str = "cnncalc") -> str:
-    """The table of ``shapes`` (``explain``: with the formula column), its totals, and under it the
-    whole network's figures (the training step's where the report has one)."""
-    cols = [c for c in columns(report, convention, formula=explain) if c.markdown is not None]
-    cols.sort(key=lambda c: (c.csv != "output", c.csv != "params", c.csv not in ("macs", convention)))
-    head = ["layer", "kind"] + [c.markdown for c in cols]
-    lines = [f"**{report.model}** — input {shape_writer(report)(report.input)}", "",
-             "| " + " | ".join(head) + " |", "|" + "|".join(["---"] * len(head)) + "|"]
-    for g, r in zip(guides([r.path for r in report.rows]), report.rows):
-        cells = [g.replace(" ", "&nbsp;") + r.name, r.kind] + [str(c.cell(r, _md_count)).replace("|", "\\|")
-                                                               for c in cols]
-        lines.append("| " + " | ".join(cells) + " |")
-    totals = [_bold(c.total(report, _md_count)) if c.csv not in ("output",) else c.total(report, _md_count)
-              for c in cols]
-    lines.append("| " + " | ".join(["**total**", ""] + totals) + " |")
-    lines += ["", f"FLOPs (2×MACs): {_total(report.flops, _md_count)} · activations: "
-                  f"{_total(report.activation_bytes, _md_count)} bytes · inference peak: "
-                  f"{_total(report.peak_bytes, _md_count)} bytes ({report.dtype}, batch {_csv_count(report.batch)})"]
-    if report.training is not None:
-        from .training import summary_lines
-
-        lines += [""] + [f"* {line}" for line in summary_lines(report, convention)]
-    return "\n".join(lines) + "\n"
-
-
-def _bold(text: str) -> str:
+def bold(text: str) -> str:
     return f"**{text}**" if text else ""
