@@ -26,7 +26,7 @@ def summary(model, input_size=None, *, batch=1, dtype: str = "fp32", training: b
 
     if convention is not None and convention not in CONVENTIONS:
         raise CnncalcError(f"unknown convention {convention!r}", fix="use one of " + ", ".join(CONVENTIONS))
-    graph, dims, batch = _model(model, input_size, batch, allow_unknown)
+    graph, sizes = _model(model, input_size, batch, allow_unknown)
     step = None
     if training:
         from .training import Options
@@ -34,17 +34,14 @@ def summary(model, input_size=None, *, batch=1, dtype: str = "fp32", training: b
         step = Options(optimizer=optimizer, amp=amp)
     elif amp is not None or optimizer != "sgd":
         raise CnncalcError("optimizer and amp describe a training step", fix="add training=True")
-    if any(isinstance(d, str) for d in (*dims, batch)):  # sizes as names: formulas
+    if sizes.named:  # sizes as names: formulas
         from . import symbolic
-        from .errors import require_extra
 
-        require_extra("sizes as names", "symbolic", "sympy")
-        report = symbolic.analyze(graph, symbolic.parse_input("x".join(map(str, dims)), graph.input),
-                                  symbolic.parse_batch(str(batch)), dtype, training=step)
+        report = symbolic.analyze(graph, sizes.input, sizes.batch, dtype, training=step)
     else:
         from .engine import analyze
 
-        report = analyze(graph, input=dims, batch=batch, dtype=dtype, training=step)
+        report = analyze(graph, input=sizes.input, batch=sizes.batch, dtype=dtype, training=step)
     object.__setattr__(report, "_view", {"convention": convention or "cnncalc", "depth": depth})
     return report
 
@@ -69,8 +66,8 @@ def verify(spec, against=None, *, input_size=None, batch: int = 1, seed: int = 0
     from .errors import require_extra
     from .engine import analyze
 
-    graph, dims, batch = _model(spec, input_size, batch)
-    report = analyze(graph, input=dims, batch=batch, dtype="float32")
+    graph, sizes = _model(spec, input_size, batch, names=False)
+    report = analyze(graph, input=sizes.input, batch=sizes.batch, dtype="float32")
     require_extra("verify", "torch", "torch", "torchinfo", "fvcore")
     from .torch_backend import verify as checks
 
@@ -94,8 +91,8 @@ def fit(model, memory="24GiB", *, input_size=None, optimizer: str = "sgd", amp: 
     from .training import Options, fit as solve
 
     budget = memory if isinstance(memory, int) else parse_bytes(str(memory), "memory")
-    graph, dims, _ = _model(model, input_size, 1)
-    return solve(graph, budget, Options(optimizer=optimizer, amp=amp), input=dims, dtype=dtype)
+    graph, sizes = _model(model, input_size, 1, names=False)
+    return solve(graph, budget, Options(optimizer=optimizer, amp=amp), input=sizes.input, dtype=dtype)
 
 
 # -- any model, as a Graph ----------------------------------------------------------------------------
@@ -162,8 +159,11 @@ def _imported(model, input_size, allow_unknown: bool = False):
                            "or an onnx.ModelProto")
 
 
-def _model(model, input_size, batch=1, allow_unknown: bool = False):
-    """(Graph, input sizes without the batch, batch) for any model ``summary`` takes."""
+def _model(model, input_size, batch=1, allow_unknown: bool = False, names: bool = True):
+    """(Graph, :class:`cnncalc.inputs.Sizes` with the input and the batch filled in) for any model
+    ``summary`` takes; ``input_size`` is read as ``--input`` is (torchinfo's batch first too)."""
+    from .inputs import parse_input
+
     imported = _imported(model, input_size, allow_unknown)
     if imported is not None:
         graph = imported.graph
@@ -178,17 +178,10 @@ def _model(model, input_size, batch=1, allow_unknown: bool = False):
 
         graph = load_model(str(model))
     sizes = _sizes(input_size)
-    if not sizes:
-        return graph, tuple(graph.input), batch
-    if len(sizes) == len(graph.input) + 1:  # torchinfo's (N, C, H, W)
-        batch, sizes = _one_batch(sizes[0], batch), sizes[1:]
-    if all(isinstance(d, int) for d in sizes):
-        from .inputs import complete
-
-        sizes = complete(sizes, tuple(graph.input), "x".join(map(str, sizes)))
-    return graph, sizes, batch
-
-
+    text = "x".join(map(str, sizes)) if sizes else None
+    given = parse_input(text, tuple(graph.input), None if batch == 1 else str(batch), names=names)
+    return graph, given._replace(input=given.input or tuple(graph.input),
+                                 batch=given.batch if given.batch is not None else batch)
 def _one_batch(first, batch):
     if batch not in (1, first):
         raise CnncalcError(f"input_size names the batch ({first}), and so does batch={batch}", fix="give one of them")

@@ -135,13 +135,15 @@ def _accuracy(metadata: dict, key: str):
         return None
 
 
-def row_for(ref: str, input_text: str | None = None, batch: int = 1, dtype: str = "fp32", parse_input=None):
-    """Analyze one model and keep its totals. ``parse_input(text, spec_input)`` maps ``--input``."""
+def row_for(ref: str, input_text: str | None = None, batch: int = 1, dtype: str = "fp32"):
+    """Analyze one model at ``input_text`` (``--input``, read by :func:`cnncalc.inputs.parse_input`)
+    and keep its totals."""
     from .engine import analyze
+    from .inputs import parse_input
     from .zoo import load_model
 
     graph = load_model(ref, input_text)
-    x = parse_input(input_text, graph.input) if (parse_input and input_text is not None) else None
+    x = parse_input(input_text, graph.input, names=False).input
     report = analyze(graph, input=x, batch=batch, dtype=dtype)
     meta = graph.metadata or {}
     source = meta.get("source")
@@ -183,7 +185,7 @@ def sort_rows(rows, column: str) -> list:
 
 
 def compare(args, *, input: str | None = None, batch: int = 1, dtype: str = "fp32",
-            relative_to: str | None = None, sort: str | None = None, parse_input=None) -> Comparison:
+            relative_to: str | None = None, sort: str | None = None) -> Comparison:
     """The comparison of ``args`` (zoo names, families, paths). ``relative_to`` (a name among the
     compared models, or another zoo name/path, which is then added as the first row) adds ratios."""
     from .report import CANONICAL_DTYPE
@@ -193,7 +195,7 @@ def compare(args, *, input: str | None = None, batch: int = 1, dtype: str = "fp3
     refs = resolve_args(args)
     rows, warnings = [], []
     for ref in refs:
-        row, warns = row_for(ref, input, batch, dtype, parse_input)
+        row, warns = row_for(ref, input, batch, dtype)
         rows.append(row)
         warnings.extend(warns)
     ref_name = None
@@ -209,7 +211,7 @@ def compare(args, *, input: str | None = None, batch: int = 1, dtype: str = "fp3
                                    f"of {len(extra)}", fix=f"e.g. --relative-to {extra[0]}")
             base = next((r for r in rows if r.file == str(extra[0]) or r.model == extra[0]), None)
             if base is None:
-                base, warns = row_for(extra[0], input, batch, dtype, parse_input)
+                base, warns = row_for(extra[0], input, batch, dtype)
                 warnings.extend(warns)
                 rows.insert(0, base)
         ref_name = base.model

@@ -251,25 +251,27 @@ def _value(row: dict, field: str):
     return list(v) if isinstance(v, (list, tuple)) else v
 
 
-def diff_models(old_ref: str, new_ref: str, *, input=None, batch: int = 1, dtype: str = "fp32",
-                parse_input=None) -> Diff:
+def diff_models(old_ref: str, new_ref: str, *, input=None, batch: int = 1, dtype: str = "fp32") -> Diff:
     """Analyze two specs (zoo names or paths; a ``.json`` path is a saved report) and diff them."""
-    old = report_dict(old_ref, input, batch, dtype, parse_input)
-    new = report_dict(new_ref, input, batch, dtype, parse_input)
+    old = report_dict(old_ref, input, batch, dtype)
+    new = report_dict(new_ref, input, batch, dtype)
     return diff_reports(old, new, str(old_ref), str(new_ref))
 
 
-def report_dict(ref: str, input=None, batch: int = 1, dtype: str = "fp32", parse_input=None) -> dict:
+def report_dict(ref: str, input=None, batch: int = 1, dtype: str = "fp32") -> dict:
+    """The JSON report of ``ref`` at ``input`` (``--input``, read by :func:`cnncalc.inputs.parse_input`),
+    or a saved one (a ``.json`` path)."""
     if str(ref).endswith(".json"):
         reports = load_reports(ref)
         if len(reports) != 1:
             raise CnncalcError(f"holds {len(reports)} reports; diff needs one", file=str(ref))
         return reports[0]
     from .engine import analyze
+    from .inputs import parse_input
     from .zoo import load_model
 
     graph = load_model(ref, input)
-    x = parse_input(input, graph.input) if (parse_input and input is not None) else None
+    x = parse_input(input, graph.input, names=False).input
     return analyze(graph, input=x, batch=batch, dtype=dtype).to_dict()
 
 

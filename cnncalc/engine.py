@@ -24,9 +24,13 @@ def analyze(graph: Graph, input: tuple | None = None, batch: int | None = None, 
     """Every layer's shape, params, MACs and receptive field, for one batch size and input.
 
     ``ctx`` is :data:`cnncalc.dim.EXACT` for numbers; :mod:`cnncalc.symbolic` passes a
-    :class:`cnncalc.dim.Collecting` context for sizes that are formulas. ``training``
-    (:class:`cnncalc.training.Options`) adds one training step's figures, per layer and in total
-    (``dtype`` is then the activations' dtype: the low precision under mixed precision).
+    :class:`cnncalc.dim.Collecting` context for sizes that are formulas. ``training`` is a per-node
+    observer passed to the walk (as a ``torch.fx.Interpreter`` subclass sees each node): anything
+    with ``start(batch, dtype, input)`` returning an object whose ``node(node, args, reads, xs, y,
+    params, trainable)`` gives each row's figures (``LayerRow.training``) and warnings, and whose
+    ``finish(outputs)`` gives the totals (``Report.training``). :class:`cnncalc.training.Options`
+    is the one cnncalc has: one training step's figures (``dtype`` is then the activations' dtype:
+    the low precision under mixed precision). The engine knows nothing of what it computes.
     ``freeze``: layer patterns whose weights do not train, beside the spec's own ``freeze:``
     (:class:`cnncalc.graph.Freeze`; docs/training.md, "Frozen layers")."""
     ctx = ctx or dim.EXACT
@@ -42,9 +46,7 @@ def analyze(graph: Graph, input: tuple | None = None, batch: int | None = None, 
     walk = _Walk(graph, batch, ctx, x)
     walk.frozen = Freeze((*graph.freeze, *freeze))
     if training is not None:
-        from . import training as steps  # (only when asked: the walk stays what it was)
-
-        walk.training = steps.Walk(training.checked(dtype), batch, dtype, x, DTYPE_BYTES)
+        walk.observer = training.start(batch, dtype, x)
     walk.run()
     unused = walk.frozen.unused()
     if unused:
@@ -57,7 +59,7 @@ def analyze(graph: Graph, input: tuple | None = None, batch: int | None = None, 
                   family=graph.family, weighted_depth=max(walk.longest[t] for t in walk.outputs),
                   outputs=outputs,
                   conditions=tuple(getattr(ctx, "conditions", ())),
-                  training=walk.training.finish(walk.outputs) if walk.training is not None else None)
+                  training=walk.observer.finish(walk.outputs) if walk.observer is not None else None)
 
 
 def receptive_fields(graph: Graph, input: tuple | None = None) -> dict:
@@ -265,7 +267,7 @@ class _Walk:
         self.by_name: dict[str, LayerRow] = {}
         self.warnings: list[Warning_] = []
         self.outputs: tuple = ()
-        self.training = None  # cnncalc.training.Walk, when a training step's figures are asked for
+        self.observer = None  # sees every node after the walk (cnncalc.training's Walk, when asked for)
         self.frozen = Freeze(())  # which layers' weights do not train
 
     def tensor(self, name: str) -> str:
@@ -318,13 +320,12 @@ class _Walk:
         if (params or node.shares) and self.frozen:  # (a tied layer trains as the one it shares with does)
             trainable = self.by_name[node.shares].trainable if node.shares else not self.frozen(name, node.path)
         step = None
-        if self.training is not None:
+        if self.observer is not None:
             try:
-                step = self.training.node(kind, args, name, reads, xs, y, params, node.shares, trainable,
-                                          node.shared or ())
+                step, messages = self.observer.node(node, args, reads, xs, y, params, trainable)
             except CnncalcError as exc:
                 self.fail(exc, node)
-            for message in kind.train_warnings(args, xs[0], self.batch):
+            for message in messages:
                 self.warnings.append(Warning_(self.graph.file, node.line, node.path, node.name, message))
         b = self.batch
         self.rows.append(LayerRow(

@@ -1,12 +1,15 @@
-"""``--input`` as people type it: ``3,224,224``, ``3x224x224``, or ``224`` / ``224x200`` keeping the
-spec's channels. Shared by every command (and, with names for sizes, by the symbolic path)."""
+"""``--input`` and ``--batch`` as people type them: ``3,224,224``, ``3x224x224``, ``224`` / ``224x200``
+keeping the spec's channels, torchinfo's ``1x3x224x224`` with the batch first, and names for sizes
+(``3xHxW``: formulas). One parser (:func:`parse_input`) for every command, the symbolic path and
+the Python API."""
 
 from __future__ import annotations
 
 import numbers
 import re
+from typing import NamedTuple
 
-from .errors import CnncalcError, shorten
+from .errors import CnncalcError, require_extra, shorten
 from .layers.base import MAX_DIM
 
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
@@ -25,8 +28,10 @@ def is_name(part: str) -> bool:
 MAX_BATCH = MAX_DIM  # the batch is a size like any other: torch's int32 index limit
 
 
-def parse_batch(text) -> int:
-    """``--batch 8`` → 8."""
+def parse_batch(text):
+    """``--batch 8`` → 8; ``--batch B`` → the size B (a sympy symbol: formulas)."""
+    if is_name(str(text)):
+        return _symbol(str(text).strip())
     try:
         return int(str(text).strip())
     except ValueError:
@@ -44,19 +49,68 @@ def check_batch(batch) -> int:
     return batch
 
 
-def parse_input(text: str | None, default: tuple | None) -> tuple | None:
-    """``3,224,224`` / ``3x224x224`` → (3, 224, 224); ``224`` or ``224x200`` keep the spec's channels.
-    (``default`` None: a model with no input size of its own, an imported module, takes it whole.)"""
-    if text is None:
-        return None
-    parts = [p for p in split_sizes(text) if p]
+class Sizes(NamedTuple):
+    """What ``--input`` and ``--batch`` say, together (:func:`parse_input`)."""
+
+    input: tuple | None  # (C, H, W), the spec's channels filled in; None: the model's own input
+    batch: object  # --batch, or the batch --input gives first; None where neither gives one
+    named: bool  # some size is a name: the report is formulas (cnncalc.symbolic)
+
+
+def parse_input(text: str | None, default: tuple | None, batch=None, *, names: bool = True) -> Sizes:
+    """The one reading of ``--input`` (and ``--batch``), for every command and the Python API.
+
+    ``3,224,224`` / ``3x224x224`` → (3, 224, 224); ``224`` or ``224x200`` keep the spec's channels;
+    one size more than the model's input is torchinfo's form, the batch first (``1x3x224x224``,
+    ``Nx3xHxW``). A size may be a name (``3xHxW``, ``CxDxHxW``, ``--batch N``): sympy's symbol
+    for it, which makes the report formulas (sympy is imported only then; ``names=False`` refuses
+    them, for a module traced at numbers). A name must not contain ``x`` (it separates sizes).
+    ``default`` None: a model with no input size of its own (an imported module) takes it whole.
+    ``batch`` is ``--batch`` as given (None: not given); it may not contradict ``--input``'s."""
+    dims = None
+    if text is not None:
+        dims = tuple(_size(p, text, names) for p in split_sizes(text) if p)
+        if not dims:
+            raise CnncalcError(f"--input {text!r} is not a size", fix="write C,H,W or CxHxW, e.g. 3x224x224")
+        if default is not None and len(dims) == len(default) + 1:  # torchinfo's NxCxHxW
+            first, dims = dims[0], dims[1:]
+            if batch is not None and str(batch).strip() not in ("1", str(first)):
+                raise CnncalcError(f"--input {text!r} names the batch, and so does --batch {batch}",
+                                   fix="give one of them")
+            batch = first
+        if len(dims) > 4:
+            raise CnncalcError(f"--input {text!r} is not a size", fix="write C,H,W or CxHxW, at most 4 sizes")
+        dims = complete(dims, default, text)
+    if batch is not None and not isinstance(batch, int) and not hasattr(batch, "free_symbols"):
+        batch = parse_batch(batch)
+        if not names and not isinstance(batch, int):
+            raise CnncalcError(f"--batch {shorten(repr(str(batch)))} is not a number", fix="give the batch as a number")
+    named = any(not isinstance(d, int) for d in (*(dims or ()), *((batch,) if batch is not None else ())))
+    return Sizes(dims, batch, named)
+
+
+def _symbol(name: str):
+    require_extra("sizes as names", "symbolic", "sympy")
+    from .formulas import symbol  # (sympy: only where a size is a name)
+
+    return symbol(name)
+
+
+def _size(part: str, text: str, names: bool):
+    """One size of ``--input``: a positive whole number, or a name (a symbol)."""
+    if is_name(part):
+        if not names:
+            raise CnncalcError(f"--input {text!r} is not a size", fix="write C,H,W or CxHxW with numbers, "
+                                                                      "e.g. 3x224x224")
+        return _symbol(part)
     try:
-        dims = tuple(int(p) for p in parts)
+        value = int(part)
     except ValueError:
-        raise CnncalcError(f"--input {text!r} is not a size", fix="write C,H,W or CxHxW, e.g. 3x224x224") from None
-    if any(d < 1 for d in dims) or not dims or len(dims) > 4:
+        raise CnncalcError(f"--input {text!r} is not a size",
+                           fix="write C,H,W or CxHxW with numbers or names, e.g. 3x224x224 or 3xHxW") from None
+    if value < 1:
         raise CnncalcError(f"--input {text!r} is not a size", fix="write C,H,W or CxHxW with positive numbers")
-    return complete(dims, default, text)
+    return value
 
 
 def complete(dims: tuple, default: tuple | None, text: str) -> tuple:

@@ -37,21 +37,29 @@ def gib(n: int) -> str:
     return f"{n / 2**30:,.1f} GiB"
 
 
-def run_memory(report, dtype_bytes: int = 4) -> int:
+def run_memory(report) -> int:
     """What one forward pass of ``report``'s network holds at most in torch: the weights, the
-    input and every layer's output (torch frees intermediates sooner; this is the bound)."""
+    input and every layer's output, at the report's dtype (torch frees intermediates sooner; this
+    is the bound)."""
     numel_in = math.prod(report.input)
-    return (report.params + numel_in + sum(r.output_numel for r in report.rows)) * dtype_bytes
+    return (report.params + numel_in + sum(r.output_numel for r in report.rows)) * _dtype_bytes(report)
 
 
-def require_run_memory(report, limit: int, command: str, dtype_bytes: int = 4) -> None:
-    """Refuse, before torch is imported, a network whose forward pass would need more than ``limit``."""
-    need = run_memory(report, dtype_bytes)
+def require_run_memory(report, limit: int, command: str) -> None:
+    """Refuse, before torch is imported, a network whose forward pass would need more than ``limit``
+    (weights, input and every layer's output at the report's dtype)."""
+    need = run_memory(report)
     if need > limit:
         raise CnncalcError(
             f"{command} would build {report.model} at input {'×'.join(map(str, report.input))} in torch, which "
-            f"needs about {gib(need)} (weights {gib(report.params * dtype_bytes)}), over the {gib(limit)} limit",
+            f"needs about {gib(need)} (weights {gib(report.params * _dtype_bytes(report))}), over the {gib(limit)} limit",
             fix=f"use a smaller --input or --batch, or raise the limit with --max-memory {_round_up_gib(need)}GiB")
+
+
+def _dtype_bytes(report) -> int:
+    from .report import DTYPE_BYTES
+
+    return DTYPE_BYTES[report.dtype]
 
 
 def _round_up_gib(n: int) -> int:

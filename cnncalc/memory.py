@@ -35,11 +35,9 @@ class Peak(NamedTuple):
     in_place: frozenset
 
 
-def liveness(report) -> Peak:
-    """Walk the report's rows in order, as the forward runs them (see the module docstring)."""
-    from .report import DTYPE_BYTES
-
-    size = DTYPE_BYTES[report.dtype]
+def liveness(report, size: int) -> Peak:
+    """Walk the report's rows in order, as the forward runs them (see the module docstring), at
+    ``size`` bytes an element (the report's dtype)."""
     batch = report.batch
     layout_batch = batch if type(batch) is int else 2  # (strides never depend on it)
     rows = report.rows

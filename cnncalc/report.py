@@ -164,7 +164,7 @@ class Report:
         """The forward pass's liveness (cnncalc.memory.Peak): its peak, where, what runs in place."""
         from .memory import liveness
 
-        return liveness(self)
+        return liveness(self, DTYPE_BYTES[self.dtype])
 
     @property
     def peak_bytes(self):
@@ -273,7 +273,7 @@ def json_number(value):
 
     if dim.is_known(value):
         return int(value)
-    from .symbolic import plain_polynomial
+    from .formulas import plain_polynomial
 
     return plain_polynomial(value)
 

@@ -17,12 +17,12 @@ from dataclasses import dataclass, field
 import numpy as np
 import sympy
 
-from . import dim, symbolic
+from . import dim, formulas, symbolic
 from .engine import analyze as concrete_analyze
 from .errors import CnncalcError
 from .graph import Graph
-from .inputs import check_size, parse_range  # noqa: F401  (parse_range: part of this module's API)
-from .report import json_number
+from .inputs import check_size, parse_input, parse_range  # noqa: F401  (parse_range: part of this module's API)
+from .report import json_number, unique_conditions
 
 DEFAULT_RANGE = (1, 1024)
 _BIG = 2**40  # "for large inputs": where the total stride is read off the output formula
@@ -98,7 +98,7 @@ class Problem:
         if len(graph.input) != 3:
             raise CnncalcError(f"{graph.name} takes a flat input {list(graph.input)}: there is no size to solve for")
         text = input or f"{graph.input[0]}xNxN"
-        shape = symbolic.parse_input(text, graph.input)
+        shape = parse_input(text, graph.input).input
         names = set().union(*(getattr(d, "free_symbols", set()) for d in shape))
         if len(names) != 1:
             raise CnncalcError(f"--input {text!r} must name exactly one size to solve for",
@@ -107,7 +107,7 @@ class Problem:
         self.shape = shape
         self.sr = symbolic.analyze(graph, shape)
         report = self.sr
-        self.errors = symbolic.unique_conditions([c for c in self.sr.conditions if c.severity == "error"])
+        self.errors = unique_conditions([c for c in self.sr.conditions if c.severity == "error"])
         self.edges = [c for c in self.sr.conditions if c.what.startswith("uncovered")]
         spatial = [r for r in report.rows if len(r.output) == 4 and r.depth == 0 and  # (not a branch)
                    any(self.sym in getattr(d, "free_symbols", ()) for d in r.output[2:])]
@@ -174,14 +174,14 @@ class Problem:
         valid_iv, exact_iv = intervals(sizes, valid), intervals(sizes, exact)
         stride = self.stride()
         report = self.sr
-        feature = symbolic.shape(self.feature) if self.feature is not None else None
+        feature = formulas.shape(self.feature) if self.feature is not None else None
         return Solution(
-            model=self.graph.name, input=symbolic.shape(self.shape), symbol=str(self.sym), lo=lo, hi=hi,
+            model=self.graph.name, input=formulas.shape(self.shape), symbol=str(self.sym), lo=lo, hi=hi,
             valid=valid_iv, exact=exact_iv, smallest=int(sizes[valid][0]) if valid.any() else None,
             stride=stride, feature_map=feature,
-            feature_map_plain=" x ".join(symbolic.plain(d) for d in self.feature) if self.feature else None,
-            output=symbolic.shape(report.output[1:]),
-            output_plain=" x ".join(symbolic.plain(d) for d in report.output[1:]),
+            feature_map_plain=" x ".join(formulas.plain(d) for d in self.feature) if self.feature else None,
+            output=formulas.shape(report.output[1:]),
+            output_plain=" x ".join(formulas.plain(d) for d in report.output[1:]),
             valid_count=int(valid.sum()), exact_count=int(exact.sum()),
             exact_pattern=_pattern(sizes, exact, stride, str(self.sym)),
             conditions=tuple((c.path, c.layer, c.what, str(c.when)) for c in self.errors),
@@ -204,7 +204,7 @@ class Problem:
                 seen.add((c.path, c.what))
                 uncovered.append(Uncovered(c.path, c.layer, c.what.split()[-1],
                                            int(self._value(values, c.amount))))
-        shape = tuple(symbolic.evaluate(d, {str(self.sym): n}) for d in self.shape)
+        shape = tuple(formulas.evaluate(d, {str(self.sym): n}) for d in self.shape)
         if first is None:
             def at_n(dims):
                 return tuple(int(d) if dim.is_known(d) else int(self._value(values, d)) for d in dims)

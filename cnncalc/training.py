@@ -2,8 +2,9 @@
 keeps between forward and backward, the optimizer's state, the step's peak memory, and the largest
 batch that fits a budget (docs/training.md).
 
-The engine calls :class:`Walk` once per node, in its one walk over the graph, when asked for
-training figures (``analyze(..., training=Options(...))``). Every per-layer figure comes from the
+:class:`Walk` is a per-node observer of the engine's one walk over the graph, passed to it when
+training figures are asked for (``analyze(..., training=Options(...))``: ``Options.start`` makes
+it); the engine knows nothing of training. Every per-layer figure comes from the
 layer kind's own rules (``LayerKind.keeps``, ``backward_macs``, ``view``, ``autocast``, …); this
 module only does the bookkeeping they need, the way autograd does it:
 
@@ -50,6 +51,12 @@ class Options:
     amp: str | None = None
     device: str = "cpu"
     per_sample: bool = False
+
+    def start(self, batch, dtype: str, input_shape: tuple) -> "Walk":
+        """The observer of one engine walk (``engine.analyze(..., training=options)``)."""
+        from .report import DTYPE_BYTES
+
+        return Walk(self.checked(dtype), batch, dtype, input_shape, DTYPE_BYTES)
 
     def checked(self, dtype: str) -> "Options":
         if self.optimizer not in OPTIMIZERS:
@@ -237,6 +244,7 @@ class Walk:
 
     def __init__(self, options: Options, batch, dtype: str, input_shape: tuple, dtype_bytes: dict):
         self.options = options
+        self.given_batch = batch  # (the walk's own; ``batch`` is per sample for fit)
         self.batch = Affine(0, 1) if options.per_sample else batch
         self.layout_batch = batch if type(batch) is int else 2  # (strides never depend on it)
         low = dtype_bytes[dtype]
@@ -274,7 +282,15 @@ class Walk:
         self.grad_last.append(-1)  # (until a row reads the tensor)
         return len(self.grad_sizes) - 1
 
-    def node(self, kind, args, name: str, reads: tuple, xs: tuple, y: tuple, params: int, shares,
+    def node(self, node, args: dict, reads: tuple, xs: tuple, y: tuple, params, trainable: bool = True) -> tuple:
+        """The engine's call, once per node in forward order (the walk's arguments resolved, the
+        tensors it reads and their shapes, its output shape and params): its training figures, and
+        the warnings its kind has about training it (batch norm at batch 1)."""
+        kind = node.kind
+        step = self.step(kind, args, node.name, reads, xs, y, params, node.shares, trainable, node.shared or ())
+        return step, kind.train_warnings(args, xs[0], self.given_batch)
+
+    def step(self, kind, args, name: str, reads: tuple, xs: tuple, y: tuple, params: int, shares,
              trainable: bool = True, shared: tuple = ()) -> RowTraining:
         """One node, in forward order: its training figures, and its output's bookkeeping.
         ``trainable`` False: its weights are frozen (no weight gradient, no optimizer state)."""

@@ -95,11 +95,11 @@ def import_source(ref: str, input: str | None = None, allow_unknown: bool = Fals
                                fix="give one with --input, e.g. --input 3x224x224")
         from .torch_backend import sources
 
-        return sources.import_module(ref, parse_input(input, None), allow_unknown)
+        return sources.import_module(ref, parse_input(input, None, names=False).input, allow_unknown)
     require_extra(f"importing {ref}", "onnx", "onnx")
     from . import onnx_import
 
-    return onnx_import.import_file(ref, parse_input(input, None) if input else None, allow_unknown)
+    return onnx_import.import_file(ref, parse_input(input, None, names=False).input, allow_unknown)
 
 
 @lru_cache(maxsize=None)

@@ -15,7 +15,6 @@ from typer.testing import CliRunner
 
 from cnncalc.cli import app
 from cnncalc.cli import check, diff, shapes  # noqa: F401  (register the commands)
-from cnncalc.cli import parse_input
 from cnncalc.diff import diff_models, report_dict
 from cnncalc.graph import torch_name
 from cnncalc.zoo import resolve
@@ -88,10 +87,10 @@ def test_diff_resnet50_one_stride_lists_exactly_the_changed_layers(tmp_path):
     new = changed_copy(old, tmp_path / "resnet50_stride.yaml")
     size = (3, 96, 96)
     text = "x".join(map(str, size))
-    d = diff_models(str(old), str(new), input=text, parse_input=parse_input)
+    d = diff_models(str(old), str(new), input=text)
     ours = {torch_name(c.path) for c in d.changes}
     assert all(c.status == "changed" for c in d.changes)
-    rows = {torch_name(r["path"]) for r in report_dict(str(old), text, 1, "fp32", parse_input)["layers"]}
+    rows = {torch_name(r["path"]) for r in report_dict(str(old), text, 1, "fp32")["layers"]}
     theirs = torch_changes(old, new, size) & rows  # modules that are report rows (not bare containers)
     assert ours == theirs
     assert 0 < len(ours) < len(rows)

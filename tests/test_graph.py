@@ -133,9 +133,10 @@ def test_residual_desugars_into_an_add_after_its_paths():
 def test_symbolic_sizes_through_a_gate():
     pytest.importorskip("sympy")
     from cnncalc import symbolic
+    from cnncalc.inputs import parse_input
 
     graph = load_string(SE_NET)
-    report = symbolic.analyze(graph, symbolic.parse_input("16xHxW", graph.input))
+    report = symbolic.analyze(graph, parse_input("16xHxW", graph.input).input)
     gate = next(r for r in report.rows if r.kind == "multiply")
     assert [str(d) for d in gate.output[2:]] == ["H", "W"]
     gate_errors = [c for c in report.errors if c.path.startswith("layers[1]") and "2**31" not in c.what]

@@ -93,9 +93,10 @@ def test_a_python_argument_holds_a_block_input_longer():
 def test_the_peak_as_a_formula_is_the_peak_at_every_size():
     sympy = pytest.importorskip("sympy")
     from cnncalc import symbolic
+    from cnncalc.inputs import parse_batch, parse_input
 
     graph = load_model("resnet18")
-    sr = symbolic.analyze(graph, symbolic.parse_input("3xHxW", graph.input), symbolic.parse_batch("N"), "float32")
+    sr = symbolic.analyze(graph, parse_input("3xHxW", graph.input).input, parse_batch("N"), "float32")
     names = {str(s): s for s in sr.peak_bytes.free_symbols}
     for h, w, n in [(224, 224, 1), (64, 96, 8), (33, 45, 3)]:
         value = sr.peak_bytes.subs({names["H"]: h, names["W"]: w, names["N"]: n})

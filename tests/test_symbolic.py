@@ -32,7 +32,8 @@ from cnncalc.graph import torch_name
 from cnncalc.solve import Problem, compile_formulas, parse_range
 from cnncalc.spec import from_data
 from cnncalc.symbolic import analyze as symbolic_analyze
-from cnncalc.symbolic import parse_input, symbol
+from cnncalc.formulas import symbol
+from cnncalc.inputs import parse_input
 from cnncalc.zoo import zoo_names
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -243,7 +244,7 @@ def _torch_name(path):
 
 # -- the named results of the issue ------------------------------------------------------------
 def test_lenet5_formula():
-    sr = symbolic_analyze(load_model("lenet5"), parse_input("1xHxW", (1, 32, 32)))
+    sr = symbolic_analyze(load_model("lenet5"), parse_input("1xHxW", (1, 32, 32)).input)
     pool = [r for r in sr.rows if r.kind == "avgpool"][-1]
     assert pool.output[1:] == (16, sympy.floor(H / 4) - 3, sympy.floor(W / 4) - 3)
 

@@ -168,11 +168,12 @@ def test_kinds_never_cuts_an_alias(width):
 @pytest.mark.parametrize("model", ["lenet5", "resnet18", "vgg16", "googlenet"])
 def test_symbolic_formulas_are_never_cut(model, width):
     pytest.importorskip("sympy")
-    from cnncalc import symbolic
+    from cnncalc import formulas, symbolic
+    from cnncalc.inputs import parse_input
     from cnncalc.views.symbolic import symbolic_table
 
     graph = load_model(model)
-    sr = symbolic.analyze(graph, symbolic.parse_input(f"{graph.input[0]}xHxW", graph.input))
+    sr = symbolic.analyze(graph, parse_input(f"{graph.input[0]}xHxW", graph.input).input)
     table = symbolic_table(sr, width=width)
     lines = render(table, width)
     assert "…" not in "".join(lines) and max(map(cell_len, lines)) <= width
@@ -185,7 +186,7 @@ def test_symbolic_formulas_are_never_cut(model, width):
         for header, value in (("params", r.params), ("MACs", r.macs)):
             i = cells[header]
             got = "".join(line[starts[i]:starts[i] + widths[i]] for line in lines[first:stop])
-            want = symbolic.pretty(symbolic.factored(value)) if value != 0 else "—"
+            want = formulas.pretty(formulas.factored(value)) if value != 0 else "—"
             assert "".join(got.split()) == "".join(want.split()), (r.name, header)
 
 
@@ -203,10 +204,11 @@ def test_the_console_script_reads_the_terminal_width(width):
 def test_depth_folds_the_symbolic_table_too():
     pytest.importorskip("sympy")
     from cnncalc import symbolic
+    from cnncalc.inputs import parse_input
     from cnncalc.views.symbolic import symbolic_table
 
     graph = load_model("resnet18")
-    sr = symbolic.analyze(graph, symbolic.parse_input("3xHxW", graph.input))
+    sr = symbolic.analyze(graph, parse_input("3xHxW", graph.input).input)
     lines = render(symbolic_table(sr, width=200, depth=0), 200)
     folded = [line.split()[0] for line in lines[3:-2] if line and not line.startswith(" ")]
     numeric = collapse(analyze(graph).rows, 0)

@@ -64,31 +64,30 @@ def bench(
     allow_unknown_sources(allow_unknown)
     format = json_wanted(format, json_)
     from .. import analyze, load_model
-
-    check_timing(warmup_ms, min_time_ms, min_runs)  # before any work: inf would time forever
-    models, batch = _batches_after_models(models, batch)
-    graphs = [load_model(m, input) for m in models]
     from ..limits import parse_bytes, require_run_memory
 
+    check_timing(warmup_ms, min_time_ms, min_runs)  # before any work: inf would time forever
     limit = parse_bytes(max_memory, "--max-memory")
-    for graph in graphs:  # every network and batch size, before torch is imported
+    models, batch = _batches_after_models(models, batch)
+    jobs = []  # (graph, batch, report): every network and batch size analysed once, before torch is imported
+    for graph in (load_model(m, input) for m in models):
         for b in batch:
-            require_run_memory(analyze(graph, input=parse_input(input, graph.input), batch=b), limit, "bench",
-                               2 if dtype.value in ("fp16", "bf16") else 4)
+            report = analyze(graph, input=parse_input(input, graph.input, names=False).input, batch=b,
+                             dtype=dtype.value)
+            require_run_memory(report, limit, "bench")
+            jobs.append((graph, b, report))
     require_extra("bench", "torch", "torch")
     import torch
     from ..torch_backend import bench as lib
 
     dev = lib.resolve_device(device.value)
-    if any(b < 1 for b in batch):
-        raise CnncalcError("--batch must be positive")
     name = torch.cuda.get_device_name(dev) if dev.type == "cuda" else f"CPU ({torch.get_num_threads()} threads)"
     result = lib.BenchReport(dev.type, name, torch.__version__, dtype.value, None,
                              options={"channels_last": channels_last, "compile": compile, "cuda_graphs": cuda_graphs,
                                       "warmup_ms": warmup_ms, "min_runs": min_runs, "min_time_ms": min_time_ms})
     options = lib.BenchOptions(dtype.value, channels_last, compile, cuda_graphs, warmup_ms / 1e3, min_runs,
                                min_time_ms / 1e3, per_layer)
-    _measure(result, graphs, batch, input, dev, options, no_peak)
+    _measure(result, jobs, dev, options, no_peak)
     from ..views.bench import bench_notes, bench_table, roofline_table
 
     for note in bench_notes(result):
@@ -98,22 +97,20 @@ def bench(
          json=lambda: json.dumps(result.to_dict()))
 
 
-def _measure(result, graphs, batches, input, device, options, no_peak: bool) -> None:
-    """Time every model at every batch, between two measurements of the device's peaks (so a
-    peak that moved while the models ran is seen, and said)."""
+def _measure(result, jobs, device, options, no_peak: bool) -> None:
+    """Time every model at every batch (``jobs``: graph, batch, its report), between two
+    measurements of the device's peaks (so a peak that moved while the models ran is seen, and
+    said)."""
     from rich.progress import Progress
 
-    from .. import analyze
     from ..torch_backend import bench as lib
 
-    jobs = [(g, b) for g in graphs for b in batches]
     with Progress(transient=True, console=stderr()) as progress:
         task = progress.add_task("measuring peaks", total=len(jobs) + (0 if no_peak else 2))
         first = None if no_peak else lib.measure_peaks(device, lib.DTYPES[options.dtype])
         progress.advance(task, 0 if no_peak else 1)
-        for graph, b in jobs:
+        for graph, b, report in jobs:
             progress.update(task, description=f"{graph.name} batch {b}")
-            report = analyze(graph, input=parse_input(input, graph.input), batch=b)
             result.rows.append(lib.bench_model(graph, report, b, device, options))
             progress.advance(task)
         if first is not None:

@@ -10,7 +10,7 @@ from rich.text import Text
 
 from ..errors import printable
 from . import (AllowUnknownOpt, DtypeOpt, Format, FormatOpt, InputOpt, JsonOpt, app, choices, emit, handles_errors,
-               json_wanted, parse_input, say)
+               json_wanted, say)
 
 
 PlotKind = choices("PlotKind", "accuracy", "params")
@@ -68,8 +68,7 @@ def _compare(models, relative_to, sort, format, input, batch, dtype, plot_kind, 
     from ..views import compare as view
 
     plot = target.shown if target is not None else None
-    result = run_compare(models, input=input, batch=batch, dtype=dtype, relative_to=relative_to, sort=sort,
-                         parse_input=parse_input)
+    result = run_compare(models, input=input, batch=batch, dtype=dtype, relative_to=relative_to, sort=sort)
     if plot is not None:
         from ..plot import plottable
 

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from . import AllowUnknownOpt, DtypeOpt, Format, InputOpt, JsonOpt, app, emit, handles_errors, json_wanted, parse_input
+from . import AllowUnknownOpt, DtypeOpt, Format, InputOpt, JsonOpt, app, emit, handles_errors, json_wanted
 
 
 @app.command()
@@ -39,7 +39,7 @@ def diff(
     from ..diff import diff_models
     from ..views import diff as view
 
-    result = diff_models(old, new, input=input, batch=batch, dtype=dtype, parse_input=parse_input)
+    result = diff_models(old, new, input=input, batch=batch, dtype=dtype)
     emit(format, lambda width: view.diff_tables(result, width), json=lambda: view.to_json(result),
          csv=lambda: view.to_csv(result), markdown=lambda: view.to_markdown(result))
     if exit_code and result.changed:

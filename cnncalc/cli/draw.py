@@ -8,9 +8,8 @@ from typing import Annotated, Optional
 import typer
 
 from ..errors import CnncalcError, require_extra
-from ..inputs import parse_batch
 from . import DtypeOpt, InputOpt, ModelArg, app, handles_errors, parse_input, print_coverage, print_warnings
-from .shapes import Optimizer, TrainingOpt, _names_a_size, split_batch, training_options
+from .shapes import Optimizer, TrainingOpt, training_options
 
 
 @app.command()
@@ -46,13 +45,11 @@ def draw(
 
         step = training_options(training, Optimizer.sgd, False, False)
         graph = load_model(model, input)
-        if step is not None:
-            input, batch = split_batch(input, batch, graph.input)
-        if _names_a_size(input, batch):
+        sizes = parse_input(input, graph.input, batch)
+        if sizes.named:
             raise CnncalcError("a drawing needs numbers: sizes that are names have no picture",
                                fix="give --input and --batch as numbers")
-        report = analyze(graph, input=parse_input(input, graph.input), batch=parse_batch(batch), dtype=dtype,
-                         training=step)
+        report = analyze(graph, input=sizes.input, batch=sizes.batch, dtype=dtype, training=step)
         print_warnings(report.warnings)
         print_coverage(report)
         fmt = target.path.suffix.lower() if target is not None else ".svg"

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-import json
 from typing import Annotated
 
 import typer
+from rich.text import Text
 
-from . import (AllowUnknownOpt, ArgOpt, InputOpt, JsonOpt, ModelArg, app, choices, handles_errors, json_wanted, parse_input,
-               print_text)
-from .shapes import FreezeOpt, Optimizer, split_batch, training_options
+from . import (AllowUnknownOpt, ArgOpt, InputOpt, JsonOpt, ModelArg, app, choices, emit, handles_errors, json_wanted,
+               parse_input)
+from .shapes import FreezeOpt, Optimizer, training_options
 
 FitFormat = choices("FitFormat", "table", "json")
 
@@ -53,37 +53,10 @@ def fit(
     from ..torch_backend.sources import with_args
 
     graph = load_model(with_args(model, arg), input)
-    input, _ = split_batch(input, "1", graph.input)  # torchinfo's NxCxHxW: fit finds the batch itself
-    answer = solve(graph, budget, options, input=parse_input(input, graph.input), dtype=dtype,
+    sizes = parse_input(input, graph.input, names=False)  # torchinfo's NxCxHxW: fit finds the batch itself
+    answer = solve(graph, budget, options, input=sizes.input, dtype=dtype,
                    freeze=tuple(freeze or ()))
-    if format is FitFormat.json:
-        print(json.dumps(_to_dict(graph.name, answer)))
-    else:
-        print_text("\n".join(_lines(graph.name, answer)))
+    from ..views import fit as view
 
-
-def _to_dict(model: str, f) -> dict:
-    t = f.training
-    return {"model": model, "batch": f.batch, "memory": f.budget, "optimizer": t.optimizer, "amp": t.amp,
-            "dtype": t.activation_dtype, "peak_bytes": f.peak_bytes, "next_peak_bytes": f.next_peak_bytes,
-            "fixed_bytes": f.fixed_bytes, "per_sample_bytes": f.per_sample_bytes, "binding": f.binding}
-
-
-OPTIMIZER_WORDS = {"sgd": "plain SGD (no state: the cheapest case)", "momentum": "SGD with momentum",
-                   "adam": "Adam", "adamw": "AdamW"}
-
-
-def _lines(model: str, f) -> list[str]:
-    from ..units import nbytes
-
-    t = f.training
-    how = ", ".join([f"activations {t.activation_dtype}"] + ([t.amp] if t.amp else []))
-    phase, _, layer = f.binding.partition(": ")
-    where = f"in the {phase} pass, at layer {layer}" if layer else f"in the {phase}"
-    return [f"{model}: batch {f.batch} fits in {nbytes(f.budget)} (an estimate: the step's tensors, without the "
-            "allocator's overhead or library workspaces)",
-            f"assumed: {OPTIMIZER_WORDS.get(t.optimizer, t.optimizer)}, {how}"
-            + (" (--optimizer adam for Adam's two moments)" if t.optimizer == "sgd" else ""),
-            f"step peak {f.peak_bytes:,} B at batch {f.batch}, {f.next_peak_bytes:,} B at {f.batch + 1}",
-            f"of a budget of {f.budget:,} B; the peak that limits the batch comes {where}:",
-            f"{f.fixed_bytes:,} B fixed + {f.per_sample_bytes:,} B per sample"]
+    emit(format.value, lambda width: [Text("\n".join(view.lines(graph.name, answer)))],
+         json=lambda: view.to_json(graph.name, answer))

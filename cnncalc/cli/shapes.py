@@ -7,8 +7,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from ..errors import CnncalcError, require_extra
-from ..inputs import parse_batch
+from ..errors import CnncalcError
 from ..report import CONVENTIONS
 from . import (AllowUnknownOpt, ArgOpt, ModelArg, choices, Format, FormatOpt, InputOpt, JsonOpt, app, emit,
                handles_errors, json_wanted, parse_input, print_coverage, print_warnings, say)
@@ -53,18 +52,6 @@ def source_batch(graph, model: str) -> str:
     return "1"
 
 
-def split_batch(input, batch: str, default) -> tuple:
-    """``--input Nx3x224x224`` (one size more than the model's input): the first is the batch."""
-    from ..inputs import split_sizes
-
-    parts = [p for p in split_sizes(input or "") if p]
-    if default is None or len(parts) != len(default) + 1:
-        return input, batch
-    if batch != "1":
-        raise CnncalcError(f"--input {input!r} names the batch, and so does --batch", fix="give one of them")
-    return "x".join(parts[1:]), parts[0]
-
-
 @app.command()
 @handles_errors
 def shapes(
@@ -106,55 +93,20 @@ def shapes(
 
     step = training_options(training, optimizer, amp, master_weights)
     graph = load_model(with_args(model, arg), input)
-    given = batch is not None
-    input, batch = split_batch(input, batch if given else "1", graph.input)  # torchinfo's NxCxHxW
-    given = given or batch != "1"
-    if not given:
-        batch = source_batch(graph, model)
+    sizes = parse_input(input, graph.input, batch)  # numbers or names; torchinfo's NxCxHxW too
+    if sizes.batch is None:
+        sizes = sizes._replace(batch=int(source_batch(graph, model)))
     dtype = dtype or graph.dtype or "fp32"
     conv = convention.value if convention is not None else "cnncalc"
-    if _names_a_size(input, batch):  # sizes as names: formulas (sympy is imported only here)
-        require_extra("--input with size names", "symbolic", "sympy")
-        _symbolic(graph, input, batch, dtype, format, convention, depth, step, tuple(freeze or ()))
-        return
-    report = analyze(graph, input=parse_input(input, graph.input), batch=parse_batch(batch), dtype=dtype,
-                     training=step, freeze=tuple(freeze or ()))
+    if sizes.named:  # sizes as names: formulas (sympy is imported only here)
+        from ..symbolic import analyze
+    report = analyze(graph, input=sizes.input or graph.input, batch=sizes.batch, dtype=dtype, training=step,
+                     freeze=tuple(freeze or ()))
     print_warnings(report.warnings)
     print_coverage(report)
     from ..views import text
-    from ..views.report import renderables
+    from ..views.report import renderables, to_markdown
 
-    def table(width):
-        return renderables(report, conv, width, depth, explain)
-
-    if step is not None:
-        from ..views import training as steps
-
-        text_csv, text_markdown = steps.to_csv, steps.to_markdown
-    else:
-        text_csv, text_markdown = text.to_csv, text.to_markdown
-    emit(format, table, json=lambda: text.to_json(report, convention.value if convention is not None else None),
-         csv=lambda: text_csv(report, conv), markdown=lambda: text_markdown(report, explain, conv))
-
-
-def _symbolic(graph, input, batch, dtype, format, convention, depth, step=None, freeze=()) -> None:
-    from .. import symbolic
-    from ..views import symbolic as view
-
-    conv = convention.value if convention is not None else "cnncalc"
-    sr = symbolic.analyze(graph, symbolic.parse_input(input or "x".join(map(str, graph.input)), graph.input),
-                          symbolic.parse_batch(batch), dtype, training=step, freeze=freeze)
-
-    def table(width):
-        from ..views.report import renderables
-
-        return renderables(sr, conv, width, depth)
-
-    emit(format, table, json=lambda: view.to_json(sr, convention.value if convention is not None else None),
-         csv=lambda: view.to_csv(sr, conv), markdown=lambda: view.to_markdown(sr, conv))
-
-
-def _names_a_size(input, batch) -> bool:
-    from ..inputs import is_name, split_sizes
-
-    return is_name(str(batch)) or any(is_name(p) for p in split_sizes(str(input or "")))
+    emit(format, lambda width: renderables(report, conv, width, depth, explain),
+         json=lambda: text.to_json(report, convention.value if convention is not None else None),
+         csv=lambda: text.to_csv(report, conv), markdown=lambda: to_markdown(report, explain, conv))

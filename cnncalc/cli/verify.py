@@ -50,13 +50,12 @@ def verify(
     limit = parse_bytes(max_memory, "--max-memory")
     from ..torch_backend.sources import with_args
     from ..zoo import source_kind
-    from .shapes import split_batch
 
     if arg and against is not None and source_kind(model) != "torch":  # --arg builds the module checked against
         against, arg = with_args(against, arg), None
     graph = load_model(with_args(model, arg), input)
-    input, batch = split_batch(input, str(batch), graph.input)  # torchinfo's NxCxHxW
-    report = analyze(graph, input=parse_input(input, graph.input), batch=int(batch), dtype="float32")
+    sizes = parse_input(input, graph.input, batch, names=False)  # torchinfo's NxCxHxW too
+    report = analyze(graph, input=sizes.input, batch=sizes.batch, dtype="float32")
     print_warnings(report.warnings)
     print_coverage(report)
     require_run_memory(report, limit, "verify")

@@ -26,8 +26,7 @@ from .. import layers
 from ..errors import CnncalcError, shorten
 from ..importing import Entry, Folder, Imported, finish, shape_reads, takes_list_and_args, valid_name
 from ..layers.base import ChannelsLast, Unmappable
-# sources (file.py:Name, package.module:Name) are loaded in .sources, and traced here (to_spec)
-from .sources import import_module, load_source  # noqa: F401  (where the commands found them)
+# sources (file.py:Name, package.module:Name) are loaded in .sources, which calls to_spec here
 
 NO_OPS = {"contiguous", "clone", "detach", "to", "float", "type_as", "requires_grad_", "cpu", "cuda"}
 SHAPE_CALLS = {"size", "dim", "numel"}

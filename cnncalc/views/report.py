@@ -1,6 +1,7 @@
 """A Report as ``cnncalc shapes`` shows it: in a terminal (rich), as text (``print(report)`` in
-Python) and as an HTML table (``report._repr_html_()`` in Jupyter). One list of renderables serves
-all three, so the table in a notebook is the table of the command line."""
+Python), as an HTML table (``report._repr_html_()`` in Jupyter) and as Markdown. One list of
+renderables serves the first three, so the table in a notebook is the table of the command line;
+Markdown and CSV share one column builder (:func:`cnncalc.views.text.columns`)."""
 
 from __future__ import annotations
 
@@ -33,6 +34,34 @@ def renderables(report: Report, convention: str = "cnncalc", width: int | None =
         return [steps.training_table(report, convention, width=width, depth=depth),
                 Text(summary_line(report, convention)), Text("\n".join(steps.summary_lines(report, convention)))]
     return [shapes_table(report, explain, convention, width=width, depth=depth), Text(summary_line(report, convention))]
+
+
+def to_markdown(report: Report, explain: bool = False, convention: str = "cnncalc") -> str:
+    """The table of ``shapes`` (``explain``: with the formula column), its totals, and under it the
+    whole network's figures (the training step's where the report has one)."""
+    from ..groups import guides
+    from .text import bold, columns, csv_count, md_count, shape_writer, total_cell
+
+    cols = [c for c in columns(report, convention, formula=explain) if c.markdown is not None]
+    cols.sort(key=lambda c: (c.csv != "output", c.csv != "params", c.csv not in ("macs", convention)))
+    head = ["layer", "kind"] + [c.markdown for c in cols]
+    lines = [f"**{report.model}** — input {shape_writer(report)(report.input)}", "",
+             "| " + " | ".join(head) + " |", "|" + "|".join(["---"] * len(head)) + "|"]
+    for g, r in zip(guides([r.path for r in report.rows]), report.rows):
+        cells = [g.replace(" ", "&nbsp;") + r.name, r.kind] + [str(c.cell(r, md_count)).replace("|", "\\|")
+                                                               for c in cols]
+        lines.append("| " + " | ".join(cells) + " |")
+    totals = [bold(c.total(report, md_count)) if c.csv not in ("output",) else c.total(report, md_count)
+              for c in cols]
+    lines.append("| " + " | ".join(["**total**", ""] + totals) + " |")
+    lines += ["", f"FLOPs (2×MACs): {total_cell(report.flops, md_count)} · activations: "
+                  f"{total_cell(report.activation_bytes, md_count)} bytes · inference peak: "
+                  f"{total_cell(report.peak_bytes, md_count)} bytes ({report.dtype}, batch {csv_count(report.batch)})"]
+    if report.training is not None:
+        from .training import summary_lines
+
+        lines += [""] + [f"* {line}" for line in summary_lines(report, convention)]
+    return "\n".join(lines) + "\n"
 
 
 def to_text(report: Report, convention: str = "cnncalc", width: int = 100, depth: int | None = None) -> str:

@@ -1,16 +1,18 @@
-"""Plain-text views: JSON, CSV and Markdown of a Report (no rich import needed)."""
+"""Plain-text views: JSON, CSV and Markdown of a Report (no rich import needed).
+
+One builder (:func:`columns`) lays out CSV and Markdown (``views.report.to_markdown``) for every report: numbers or formulas
+(sizes as names), with or without a training step; the column sets are optional (receptive
+field, formula, training), so a symbolic or training report has the columns a numeric one has."""
 
 from __future__ import annotations
 
 import csv
 import io
 import json
+from typing import Callable, NamedTuple
 
-from ..groups import guides
+from .. import dim
 from ..report import CONVENTIONS, Report
-
-COLUMNS = ("name", "path", "kind", "output", "params", "macs", "receptive_field", "formula")
-
 
 def shape_text(shape) -> str:
     return "×".join(str(d) for d in shape)
@@ -28,31 +30,101 @@ def to_json(report: Report, convention: str | None = None) -> str:
     return json.dumps(report.to_dict(convention), ensure_ascii=False)
 
 
+# -- one table for CSV and Markdown, numbers or formulas ---------------------------------------------
+class _Column(NamedTuple):
+    csv: str  # the CSV header
+    markdown: str | None  # the Markdown header (None: CSV only)
+    cell: Callable  # row, text (a count or shape writer) -> the cell
+    total: Callable  # report, text -> the totals row's cell
+
+
+def _known(value) -> bool:
+    return type(value) is int or dim.is_known(value)
+
+
+def csv_count(value) -> str:
+    """A count for CSV: the whole number (no separators); a formula as people read it."""
+    if _known(value):
+        return str(int(value))
+    from ..formulas import factored, pretty
+
+    return pretty(factored(value))
+
+
+def md_count(value) -> str:
+    if _known(value):
+        return f"{int(value):,}"
+    from ..formulas import factored, pretty
+
+    return pretty(factored(value))
+
+
+def total_cell(value, text) -> str:
+    """A total: a formula as an expanded polynomial (the sum of the rows' products)."""
+    if _known(value):
+        return text(value)
+    from ..formulas import polynomial, pretty
+
+    return pretty(polynomial(value))
+
+
+def shape_writer(report: Report) -> Callable:
+    """How a report's shapes are written: ``1×3×32×32``; with formulas ``1 × 3 × H × W``, every
+    shape of the report alike (spaced: a size may be ``⌊H/2⌋ − 1``)."""
+    if not report.symbols:
+        return shape_text
+    from ..formulas import shape
+
+    return shape
+
+
+def columns(report: Report, convention: str = "cnncalc", *, rf: bool = True, formula: bool = True,
+            training: bool | None = None) -> list:
+    """The per-layer columns of ``shapes`` in CSV and Markdown, numbers or formulas alike: always
+    layer, kind, shapes, params and MACs (and the ``--convention``'s figure); the column sets
+    ``rf`` (receptive field), ``formula`` and ``training`` (backward MACs, saved bytes: by default
+    where the report has a training step)."""
+    training = report.training is not None if training is None else training
+    shape_cell = shape_writer(report)
+    cols = [
+        _Column("name", None, lambda r, t: r.name, lambda rep, t: "total"),
+        _Column("path", None, lambda r, t: r.path, lambda rep, t: ""),
+        _Column("kind", None, lambda r, t: r.kind, lambda rep, t: ""),
+        _Column("line", None, lambda r, t: r.line or "", lambda rep, t: ""),
+        _Column("input", None, lambda r, t: shape_cell(r.input), lambda rep, t: shape_cell(rep.input)),
+        _Column("output", "output", lambda r, t: shape_cell(r.output), lambda rep, t: shape_cell(rep.output)),
+        _Column("params", "params", lambda r, t: t(r.params), lambda rep, t: total_cell(rep.params, t)),
+        _Column("macs", CONVENTIONS[convention][0] if convention == "cnncalc" else None,
+                lambda r, t: t(r.macs), lambda rep, t: total_cell(rep.macs, t)),
+    ]
+    if rf:
+        cols.append(_Column("receptive_field", "RF", lambda r, t: rf_text(r.receptive_field), lambda rep, t: ""))
+    if formula:
+        cols.append(_Column("formula", "formula", lambda r, t: r.formula, lambda rep, t: ""))
+    if convention != "cnncalc":  # (in Markdown it takes the MACs column's place)
+        cols.append(_Column(convention, CONVENTIONS[convention][0], lambda r, t: t(r.compute(convention)),
+                            lambda rep, t: total_cell(rep.compute(convention), t)))
+    if training:
+        t_ = report.training
+        cols += [_Column("backward_macs", "backward MACs", lambda r, t: t(r.backward_macs),
+                         lambda rep, t: total_cell(t_.backward_macs, t)),
+                 _Column("saved_bytes", "saved bytes", lambda r, t: t(r.saved_bytes),
+                         lambda rep, t: total_cell(t_.saved_bytes, t))]
+    return cols
+
+
 def to_csv(report: Report, convention: str = "cnncalc") -> str:
+    """Every layer and the totals, every column set (receptive field, formula; the training step's
+    where the report has one); counts as whole numbers, formulas as people read them."""
     buf = io.StringIO()
     writer = csv.writer(buf, lineterminator="\n")
-    writer.writerow(["name", "path", "kind", "line", "input", "output", "params", "macs", "receptive_field",
-                     "formula"] + ([convention] if convention != "cnncalc" else []))
-    extra = (lambda x: [x.compute(convention)]) if convention != "cnncalc" else (lambda x: [])
+    cols = columns(report, convention)
+    writer.writerow([c.csv for c in cols])
     for r in report.rows:
-        writer.writerow([r.name, r.path, r.kind, r.line or "", shape_text(r.input), shape_text(r.output),
-                         r.params, r.macs, rf_text(r.receptive_field), r.formula] + extra(r))
-    writer.writerow(["total", "", "", "", shape_text(report.input), shape_text(report.output), report.params,
-                     report.macs, "", ""] + extra(report))
+        writer.writerow([c.cell(r, csv_count) for c in cols])
+    writer.writerow([c.total(report, csv_count) for c in cols])
     return buf.getvalue()
 
 
-def to_markdown(report: Report, explain: bool = False, convention: str = "cnncalc") -> str:
-    head = ["layer", "kind", "output", "params", CONVENTIONS[convention][0], "RF"] + (["formula"] if explain else [])
-    lines = [f"**{report.model}** — input {shape_text(report.input)}", "",
-             "| " + " | ".join(head) + " |", "|" + "|".join(["---"] * len(head)) + "|"]
-    for g, r in zip(guides([r.path for r in report.rows]), report.rows):
-        cells = [g.replace(" ", "&nbsp;") + r.name, r.kind, shape_text(r.output), f"{r.params:,}", f"{r.compute(convention):,}",
-                 rf_text(r.receptive_field)] + ([r.formula.replace("|", "\\|")] if explain else [])
-        lines.append("| " + " | ".join(cells) + " |")
-    total = ["**total**", "", shape_text(report.output), f"**{report.params:,}**",
-             f"**{report.compute(convention):,}**", ""]
-    lines.append("| " + " | ".join(total + ([""] if explain else [])) + " |")
-    lines += ["", f"FLOPs (2×MACs): {report.flops:,} · activations: {report.activation_bytes:,} bytes · inference "
-                  f"peak: {report.peak_bytes:,} bytes ({report.dtype}, batch {report.batch})"]
-    return "\n".join(lines) + "\n"
+def bold(text: str) -> str:
+    return f"**{text}**" if text else ""

@@ -96,7 +96,7 @@ def _text(n) -> str:
     """A figure, exact; a formula as it is."""
     if type(n) is int:
         return f"{n:,}"
-    from ..symbolic import pretty
+    from ..formulas import pretty
 
     return pretty(n)
 
@@ -104,33 +104,6 @@ def _text(n) -> str:
 def _mem(n) -> str:
     if type(n) is int:
         return f"{n:,} B ({units.nbytes(n)})" if n >= 1024 else f"{n:,} B"
-    from ..symbolic import pretty
+    from ..formulas import pretty
 
     return pretty(n) + " B"
-
-
-def to_csv(report: Report, convention: str = "cnncalc") -> str:
-    """The CSV of ``shapes`` with two more columns per layer, and the totals row's."""
-    import csv
-    import io
-
-    from .text import to_csv as plain
-
-    rows = list(csv.reader(io.StringIO(plain(report, convention))))
-    t = report.training
-    extra = [["backward_macs", "saved_bytes"]]
-    extra += [[r.backward_macs, r.saved_bytes] for r in report.rows]
-    extra.append([t.backward_macs, t.saved_bytes])
-    buf = io.StringIO()
-    writer = csv.writer(buf, lineterminator="\n")
-    for row, more in zip(rows, extra):
-        writer.writerow(row + more)
-    return buf.getvalue()
-
-
-def to_markdown(report: Report, explain: bool = False, convention: str = "cnncalc") -> str:
-    """The markdown of ``shapes``, and the step's totals under it."""
-    from .text import to_markdown as plain
-
-    return plain(report, explain, convention) + "\n" + "\n".join(
-        f"* {line}" for line in summary_lines(report, convention)) + "\n"
