@@ -15,7 +15,6 @@ from __future__ import annotations
 import errno
 import os
 import stat
-import tempfile
 from pathlib import Path
 
 from .errors import CnncalcError
@@ -152,6 +151,8 @@ class OutputFile:
     def _make_tmp(self) -> Path:
         target = self.path
         try:
+            import tempfile
+
             fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=target.suffix or ".tmp", dir=target.parent)
         except OSError as exc:
             self._fail(f"cannot create a file in {str(target.parent)!r}: {exc.strerror}")

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 from .layers.base import LayerKind
 
@@ -56,8 +56,11 @@ class Deferred:
     env: Any  # a mapping whose values may be references; see cnncalc.spec.Scope
 
 
-@dataclass(frozen=True)
-class Node:
+class Node(NamedTuple):
+    """One layer applied to the tensors it reads. (A named tuple, not a frozen dataclass: the loader
+    makes one per layer, and a frozen dataclass of this many fields costs several times more to
+    build — a start-up cost of every command, docs/benchmarks.md.)"""
+
     name: str  # the tensor it produces
     kind: LayerKind
     args: dict | None  # parsed arguments; None while ``deferred``

@@ -21,6 +21,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 from . import expr, layers
 from .errors import CnncalcError
@@ -146,9 +147,9 @@ class Names:
         return out
 
 
-@dataclass
-class Frame:
-    """Where the loader is: what ``$name``, ``input`` and a layer name mean here."""
+class Frame(NamedTuple):
+    """Where the loader is: what ``$name``, ``input`` and a layer name mean here. (A named tuple:
+    one per block call, repeat copy and residual path, where a dataclass costs more to build.)"""
 
     scope: Scope
     names: Names
@@ -507,8 +508,7 @@ class _Loader:
 
     def _arguments(self, kind, raw, arg_lines, line, path, frame: Frame, name, prev: str):
         """Parse the arguments now, or defer them (with the references they need) to the engine."""
-        tensor_args = {a.name for a in kind.args if a.type == "tensor"}
-        tensor_args |= {alias for a in kind.args if a.type == "tensor" for alias in a.aliases}
+        tensor_args = _tensor_args(kind)
         refs, pending = [], False
         values = {}
         for key, v in raw.items():
@@ -796,6 +796,18 @@ def _nested(frame: Frame, line) -> Frame:
     """The frame of a residual path or a parallel branch: one level deeper, same names."""
     return Frame(frame.scope, frame.names, frame.input, frame.prefix, frame.stack, frame.call_line or line,
                  frame.depth + 1)
+
+
+def _tensor_args(kind) -> frozenset:
+    """The names (and aliases) of a kind's arguments that name a tensor (asked once per kind)."""
+    found = _TENSOR_ARGS.get(kind)
+    if found is None:
+        found = _TENSOR_ARGS[kind] = frozenset(
+            name for a in kind.args if a.type == "tensor" for name in (a.name, *a.aliases))
+    return found
+
+
+_TENSOR_ARGS: dict = {}
 
 
 def _kind_and_value(item):

@@ -4,9 +4,6 @@ all three, so the table in a notebook is the table of the command line."""
 
 from __future__ import annotations
 
-import html
-import io
-
 from ..report import Report
 
 
@@ -37,6 +34,8 @@ def renderables(report: Report, convention: str = "cnncalc", width: int | None =
 
 def to_text(report: Report, convention: str = "cnncalc", width: int = 100, depth: int | None = None) -> str:
     """The table as plain text at ``width`` columns (no colour, no terminal needed)."""
+    import io
+
     from rich.console import Console
     from rich.text import Text
 
@@ -50,6 +49,8 @@ def to_text(report: Report, convention: str = "cnncalc", width: int = 100, depth
 def to_html(report: Report, convention: str = "cnncalc", depth: int | None = None) -> str:
     """An HTML table with the columns of ``cnncalc shapes`` (layer, kind, output, params, compute,
     RF) and the summary under it: what Jupyter shows for a Report."""
+    import html  # (only for Jupyter: the command line never pays for it)
+
     from ..groups import guides
     from .table import compute_title, display_rows, row_kind, row_name, summary_line
     from .text import rf_text, shape_text

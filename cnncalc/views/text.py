@@ -1,12 +1,11 @@
-"""Plain-text views: JSON, CSV and Markdown of a Report (no rich import needed)."""
+"""Plain-text views: JSON, CSV and Markdown of a Report (no rich import needed). Each format
+imports what it needs when it is asked for (csv, the tree guides): ``shapes --format json`` is
+the start-up path docs/benchmarks.md measures."""
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 
-from ..groups import guides
 from ..report import CONVENTIONS, Report
 
 COLUMNS = ("name", "path", "kind", "output", "params", "macs", "receptive_field", "formula")
@@ -29,6 +28,9 @@ def to_json(report: Report, convention: str | None = None) -> str:
 
 
 def to_csv(report: Report, convention: str = "cnncalc") -> str:
+    import csv
+    import io
+
     buf = io.StringIO()
     writer = csv.writer(buf, lineterminator="\n")
     writer.writerow(["name", "path", "kind", "line", "input", "output", "params", "macs", "receptive_field",
@@ -43,6 +45,8 @@ def to_csv(report: Report, convention: str = "cnncalc") -> str:
 
 
 def to_markdown(report: Report, explain: bool = False, convention: str = "cnncalc") -> str:
+    from ..groups import guides
+
     head = ["layer", "kind", "output", "params", CONVENTIONS[convention][0], "RF"] + (["formula"] if explain else [])
     lines = [f"**{report.model}** — input {shape_text(report.input)}", "",
              "| " + " | ".join(head) + " |", "|" + "|".join(["---"] * len(head)) + "|"]
