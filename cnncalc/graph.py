@@ -47,8 +47,7 @@ class StrideBetween:
     target: str
 
 
-@dataclass(frozen=True)
-class Deferred:
+class Deferred(NamedTuple):
     """Arguments waiting for shapes: ``raw`` holds values, :class:`ShapeOf` /
     :class:`StrideBetween` references, and expressions over ``env`` (which may hold references)."""
 

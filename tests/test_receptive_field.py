@@ -115,7 +115,7 @@ def thin_node(node):
     if node.args is None:  # arguments that read a shape ($in_channels, a projection's main path)
         if node.kind.name in ("conv", "conv_transpose") and node.only_if is None:
             raw = {**node.deferred.raw, "filters": 1, "groups": 1}
-            return node._replace(deferred=dataclasses.replace(node.deferred, raw=raw))
+            return node._replace(deferred=node.deferred._replace(raw=raw))
         return node
     args = dict(node.args)
     if node.kind.name in ("conv", "conv_transpose"):
