@@ -135,9 +135,14 @@ class _Field:
         elif not all(type(v) is int or dim.is_known(v) for v in window.pad):
             return None  # (a formula for `same` padding: the field is not tracked)
         elif all(axis[0] == 1 for axis in self.axes):  # the common case: a sliding window, uniform fields
-            return _Field(tuple((1, s * shift, (lo[0] - p * shift,), (hi[0] + (k - 1 - p) * shift,))
-                                for (_, shift, lo, hi), k, s, p in zip(self.axes, window.kernel, window.stride,
-                                                                       window.pad)))
+            field = _Field(tuple((1, s * shift, (lo[0] - p * shift,), (hi[0] + (k - 1 - p) * shift,))
+                                 for (_, shift, lo, hi), k, s, p in zip(self.axes, window.kernel, window.stride,
+                                                                        window.pad)))
+            if all(type(axis[2][0]) is int for axis in field.axes):  # (what the properties would compute)
+                field._rf = tuple([hi[0] - lo[0] + 1 for _, _, lo, hi in field.axes])
+                field._jump = tuple([shift for _, shift, _, _ in field.axes])
+                field._start = tuple([(lo[0] + hi[0]) / 2 for _, _, lo, hi in field.axes])
+            return field
         else:
             taps = window.dilation or (1,) * len(window.kernel)
             reads = tuple((1, s, (-p,), (k - 1 - p,), d)

@@ -30,21 +30,45 @@ from .layers.base import LayerKind
 NETWORK_INPUT = "input"
 
 
-@dataclass(frozen=True)
-class ShapeOf:
+class _Reference:
+    """A value the engine resolves once shapes are known. Compared and hashed by its fields; not a
+    tuple (argument rules test values for tuples) and not a dataclass (a start-up cost of every
+    command, docs/benchmarks.md)."""
+
+    __slots__ = ()
+
+    def _fields(self) -> tuple:
+        return tuple(getattr(self, name) for name in self.__slots__)
+
+    def __eq__(self, other):
+        return type(other) is type(self) and other._fields() == self._fields()
+
+    def __hash__(self):
+        return hash((type(self).__name__, *self._fields()))
+
+    def __repr__(self):
+        return f"{type(self).__name__}({', '.join(f'{n}={getattr(self, n)!r}' for n in self.__slots__)})"
+
+
+class ShapeOf(_Reference):
     """A reference to a tensor's shape (batch excluded), or one entry of it (``index``)."""
 
-    tensor: str
-    index: int | None = None
+    __slots__ = ("tensor", "index")
+
+    def __init__(self, tensor: str, index: int | None = None):
+        self.tensor = tensor
+        self.index = index
 
 
-@dataclass(frozen=True)
-class StrideBetween:
+class StrideBetween(_Reference):
     """The total stride from one tensor to another, per spatial axis: what a projection
     shortcut's 1×1 convolution must step by to land on the main path's grid."""
 
-    source: str
-    target: str
+    __slots__ = ("source", "target")
+
+    def __init__(self, source: str, target: str):
+        self.source = source
+        self.target = target
 
 
 class Deferred(NamedTuple):

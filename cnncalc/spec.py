@@ -19,14 +19,13 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
 from pathlib import Path
 from typing import NamedTuple
 
 from . import expr, layers
 from .errors import CnncalcError
 from .files import read_text
-from .graph import NETWORK_INPUT, Deferred, Graph, Node, ShapeOf, StrideBetween
+from .graph import NETWORK_INPUT, Deferred, Graph, Node, ShapeOf, StrideBetween, _Reference
 from .metadata import check_metadata
 from .yamlsrc import LMap, LSeq, line_of, load_text
 
@@ -62,13 +61,15 @@ class Pending(Exception):
     """An argument reads a shape the loader does not know: the engine will resolve it."""
 
 
-@dataclass(frozen=True)
-class Lazy:
+class Lazy(_Reference):
     """A block argument written as an expression at the call site, evaluated in the caller's
     scope once the shapes it reads are known."""
 
-    text: object
-    scope: "Scope"
+    __slots__ = ("text", "scope")
+
+    def __init__(self, text, scope: "Scope"):
+        self.text = text
+        self.scope = scope
 
 
 class Scope(Mapping):
