@@ -480,7 +480,7 @@ class _Loader:
     def _layer(self, kind, value, line, path, frame: Frame, source: str, name, prev: str, shares=None,
                shared=None) -> str:
         raw = self._raw_args(kind, value, line, path)
-        arg_lines = {k: line_of(value, k, line) if isinstance(value, dict) else line for k in raw}
+        arg_lines = _ArgLines(value, line)
         if "name" in raw:
             if name is not None:
                 self.fail("the layer is named twice (name: beside the kind and inside its arguments)",
@@ -560,7 +560,7 @@ class _Loader:
             self.fail(f"{kind.name} needs the list of tensors it reads (at least {kind.min_inputs})", line=line,
                       path=path, fix=f"e.g. - {kind.name}: [skip, prev]")
         inputs = tuple(self._tensor(v, frame, prev, line_of(value, i, line), path) for i, v in enumerate(value))
-        args, deferred, refs = self._arguments(kind, raw, {k: line for k in raw}, line, path, frame, name, prev)
+        args, deferred, refs = self._arguments(kind, raw, _ArgLines(None, line), line, path, frame, name, prev)
         tensor = self._define(name, kind.name, line, path, frame)
         self._add(Node(tensor, kind, args, inputs, path, line, frame.call_line, frame.depth, deferred, refs=refs))
         return tensor
@@ -797,6 +797,22 @@ def _nested(frame: Frame, line) -> Frame:
     """The frame of a residual path or a parallel branch: one level deeper, same names."""
     return Frame(frame.scope, frame.names, frame.input, frame.prefix, frame.stack, frame.call_line or line,
                  frame.depth + 1)
+
+
+class _ArgLines:
+    """The line of each argument of a layer (``lines[key]``), looked up only where an error says it."""
+
+    __slots__ = ("value", "line")
+
+    def __init__(self, value, line):
+        self.value = value if isinstance(value, dict) else None
+        self.line = line
+
+    def __getitem__(self, key):
+        return self.line if self.value is None else line_of(self.value, key, self.line)
+
+    def get(self, key, default=None):
+        return default if key is None else self[key]
 
 
 def _tensor_args(kind) -> frozenset:
