@@ -137,9 +137,14 @@ class _Field:
         elif not all(type(v) is int or dim.is_known(v) for v in window.pad):
             return None  # (a formula for `same` padding: the field is not tracked)
         elif all(axis[0] == 1 for axis in self.axes):  # the common case: a sliding window, uniform fields
-            return _Field(tuple((1, s * shift, (lo[0] - p * shift,), (hi[0] + (k - 1 - p) * shift,))
-                                for (_, shift, lo, hi), k, s, p in zip(self.axes, window.kernel, window.stride,
-                                                                       window.pad)))
+            field = _Field(tuple((1, s * shift, (lo[0] - p * shift,), (hi[0] + (k - 1 - p) * shift,))
+                                 for (_, shift, lo, hi), k, s, p in zip(self.axes, window.kernel, window.stride,
+                                                                        window.pad)))
+            if all(type(axis[2][0]) is int for axis in field.axes):  # (what the properties would compute)
+                field._rf = tuple([hi[0] - lo[0] + 1 for _, _, lo, hi in field.axes])
+                field._jump = tuple([shift for _, shift, _, _ in field.axes])
+                field._start = tuple([(lo[0] + hi[0]) / 2 for _, _, lo, hi in field.axes])
+            return field
         else:
             taps = window.dilation or (1,) * len(window.kernel)
             reads = tuple((1, s, (-p,), (k - 1 - p,), d)
@@ -269,9 +274,24 @@ class _Walk:
         self.outputs: tuple = ()
         self.observer = None  # sees every node after the walk (cnncalc.training's Walk, when asked for)
         self.frozen = Freeze(())  # which layers' weights do not train
+        self.seen: dict = {}  # (kind, arguments, input shapes) -> what its rules answered (see key)
 
     def tensor(self, name: str) -> str:
         return self.alias.get(name, name)
+
+    def key(self, kind, args: dict, x):
+        """What a layer's rules are a function of (its kind, arguments and input shapes), where
+        they are asked about numbers: a network repeats the same layer at the same shape (ResNet-152's
+        36 identical blocks in its third stage), and those ask the rules once. None with formulas
+        (each layer records its own conditions) or an argument that cannot be a key."""
+        if getattr(self.ctx, "symbolic", True):
+            return None
+        try:
+            key = (kind, tuple(args.items()), x)
+            hash(key)
+        except TypeError:
+            return None
+        return key
 
     def run(self) -> None:
         for node in self.graph.nodes:
@@ -297,14 +317,21 @@ class _Walk:
             shapes = self.shapes
             xs = tuple([shapes[t] for t in reads])
             x = xs[0] if kind.inputs == 1 else xs
-            inf = kind.infer(args, x, self.ctx)
+            key = self.key(kind, args, x)
+            known = self.seen.get(key) if key is not None else None
+            if known is None:
+                inf = kind.infer(args, x, self.ctx)
+                y = inf.output
+                if _too_large(y, self.ctx):
+                    raise CnncalcError(f"output {list(y)} is too large", fix=f"every size is at most {MAX_DIM:,} (torch's int32 index limit)")
+                known = (inf, kind.params(args, x, y), kind.macs(args, x, y), kind.torchinfo_mult_adds(args, x, y),
+                         kind.fvcore_flops(args, x, y))
+                if key is not None:
+                    self.seen[key] = known
+            inf, params, macs, ti, fv = known
             y = inf.output
-            if _too_large(y, self.ctx):
-                raise CnncalcError(f"output {list(y)} is too large", fix=f"every size is at most {MAX_DIM:,} (torch's int32 index limit)")
-            params = kind.params(args, x, y) if node.shares is None else self.shared(node, args, x, y)
-            macs = kind.macs(args, x, y)
-            ti = kind.torchinfo_mult_adds(args, x, y)
-            fv = kind.fvcore_flops(args, x, y)
+            if node.shares is not None:
+                params = self.shared(node, args, x, y)
         except CnncalcError as exc:
             self.fail(exc, node)
         for message in inf.warnings:

@@ -65,6 +65,16 @@ def evaluate(text: str, env: dict[str, object]):
     whole = _WHOLE_REF.match(text)
     if whole:
         return _lookup(whole.group(1), env, text)
+    tree = _TREES.get(text)
+    if tree is None:
+        tree = _parse(text)
+    return _normalise(_walk(tree.body, env, text), text)
+
+
+_TREES: dict = {}  # text -> its parsed tree: a block's body is evaluated once per call, with the same texts
+
+
+def _parse(text: str):
     import ast  # only specs with expressions pay for it
 
     if len(text) > MAX_LENGTH:
@@ -75,7 +85,9 @@ def evaluate(text: str, env: dict[str, object]):
         tree = ast.parse(source.strip(), mode="eval")
     except (SyntaxError, ValueError, RecursionError, MemoryError):  # (ValueError: a NUL byte)
         raise CnncalcError(f"cannot read the expression {_shown(text)}", fix=_FIX) from None
-    return _normalise(_walk(tree.body, env, text), text)
+    if len(_TREES) < 4096:  # (bounded: a process that loads many specs keeps only the first texts)
+        _TREES[text] = tree
+    return tree
 
 
 def _lookup(name: str, env: dict[str, object], text: str):

@@ -15,7 +15,6 @@ from __future__ import annotations
 import errno
 import os
 import stat
-import tempfile
 from pathlib import Path
 
 from .errors import CnncalcError, shown_path
@@ -169,6 +168,8 @@ class OutputFile:
         room = NAME_MAX - len(os.fsencode(suffix)) - 10
         stem = os.fsencode(target.name)[:max(room, 1)].decode("utf-8", "ignore")
         try:
+            import tempfile
+
             fd, tmp = tempfile.mkstemp(prefix=f".{stem}.", suffix=suffix, dir=target.parent)
         except OSError as exc:
             self._fail(f"cannot create a file in {shown_path(str(target.parent))!r}: {exc.strerror}")

@@ -24,39 +24,64 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any, Callable, NamedTuple
 
 from .layers.base import LayerKind
 
 NETWORK_INPUT = "input"
 
 
-@dataclass(frozen=True)
-class ShapeOf:
+class _Reference:
+    """A value the engine resolves once shapes are known. Compared and hashed by its fields; not a
+    tuple (argument rules test values for tuples) and not a dataclass (a start-up cost of every
+    command, docs/benchmarks.md)."""
+
+    __slots__ = ()
+
+    def _fields(self) -> tuple:
+        return tuple(getattr(self, name) for name in self.__slots__)
+
+    def __eq__(self, other):
+        return type(other) is type(self) and other._fields() == self._fields()
+
+    def __hash__(self):
+        return hash((type(self).__name__, *self._fields()))
+
+    def __repr__(self):
+        return f"{type(self).__name__}({', '.join(f'{n}={getattr(self, n)!r}' for n in self.__slots__)})"
+
+
+class ShapeOf(_Reference):
     """A reference to a tensor's shape (batch excluded), or one entry of it (``index``)."""
 
-    tensor: str
-    index: int | None = None
+    __slots__ = ("tensor", "index")
+
+    def __init__(self, tensor: str, index: int | None = None):
+        self.tensor = tensor
+        self.index = index
 
 
-@dataclass(frozen=True)
-class GridOf:
+class GridOf(_Reference):
     """A reference to a tensor's grid: its total stride from the network's input per spatial axis
     (None where it is not a whole step: after a global layer, or paths that step differently)."""
 
-    tensor: str
+    __slots__ = ("tensor",)
+
+    def __init__(self, tensor: str):
+        self.tensor = tensor
 
 
-@dataclass(frozen=True)
-class Computed:
+class Computed(_Reference):
     """A value computed once the engine knows its references: ``function(*refs resolved)``."""
 
-    function: Callable
-    refs: tuple
+    __slots__ = ("function", "refs")
+
+    def __init__(self, function: Callable, refs: tuple):
+        self.function = function
+        self.refs = refs
 
 
-@dataclass(frozen=True)
-class Deferred:
+class Deferred(NamedTuple):
     """Arguments waiting for shapes: ``raw`` holds values, references (:class:`ShapeOf`,
     :class:`GridOf`, :class:`Computed`) and expressions over ``env`` (which may hold references).
     ``when``: a :class:`Computed` condition; where it is false the node does not exist (its
@@ -67,8 +92,11 @@ class Deferred:
     when: Computed | None = None
 
 
-@dataclass(frozen=True)
-class Node:
+class Node(NamedTuple):
+    """One layer applied to the tensors it reads. (A named tuple, not a frozen dataclass: the loader
+    makes one per layer, and a frozen dataclass of this many fields costs several times more to
+    build — a start-up cost of every command, docs/benchmarks.md.)"""
+
     name: str  # the tensor it produces
     kind: LayerKind
     args: dict | None  # parsed arguments; None while ``deferred``

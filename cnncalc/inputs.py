@@ -41,7 +41,7 @@ def parse_batch(text):
 def check_batch(batch) -> int:
     """The one batch limit every command shares: ``shapes`` refuses above it, ``fit`` answers no
     more than it. From 1 to :data:`MAX_BATCH`."""
-    if isinstance(batch, bool) or not isinstance(batch, numbers.Integral) or batch < 1:
+    if type(batch) is not int and (isinstance(batch, bool) or not isinstance(batch, numbers.Integral)) or batch < 1:
         raise CnncalcError(f"batch must be a whole number from 1 to {MAX_BATCH:,}, not {shorten(repr(batch))}")
     if batch > MAX_BATCH:
         raise CnncalcError(f"batch {batch:,} is above {MAX_BATCH:,}, the largest batch cnncalc takes "

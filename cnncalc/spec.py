@@ -19,13 +19,13 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 from . import expr, layers
 from .errors import CnncalcError
 from .files import read_text
-from .graph import NETWORK_INPUT, Computed, Deferred, Graph, GridOf, Node, ShapeOf
+from .graph import NETWORK_INPUT, Computed, Deferred, Graph, GridOf, Node, ShapeOf, _Reference
 from .metadata import check_metadata
 from .yamlsrc import LMap, LSeq, line_of, load_text
 
@@ -61,13 +61,15 @@ class Pending(Exception):
     """An argument reads a shape the loader does not know: the engine will resolve it."""
 
 
-@dataclass(frozen=True)
-class Lazy:
+class Lazy(_Reference):
     """A block argument written as an expression at the call site, evaluated in the caller's
     scope once the shapes it reads are known."""
 
-    text: object
-    scope: "Scope"
+    __slots__ = ("text", "scope")
+
+    def __init__(self, text, scope: "Scope"):
+        self.text = text
+        self.scope = scope
 
 
 class Scope(Mapping):
@@ -148,9 +150,9 @@ class Names:
         return out
 
 
-@dataclass
-class Frame:
-    """Where the loader is: what ``$name``, ``input`` and a layer name mean here."""
+class Frame(NamedTuple):
+    """Where the loader is: what ``$name``, ``input`` and a layer name mean here. (A named tuple:
+    one per block call, repeat copy and residual path, where a dataclass costs more to build.)"""
 
     scope: Scope
     names: Names
@@ -480,7 +482,7 @@ class _Loader:
     def _layer(self, kind, value, line, path, frame: Frame, source: str, name, prev: str, shares=None,
                shared=None) -> str:
         raw = self._raw_args(kind, value, line, path)
-        arg_lines = {k: line_of(value, k, line) if isinstance(value, dict) else line for k in raw}
+        arg_lines = _ArgLines(value, line)
         if "name" in raw:
             if name is not None:
                 self.fail("the layer is named twice (name: beside the kind and inside its arguments)",
@@ -509,8 +511,7 @@ class _Loader:
 
     def _arguments(self, kind, raw, arg_lines, line, path, frame: Frame, name, prev: str):
         """Parse the arguments now, or defer them (with the references they need) to the engine."""
-        tensor_args = {a.name for a in kind.args if a.type == "tensor"}
-        tensor_args |= {alias for a in kind.args if a.type == "tensor" for alias in a.aliases}
+        tensor_args = _tensor_args(kind)
         refs, pending = [], False
         values = {}
         for key, v in raw.items():
@@ -561,7 +562,7 @@ class _Loader:
             self.fail(f"{kind.name} needs the list of tensors it reads (at least {kind.min_inputs})", line=line,
                       path=path, fix=f"e.g. - {kind.name}: [skip, prev]")
         inputs = tuple(self._tensor(v, frame, prev, line_of(value, i, line), path) for i, v in enumerate(value))
-        args, deferred, refs = self._arguments(kind, raw, {k: line for k in raw}, line, path, frame, name, prev)
+        args, deferred, refs = self._arguments(kind, raw, _ArgLines(None, line), line, path, frame, name, prev)
         tensor = self._define(name, kind.name, line, path, frame)
         self._add(Node(tensor, kind, args, inputs, path, line, frame.call_line, frame.depth, deferred, refs=refs))
         return tensor
@@ -799,6 +800,34 @@ def _nested(frame: Frame, line) -> Frame:
     """The frame of a residual path or a parallel branch: one level deeper, same names."""
     return Frame(frame.scope, frame.names, frame.input, frame.prefix, frame.stack, frame.call_line or line,
                  frame.depth + 1)
+
+
+class _ArgLines:
+    """The line of each argument of a layer (``lines[key]``), looked up only where an error says it."""
+
+    __slots__ = ("value", "line")
+
+    def __init__(self, value, line):
+        self.value = value if isinstance(value, dict) else None
+        self.line = line
+
+    def __getitem__(self, key):
+        return self.line if self.value is None else line_of(self.value, key, self.line)
+
+    def get(self, key, default=None):
+        return default if key is None else self[key]
+
+
+def _tensor_args(kind) -> frozenset:
+    """The names (and aliases) of a kind's arguments that name a tensor (asked once per kind)."""
+    found = _TENSOR_ARGS.get(kind)
+    if found is None:
+        found = _TENSOR_ARGS[kind] = frozenset(
+            name for a in kind.args if a.type == "tensor" for name in (a.name, *a.aliases))
+    return found
+
+
+_TENSOR_ARGS: dict = {}
 
 
 def _kind_and_value(item):

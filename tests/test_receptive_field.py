@@ -115,7 +115,7 @@ def thin_node(node):
     if node.args is None:  # arguments that read a shape ($in_channels, a projection's main path)
         if node.kind.name in ("conv", "conv_transpose") and node.deferred.when is None:
             raw = {**node.deferred.raw, "filters": 1, "groups": 1}
-            return dataclasses.replace(node, deferred=dataclasses.replace(node.deferred, raw=raw))
+            return node._replace(deferred=node.deferred._replace(raw=raw))
         return node
     args = dict(node.args)
     if node.kind.name in ("conv", "conv_transpose"):
@@ -123,7 +123,7 @@ def thin_node(node):
     for key in ("num_features", "in_features"):
         if key in args:
             args[key] = None
-    return dataclasses.replace(node, args=args)
+    return node._replace(args=args)
 
 
 def thin(graph):

@@ -1,7 +1,7 @@
 """``cnncalc shapes MODEL``: the per-layer table."""
 
-from __future__ import annotations
-
+# (no ``from __future__ import annotations``: typer reads the options from the annotations, and as
+# strings it would compile each one again on every run — start-up, docs/benchmarks.md)
 from enum import Enum
 from typing import Annotated, Optional
 

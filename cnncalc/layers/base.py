@@ -15,7 +15,6 @@ gets the tuple of its inputs' shapes. Every shape rule gets the size context ``c
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 from typing import Any, ClassVar, NamedTuple
 
 from ..errors import CnncalcError, shorten
@@ -24,9 +23,9 @@ REQUIRED = object()
 MAX_DIM = 2**31 - 1  # torch's int32 index limit: larger sizes are a typo, not a network
 
 
-@dataclass(frozen=True)
-class Arg:
-    """One argument of a layer kind: its type checks and normalises the YAML value."""
+class Arg(NamedTuple):
+    """One argument of a layer kind: its type checks and normalises the YAML value. (A named
+    tuple: the kinds declare a few hundred, built when their module is imported.)"""
 
     name: str
     type: str  # see _CONVERT
@@ -179,6 +178,10 @@ def is_dense(shape: tuple, strides: tuple | None) -> bool:
     return True
 
 
+_PLAIN = frozenset({int, float, str, bool, type(None)})
+_PARSED: dict = {}  # (kind, (name, type, value) of each raw argument) -> the parsed arguments
+
+
 class LayerKind:
     """Base class; subclasses are registered with :func:`cnncalc.layers.register`."""
 
@@ -212,7 +215,23 @@ class LayerKind:
 
     # -- arguments -----------------------------------------------------------------------------
     def parse_args(self, raw: dict) -> dict:
-        """Map aliases, check types, fill defaults. Raises with the fix for a typo."""
+        """Map aliases, check types, fill defaults. Raises with the fix for a typo. (A network
+        writes the same layer many times: each set of raw values is parsed once per kind, and
+        every caller gets its own copy.)"""
+        key = [self]
+        for name, value in raw.items():
+            if type(value) not in _PLAIN:  # (a list, a reference: parsed every time)
+                return self._parse_args(raw)
+            key.append((name, type(value), value))  # (the type too: True == 1, but `kernel: true` is an error)
+        key = tuple(key)
+        parsed = _PARSED.get(key)
+        if parsed is None:
+            parsed = self._parse_args(raw)
+            if len(_PARSED) < 4096:
+                _PARSED[key] = parsed
+        return dict(parsed)
+
+    def _parse_args(self, raw: dict) -> dict:
         by_name = {}
         for arg in self.args:
             by_name[arg.name] = arg

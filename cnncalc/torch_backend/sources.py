@@ -20,23 +20,23 @@ import ast
 import contextlib
 import os
 import sys
-from dataclasses import dataclass, field
 from pathlib import Path
+from typing import NamedTuple
 
 from ..errors import CnncalcError, shorten
 
 MAX_REF = 1000  # characters of a reference, arguments included
 
 
-@dataclass(frozen=True)
-class SourceRef:
+class SourceRef(NamedTuple):
     """``where:attr(args, kwargs)``: a file (``net.py``) or a module (``pkg.nets``), the dotted name
-    of the object in it, and the literal arguments to call it with."""
+    of the object in it, and the literal arguments to call it with. (Named tuples here: every
+    command imports this module to tell a source from a spec, and a dataclass costs start-up.)"""
 
     where: str
     attr: str
     args: tuple = ()
-    kwargs: dict = field(default_factory=dict)
+    kwargs: dict = {}  # (never changed in place: with_args makes a new one)
 
     @property
     def is_file(self) -> bool:
@@ -412,8 +412,7 @@ def import_live(module, input_dims: tuple, name: str, source: str, allow_unknown
     return imported
 
 
-@dataclass(frozen=True)
-class FirstLayer:
+class FirstLayer(NamedTuple):
     """The first convolution of a module (the first in its registration order, which is the order
     nearly every model is written in): what input it takes, to say so in cnncalc's words."""
 

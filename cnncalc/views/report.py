@@ -5,9 +5,6 @@ Markdown and CSV share one column builder (:func:`cnncalc.views.text.columns`)."
 
 from __future__ import annotations
 
-import html
-import io
-
 from ..report import Report
 
 
@@ -66,6 +63,8 @@ def to_markdown(report: Report, explain: bool = False, convention: str = "cnncal
 
 def to_text(report: Report, convention: str = "cnncalc", width: int = 100, depth: int | None = None) -> str:
     """The table as plain text at ``width`` columns (no colour, no terminal needed)."""
+    import io
+
     from rich.console import Console
     from rich.text import Text
 
@@ -79,6 +78,8 @@ def to_text(report: Report, convention: str = "cnncalc", width: int = 100, depth
 def to_html(report: Report, convention: str = "cnncalc", depth: int | None = None) -> str:
     """An HTML table with the columns of ``cnncalc shapes`` (layer, kind, output, params, compute,
     RF) and the summary under it: what Jupyter shows for a Report."""
+    import html  # (only for Jupyter: the command line never pays for it)
+
     from ..groups import guides
     from .table import compute_title, display_rows, row_kind, row_name, summary_line
     from .text import rf_text, shape_text

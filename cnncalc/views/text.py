@@ -6,8 +6,6 @@ field, formula, training), so a symbolic or training report has the columns a nu
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 from typing import Callable, NamedTuple
 
@@ -116,6 +114,9 @@ def columns(report: Report, convention: str = "cnncalc", *, rf: bool = True, for
 def to_csv(report: Report, convention: str = "cnncalc") -> str:
     """Every layer and the totals, every column set (receptive field, formula; the training step's
     where the report has one); counts as whole numbers, formulas as people read them."""
+    import csv
+    import io
+
     buf = io.StringIO()
     writer = csv.writer(buf, lineterminator="\n")
     cols = columns(report, convention)
