@@ -14,6 +14,7 @@ before its line is added, only without the saving. Asking for :data:`KINDS` (or
 from __future__ import annotations
 
 import importlib
+import sys
 
 from .base import GLOBAL, Arg, Inference, LayerKind, Window  # noqa: F401
 
@@ -92,15 +93,18 @@ def projection(channels, stride) -> tuple:
 
 
 def needs_projection(x: tuple, y: tuple) -> bool:
-    from .conv import needs_projection
-
-    return needs_projection(x, y)
+    return _projection_rules().needs_projection(x, y)
 
 
 def projection_stride(x: tuple, y: tuple, x_grid, y_grid) -> tuple:
-    from .conv import projection_stride
+    return _projection_rules().projection_stride(x, y, x_grid, y_grid)
 
-    return projection_stride(x, y, x_grid, y_grid)
+
+def _projection_rules():
+    """The module of the projection's convolution, loaded as the registry loads every kind's module
+    (by name, so the registry imports none of the modules that import it)."""
+    _load("conv")
+    return sys.modules[f"{__name__}.conv"]
 
 
 _KINDS: dict[str, LayerKind] = {}  # canonical name -> kind, of the modules loaded so far
