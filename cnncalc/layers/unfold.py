@@ -10,7 +10,6 @@ the whole input.
 
 from __future__ import annotations
 
-import functools
 
 from ..errors import CnncalcError
 from . import register
@@ -53,20 +52,6 @@ class Unfold(LayerKind):
         return Inference(out, f"{windows} windows of {size}, step {step}", GLOBAL)
 
     def build(self, a, x):
-        return _module()(a["axis"], a["size"], a["step"])
+        from ..torch_backend import modules
 
-
-@functools.cache
-def _module():
-    """The torch module, defined on first use (the symbolic path never imports torch)."""
-    import torch.nn as nn
-
-    class Unfold(nn.Module):
-        def __init__(self, axis, size, step):
-            super().__init__()
-            self.axis, self.size, self.step = axis, size, step
-
-        def forward(self, x):
-            return x.unfold(self.axis, self.size, self.step)
-
-    return Unfold
+        return modules.Unfold(a["axis"], a["size"], a["step"])

@@ -408,3 +408,14 @@ class OpaquePlaceholder(nn.Module):
 
     def forward(self, *xs):
         return xs[0].new_zeros((xs[0].shape[0], *self.shape))
+
+
+class Unfold(nn.Module):
+    """``x.unfold(axis, size, step)``: overlapping windows along one axis (HaloNet's)."""
+
+    def __init__(self, axis, size, step):
+        super().__init__()
+        self.axis, self.size, self.step = axis, size, step
+
+    def forward(self, x):
+        return x.unfold(self.axis, self.size, self.step)
