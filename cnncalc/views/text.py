@@ -42,16 +42,17 @@ def _known(value) -> bool:
 
 def csv_count(value) -> str:
     """A count for CSV: the whole number (no separators); a formula as people read it."""
-    if _known(value):
-        return str(int(value))
-    from ..formulas import factored, pretty
-
-    return pretty(factored(value))
+    return _count(value, str)
 
 
 def md_count(value) -> str:
+    """A count for Markdown: the number with thousands separators; a formula as people read it."""
+    return _count(value, "{:,}".format)
+
+
+def _count(value, number) -> str:
     if _known(value):
-        return f"{int(value):,}"
+        return number(int(value))
     from ..formulas import factored, pretty
 
     return pretty(factored(value))
