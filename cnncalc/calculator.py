@@ -24,7 +24,7 @@ from fractions import Fraction
 from . import layers
 from .engine import analyze
 from .errors import CnncalcError
-from .layers.base import MAX_DIM
+from .layers.args import MAX_DIM
 from .spec import from_data
 
 # calculator option -> the argument of the layer kind it sets

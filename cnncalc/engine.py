@@ -15,7 +15,8 @@ from . import dim
 from .errors import CnncalcError, shorten
 from .graph import NETWORK_INPUT, Freeze, Graph, GridOf, Node, ShapeOf
 from .inputs import check_batch
-from .layers.base import GLOBAL, MAX_DIM
+from .layers.args import MAX_DIM
+from .layers.records import GLOBAL
 from .report import CANONICAL_DTYPE, DTYPE_BYTES, LayerRow, Report, Warning_
 
 

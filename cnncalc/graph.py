@@ -26,7 +26,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, Callable, NamedTuple
 
-from .layers.base import LayerKind
+from .layers.kind import LayerKind
 
 NETWORK_INPUT = "input"
 

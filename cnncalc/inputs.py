@@ -10,7 +10,7 @@ import re
 from typing import NamedTuple
 
 from .errors import CnncalcError, require_extra, shorten
-from .layers.base import MAX_DIM
+from .layers.args import MAX_DIM
 
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 

@@ -24,7 +24,7 @@ from typing import NamedTuple
 
 from . import dim, layers
 from .graph import NETWORK_INPUT
-from .layers.base import SAME, numel
+from .layers.records import SAME, numel
 
 class Peak(NamedTuple):
     """The forward pass's liveness: its peak, the layer during which it is reached, and the

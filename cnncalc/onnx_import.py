@@ -35,8 +35,8 @@ from typing import Any
 from . import layers
 from .errors import CnncalcError, shorten, shown_path
 from .importing import Entry, Folder, Imported, finish, snake, takes_list_and_args, valid_name
-from .layers.base import ChannelsLast, Unmappable
-from .layers.base import channels_last as channels_last_view
+from .layers.import_helpers import ChannelsLast, Unmappable
+from .layers.import_helpers import channels_last as channels_last_view
 
 # Operators that hand their input on unchanged at inference: the tensor keeps its name, no layer.
 PASS_THROUGH = {"Identity": "an exporter's alias of a tensor", "Dropout": "the identity at inference",

@@ -248,7 +248,7 @@ class _Loader:
             for v in value:
                 if isinstance(v, bool) or not isinstance(v, int) or v < 1:
                     self.fail(f"input sizes must be positive whole numbers, not {v!r}", line=line)
-                if v > layers.base.MAX_DIM:
+                if v > layers.args.MAX_DIM:
                     self.fail(f"input size {v} is too large", line=line)
                 dims.append(v)
             return tuple(dims)
@@ -499,7 +499,7 @@ class _Loader:
             return tensor
         act = layers.lookup(activation) if isinstance(activation, str) else None
         if act is None or act.weighted or act.inputs != 1 or act.args and any(
-                a.default is layers.base.REQUIRED for a in act.args):
+                a.default is layers.args.REQUIRED for a in act.args):
             self.fail(f"unknown activation {activation!r}", line=line, path=path, layer=tensor,
                       fix="e.g. relu, tanh, sigmoid, softmax")
         act_tensor = self._define(None, act.name, line, path, frame)

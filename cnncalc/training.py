@@ -31,7 +31,8 @@ from typing import NamedTuple
 from . import dim
 from .errors import CnncalcError
 from .inputs import MAX_BATCH
-from .layers.base import SAME, Step, is_contiguous, numel
+from .layers.records import SAME, Step, numel
+from .layers.strides import is_contiguous
 
 OPTIMIZERS = ("sgd", "momentum", "adam", "adamw")
 AMP_MODES = ("autocast", "master")

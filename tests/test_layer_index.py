@@ -19,7 +19,7 @@ def test_the_index_names_every_kind_where_it_is_defined():
     found = collections.defaultdict(set)
     for key, kind in registry._BY_ALIAS.items():
         found[type(kind).__module__.rsplit(".", 1)[1]].add(key)
-    modules = {p.stem for p in PACKAGE.glob("*.py")} - {"__init__", "base"}
+    modules = {p.stem for p in PACKAGE.glob("*.py")} - {"__init__", *registry.PROTOCOL}
     actual = {m: found.get(m, set()) for m in modules}
     indexed = {m: set(names.split()) for m, names in registry.INDEX.items()}
     lines = "\n".join(f'    "{m}": "{" ".join(sorted(actual[m], key=str.lower))}",' for m in sorted(actual))
@@ -43,7 +43,7 @@ def test_a_spec_loads_only_the_modules_of_its_kinds():
     used, modules = loaded[0].split(), set(loaded[1].split())
     registry.load_all()
     wanted = {type(registry.lookup(k)).__module__.rsplit(".", 1)[1] for k in used}
-    assert modules - {"base", "sliding"} == wanted  # conv, norm, elementwise, pool, merge, dense
+    assert modules - {*registry.PROTOCOL, "sliding"} == wanted  # conv, norm, elementwise, pool, merge, dense
     assert len(wanted) < len(registry.INDEX) - 1
 
 

@@ -21,6 +21,9 @@ PACKAGE = Path(__file__).resolve().parents[1] / "cnncalc"
 LAYERS = [
     ("foundation", ["errors", "dim", "units", "files", "yamlsrc", "expr", "metadata", "groups", "outsize",
                     "formulas"]),
+    # the protocol every kind builds on (docs/design.md, "The layer registry"): records, argument
+    # types, torch's stride rules, the import helpers, then LayerKind itself — below the kinds
+    ("layer protocol", ["layers.records", "layers.args", "layers.strides", "layers.import_helpers", "layers.kind"]),
     ("layers", ["layers", "layers.*", "torch_backend.modules"]),  # (the torch classes kinds build: a leaf)
     ("graph", ["graph", "spec", "inputs"]),
     ("report", ["report", "memory"]),
@@ -74,6 +77,9 @@ def imports(name: str, path: Path, known) -> set[str]:
 
 def layer_of(name: str) -> int:
     for i, (_, patterns) in enumerate(LAYERS):
+        if name in patterns:  # (a module named exactly sits there, before any pattern matches it)
+            return i
+    for i, (_, patterns) in enumerate(LAYERS):
         if any(fnmatch.fnmatchcase(name, p) for p in patterns):
             return i
     raise AssertionError(f"cnncalc.{name} is in no layer: place it in tests/test_layering.py's LAYERS")
@@ -125,6 +131,16 @@ def test_the_upward_edges_still_exist():
     """An allowance nobody needs any more is removed, so the list says what is true."""
     g = graph()
     assert all(target in g[name] for name, target in UPWARD)
+
+
+def test_the_layer_protocol_imports_no_kind():
+    """The protocol (records, argument types, stride rules, LayerKind) sits below every kind and the
+    registry: it imports none of them, so a kind module can be read without the others."""
+    g = graph()
+    protocol = set(LAYERS[1][1])
+    assert {m for m in modules() if m.startswith("layers.") and layer_of(m) == 1} == protocol
+    for name in protocol:
+        assert all(t in protocol or layer_of(t) == 0 for t in g[name]), (name, g[name])
 
 
 def test_the_contract_catches_a_cycle(tmp_path):

@@ -16,7 +16,7 @@ from __future__ import annotations
 import importlib
 import sys
 
-from .base import GLOBAL, Arg, Inference, LayerKind, Window  # noqa: F401
+from .kind import LayerKind
 
 # module -> every name and alias its kinds register (space-separated), for the lazy lookup; every
 # module of the package is listed, one without kinds with ""
@@ -59,6 +59,8 @@ INDEX = {
     "upsample": "interpolate resize upsample Upsample upsample_bilinear upsample_nearest upsampling "
            "UpSampling1D UpSampling2D UpSampling3D",
 }
+# the modules every kind builds on (the protocol, its records and argument types): no kinds of their own
+PROTOCOL = ("args", "import_helpers", "kind", "records", "strides")
 _WHERE = {name: module for module, names in INDEX.items() for name in names.split()}
 
 def tensor_args(kind: LayerKind) -> tuple[str, ...]:
@@ -109,7 +111,7 @@ def _projection_rules():
 
 _KINDS: dict[str, LayerKind] = {}  # canonical name -> kind, of the modules loaded so far
 _BY_ALIAS: dict[str, LayerKind] = {}
-_LOADED: set[str] = {"base"}
+_LOADED: set[str] = set()
 
 
 def register(cls: type[LayerKind]) -> type[LayerKind]:
@@ -188,7 +190,7 @@ def _modules() -> list[str]:
 
         for folder in __path__:
             _FOUND.extend(sorted(n[:-3] for n in os.listdir(folder)
-                                 if n.endswith(".py") and n not in ("__init__.py", "base.py")))
+                                 if n.endswith(".py") and n[:-3] not in PROTOCOL and n != "__init__.py"))
     return _FOUND
 
 

@@ -17,7 +17,10 @@ import math
 
 from ..errors import CnncalcError
 from . import register
-from .base import GLOBAL, Arg, Inference, LayerKind, Unmappable, channels_last
+from .args import Arg
+from .import_helpers import Unmappable, channels_last
+from .kind import LayerKind
+from .records import GLOBAL, Inference
 
 # op → torch's reading of ``x OP operand`` (the r-forms put the operand first)
 OPS = ("add", "sub", "rsub", "mul", "div", "rdiv", "pow", "rpow", "max", "min")

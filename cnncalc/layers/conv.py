@@ -7,7 +7,10 @@ import math
 from .. import dim
 from ..errors import CnncalcError
 from . import register
-from .base import Arg, Backward, Keeps, LayerKind, Unmappable, per_axis, squash
+from .args import Arg, per_axis
+from .import_helpers import Unmappable, squash
+from .kind import LayerKind
+from .records import Backward, Keeps
 from .sliding import explicit_padding, sliding
 
 

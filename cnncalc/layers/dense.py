@@ -14,7 +14,11 @@ import math
 
 from ..errors import CnncalcError
 from . import register
-from .base import GLOBAL, SAME, Arg, Backward, ChannelsLast, Inference, Keeps, LayerKind, Unmappable, numel, view_strides
+from .args import Arg
+from .import_helpers import ChannelsLast, Unmappable
+from .kind import LayerKind
+from .records import Backward, GLOBAL, Inference, Keeps, SAME, numel
+from .strides import view_strides
 
 
 @register

@@ -6,7 +6,10 @@ import math
 
 from ..errors import CnncalcError
 from . import _KINDS, register
-from .base import SAME, Arg, Inference, Keeps, LayerKind, Unmappable
+from .args import Arg
+from .import_helpers import Unmappable
+from .kind import LayerKind
+from .records import Inference, Keeps, SAME
 
 
 class _Elementwise(LayerKind):

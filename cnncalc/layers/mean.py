@@ -6,7 +6,10 @@ has a smaller fvcore total than one that pools; an import keeps which one the so
 from __future__ import annotations
 
 from . import register
-from .base import GLOBAL, Arg, Inference, LayerKind, Unmappable
+from .args import Arg
+from .import_helpers import Unmappable
+from .kind import LayerKind
+from .records import GLOBAL, Inference
 
 
 @register

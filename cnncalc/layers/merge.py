@@ -11,7 +11,10 @@ from __future__ import annotations
 from .. import dim
 from ..errors import CnncalcError
 from . import register
-from .base import Inference, Keeps, LayerKind, Unmappable, is_dense
+from .import_helpers import Unmappable
+from .kind import LayerKind
+from .records import Inference, Keeps
+from .strides import is_dense
 
 
 class _Merge(LayerKind):

@@ -14,7 +14,11 @@ from __future__ import annotations
 from .. import dim
 from ..errors import CnncalcError
 from . import register
-from .base import Arg, ChannelsLast, Inference, Keeps, LayerKind, Unmappable, channels_last, is_dense, numel
+from .args import Arg
+from .import_helpers import ChannelsLast, Unmappable, channels_last
+from .kind import LayerKind
+from .records import Inference, Keeps, numel
+from .strides import is_dense
 
 
 @register

@@ -12,7 +12,9 @@ import math
 
 from ..errors import CnncalcError
 from . import register
-from .base import GLOBAL, Arg, Inference, LayerKind
+from .args import Arg
+from .kind import LayerKind
+from .records import GLOBAL, Inference
 
 
 @register

@@ -13,7 +13,11 @@ from __future__ import annotations
 
 from ..errors import CnncalcError
 from . import register
-from .base import Arg, Inference, Keeps, LayerKind, Unmappable, Window, contiguous_strides
+from .args import Arg
+from .import_helpers import Unmappable
+from .kind import LayerKind
+from .records import Inference, Keeps, Window
+from .strides import contiguous_strides
 from .sliding import AXIS_NAMES
 
 _EDGE_NAMES = {"length": ("start", "end"), "depth": ("front", "back"), "height": ("top", "bottom"),
@@ -306,7 +310,7 @@ def _pad_args(pad, x, mode, value) -> dict:
 def _kept(index, x) -> list:
     """(first, size, step) per axis of ``x`` (batch excluded) that ``tensor[index]`` keeps; the
     batch must be kept whole."""
-    from .base import Unmappable
+    from .import_helpers import Unmappable
 
     index = index if isinstance(index, tuple) else (index,)
     if any(i is Ellipsis for i in index):

@@ -5,7 +5,10 @@ from __future__ import annotations
 from .. import dim
 from ..errors import CnncalcError
 from . import register
-from .base import GLOBAL, Arg, Inference, Keeps, LayerKind, Unmappable, Window, numel, per_axis, squash
+from .args import Arg, per_axis
+from .import_helpers import Unmappable, squash
+from .kind import LayerKind
+from .records import GLOBAL, Inference, Keeps, Window, numel
 from .sliding import explicit_padding, sliding
 
 _POOL_ARGS = (

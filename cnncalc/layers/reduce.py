@@ -16,7 +16,10 @@ import math
 
 from ..errors import CnncalcError
 from . import register
-from .base import GLOBAL, Arg, Inference, LayerKind, Unmappable
+from .args import Arg
+from .import_helpers import Unmappable
+from .kind import LayerKind
+from .records import GLOBAL, Inference
 from .merge import _Merge
 
 REDUCTIONS = ("sum", "mean", "max", "min", "norm", "var", "std", "prod", "logsumexp")

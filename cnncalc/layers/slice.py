@@ -21,7 +21,11 @@ from __future__ import annotations
 from .. import dim
 from ..errors import CnncalcError
 from . import register
-from .base import GLOBAL, Arg, Inference, LayerKind, Unmappable, Window, contiguous_strides
+from .args import Arg
+from .import_helpers import Unmappable
+from .kind import LayerKind
+from .records import GLOBAL, Inference, Window
+from .strides import contiguous_strides
 from .sliding import AXIS_NAMES
 
 _AXIS_ARG = Arg("axis", "axis", "channels", ("dim",),

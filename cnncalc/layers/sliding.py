@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from .. import outsize
 from ..errors import CnncalcError
-from .base import Inference, Window, per_axis
+from .args import per_axis
+from .records import Inference, Window
 
 AXIS_NAMES = {1: ("length",), 2: ("height", "width"), 3: ("depth", "height", "width")}
 # what one step along an axis is called, and where its trailing edge is

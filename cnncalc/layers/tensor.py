@@ -21,7 +21,11 @@ import math
 from .. import dim
 from ..errors import CnncalcError
 from . import register
-from .base import GLOBAL, Arg, Inference, LayerKind, Unmappable, contiguous_strides, view_strides
+from .args import Arg
+from .import_helpers import Unmappable
+from .kind import LayerKind
+from .records import GLOBAL, Inference
+from .strides import contiguous_strides, view_strides
 
 
 @register

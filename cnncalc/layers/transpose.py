@@ -24,7 +24,10 @@ from fractions import Fraction
 
 from ..errors import CnncalcError
 from . import register
-from .base import Arg, Inference, Keeps, LayerKind, Unmappable, Window, numel, per_axis, squash
+from .args import Arg, per_axis
+from .import_helpers import Unmappable, squash
+from .kind import LayerKind
+from .records import Inference, Keeps, Window, numel
 from .conv import Conv
 from .sliding import AXIS_NAMES
 

@@ -13,7 +13,10 @@ from __future__ import annotations
 
 from ..errors import CnncalcError
 from . import register
-from .base import GLOBAL, Arg, Inference, LayerKind, Unmappable
+from .args import Arg
+from .import_helpers import Unmappable
+from .kind import LayerKind
+from .records import GLOBAL, Inference
 
 
 @register

@@ -24,7 +24,10 @@ from fractions import Fraction
 from .. import dim
 from ..errors import CnncalcError
 from . import register
-from .base import GLOBAL, Arg, Inference, LayerKind, Window, numel, per_axis, Unmappable
+from .args import Arg, per_axis
+from .import_helpers import Unmappable
+from .kind import LayerKind
+from .records import GLOBAL, Inference, Window, numel
 
 MODES = ("nearest", "linear", "bilinear", "trilinear", "bicubic", "nearest-exact")
 _LINEAR = {1: "linear", 2: "bilinear", 3: "trilinear"}
@@ -321,7 +324,7 @@ def _number(value: Fraction):
 def _upsample_args(size, scale, mode, align, like) -> dict:
     """An upsample entry: ``like`` where the size is read off another tensor (DeepLab's
     ``F.interpolate(x, size=input.shape[-2:])``), else the size or the scale as given."""
-    from .base import squash
+    from .import_helpers import squash
 
     if like is not None:
         out = {"like": like}

@@ -25,7 +25,7 @@ import torch.fx
 from .. import layers
 from ..errors import CnncalcError, shorten
 from ..importing import Entry, Folder, Imported, finish, shape_reads, takes_list_and_args, valid_name
-from ..layers.base import ChannelsLast, Unmappable
+from ..layers.import_helpers import ChannelsLast, Unmappable
 # sources (file.py:Name, package.module:Name) are loaded in .sources, which calls to_spec here
 
 NO_OPS = {"contiguous", "clone", "detach", "to", "float", "type_as", "requires_grad_", "cpu", "cuda"}
