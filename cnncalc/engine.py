@@ -317,7 +317,7 @@ class _Walk:
             args = node.args if node.deferred is None else self.resolve(node)
             shapes = self.shapes
             xs = tuple([shapes[t] for t in reads])
-            x = xs[0] if kind.inputs == 1 else xs
+            x = kind.operand(xs)
             key = self.key(kind, args, x)
             known = self.seen.get(key) if key is not None else None
             if known is None:
@@ -350,7 +350,7 @@ class _Walk:
         step = None
         if self.observer is not None:
             try:
-                step, messages = self.observer.node(node, args, reads, xs, y, params, trainable)
+                step, messages = self.observer.node(node, args, reads, xs, y, params, trainable, self.ctx)
             except CnncalcError as exc:
                 self.fail(exc, node)
             for message in messages:

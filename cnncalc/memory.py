@@ -58,7 +58,7 @@ def liveness(report, size: int) -> Peak:
     in_place = set()
     for k, row in enumerate(rows):
         kind = layers.lookup(row.kind)
-        x = row.inputs[0][1:] if kind.inputs == 1 else tuple(s[1:] for s in row.inputs)
+        x = kind.operand(tuple(s[1:] for s in row.inputs))
         y = row.output[1:]
         first = row.reads[0]
         view = SAME if kind.eval_identity else kind.view(row.args, x, y, strides[first])
@@ -75,8 +75,8 @@ def liveness(report, size: int) -> Peak:
             born.append(None)
         else:
             storage_of[row.name] = len(sizes)
-            strides[row.name] = kind.output_strides(row.args, x, y, strides[first] if kind.inputs == 1 else
-                                                    tuple(strides[t] for t in row.reads), layout_batch)
+            strides[row.name] = kind.output_strides(row.args, x, y, kind.operand(tuple(strides[t] for t in row.reads)),
+                                                    layout_batch)
             members.append([row.name])
             read_until.append(last.get(row.name, -1))
             holds_output.append(row.name in outputs)

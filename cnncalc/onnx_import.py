@@ -1081,7 +1081,7 @@ def _same_output(view: OnnxNode, kind, args) -> None:
 
     try:
         parsed = kind.parse_args(args if isinstance(args, dict) else {})
-        shape = kind.infer(parsed, view.x[0] if kind.inputs == 1 else view.x, EXACT).output
+        shape = kind.infer(parsed, kind.operand(tuple(view.x)), EXACT).output
     except CnncalcError as exc:
         raise Unmappable(f"{kind.name} {args} refuses its input: {exc.message}") from None
     if tuple(shape) != view.y:

@@ -283,22 +283,23 @@ class Walk:
         self.grad_last.append(-1)  # (until a row reads the tensor)
         return len(self.grad_sizes) - 1
 
-    def node(self, node, args: dict, reads: tuple, xs: tuple, y: tuple, params, trainable: bool = True) -> tuple:
+    def node(self, node, args: dict, reads: tuple, xs: tuple, y: tuple, params, trainable: bool = True,
+             ctx=dim.EXACT) -> tuple:
         """The engine's call, once per node in forward order (the walk's arguments resolved, the
         tensors it reads and their shapes, its output shape and params): its training figures, and
         the warnings its kind has about training it (batch norm at batch 1)."""
         kind = node.kind
-        step = self.step(kind, args, node.name, reads, xs, y, params, node.shares, trainable, node.shared or ())
-        return step, kind.train_warnings(args, xs[0], self.given_batch)
+        step = self.step(kind, args, node.name, reads, xs, y, params, node.shares, trainable, node.shared or (), ctx)
+        return step, kind.train_warnings(args, kind.operand(xs), self.given_batch)
 
     def step(self, kind, args, name: str, reads: tuple, xs: tuple, y: tuple, params: int, shares,
-             trainable: bool = True, shared: tuple = ()) -> RowTraining:
+             trainable: bool = True, shared: tuple = (), ctx=dim.EXACT) -> RowTraining:
         """One node, in forward order: its training figures, and its output's bookkeeping.
         ``trainable`` False: its weights are frozen (no weight gradient, no optimizer state)."""
         k = len(self.rows)
         self.born.append([])
         ins = [self.tensors[t] for t in reads]
-        x = xs[0] if kind.inputs == 1 else xs
+        x = kind.operand(xs)
         for t in ins:
             self.last_use[t.storage] = k
             if t.needs:
@@ -323,13 +324,13 @@ class Walk:
                     self.grad_last[ins[0].grad] = k
         sizes = tuple(t.size for t in ins)
         contiguous = tuple(is_contiguous((self.layout_batch, *s), t.strides) for t, s in zip(ins, xs))
-        step = Step(batch, sizes, needs, self.param_size, opts.device, self.low, cast, contiguous, weighted)
+        step = Step(batch, sizes, needs, self.param_size, opts.device, self.low, cast, contiguous, weighted, ctx)
         keeps = kind.keeps(args, x, y, step) if records else None
         macs = kind.backward_macs(args, x, y, needs[0]) if records else None
         if macs is not None and not weighted:
             macs = macs._replace(weight=0, weight_torch=0)  # (frozen, or none: no weight gradient)
         # the output: a view of the input (its storage), or new memory
-        strides = ins[0].strides if kind.inputs == 1 else tuple(t.strides for t in ins)
+        strides = kind.operand(tuple(t.strides for t in ins))
         view = kind.view(args, x, y, ins[0].strides)
         out_size = kind.output_size(args, x, sizes, self.param_size, self.low)
         if view is SAME:

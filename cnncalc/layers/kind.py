@@ -59,6 +59,12 @@ class LayerKind:
     # after the kinds that say it more precisely (``scale``, ``multiply``): ``fallback = True``.
     fallback: ClassVar[bool] = False
 
+    def operand(self, xs: tuple):
+        """What its hooks get for the tuple ``xs`` of what a node reads (shapes, or their strides):
+        the one item for a kind that reads one tensor, the tuple for a merge. The one place that
+        adapts: every caller holds the tuple and asks this."""
+        return xs[0] if self.inputs == 1 else xs
+
     # -- arguments -----------------------------------------------------------------------------
     def parse_args(self, raw: dict) -> dict:
         """Map aliases, check types, fill defaults. Raises with the fix for a typo. (A network

@@ -159,7 +159,7 @@ class Multiply(_Merge):
                     inputs.append(0)
                 else:
                     new = new + t.bytes(product, size)
-            product = _broadcast(product, xs[i], _EXACT, xs)
+            product = _broadcast(product, xs[i], t.ctx, xs)
             needs, size = needs or t.needs[i], max(size, t.sizes[i])
         return Keeps(inputs=tuple(sorted(set(inputs))), new=new)
 
@@ -189,17 +189,6 @@ def _broadcast(x: tuple, y: tuple, ctx, all_shapes) -> tuple:
                 raise CnncalcError(f"multiply cannot broadcast {_listed(all_shapes)}")
             out.append(b if dim.is_known(b) else a if dim.is_known(a) else sympy.Max(a, b))
     return tuple(out)
-
-
-class _Exact:
-    """(A size context for a product's shape, which the engine has already checked.)"""
-
-    @staticmethod
-    def violated(condition, what):
-        return dim.truth(condition, False)
-
-
-_EXACT = _Exact()
 
 
 def _shape_text(shape) -> str:

@@ -70,6 +70,7 @@ class Step(NamedTuple):
     cast: int = 0  # under autocast, for an op that runs in low precision: that size (its weight cast is kept)
     contiguous: tuple = ()  # whether each input is laid out contiguously (else a view or a permuted layout)
     weights: bool = True  # whether its parameters need a gradient (False: frozen, or it has none)
+    ctx: Any = None  # the walk's size context (cnncalc.dim), as the shape rule got it
 
     @property
     def s(self) -> int:

@@ -36,7 +36,7 @@ class Network(nn.Module):
         in_place = report.liveness.in_place if inplace else ()
         for row in report.rows:
             kind = layers.lookup(row.kind)
-            x = tuple(row.inputs[0][1:]) if kind.inputs == 1 else tuple(tuple(s[1:]) for s in row.inputs)
+            x = kind.operand(tuple(tuple(s[1:]) for s in row.inputs))
             try:
                 # tied weights: the very module of the layer it shares them with, registered twice
                 module = built[row.shares] if row.shares and not row.shared else kind.build(row.args, x)

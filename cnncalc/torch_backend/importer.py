@@ -973,7 +973,7 @@ def _same_output(kind, args, xs, y) -> None:
         return  # (the stand-in takes the traced shape; a tensor argument's shape is read later)
     try:
         parsed = kind.parse_args(args if isinstance(args, dict) else {})
-        shape = kind.infer(parsed, xs[0] if kind.inputs == 1 else tuple(xs), EXACT).output
+        shape = kind.infer(parsed, kind.operand(tuple(xs)), EXACT).output
     except CnncalcError as exc:
         raise Unmappable(f"{kind.name} {args} refuses its input: {exc.message}") from None
     if tuple(shape) != tuple(y):
