@@ -186,6 +186,41 @@ def max0(value):
     return sympy.Max(value, 0)
 
 
+def rate(value, symbol):
+    """How fast a size grows with the input size ``symbol``: the exact limit of ``value / symbol``
+    for a large input, as a Fraction (``⌊(H − 1)/2⌋ + 1`` grows at 1/2, a ResNet's last map at
+    1/32), read off the formula's structure — sums, rational multiples, ``floor``, ``ceiling``,
+    ``Max``/``Min``, ``Mod`` by a number (bounded) — never by substituting a large number. None for
+    what is not of that form (a product of two sizes, a quotient by a size, another name mixed in)."""
+    from fractions import Fraction
+
+    if is_known(value):
+        return Fraction(0)
+    import sympy
+
+    if value == symbol:
+        return Fraction(1)
+    if symbol not in value.free_symbols:
+        return Fraction(0) if not value.free_symbols else None
+    if value.is_Add:
+        parts = [rate(a, symbol) for a in value.args]
+        return None if None in parts else sum(parts, Fraction(0))
+    if value.is_Mul:
+        coeff, rest = value.as_coeff_Mul()
+        if not coeff.is_Rational or rest.is_Mul:
+            return None  # (a product of sizes)
+        inner = rate(rest, symbol)
+        return None if inner is None else Fraction(int(coeff.p), int(coeff.q)) * inner
+    if isinstance(value, (sympy.floor, sympy.ceiling)):
+        return rate(value.args[0], symbol)
+    if isinstance(value, (sympy.Max, sympy.Min)):
+        parts = [rate(a, symbol) for a in value.args]
+        return None if None in parts else (max if isinstance(value, sympy.Max) else min)(parts)
+    if isinstance(value, sympy.Mod) and value.args[1].is_Number and value.args[1] > 0:
+        return Fraction(0)
+    return None
+
+
 def largest(values):
     """``Max`` of sizes that are formulas (a peak over the moments of a network), a term left out
     where another is at least as large for every size. Every monomial of these formulas (a product

@@ -25,7 +25,6 @@ from .inputs import check_size, parse_input, parse_range  # noqa: F401  (parse_r
 from .report import json_number, unique_conditions
 
 DEFAULT_RANGE = (1, 1024)
-_BIG = 2**40  # "for large inputs": where the total stride is read off the output formula
 _INT64_SAFE = 2**62  # every value (and partial sum or product) below this: int64 code is exact
 MAX_EXACT_SCAN = 1_000_000  # sizes evaluated with Python integers (formulas beyond int64) at once
 MAX_SLOW_SCAN = 20_000  # sizes evaluated by sympy one at a time (formulas the compiler lacks)
@@ -163,10 +162,10 @@ class Problem:
         if self.feature is None:
             return None
         sizes = [d for d in self.feature[1:] if self.sym in getattr(d, "free_symbols", ())]
-        value = sizes[0].subs(self.sym, _BIG)
-        if not value.is_Integer or value <= 0:
-            return None
-        return int(round(_BIG / int(value)))
+        rate = dim.rate(sizes[0], self.sym) if sizes else None  # how fast the map grows with the input: 1/stride, exactly
+        if not rate or rate.numerator != 1:
+            return None  # (a formula dim.rate cannot read, or a map that is not a whole stride of the input)
+        return rate.denominator
 
     def solve(self, lo: int, hi: int) -> Solution:
         sizes = np.arange(lo, hi + 1, dtype=np.int64)

@@ -243,16 +243,28 @@ def _grid_ratio(a, b):
     return out
 
 
+def _rate_ratio(n, m):
+    """The whole number ``s`` with ``n`` growing ``s`` times as fast as ``m`` with the one input
+    size both are formulas of, or None (several sizes, a fractional ratio, or a formula
+    :func:`cnncalc.dim.rate` cannot read)."""
+    names = getattr(n, "free_symbols", set()) | m.free_symbols
+    if len(names) != 1:
+        return None
+    name = names.pop()
+    a, b = dim.rate(n, name), dim.rate(m, name)
+    if a is None or not b:
+        return None
+    ratio = a / b
+    return int(ratio) if ratio.denominator == 1 and ratio >= 1 else None
+
+
 def _projection_stride(n, m, main):
     """A stride ``s`` with ``⌈n/s⌉ = m`` (a 1×1 conv's output), preferring the main path's own."""
     if not (dim.is_known(n) and dim.is_known(m)):
-        # formulas: the main path's stride where known, else the ratio for large inputs; the add's
-        # agreement check then records where the 1×1 conv's size differs from the main path
-        s = main
-        if s is None:
-            big = {sym: 2**40 for sym in getattr(n - m, "free_symbols", set()) | getattr(m, "free_symbols", set())}
-            s = 1 if dim.is_known(m) else max(1, int(round(float(n.subs(big) / max(m.subs(big), 1)))))
-        if dim.is_known(m) or dim.same(dim.normal((n - 1) // s + 1), m) is not True:
+        # formulas: the main path's stride where known, else the ratio of how fast the two sizes
+        # grow with the input (exact: dim.rate); either must then give ⌈n/s⌉ = m for every size
+        s = main if main is not None or dim.is_known(m) else _rate_ratio(n, m)
+        if s is None or dim.is_known(m) or dim.same(dim.normal((n - 1) // s + 1), m) is not True:
             raise CnncalcError(f"the projection shortcut's stride would depend on the input size (main path: {n} → {m})",
                                fix="give the shortcut explicitly as a list of layers")
         return s
