@@ -22,6 +22,7 @@ import json
 import re
 from dataclasses import dataclass
 from .errors import CnncalcError, control_character
+from .report import CANONICAL_DTYPE, DTYPE_BYTES
 
 FIELDS = ("kind", "input", "output", "params", "macs")
 TOTALS = ("params", "macs", "flops", "activation_bytes")
@@ -342,6 +343,40 @@ def _is_shape(v) -> bool:
     return isinstance(v, list) and 1 <= len(v) <= 8 and all(_is_count(d, 1) for d in v)
 
 
+# What a saved report must hold for the diff and ``check --baseline`` to read it: the fields they
+# use, each with the schema's type for it (docs/schema/report.schema.json: ``report`` and
+# ``layer_row``), bounded to a sane size; jsonschema stays a test dependency, and the schema's other
+# requirements (fields later versions added) do not turn an older baseline away. Test:
+# tests/test_json_schema.py holds each rule to the schema — what a rule accepts, the schema accepts.
+_RULES = {
+    "text": (lambda v: isinstance(v, str), "must be text"),
+    "shape": (_is_shape, "must be a shape (a list of positive whole numbers)"),
+    "count": (_is_count, "must be a whole number ≥ 0"),
+    "positive": (lambda v: _is_count(v, 1), "must be a whole number ≥ 1"),
+    "line": (lambda v: v is None or _is_count(v, 1), "must be a line number"),
+    "dtype": (lambda v: isinstance(v, str) and v in _DTYPES, "must be a dtype a report names (float32, …)"),
+}
+REPORT_FIELDS = {"model": "text", "input": "shape", "output": "shape", **dict.fromkeys(TOTALS, "count"),
+                 "trainable_params": "count", "batch": "positive", "dtype": "dtype"}
+ROW_FIELDS = {"path": "text", "name": "text", "kind": "text", "input": "shape", "output": "shape",
+              "params": "count", "macs": "count", "line": "line"}
+_DTYPES = frozenset(DTYPE_BYTES) - frozenset(CANONICAL_DTYPE)  # (a report writes the canonical names)
+_SHOWN = ("model", "path", "name", "kind")  # text shown in tables and CI lines: no control characters
+
+
+def _field_problem(value: dict, fields: dict, where: str) -> str | None:
+    for key, rule in fields.items():
+        if key not in value:
+            continue
+        ok, wrong = _RULES[rule]
+        shown = f"{where}{key}" if where else f"'{key}'"
+        if not ok(value[key]):
+            return f"{shown} {wrong}"
+        if key in _SHOWN and control_character(value[key]):
+            return f"{shown} holds the control character {control_character(value[key])}"
+    return None
+
+
 def _report_problem(report) -> str | None:
     """What is wrong with one report (None when the diff can use it)."""
     if not isinstance(report, dict):
@@ -349,20 +384,9 @@ def _report_problem(report) -> str | None:
     for key in ("model", "layers"):
         if key not in report:
             return f"it has no '{key}'"
-    if not isinstance(report["model"], str):
-        return "'model' must be a name"
-    if control_character(report["model"]):
-        return f"'model' holds the control character {control_character(report['model'])}"
-    for key in ("input", "output"):
-        if key in report and not _is_shape(report[key]):
-            return f"'{key}' must be a shape (a list of positive whole numbers)"
-    for key in TOTALS + ("trainable_params",):
-        if key in report and not _is_count(report[key]):
-            return f"'{key}' must be a whole number ≥ 0"
-    if "batch" in report and not _is_count(report["batch"], 1):
-        return "'batch' must be a whole number ≥ 1"
-    if "dtype" in report and not isinstance(report["dtype"], str):
-        return "'dtype' must be a name such as float32"
+    problem = _field_problem(report, REPORT_FIELDS, "")
+    if problem:
+        return problem
     layers = report["layers"]
     if not isinstance(layers, list):
         return "'layers' must be a list"
@@ -371,17 +395,7 @@ def _report_problem(report) -> str | None:
             return f"layers[{i}] must be an object"
         if not isinstance(row.get("path"), str):
             return f"layers[{i}] has no path (a text such as 'layers[0]')"
-        for key in ("path", "name", "kind"):
-            if key in row and not isinstance(row[key], str):
-                return f"layers[{i}].{key} must be text"
-            if key in row and control_character(row[key]):  # (shown in tables and CI lines)
-                return f"layers[{i}].{key} holds the control character {control_character(row[key])}"
-        for key in ("input", "output"):
-            if key in row and not _is_shape(row[key]):
-                return f"layers[{i}].{key} must be a shape (a list of positive whole numbers)"
-        for key in ("params", "macs"):
-            if key in row and not _is_count(row[key]):
-                return f"layers[{i}].{key} must be a whole number ≥ 0"
-        if row.get("line") is not None and not _is_count(row["line"], 1):
-            return f"layers[{i}].line must be a line number"
+        problem = _field_problem(row, ROW_FIELDS, f"layers[{i}].")
+        if problem:
+            return problem
     return None

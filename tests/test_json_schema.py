@@ -77,3 +77,35 @@ def test_one_key_one_meaning_across_commands():
     assert solved["model"] == report["model"] and solved["input"] == [1, 1, "N", "N"]
     assert solved["output"] == report["output"]  # batch first, as in every other command
     assert json_of(["diff", "lenet5", "lenet5"])["totals"]["input"]["new"] == report["input"]
+
+
+# -- a saved report read back (diff, check --baseline): the loader's rules against the schema -------
+_SAMPLES = [None, True, -1, 0, 1, 2**63, 2.5, "x", "", [], [0], [1, 2], [1, -2], [1.5], ["a"], {}, [1] * 9]
+
+
+@pytest.mark.parametrize("definition, fields", [("report", "REPORT_FIELDS"), ("layer_row", "ROW_FIELDS")])
+def test_the_report_loader_accepts_only_what_the_schema_states(definition, fields):
+    """diff.py reads saved reports without jsonschema (a test dependency): each field it reads has a
+    rule there, and whatever a rule accepts, the schema's own property for that field accepts too."""
+    from cnncalc import diff
+
+    properties = SCHEMA["$defs"][definition]["properties"]
+    for key, rule in getattr(diff, fields).items():
+        assert key in properties, f"{definition}.{key}: the loader reads a field the schema does not state"
+        check, _ = diff._RULES[rule]
+        prop = {**SCHEMA, **properties[key]}
+        prop.pop("oneOf")
+        for value in _SAMPLES:
+            if check(value):
+                jsonschema.validate(value, prop, cls=jsonschema.Draft202012Validator)
+
+
+def test_every_report_the_schema_accepts_loads(tmp_path):
+    from cnncalc.diff import load_reports
+
+    for model in ("lenet5", "resnet18", "unet"):
+        data = json_of(["shapes", model, "--format", "json"])
+        validate(data, "report")
+        path = tmp_path / f"{model}.json"
+        path.write_text(json.dumps(data))
+        assert load_reports(path) == [data]
