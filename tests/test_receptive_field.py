@@ -36,6 +36,7 @@ torch = pytest.importorskip("torch")
 
 import torch.nn as nn  # noqa: E402
 import torch.nn.functional as F  # noqa: E402
+from budget import examples  # noqa: E402
 from hypothesis import HealthCheck, assume, given, settings  # noqa: E402
 from spec_strategies import specs  # noqa: E402
 
@@ -335,7 +336,7 @@ def test_small_zoo_models_unthinned(name):
     assert exact > 0
 
 
-@settings(max_examples=150, deadline=None,
+@settings(max_examples=examples(150), deadline=None,
           suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.filter_too_much])
 @given(spec=specs(max_layers=6, max_size=12, head=False, rf_safe=True))
 def test_random_stacks_receptive_field_matches_gradient(spec):
@@ -365,7 +366,7 @@ def test_union_of_differently_centred_paths():
 
 
 # -- upsampling, transposed convolution, pad, crop, slice -----------------------------------------
-@settings(max_examples=200, deadline=None,
+@settings(max_examples=examples(200), deadline=None,
           suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.filter_too_much])
 @given(spec=specs(max_layers=6, max_size=12, head=False, rf_safe=True, resampling=True))
 def test_random_stacks_with_upsampling_receptive_field_matches_gradient(spec):
