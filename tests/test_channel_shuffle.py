@@ -12,7 +12,9 @@ torch = pytest.importorskip("torch")
 
 @pytest.mark.parametrize("groups, shape", [(2, (116, 7, 7)), (3, (12, 5, 4)), (4, (8, 3)), (2, (4, 2, 3, 3))])
 def test_channel_shuffle_is_shufflenets_view_transpose_view(groups, shape):
-    from reference_nets_modern import channel_shuffle
+    from torchvision_models import torchvision_models
+
+    channel_shuffle = torchvision_models().shufflenetv2.channel_shuffle
 
     kind = lookup("ChannelShuffle")
     module = kind.build(kind.parse_args({"groups": groups}), shape).eval()

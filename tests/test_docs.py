@@ -13,9 +13,17 @@ import pytest
 from docs_examples import examples, matches, run, segments
 
 EXAMPLES = examples()
+# Examples that time or build real networks (bench's measured runs; verify beyond the first one):
+# -m slow. The default run keeps one of each command, `cnncalc verify lenet5` among them.
+SLOW = ("cnncalc bench ", "cnncalc verify docs/examples/")
 
 
-@pytest.mark.parametrize("example", EXAMPLES, ids=[ex.id for ex in EXAMPLES])
+def cases():
+    for ex in EXAMPLES:
+        yield pytest.param(ex, id=ex.id, marks=[pytest.mark.slow] if ex.command.startswith(SLOW) else [])
+
+
+@pytest.mark.parametrize("example", list(cases()))
 def test_documented_command(example):
     argv = shlex.split(example.command)
     if argv[0] != "cnncalc":

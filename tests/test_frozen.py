@@ -190,6 +190,7 @@ def test_the_training_table_marks_the_frozen_layers():
     assert [line.split()[0] for line in lines if line.rstrip().endswith("—") and "*" in line] == ["conv1", "conv2"]
 
 
+from budget import examples  # noqa: E402
 from hypothesis import HealthCheck, given, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 from spec_strategies import specs  # noqa: E402
@@ -200,7 +201,7 @@ from spec_strategies import specs  # noqa: E402
 # conv + batch norm at input 4×1×10, conv frozen) — state left by earlier examples, not yet found; a
 # crash takes the whole xdist worker down, so it stays out of the default run until it is.
 @pytest.mark.slow
-@settings(max_examples=40, deadline=None,
+@settings(max_examples=examples(40), deadline=None,
           suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.filter_too_much])
 @given(spec=specs(max_layers=6, max_size=10), data=st.data())
 def test_random_stacks_with_random_layers_frozen(spec, data):

@@ -21,6 +21,7 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pytest
+from budget import examples
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -384,7 +385,7 @@ def problems():
     return {name: (graph, Problem(graph)) for name, graph in graphs.items()}
 
 
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=examples(40), deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(name=st.sampled_from(["lenet5", "wide"]),
        size=st.one_of(st.integers(1, 300), st.integers(1, 2**31 - 1), st.integers(40_000, 50_000)))
 def test_solve_calls_valid_exactly_what_shapes_accepts_at_any_size(problems, name, size):
@@ -422,7 +423,7 @@ def test_layer_calculator_suggestions_take_bounded_time(tmp_path):
     assert result.returncode == 1 and "strides that read every row" in result.stdout, result.stderr
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=examples(150), deadline=None)
 @given(kind=st.sampled_from(["conv", "maxpool", "avgpool"]), size=st.integers(1, 24), kernel=st.integers(1, 7),
        stride=st.one_of(st.none(), st.integers(1, 5)), padding=st.integers(0, 4),
        dilation=st.one_of(st.none(), st.integers(1, 3)), ceil_mode=st.one_of(st.none(), st.just(True)))

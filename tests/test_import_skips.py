@@ -23,6 +23,7 @@ pytest.importorskip("onnx")
 
 import torch.nn as nn  # noqa: E402
 import torch.nn.functional as F  # noqa: E402
+from budget import examples  # noqa: E402
 from hypothesis import HealthCheck, given, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 from user_models import against  # noqa: E402
@@ -319,7 +320,7 @@ def test_random_runs_with_skips_are_exact(path, module, tmp_path_factory):
 
 @pytest.mark.slow
 @pytest.mark.parametrize("path", PATHS)
-@settings(max_examples=150, **SETTINGS)
+@settings(max_examples=examples(150), **SETTINGS)
 @given(module=generated())
 def test_random_runs_with_skips_are_exact_many(path, module, tmp_path_factory):
     _property(module, path, tmp_path_factory.mktemp("g"))

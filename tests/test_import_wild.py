@@ -131,11 +131,17 @@ def test_an_unknown_operator_is_named_then_kept_with_allow_unknown(tmp_path):
     assert "of nodes counted" in out.stderr  # the coverage line
     report = json.loads(out.stdout)
     assert report["output"] == [1, 2, 6, 6] and [r["kind"] for r in report["layers"]] == ["conv", "opaque", "conv"]
+    # the written spec reads back: in process (the two runs above were the console script's part)
+    from typer.testing import CliRunner
+
+    from cnncalc.cli import app, register_all
+
+    register_all()
     spec = tmp_path / "unknown.yaml"
-    written = cnncalc("import", f"{WILD}:Unknown", "--input", "3x8x8", "--allow-unknown", "-o", str(spec))
-    assert written.returncode == 0, written.stderr
-    back = cnncalc("shapes", str(spec), "--format", "json")
-    assert back.returncode == 0 and json.loads(back.stdout)["output"] == [1, 2, 6, 6], back.stderr
+    written = CliRunner().invoke(app, ["import", f"{WILD}:Unknown", "--input", "3x8x8", "--allow-unknown", "-o", str(spec)])
+    assert written.exit_code == 0, written.output
+    back = CliRunner().invoke(app, ["shapes", str(spec), "--format", "json"])
+    assert back.exit_code == 0 and json.loads(back.stdout)["output"] == [1, 2, 6, 6], back.output
 
 
 def test_allow_unknown_on_every_command_that_takes_a_source():

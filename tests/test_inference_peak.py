@@ -120,6 +120,7 @@ def test_json_and_compare_carry_the_peak():
     assert "peak mem" in table and "6.7 MiB" in table
 
 
+from budget import examples  # noqa: E402
 from hypothesis import HealthCheck, given, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 from spec_strategies import specs  # noqa: E402
@@ -128,7 +129,7 @@ COMMON = dict(deadline=None, suppress_health_check=[HealthCheck.too_slow, Health
                                                     HealthCheck.filter_too_much])
 
 
-@settings(max_examples=60, **COMMON)
+@settings(max_examples=examples(60), **COMMON)
 @given(spec=st.one_of(specs(max_layers=6, max_size=12), specs(max_layers=6, max_size=12, resampling=True)),
        batch=st.integers(1, 3))
 def test_random_stacks_match_torch(spec, batch):

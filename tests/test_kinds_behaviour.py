@@ -4,6 +4,7 @@ values (not only shapes and counts) against torch's own functions or the referen
 from __future__ import annotations
 
 import pytest
+from budget import examples
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
@@ -44,7 +45,7 @@ def infer(name, args, x):
     return a, kind.infer(a, x, EXACT)
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=examples(300), deadline=None)
 @given(n=st.integers(1, 9), k=st.integers(1, 5), s=st.integers(1, 4), p=st.integers(0, 6), d=st.integers(1, 3),
        op=st.integers(0, 4))
 def test_conv_transpose_accepts_exactly_what_torch_accepts(n, k, s, p, d, op):
@@ -94,7 +95,7 @@ def keras_conv_transpose_1d(x, weight, bias, s, d, left, right):
     return torch.nn.functional.conv1d(padded, w, bias, dilation=d)
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=examples(300), deadline=None)
 @given(n=st.integers(1, 8), k=st.integers(1, 5), s=st.integers(1, 4), d=st.integers(1, 3),
        padding=st.sampled_from(["same", "valid"]), op=st.one_of(st.none(), st.integers(0, 3)))
 def test_conv_transpose_keras_padding_keeps_keras_rows(n, k, s, d, padding, op):
@@ -117,8 +118,9 @@ def test_conv_transpose_keras_padding_keeps_keras_rows(n, k, s, d, padding, op):
 
 # -- layernorm and scale --------------------------------------------------------------------------
 def test_layernorm_is_convnexts_layernorm2d():
-    from reference_nets_modern import LayerNorm2d
+    from torchvision_models import torchvision_models
 
+    LayerNorm2d = torchvision_models().convnext.LayerNorm2d
     ours = build("layernorm", {"eps": 1e-6}, (8, 5, 6)).eval()
     reference = LayerNorm2d(8, eps=1e-6).eval()
     with torch.no_grad():
@@ -151,7 +153,7 @@ def torch_shape(f, x):
         return None
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=examples(300), deadline=None)
 @given(n=st.integers(1, 9), start=st.one_of(st.none(), st.integers(-12, 12)),
        end=st.one_of(st.none(), st.integers(-12, 12)), step=st.integers(1, 4))
 def test_slice_is_pythons_slice(n, start, end, step):
@@ -161,14 +163,14 @@ def test_slice_is_pythons_slice(n, start, end, step):
     assert ours("slice", {"axis": "length", "start": start, "end": end, "step": step}, (2, n)) == want
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=examples(300), deadline=None)
 @given(n=st.integers(1, 12), chunks=st.integers(1, 6), index=st.integers(-7, 7))
 def test_chunk_is_torch_chunk(n, chunks, index):
     want = torch_shape(lambda t: t.chunk(chunks, 1)[index], torch.zeros(1, n, 3))
     assert ours("chunk", {"chunks": chunks, "index": index}, (n, 3)) == want
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=examples(300), deadline=None)
 @given(n=st.integers(1, 9), how=st.sampled_from(["scale", "size"]),
        scale=st.floats(0.05, 4.0).map(lambda v: round(v, 2)), size=st.integers(1, 20),
        mode=st.sampled_from(["nearest", "linear", "nearest-exact"]), align=st.booleans())
@@ -183,7 +185,7 @@ def test_upsample_accepts_exactly_what_torch_accepts(n, how, scale, size, mode, 
     assert ours("upsample", args, (2, n)) == want
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=examples(200), deadline=None)
 @given(n=st.integers(1, 6), before=st.integers(0, 7), after=st.integers(0, 7),
        mode=st.sampled_from(["constant", "reflect", "replicate", "circular"]))
 def test_pad_accepts_exactly_what_torch_accepts(n, before, after, mode):

@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 
 import pytest
+from budget import examples
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -108,7 +109,7 @@ def run_torch(spec, batch=2):
     return shapes, params, counter.get_total_flops()
 
 
-@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=examples(400), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(spec=stacks())
 def test_engine_agrees_with_torch_or_both_refuse(spec):
     try:

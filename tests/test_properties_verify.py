@@ -18,6 +18,7 @@ torch = pytest.importorskip("torch")
 pytest.importorskip("torchinfo")
 pytest.importorskip("fvcore")
 
+from budget import examples  # noqa: E402
 from hypothesis import HealthCheck, given, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 from spec_strategies import specs  # noqa: E402
@@ -41,13 +42,13 @@ def check_spec(spec, batch):
     assert result.ok, f"{spec}\n{failures}"
 
 
-@settings(max_examples=500, **COMMON)
+@settings(max_examples=examples(500), **COMMON)
 @given(spec=specs(), batch=st.integers(1, 2))
 def test_verify_agrees_on_random_specs(spec, batch):
     check_spec(spec, batch)
 
 
-@settings(max_examples=150, **COMMON)
+@settings(max_examples=examples(150), **COMMON)
 @given(spec=specs(max_size=10, resampling=True), batch=st.integers(1, 2))
 def test_verify_agrees_on_random_specs_with_upsampling(spec, batch):
     """The same, with upsample, conv_transpose, pad, crop, slice and chunk among the layers."""

@@ -7,6 +7,7 @@ the expression evaluator, and equivalence between a spec and its hand-expanded t
 from __future__ import annotations
 
 import pytest
+from budget import examples
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -129,7 +130,7 @@ layers:
         analyze(load_string(text.replace("      shortcut: projection\n", "")))
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=examples(200), deadline=None)
 @given(a=st.integers(-1000, 1000), b=st.integers(1, 50), c=st.integers(-50, 50))
 def test_expressions_agree_with_python_arithmetic(a, b, c):
     env = {"a": a, "b": b, "c": c}

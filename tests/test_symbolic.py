@@ -22,6 +22,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import sympy
+from budget import examples
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from spec_strategies import specs
@@ -154,14 +155,14 @@ def test_solve_equals_a_brute_force_scan(name):
 
 
 # -- random specs -------------------------------------------------------------------------------
-@settings(max_examples=40, deadline=None,
+@settings(max_examples=examples(40), deadline=None,
           suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.filter_too_much])
 @given(spec=specs(max_size=8))
 def test_random_specs_agree_on_every_small_size(spec):
     agree_on_every_small_size(spec)
 
 
-@settings(max_examples=40, deadline=None,
+@settings(max_examples=examples(40), deadline=None,
           suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.filter_too_much])
 @given(spec=specs(max_size=8, resampling=True, graphs=False))
 def test_random_specs_with_upsampling_agree_on_every_small_size(spec):
@@ -353,7 +354,7 @@ def test_parse_range():
         parse_range("0..5")
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=examples(60), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(ka=st.integers(1, 5), pa=st.integers(0, 2), sa=st.integers(1, 2), kb=st.integers(1, 5), pb=st.integers(0, 2),
        sb=st.integers(1, 2), merge=st.sampled_from(["add", "concat"]))
 def test_solve_calls_valid_exactly_what_shapes_accepts_even_when_paths_never_agree(ka, pa, sa, kb, pb, sb, merge):

@@ -16,6 +16,7 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
+from budget import examples  # noqa: E402
 from hypothesis import HealthCheck, assume, given, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 from spec_strategies import specs  # noqa: E402
@@ -23,8 +24,7 @@ from spec_strategies import specs  # noqa: E402
 from cnncalc import analyze  # noqa: E402
 from cnncalc.spec import from_data  # noqa: E402
 from cnncalc.torch_backend.build import build_module  # noqa: E402
-from training_oracle import (OPTIMIZERS, measure_flops, measure_optimizer,  # noqa: E402
-                                                   measure_saved)
+from training_oracle import OPTIMIZERS, assert_step_matches, measure_optimizer  # noqa: E402
 from cnncalc.training import Options  # noqa: E402
 from cnncalc.zoo import load_model, zoo_names  # noqa: E402
 
@@ -32,22 +32,12 @@ torch.set_num_threads(1)
 
 
 def assert_step_matches_torch(graph, input=None, batch=1, amp=None):
-    """saved_bytes, the backward's input and weight gradient, and torch's own total, exactly."""
+    """saved_bytes, the backward's input and weight gradient, and torch's own total, exactly, on
+    cnncalc's torch build of ``graph`` (test_training_torchvision.py: on torchvision's classes)."""
     autocast = torch.bfloat16 if amp == "autocast" else None
     report = analyze(graph, input=input, batch=batch, dtype="bfloat16" if amp else "float32",
                      training=Options(amp=amp))
-    t = report.training
-    net = build_module(graph, input=input).train()
-    torch.manual_seed(0)
-    saved = measure_saved(net, torch.randn(report.input), autocast)
-    flops = measure_flops(net, torch.randn(report.input), split=True, autocast_dtype=autocast)
-    where = f"{graph.name} {report.input}"
-    assert t.saved_bytes == saved.saved_bytes, where
-    assert sum(r.saved_bytes for r in report.rows) == saved.saved_bytes, where
-    assert 2 * t.backward_input_macs == flops.backward_input_flops, where
-    assert 2 * (t.backward_input_macs + t.backward_weight_macs_torch) == flops.backward_flops, where
-    assert t.backward_flops_torch == flops.backward_flops, where
-    assert report.flops == flops.forward_flops, where
+    assert_step_matches(report, build_module(graph, input=input), autocast, f"{graph.name} {report.input}")
     return report
 
 
@@ -125,7 +115,7 @@ COMMON = dict(deadline=None, suppress_health_check=[HealthCheck.too_slow, Health
                                                     HealthCheck.filter_too_much])
 
 
-@settings(max_examples=200, **COMMON)
+@settings(max_examples=examples(200), **COMMON)
 @given(spec=specs(max_layers=6, max_size=12), batch=st.integers(2, 3))
 def test_random_stacks_match_torch(spec, batch):
     """Random valid specs (convs with groups, pools, batch norm, LRN, activations, residuals,
@@ -134,14 +124,14 @@ def test_random_stacks_match_torch(spec, batch):
     assert_step_matches_torch(from_data(spec), None, batch)
 
 
-@settings(max_examples=80, **COMMON)
+@settings(max_examples=examples(80), **COMMON)
 @given(spec=specs(max_layers=6, max_size=10, resampling=True), batch=st.integers(2, 3))
 def test_random_stacks_with_resampling_match_torch(spec, batch):
     """The same with upsample, conv_transpose, pad, crop, slice and chunk (views among them)."""
     assert_step_matches_torch(from_data(spec), None, batch)
 
 
-@settings(max_examples=40, **COMMON)
+@settings(max_examples=examples(40), **COMMON)
 @given(spec=specs(max_layers=6, max_size=12), optimizer=st.sampled_from(OPTIMIZERS))
 def test_random_stacks_optimizer_state(spec, optimizer):
     graph = from_data(spec)

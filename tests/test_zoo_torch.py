@@ -1,5 +1,6 @@
-"""Every zoo spec against its reference network built directly with torch.nn (tests/reference_nets.py),
-at several input sizes, and against torchvision's published figures (docs/references.md).
+"""Every zoo spec against its reference network built without cnncalc (tests/reference_nets.py:
+torchvision's own classes, and the teaching nets torchvision has not), at several input sizes, and
+against torchvision's published figures (docs/references.md).
 
 The zoo is globbed from models/, so a new spec is tested the day it is added, and fails until
 reference_nets.py has a builder of the same name.
@@ -78,7 +79,7 @@ def test_torchvision_published_figures(name):
 
 @pytest.mark.parametrize("name", sorted(TORCHVISION))
 def test_reference_network_has_torchvision_params(name):
-    """The oracle itself is right: the hand-written torch.nn nets have torchvision's counts."""
+    """The table above is torchvision's: its classes, built here, have the published counts."""
     assert reference(name, None)[1] == TORCHVISION[name][0]
 
 

@@ -26,8 +26,6 @@ import importlib.util
 import sys
 from functools import lru_cache
 
-import pytest
-
 
 def _forget_torchvision() -> None:
     """Drop what a failed ``import torchvision`` left in ``sys.modules`` (its finished submodules)."""
@@ -69,9 +67,14 @@ def _load():
 
 
 def torchvision_models():
-    """torchvision's ``models`` module (builders, ``get_model_weights``), or ``pytest.skip`` with the reason."""
+    """torchvision's ``models`` module (builders, ``get_model_weights``), or ``pytest.skip`` with the
+    reason; outside pytest (a file source of the console script, a benchmark) an ``ImportError``."""
     models, how = _load()
     if models is None:
+        if "pytest" not in sys.modules:
+            raise ImportError(how)
+        import pytest
+
         pytest.skip(how)
     return models
 

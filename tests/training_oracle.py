@@ -460,3 +460,21 @@ def measure_training(module: nn.Module, input_shape, dtype: str | torch.dtype = 
     m = copy.deepcopy(module).to(dtype).train()
     opt = measure_optimizer(m, torch.randn(input_shape, dtype=dtype), optimizer, amp, amp_dtype)
     return TrainingMeasurement(input_shape, str(dtype).removeprefix("torch."), amp, saved, flops, opt)
+
+
+def assert_step_matches(report, module: nn.Module, autocast_dtype: torch.dtype | None = None, where: str = "") -> None:
+    """cnncalc's training figures in ``report`` (saved bytes, in total and summed over the rows; the
+    backward's input and weight gradient; torch's backward and forward totals) equal torch's, run on
+    ``module`` in train mode."""
+    t = report.training
+    module.train()
+    torch.manual_seed(0)
+    saved = measure_saved(module, torch.randn(report.input), autocast_dtype)
+    flops = measure_flops(module, torch.randn(report.input), split=True, autocast_dtype=autocast_dtype)
+    assert t.saved_bytes == saved.saved_bytes, where
+    assert sum(r.saved_bytes for r in report.rows) == saved.saved_bytes, where
+    assert 2 * t.backward_input_macs == flops.backward_input_flops, where
+    assert 2 * (t.backward_input_macs + t.backward_weight_macs_torch) == flops.backward_flops, where
+    assert t.backward_flops_torch == flops.backward_flops, where
+    assert report.flops == flops.forward_flops, where
+

@@ -220,11 +220,16 @@ def _broadcast(args, in_place: bool = False):
 
 # -- the spec ----------------------------------------------------------------------------------------
 def to_spec(module, input_shape: tuple, model_name: str, source: str, allow_unknown: bool = False) -> Imported:
+    modes = [(m, m.training) for m in module.modules()]  # the caller's module is handed back as it came
     module.eval()  # the network as it infers: dropout and stochastic depth trace as what they are then
-    graph_module, values = trace(module, input_shape)
-    converter = _Converter(graph_module, values, allow_unknown, module)
-    imported = converter.spec(input_shape, model_name, source)
-    return finish(imported, converter.entries, source, converter.parameters_used())
+    try:
+        graph_module, values = trace(module, input_shape)
+        converter = _Converter(graph_module, values, allow_unknown, module)
+        imported = converter.spec(input_shape, model_name, source)
+        return finish(imported, converter.entries, source, converter.parameters_used())
+    finally:
+        for m, training in modes:
+            m.training = training
 
 
 class _Converter:

@@ -1,10 +1,11 @@
 """The module path against torchinfo, whole processes (issue 19). Run:
 ``python tests/benchmarks/bench_import_speed.py`` (``BENCH_RUNS=5``).
 
-For resnet18 and resnet50 (``tests/reference_nets.py``, torchvision's code): the median of N
-interleaved runs of ``cnncalc shapes tests/reference_nets.py:NAME --input 3x224x224 --format json``
-and of ``python -c 'torchinfo.summary(NAME(), (1, 3, 224, 224))'`` (which runs the model on the
-CPU), and whether the cnncalc process imported ``torch._dynamo``. A benchmark: it asserts nothing.
+For resnet18 and resnet50 (``tests/reference_nets.py``: torchvision's own classes, so both
+processes import ``torchvision.models``): the median of N interleaved runs of
+``cnncalc shapes tests/reference_nets.py:NAME --input 3x224x224 --format json`` and of
+``python -c 'torchinfo.summary(NAME(), (1, 3, 224, 224))'`` (which runs the model on the CPU), and
+whether the cnncalc process imported ``torch._dynamo``. A benchmark: it asserts nothing.
 """
 
 from __future__ import annotations
