@@ -18,7 +18,7 @@ from rich.console import Console
 
 from cnncalc import analyze, load_model, units
 from cnncalc.groups import collapse, segments
-from cnncalc.views.table import shapes_table
+from cnncalc.views.table import layer_table
 from cnncalc.views.text import rf_text, shape_text
 from cnncalc.zoo import zoo_names
 
@@ -66,7 +66,7 @@ def assert_row_whole(line: str, row, *, kind=True, numbers=True, rf=False):
 @pytest.mark.parametrize("model", zoo_names())
 def test_shapes_table_keeps_every_row_whole(model, width):
     report = analyze(load_model(model))
-    lines = render(shapes_table(report, width=width), width)
+    lines = render(layer_table(report, width=width), width)
     assert max(map(cell_len, lines)) <= width
     at = 1
     for row in report.rows:
@@ -77,32 +77,32 @@ def test_shapes_table_keeps_every_row_whole(model, width):
 @pytest.mark.parametrize("model", ["resnet50", "googlenet", "lenet5"])
 def test_explain_keeps_kind_and_rf_when_wide_and_drops_in_order_when_narrow(model):
     report = analyze(load_model(model))
-    wide = render(shapes_table(report, explain=True, width=200), 200)
+    wide = render(layer_table(report, explain=True, width=200), 200)
     assert wide[1].split()[:6] == ["layer", "kind", "output", "params", "MACs", "RF"] and "formula" in wide[1]
     at = 1
     for row in report.rows:
         at = row_line(wide, row.name, at)
         assert_row_whole(wide[at], row) and row.formula.split()[0] in wide[at]
-    narrow = render(shapes_table(report, explain=True, width=80), 80)
+    narrow = render(layer_table(report, explain=True, width=80), 80)
     assert max(map(cell_len, narrow)) <= 80
     heads = narrow[1].split()
     assert heads[:3] == ["layer", "kind", "output"] and "formula" in heads  # RF, MACs, params give way first
 
 
 def test_resnet50_at_80_columns_drops_rf_first():
-    lines = render(shapes_table(analyze(load_model("resnet50")), width=80), 80)
+    lines = render(layer_table(analyze(load_model("resnet50")), width=80), 80)
     assert lines[1].split() == ["layer", "kind", "output", "params", "MACs"]
 
 
 def test_branches_are_delimited_by_tree_guides():
-    lines = render(shapes_table(analyze(load_model("googlenet")), width=200), 200)
+    lines = render(layer_table(analyze(load_model("googlenet")), width=200), 200)
     start, end = row_line(lines, "maxpool2", 1), row_line(lines, "parallel1", 1)  # the concat closes the block
     block = lines[start + 1:end]
     opened = [line.split()[0] for line in block if line.startswith(("├", "└"))]
     assert opened == ["├", "├", "├", "└"]  # four branches, the last one marked
     assert all(line.startswith(("├", "│", "└", "  ")) for line in block)
     assert not lines[end].startswith((" ", "│", "├", "└"))  # the merge row is back at the block's level
-    resnet = render(shapes_table(analyze(load_model("resnet18")), width=200), 200)
+    resnet = render(layer_table(analyze(load_model("resnet18")), width=200), 200)
     i = row_line(resnet, "maxpool1", 1)
     assert resnet[i + 1].startswith("└ conv2")  # identity shortcut: the main path is the one branch
     assert resnet[row_line(resnet, "residual1", i)].startswith("residual1")
@@ -117,7 +117,7 @@ def test_depth_folds_groups_with_summed_counts():
     stages = [g for g in groups if hasattr(g, "rows")]
     assert [shape_text(g.output[1:]) for g in stages] == ["256×56×56", "512×28×28", "1024×14×14", "2048×7×7"]
     for width in WIDTHS:
-        lines = render(shapes_table(report, width=width, depth=0), width)
+        lines = render(layer_table(report, width=width, depth=0), width)
         assert sum(line.split()[0] == "bottleneck_stage" for line in lines if line.split()) == 4
         assert any("16 layers" in line or "layers" in line for line in lines)
     # every row at depth 1 has at most two segments; collapsing never loses a row
@@ -170,11 +170,10 @@ def test_symbolic_formulas_are_never_cut(model, width):
     pytest.importorskip("sympy")
     from cnncalc import formulas, symbolic
     from cnncalc.inputs import parse_input
-    from cnncalc.views.symbolic import symbolic_table
 
     graph = load_model(model)
     sr = symbolic.analyze(graph, parse_input(f"{graph.input[0]}xHxW", graph.input).input)
-    table = symbolic_table(sr, width=width)
+    table = layer_table(sr, width=width)
     lines = render(table, width)
     assert "…" not in "".join(lines) and max(map(cell_len, lines)) <= width
     # each column's text, row by row: the lines between one row's name and the next one's
@@ -205,11 +204,10 @@ def test_depth_folds_the_symbolic_table_too():
     pytest.importorskip("sympy")
     from cnncalc import symbolic
     from cnncalc.inputs import parse_input
-    from cnncalc.views.symbolic import symbolic_table
 
     graph = load_model("resnet18")
     sr = symbolic.analyze(graph, parse_input("3xHxW", graph.input).input)
-    lines = render(symbolic_table(sr, width=200, depth=0), 200)
+    lines = render(layer_table(sr, width=200, depth=0), 200)
     folded = [line.split()[0] for line in lines[3:-2] if line and not line.startswith(" ")]
     numeric = collapse(analyze(graph).rows, 0)
     assert len(folded) == len(numeric) and folded.count("basic_stage") == 4

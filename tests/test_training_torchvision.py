@@ -28,7 +28,7 @@ from torchvision_models import torchvision_models  # noqa: E402
 from training_oracle import assert_step_matches, measure_flops, measure_optimizer  # noqa: E402
 
 from cnncalc import api  # noqa: E402
-from cnncalc.views.training import training_table  # noqa: E402
+from cnncalc.views.table import layer_table  # noqa: E402
 
 BATCH = 2
 INPUT = (3, 64, 64)
@@ -58,7 +58,7 @@ def test_every_layers_backward_matches_flop_counter_mode(name):
 
     # the table shows each layer's figure in torch's convention
     console = Console(width=400, record=True, file=open(os.devnull, "w"), color_system=None)
-    console.print(training_table(report, "torch"), crop=False)
+    console.print(layer_table(report, "torch"), crop=False)
     lines = console.export_text().splitlines()
     header = next(line for line in lines if "bwd FLOPs (torch)" in line)
     end = header.index("bwd FLOPs (torch)") + len("bwd FLOPs (torch)")  # (right-justified: ends there)

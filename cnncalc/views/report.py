@@ -14,23 +14,19 @@ def renderables(report: Report, convention: str = "cnncalc", width: int | None =
     for, with formulas where sizes are names."""
     from rich.text import Text
 
-    if report.symbols:
-        from . import symbolic as view
+    from .table import layer_table, summary_line
 
-        lines = view.summary_lines(report, convention)
-        if report.training is not None:
-            from . import training as steps
-
-            lines = lines + steps.summary_lines(report, convention)
-        return [view.symbolic_table(report, convention, width=width, depth=depth), Text("\n".join(lines))]
-    from .table import shapes_table, summary_line
-
+    table = layer_table(report, convention, width=width, depth=depth, explain=explain and not report.symbols)
+    step = []
     if report.training is not None:
-        from . import training as steps
+        from .training import summary_lines as step_lines
 
-        return [steps.training_table(report, convention, width=width, depth=depth),
-                Text(summary_line(report, convention)), Text("\n".join(steps.summary_lines(report, convention)))]
-    return [shapes_table(report, explain, convention, width=width, depth=depth), Text(summary_line(report, convention))]
+        step = step_lines(report, convention)
+    if report.symbols:
+        from .symbolic import summary_lines
+
+        return [table, Text("\n".join(summary_lines(report, convention) + step))]
+    return [table, Text(summary_line(report, convention))] + ([Text("\n".join(step))] if step else [])
 
 
 def to_markdown(report: Report, explain: bool = False, convention: str = "cnncalc") -> str:

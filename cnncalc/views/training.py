@@ -1,72 +1,11 @@
-"""``cnncalc shapes MODEL --training``: the per-layer training columns and the step's totals
-(docs/training.md). The figures come from the report; this module only lays them out."""
+"""``cnncalc shapes MODEL --training``: the step's totals under the table (docs/training.md); the
+per-layer training columns are the one table's (:func:`cnncalc.views.table.layer_table`). The
+figures come from the report; this module only writes them."""
 
 from __future__ import annotations
 
-from rich.text import Text
-
 from .. import units
-from ..groups import guides
 from ..report import Report
-from .layout import Column, drop, fit, forms
-from .table import FROZEN, compute_title, display_rows, frozen, narrow_steps, row_kind, row_name
-from .text import shape_text
-
-
-def backward_title(convention: str) -> str:
-    """The backward column's header: FlopCounterMode's FLOPs under torch's convention, else MACs."""
-    return "bwd FLOPs (torch)" if convention == "torch" else "backward MACs"
-
-
-def _backward(row, convention: str):
-    rows = getattr(row, "rows", (row,))  # a folded group sums its layers
-    t = [r.training for r in rows if r.training is not None]
-    if convention == "torch":
-        return sum(x.backward_flops_torch for x in t)
-    return sum(x.backward_macs for x in t)
-
-
-def _saved(row):
-    return sum(r.training.saved_bytes for r in getattr(row, "rows", (row,)) if r.training is not None)
-
-
-def _count(n) -> str:
-    return units.count(n) if n else "—"
-
-
-def _bytes(n) -> str:
-    return units.nbytes(n) if n else "—"
-
-
-def _exact(n) -> str:
-    return f"{n:,}" if n else "—"
-
-
-def training_table(report: Report, convention: str = "cnncalc", width: int | None = None, depth: int | None = None):
-    rows = display_rows(report, depth)
-    tree = guides([r.path for r in rows])
-    conv = convention if convention in ("cnncalc", "torch") else "cnncalc"
-    t = report.training
-    backward = t.backward_flops_torch if conv == "torch" else t.backward_macs
-
-    def columns(count, nbytes):
-        return [
-            Column("layer", tuple(Text(g + row_name(r)) for g, r in zip(tree, rows)), footer="total"),
-            Column("kind", tuple(row_kind(r) for r in rows)),
-            Column("output", tuple(shape_text(r.output) for r in rows), footer=shape_text(report.output)),
-            Column(compute_title("cnncalc"), tuple(count(r.macs) for r in rows), footer=count(report.macs),
-                   justify="right"),
-            Column(backward_title(conv), tuple(count(_backward(r, conv)) + (FROZEN if frozen(r) else "") for r in rows),
-                   footer=count(backward), justify="right"),  # (* frozen: no weight gradient)
-            Column("saved bytes", tuple(nbytes(_saved(r)) for r in rows), footer=nbytes(t.saved_bytes),
-                   justify="right"),
-        ]
-
-    title = f"{report.model} — training step, input {shape_text(report.input)}"
-    # narrowest: the forward MACs go (the shapes table has them) before the kind does
-    *steps, no_kind = narrow_steps(tree, rows)
-    return fit(forms(columns(_exact, _exact), lambda c: columns(_count, _bytes), *steps,
-                     lambda c: drop(c, compute_title("cnncalc")), no_kind), width, title=title, show_footer=True)
 
 
 def summary_lines(report: Report, convention: str = "cnncalc") -> list[str]:
