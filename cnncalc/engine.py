@@ -14,6 +14,7 @@ import math
 from . import dim
 from .errors import CnncalcError, shorten
 from .graph import NETWORK_INPUT, Freeze, Graph, GridOf, Node, ShapeOf
+from .groups import render
 from .inputs import check_batch
 from .layers.base import GLOBAL, MAX_DIM
 from .report import CANONICAL_DTYPE, DTYPE_BYTES, LayerRow, Report, Warning_
@@ -356,7 +357,7 @@ class _Walk:
                 self.warnings.append(Warning_(self.graph.file, node.line, node.path, node.name, message))
         b = self.batch
         self.rows.append(LayerRow(
-            name, node.path, kind.name, node.line, node.depth, (b, *xs[0]), (b, *y), params, macs * b,
+            name, render(node.scope), kind.name, node.line, node.scope, (b, *xs[0]), (b, *y), params, macs * b,
             inf.formula,
             _squash(field.rf) if field else None,
             _squash(field.jump) if field else None,

@@ -43,7 +43,7 @@ def symbolic_table(sr: Report, convention: str = "cnncalc", width: int | None = 
 
     training = sr.training is not None
     rows = list(_rows(sr, "cnncalc" if training else convention, depth))
-    tree = guides([r.path for r, *_ in rows])
+    tree = guides([r.scope for r, *_ in rows])
     heading = compute_title("cnncalc" if training else convention)
     columns = [Column("layer", tuple(g + row_name(r) for g, (r, *_) in zip(tree, rows)), footer="total"),
                Column("kind", tuple(row_kind(r) for r, *_ in rows)),

@@ -114,7 +114,7 @@ def _marked(cells, rows) -> tuple:
 def shapes_table(report: Report, explain: bool = False, convention: str = "cnncalc", width: int | None = None,
                  depth: int | None = None):
     rows = display_rows(report, depth)
-    tree = guides([r.path for r in rows])
+    tree = guides([r.scope for r in rows])
     params = [r.params for r in rows]
     compute = [r.compute(convention) for r in rows]
     heading = compute_title(convention)

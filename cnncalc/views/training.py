@@ -44,7 +44,7 @@ def _exact(n) -> str:
 
 def training_table(report: Report, convention: str = "cnncalc", width: int | None = None, depth: int | None = None):
     rows = display_rows(report, depth)
-    tree = guides([r.path for r in rows])
+    tree = guides([r.scope for r in rows])
     conv = convention if convention in ("cnncalc", "torch") else "cnncalc"
     t = report.training
     backward = t.backward_flops_torch if conv == "torch" else t.backward_macs
