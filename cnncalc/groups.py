@@ -232,18 +232,32 @@ def _label(group: Group) -> str:
     own = next((r for r in group.rows if owner(r.scope) == scope), None)
     if own is not None:
         return own.name.removesuffix(f".{own.kind}")
-    heads = {r.name.split(".")[0] if "." in r.name else None for r in group.rows}
-    if len(heads) == 1 and None not in heads:
-        return heads.pop()  # an explicit name the group's rows carry (denseblock1.0.denselayer.conv1)
     k = len(scope)
-    names = {_name(r.scope[k]) for r in group.rows}
-    name = names.pop() if len(names) == 1 else segments(render(scope))[-1]
     if {r.scope[k][0] for r in group.rows} == {COPY}:
         inner = {(_name(r.scope[k + 2]) if len(r.scope) > k + 2 else None) for r in group.rows}
         copies = {r.scope[k] for r in group.rows}
         block = inner.pop() if len(inner) == 1 and None not in inner else "repetition"
         return f"{len(copies)} × {block}"
-    return name
+    shared = _shared_prefix([r.name for r in group.rows])
+    if shared:
+        return shared  # the name its rows carry: denseblock1, an imported module's path (features.3)
+    names = {_name(r.scope[k]) for r in group.rows}
+    return names.pop() if len(names) == 1 else segments(render(scope))[-1]
+
+
+def _shared_prefix(names: list) -> str:
+    """The dotted prefix every name has below it (``features.3`` of ``features.3.conv.0.0`` and
+    ``features.3.add``), or "" where one name has no dot or they share nothing."""
+    parts = [n.split(".")[:-1] for n in names]
+    if not all(parts):
+        return ""
+    common = parts[0]
+    for p in parts[1:]:
+        k = 0
+        while k < len(common) and k < len(p) and common[k] == p[k]:
+            k += 1
+        common = common[:k]
+    return ".".join(common)
 
 
 def _name(step: tuple) -> str:

@@ -45,7 +45,7 @@ MAX_LAYERS = 50_000
 
 def finish(imported: Imported, entries: list, source: str, expected_params: int | None = None) -> Imported:
     """Write the spec, read the text back as any spec is read, analyse it, and hold every layer to
-    the trace: its kind, the tensors it reads, its output's shape and its parameters, and the total
+    the trace: its name, its kind, the tensors it reads, its output's shape and its parameters, and the total
     parameters to ``expected_params`` (the ``numel`` of the model's parameters the trace used).
     A silent wrong number is impossible by construction: a difference raises :class:`TraceMismatch`."""
     from .engine import analyze
@@ -79,6 +79,8 @@ def check_against_trace(report, entries: list, expected_params: int | None) -> N
         row_index[row.name] = i
         entry_index[entry.name] = i
         at = f"at layer {row.name} (traced as {entry.name})"
+        if row.name != entry.name:  # every name is written (scoped_names): the loader numbers none
+            fail(f"{at}: named {row.name} where the import wrote {entry.name}")
         if layers.lookup(row.kind) is not layers.lookup(entry.kind):
             fail(f"{at}: kind {row.kind}, traced {entry.kind}")
         reads = tuple(row_index.get(r) for r in row.reads)

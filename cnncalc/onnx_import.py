@@ -1590,9 +1590,10 @@ class _Converter:
 
     def name_entries(self, outputs: list[str]) -> list[str]:
         """Each entry's name: a module's qualified name where it is the module's one layer
-        (``layer1.0.conv1``), else its kind within its module (``layer1.0.add``, then
-        ``layer1.0.add_2``: :func:`cnncalc.importing.claim`, the fx importer's style); the modules
-        around it are its ``scopes``, which the Folder folds into blocks."""
+        (``layer1.0.conv1``), else the operator within its module (``layer1.0.add``, then
+        ``layer1.0.add_2``: :func:`cnncalc.importing.claim`, the fx importer's counter, in place of
+        the exporter's own ``add_1``); the modules around it are its ``scopes``, which the Folder
+        folds into blocks."""
         inner_count: dict[str, int] = {}
         outer: set[str] = set()
         for entry in self.entries:
@@ -1609,7 +1610,7 @@ class _Converter:
             if inner and inner_count[inner] == 1 and inner not in outer:
                 name, module, scopes = inner, True, found.scopes[:-1]
             else:
-                op = snake(entry.kind)  # (the kind, as the fx importer names a function's layer: one style)
+                op = _uncounted(_clean(snake(found.op))) or snake(entry.kind)
                 name, module, scopes = (f"{inner}.{op}" if inner else op), False, found.scopes
             if not valid_name(name):
                 name = snake(entry.kind)
@@ -1629,6 +1630,13 @@ class _Converter:
 
     def class_of(self, path: str) -> str | None:
         return self.classes.get(path)
+
+
+def _uncounted(word: str) -> str:
+    """An operator's name without the exporter's counter (``relu_1`` → ``relu``): imported names
+    are numbered one way, by :func:`cnncalc.importing.claim`."""
+    base, _, number = word.rpartition("_")
+    return base if base and number.isdigit() else word
 
 
 def _literal(text: str) -> list[str]:
