@@ -126,7 +126,8 @@ def diff_reports(old: dict, new: dict, old_label: str = "old", new_label: str = 
 def _blocks(status: str, rows: list, gone: set) -> list[BlockChange]:
     """The repetitions all of whose rows (on their side) are in ``gone``, grouped by stage and
     block: each row counts in the outermost such repetition holding it."""
-    from .groups import COPY, parse, render
+    from .graph import COPY, render
+    from .groups import parse
 
     if not gone:
         return []

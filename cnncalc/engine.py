@@ -13,8 +13,7 @@ import math
 
 from . import dim
 from .errors import CnncalcError, shorten
-from .graph import NETWORK_INPUT, Freeze, Graph, GridOf, Node, ShapeOf
-from .groups import render
+from .graph import NETWORK_INPUT, Freeze, Graph, GridOf, Node, ShapeOf, render
 from .inputs import check_batch
 from .layers.base import GLOBAL, MAX_DIM
 from .report import CANONICAL_DTYPE, DTYPE_BYTES, LayerRow, Report, Warning_

@@ -27,10 +27,34 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, Callable, NamedTuple
 
-from .groups import render
 from .layers.base import LayerKind
 
 NETWORK_INPUT = "input"
+
+# -- scopes: where a node sits in the spec (the step kinds are described in cnncalc.groups) ---------
+ITEM, PATH, BRANCH, COPY, MERGE = "item", "path", "branch", "copy", "merge"
+
+
+def render(scope: tuple) -> str:
+    """``((ITEM, 'layers', 4), (PATH, 'main', 1))`` → ``layers[4].main[1]``."""
+    out = []
+    for kind, word, index in scope:
+        if word:
+            out.append(f".{word}" if out else word)
+        if index is not None:
+            out.append(f"[{index}]")
+    return "".join(out)
+
+
+def module_name(scope: tuple) -> str:
+    """The torch module's qualified name: ``layers.4.main.1``."""
+    return ".".join(str(part) for _, word, index in scope for part in (word, index) if part != "" and part is not None)
+
+
+def scope_depth(scope: tuple) -> int:
+    """Nesting of residual paths and parallel branches (0: on the network's main line)."""
+    return sum(1 for step in scope if step[0] == PATH or step[0] == BRANCH)
+
 
 
 class _Reference:

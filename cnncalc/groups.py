@@ -12,11 +12,12 @@ string. The kinds say what a step is, so nothing here knows the spec's words:
 * ``COPY``: one repetition of a ``repeat`` (``index`` the copy): repetitions run in sequence.
 * ``MERGE``: the merge row closing a block (its ``add`` or ``concat``; ``index`` None).
 
-Everything about nesting derives from the scope: the path string (:func:`render`:
-``layers[5].inception[0].branches[1][0].basic_conv[2]``), the torch module name
-(:func:`module_name`: ``layers.5.inception.0.branches.1.0.basic_conv.2``), the display depth
-(:func:`depth`), its *segments* (a named step with the bare indexes after it: what ``--depth N``
-folds on), the tree guides of the tables, and the groups (``check``'s group expectations,
+The step kinds and the three things every command needs of a scope live in :mod:`cnncalc.graph`,
+beside the Node that carries it (and this module, which only views and checks import, costs no
+start-up): the path string (``render``: ``layers[5].inception[0].branches[1][0].basic_conv[2]``),
+the torch module name (``module_name``: ``layers.5.inception.0.branches.1.0.basic_conv.2``) and
+the display depth (``scope_depth``). Everything else about nesting derives here: its *segments*
+(a named step with the bare indexes after it: what ``--depth N`` folds on), the tree guides of the tables, and the groups (``check``'s group expectations,
 ``shapes --depth N``, ``draw``'s boxes). The engine knows nothing of it. A saved JSON report keeps
 only the path string; :func:`parse` reads it back (``diff`` of saved reports).
 """
@@ -24,30 +25,8 @@ only the path string; :func:`parse` reads it back (``diff`` of saved reports).
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import dataclass
 
-ITEM, PATH, BRANCH, COPY, MERGE = "item", "path", "branch", "copy", "merge"
-
-
-def render(scope: tuple) -> str:
-    """``((ITEM, 'layers', 4), (PATH, 'main', 1))`` → ``layers[4].main[1]``."""
-    out = []
-    for kind, word, index in scope:
-        if word:
-            out.append(f".{word}" if out else word)
-        if index is not None:
-            out.append(f"[{index}]")
-    return "".join(out)
-
-
-def module_name(scope: tuple) -> str:
-    """The torch module's qualified name: ``layers.4.main.1``."""
-    return ".".join(str(part) for _, word, index in scope for part in (word, index) if part != "" and part is not None)
-
-
-def depth(scope: tuple) -> int:
-    """Nesting of residual paths and parallel branches (0: on the network's main line)."""
-    return sum(1 for step in scope if step[0] == PATH or step[0] == BRANCH)
+from .graph import BRANCH, COPY, ITEM, MERGE, PATH, render
 
 
 def segments(path: str) -> list[str]:
@@ -141,13 +120,19 @@ def scope_of(rows, path: str) -> tuple:
     return parse(path)
 
 
-@dataclass(frozen=True)
 class Group:
-    """Rows under one scope: their counts sum, their output is the group's last step's."""
+    """Rows under one scope: their counts sum, their output is the group's last step's. (A plain
+    class, not a dataclass: the loader imports this module, and a dataclass costs start-up.)"""
 
-    scope: tuple
-    rows: tuple
-    number: int = 0  # 1, 2, … where groups at one depth would read alike (four bottleneck_stage)
+    __slots__ = ("scope", "rows", "number")
+
+    def __init__(self, scope: tuple, rows: tuple, number: int = 0):
+        self.scope = scope
+        self.rows = rows
+        self.number = number  # 1, 2, … where groups at one depth would read alike (four bottleneck_stage)
+
+    def __repr__(self):
+        return f"Group({render(self.scope)!r}, {len(self.rows)} rows, number={self.number})"
 
     def compute(self, convention: str = "cnncalc") -> int:
         """The group's compute in a convention's own definition: its rows' summed."""

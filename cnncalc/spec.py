@@ -25,8 +25,8 @@ from typing import NamedTuple
 from . import expr, layers
 from .errors import CnncalcError
 from .files import read_text
-from .groups import BRANCH, COPY, ITEM, MERGE, PATH, render
-from .graph import NETWORK_INPUT, Computed, Deferred, Graph, GridOf, Node, ShapeOf, _Reference
+from .graph import (BRANCH, COPY, ITEM, MERGE, NETWORK_INPUT, PATH, Computed, Deferred, Graph, GridOf, Node, ShapeOf,
+                    _Reference, render)
 from .metadata import check_metadata
 from .yamlsrc import LMap, LSeq, line_of, load_text
 

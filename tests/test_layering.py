@@ -19,10 +19,10 @@ PACKAGE = Path(__file__).resolve().parents[1] / "cnncalc"
 # lowest first: (layer, module patterns); the Report is the engine's product, so its data type sits
 # below the engine (the engine builds Reports) and everything that reads a report sits above
 LAYERS = [
-    ("foundation", ["errors", "dim", "units", "files", "yamlsrc", "expr", "metadata", "groups", "outsize",
+    ("foundation", ["errors", "dim", "units", "files", "yamlsrc", "expr", "metadata", "outsize",
                     "formulas"]),
     ("layers", ["layers", "layers.*", "torch_backend.modules"]),  # (the torch classes kinds build: a leaf)
-    ("graph", ["graph", "spec", "inputs"]),
+    ("graph", ["graph", "groups", "spec", "inputs"]),  # (groups: report rows by their scopes)
     ("report", ["report", "memory"]),
     ("engine", ["engine"]),
     ("analyses", ["symbolic", "training", "solve", "compare", "diff", "check", "calculator", "limits", "zoo",

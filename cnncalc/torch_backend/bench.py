@@ -19,8 +19,7 @@ from dataclasses import dataclass, field
 
 import torch
 
-from ..graph import Graph
-from ..groups import module_name
+from ..graph import Graph, module_name
 from ..report import CANONICAL_DTYPE, DTYPE_BYTES
 from .build import build_module
 

@@ -6,7 +6,7 @@ each row's module comes from its kind's own ``build``, and :class:`Network` runs
 feeding each module the tensors it reads (the way ``torch.fx.GraphModule`` runs its nodes).
 
 Module names follow the spec's layer paths (``layers[4].main[1]`` is the module
-``layers.4.main.1``, see :func:`cnncalc.groups.module_name`), so every report row finds the module
+``layers.4.main.1``, see :func:`cnncalc.graph.module_name`), so every report row finds the module
 that computes it, and a torch module name maps back to a spec line.
 """
 
@@ -16,8 +16,7 @@ import torch.nn as nn
 
 from .. import layers
 from ..errors import CnncalcError
-from ..graph import NETWORK_INPUT, Graph
-from ..groups import module_name
+from ..graph import NETWORK_INPUT, Graph, module_name
 from ..report import Report
 
 

@@ -22,8 +22,7 @@ from typing import Any
 
 import torch
 
-from ..graph import Graph
-from ..groups import module_name
+from ..graph import Graph, module_name
 from ..report import Report
 from .build import build_module
 

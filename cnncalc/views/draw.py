@@ -22,8 +22,8 @@ from importlib import resources
 
 from .. import units
 from ..errors import CnncalcError, printable
+from ..graph import render as render_scope
 from ..groups import Group, collapse, cut, label
-from ..groups import render as render_scope
 from ..report import Report
 from .text import rf_text, shape_text
 
