@@ -111,9 +111,9 @@ def claim(base: str, taken: set, counter: dict) -> str:
     return name
 
 
-def scoped_names(entries: list, word: Callable = lambda entry: entry.kind) -> dict:
+def scoped_names(entries: list) -> dict:
     """Name every entry as torchinfo and Netron show a layer: a module's layer keeps its module
-    path (``layer1.0.conv1``); any other is ``word(entry)`` within the innermost module it runs in
+    path (``layer1.0.conv1``); any other is its kind within the innermost module it runs in
     (``layer1.0.relu``, then ``layer1.0.relu_2``), or alone outside every module (``mean``).
     Every imported name is written into the spec, so the loader never numbers one itself
     (``relu3``) and no name it could assign collides with these. Renames the entries in place
@@ -124,7 +124,7 @@ def scoped_names(entries: list, word: Callable = lambda entry: entry.kind) -> di
     for e in entries:
         if not e.module:
             inner = e.scopes[-1] if e.scopes and valid_name(e.scopes[-1]) else None
-            base = snake(word(e)) if valid_name(snake(word(e))) else snake(e.kind)
+            base = snake(e.kind)
             rename[e.name] = claim(f"{inner}.{base}" if inner else base, taken, counter)
         else:
             rename[e.name] = e.name

@@ -267,7 +267,7 @@ class _Converter:
         self.entries = live_entries(self.entries, self.outputs)
         rename = scoped_names(self.entries)  # (one naming style for every importer: docs/import.md)
         self.outputs = [rename[o] for o in self.outputs]
-        self.frozen = [rename[f] for f in self.frozen]
+        self.frozen = [rename.get(f, f) for f in self.frozen]  # (module names: kept; a dead one is not renamed)
         blocks, layer_list = Folder(self.entries, set(self.outputs), self.class_of).fold()
         spec = {"name": model_name, "description": f"Imported from {source} with `cnncalc import` (torch.fx).",
                 "input": list(input_shape)}
