@@ -260,7 +260,7 @@ def _layer_cases(file, graph, report, spec, line) -> list[Case]:
 def _observed(report, key: str) -> dict | None:
     """What ``expect.layers`` can check of one layer (by path, then name) or of a group of rows
     under a path (a block call, a repeat, a conv with its activation): sums, and its output."""
-    from .groups import Group, inside
+    from .groups import Group, inside, scope_of
 
     row = next((r for r in report.rows if r.path == key), None) or next(
         (r for r in report.rows if r.name == key), None)
@@ -270,7 +270,7 @@ def _observed(report, key: str) -> dict | None:
     rows = tuple(r for r in report.rows if inside(r.path, key))
     if not rows:
         return None
-    group = Group(key, rows)
+    group = Group(scope_of(rows, key), rows)
     return {"output": list(group.output[1:]), "input": list(group.input[1:]), "params": group.params,
             "macs": group.macs, "flops": group.flops, "kind": "group", "line": group.line,
             "label": f"{len(rows)} layers"}

@@ -127,40 +127,32 @@ def diff_reports(old: dict, new: dict, old_label: str = "old", new_label: str = 
 def _blocks(status: str, rows: list, gone: set) -> list[BlockChange]:
     """The repetitions all of whose rows (on their side) are in ``gone``, grouped by stage and
     block: each row counts in the outermost such repetition holding it."""
-    from .groups import steps
+    from .graph import COPY, render
+    from .groups import parse
 
     if not gone:
         return []
-    under: dict[str, list[str]] = {}  # repetition path -> its rows' paths
-    for row in rows:
-        path = row.get("path", "")
-        parts = steps(path)
-        for k, part in enumerate(parts):
-            if part.startswith(".repeat["):
-                under.setdefault("".join(parts[:k + 1]), []).append(path)
-    units: dict[str, list[str]] = {}
-    for row in rows:
-        path = row.get("path", "")
+    scopes = {row.get("path", ""): parse(row.get("path", "")) for row in rows}  # (a saved report keeps strings)
+    under: dict[tuple, list[str]] = {}  # repetition scope -> its rows' paths
+    for path, scope in scopes.items():
+        for k, step in enumerate(scope):
+            if step[0] == COPY:
+                under.setdefault(scope[:k + 1], []).append(path)
+    units: dict[tuple, list[str]] = {}
+    for path, scope in scopes.items():
         if path in gone:
-            whole = next((p for p in _repetitions(path) if all(r in gone for r in under[p])), None)
+            reps = (scope[:k + 1] for k, step in enumerate(scope) if step[0] == COPY)
+            whole = next((p for p in reps if all(r in gone for r in under[p])), None)
             if whole is not None:
                 units.setdefault(whole, []).append(path)
-    grouped: dict[tuple, list[str]] = {}
+    grouped: dict[tuple, list] = {}
     for unit, paths in units.items():
-        inner = {tuple(s.lstrip(".").split("[")[0] for s in steps(p[len(unit):])[:2]) for p in paths}
+        inner = {tuple(step[1] for step in scopes[p][len(unit):len(unit) + 2]) for p in paths}
         one = inner.pop() if len(inner) == 1 else ()  # ('', 'basic'): one entry, calling block basic
         name = one[1] if len(one) == 2 else "repetition"
-        grouped.setdefault((unit.split(".")[0], name), []).append(unit)
-    return [BlockChange(status, stage, block, tuple(found), sum(len(units[u]) for u in found))
+        grouped.setdefault((render(unit[:1]), name), []).append(unit)
+    return [BlockChange(status, stage, block, tuple(map(render, found)), sum(len(units[u]) for u in found))
             for (stage, block), found in grouped.items()]
-
-
-def _repetitions(path: str) -> list[str]:
-    """``a.repeat[1][0].b[0].repeat[2][0].c`` → ``['a.repeat[1]', 'a.repeat[1][0].b[0].repeat[2]']``."""
-    from .groups import steps
-
-    parts = steps(path)
-    return ["".join(parts[:k + 1]) for k, part in enumerate(parts) if part.startswith(".repeat[")]
 
 
 def align(old: list, new: list) -> list[tuple]:

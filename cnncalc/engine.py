@@ -13,7 +13,7 @@ import math
 
 from . import dim
 from .errors import CnncalcError, shorten
-from .graph import NETWORK_INPUT, Freeze, Graph, GridOf, Node, ShapeOf
+from .graph import NETWORK_INPUT, Freeze, Graph, GridOf, Node, ShapeOf, render
 from .inputs import check_batch
 from .layers.args import MAX_DIM
 from .layers.records import GLOBAL
@@ -357,7 +357,7 @@ class _Walk:
                 self.warnings.append(Warning_(self.graph.file, node.line, node.path, node.name, message))
         b = self.batch
         self.rows.append(LayerRow(
-            name, node.path, kind.name, node.line, node.depth, (b, *xs[0]), (b, *y), params, macs * b,
+            name, render(node.scope), kind.name, node.line, node.scope, (b, *xs[0]), (b, *y), params, macs * b,
             inf.formula,
             _squash(field.rf) if field else None,
             _squash(field.jump) if field else None,

@@ -16,8 +16,9 @@ projection shortcut, where the main path changes the shape); where it does not, 
 its input through and has no row. Which kinds, arguments and conditions those are is the loader's
 and the kinds' business (:func:`cnncalc.layers.projection`), not this module's.
 
-Paths (``layers[4].main[1]``) are where a node came from in the spec; they double as torch module
-names (``layers.4.main.1``).
+A node's scope (:mod:`cnncalc.groups`: a tuple of steps, ``(kind, word, index)``) is where it came
+from in the spec; its path string (``layers[4].main[1]``), its torch module name
+(``layers.4.main.1``) and its display depth derive from it.
 """
 
 from __future__ import annotations
@@ -29,6 +30,31 @@ from typing import Any, Callable, NamedTuple
 from .layers.kind import LayerKind
 
 NETWORK_INPUT = "input"
+
+# -- scopes: where a node sits in the spec (the step kinds are described in cnncalc.groups) ---------
+ITEM, PATH, BRANCH, COPY, MERGE = "item", "path", "branch", "copy", "merge"
+
+
+def render(scope: tuple) -> str:
+    """``((ITEM, 'layers', 4), (PATH, 'main', 1))`` → ``layers[4].main[1]``."""
+    out = []
+    for kind, word, index in scope:
+        if word:
+            out.append(f".{word}" if out else word)
+        if index is not None:
+            out.append(f"[{index}]")
+    return "".join(out)
+
+
+def module_name(scope: tuple) -> str:
+    """The torch module's qualified name: ``layers.4.main.1``."""
+    return ".".join(str(part) for _, word, index in scope for part in (word, index) if part != "" and part is not None)
+
+
+def scope_depth(scope: tuple) -> int:
+    """Nesting of residual paths and parallel branches (0: on the network's main line)."""
+    return sum(1 for step in scope if step[0] == PATH or step[0] == BRANCH)
+
 
 
 class _Reference:
@@ -101,14 +127,18 @@ class Node(NamedTuple):
     kind: LayerKind
     args: dict | None  # parsed arguments; None while ``deferred``
     inputs: tuple[str, ...]  # the tensors it reads, in order
-    path: str
+    scope: tuple  # where it sits in the spec: steps (kind, word, index), cnncalc.groups
     line: int | None
     call_line: int | None = None  # the top-level entry's line when the node comes from a block
-    depth: int = 0  # nesting of residual paths and parallel branches, for display
     deferred: Deferred | None = None
     refs: tuple[str, ...] = ()  # tensors whose shapes (not values) its arguments read
     shares: str | None = None  # the layer whose weights it reuses (tied weights: counted once)
     shared: tuple | None = None  # which of them, by torch's names (None: all; the rest are its own)
+
+    @property
+    def path(self) -> str:
+        """``layers[4].main[1]``: the scope as the spec's readers write it."""
+        return render(self.scope)
 
 
 @dataclass(frozen=True)
@@ -133,7 +163,8 @@ _INDEX = re.compile(r"\[(\d+)\]")
 
 
 def torch_name(path: str) -> str:
-    """``layers[4].main[1]`` → ``layers.4.main.1``: the qualified name of the torch module."""
+    """``layers[4].main[1]`` → ``layers.4.main.1``: the qualified name of the torch module, from a
+    path string (a saved report's; a row's own is ``graph.module_name(row.scope)``)."""
     return _INDEX.sub(r".\1", path)
 
 

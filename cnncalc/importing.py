@@ -20,7 +20,7 @@ class Entry:
     args: Any  # a dict of arguments, or the list of tensors a merge reads
     reads: tuple  # tensor names
     name: str
-    module: bool  # named after a module (always written)
+    module: bool  # a module's layer, named by its module path (scoped_names)
     shares: str | None = None
     extra: dict = field(default_factory=dict)
     scopes: tuple = ()  # the modules whose forward it runs in, outermost first (layer1, layer1.0)
@@ -45,7 +45,7 @@ MAX_LAYERS = 50_000
 
 def finish(imported: Imported, entries: list, source: str, expected_params: int | None = None) -> Imported:
     """Write the spec, read the text back as any spec is read, analyse it, and hold every layer to
-    the trace: its kind, the tensors it reads, its output's shape and its parameters, and the total
+    the trace: its name, its kind, the tensors it reads, its output's shape and its parameters, and the total
     parameters to ``expected_params`` (the ``numel`` of the model's parameters the trace used).
     A silent wrong number is impossible by construction: a difference raises :class:`TraceMismatch`."""
     from .engine import analyze
@@ -79,6 +79,8 @@ def check_against_trace(report, entries: list, expected_params: int | None) -> N
         row_index[row.name] = i
         entry_index[entry.name] = i
         at = f"at layer {row.name} (traced as {entry.name})"
+        if row.name != entry.name:  # every name is written (scoped_names): the loader numbers none
+            fail(f"{at}: named {row.name} where the import wrote {entry.name}")
         if layers.lookup(row.kind) is not layers.lookup(entry.kind):
             fail(f"{at}: kind {row.kind}, traced {entry.kind}")
         reads = tuple(row_index.get(r) for r in row.reads)
@@ -96,6 +98,51 @@ def check_against_trace(report, entries: list, expected_params: int | None) -> N
         fail(f"in its parameters: {report.params:,} written, {expected_params:,} in the model")
 
 
+# -- names: one style for every importer ----------------------------------------------------------
+def claim(base: str, taken: set, counter: dict) -> str:
+    """``base``, or ``base_2``, ``base_3`` … where it is taken (the one counter style of imported
+    names; ``counter`` keeps naming linear)."""
+    name, n = base, counter.get(base, 1)
+    while name in taken:
+        n += 1
+        name = f"{base}_{n}"
+    counter[base] = n
+    taken.add(name)
+    return name
+
+
+def scoped_names(entries: list) -> dict:
+    """Name every entry as torchinfo and Netron show a layer: a module's layer keeps its module
+    path (``layer1.0.conv1``); any other is its kind within the innermost module it runs in
+    (``layer1.0.relu``, then ``layer1.0.relu_2``), or alone outside every module (``mean``).
+    Every imported name is written into the spec, so the loader never numbers one itself
+    (``relu3``) and no name it could assign collides with these. Renames the entries in place
+    (the tensors they read, their shares and shape arguments too); returns old → new."""
+    rename = {"input": "input"}
+    taken = {"input", "prev"} | {e.name for e in entries if e.module}
+    counter: dict = {}
+    for e in entries:
+        if not e.module:
+            inner = e.scopes[-1] if e.scopes and valid_name(e.scopes[-1]) else None
+            base = snake(e.kind)
+            rename[e.name] = claim(f"{inner}.{base}" if inner else base, taken, counter)
+        else:
+            rename[e.name] = e.name
+    for e in entries:
+        e.name = rename[e.name]
+        e.reads = tuple(rename.get(r, r) for r in e.reads)
+        if isinstance(e.args, list):
+            e.args = [rename.get(r, r) for r in e.args]
+        elif isinstance(e.args, dict):
+            keys = _shape_keys(e)
+            e.args = {k: rename.get(v, v) if k in keys and isinstance(v, str) else v for k, v in e.args.items()}
+        if "inputs" in e.extra:
+            e.extra["inputs"] = [rename.get(r, r) for r in e.extra["inputs"]]
+        if isinstance(e.shares, str):
+            e.shares = rename.get(e.shares, e.shares)
+    return rename
+
+
 # -- readable specs: repeated sub-graphs become blocks, and runs of them repeat --------------------------
 class Folder:
     """Turn the flat entry list into blocks where that is exact.
@@ -107,9 +154,8 @@ class Folder:
     numbers (``layer1.1``, ``layer1.2``, …) is a ``repeat``. Names stay the module names, because
     a block call's local names are qualified by the call (docs/spec.md, "Names and scopes")."""
 
-    def __init__(self, entries, used, outputs, class_of: Callable[[str], str | None] = lambda path: None):
+    def __init__(self, entries, outputs, class_of: Callable[[str], str | None] = lambda path: None):
         self.entries = entries
-        self.used = used
         self.outputs = outputs
         self.class_of = class_of  # the class of the submodule at a path (for the block's name), if known
         self.readers: dict[str, list[int]] = {}
@@ -221,7 +267,9 @@ class Folder:
             leaks = any(not start <= reader <= end for k in members[:-1]
                         for reader in self.readers.get(self.entries[k].name, ()))
             leaks = leaks or any(self.entries[k].name in self.outputs for k in members[:-1])
-            if len(outside_reads) != 1 or shared or leaks or any(_lists_inputs(self.entries[k]) for k in members):
+            foreign = any(not self.entries[k].name.startswith(path + ".") for k in members)  # (a module from
+            # outside called inside: its name is not the unit's to qualify)
+            if len(outside_reads) != 1 or shared or leaks or foreign or any(_lists_inputs(self.entries[k]) for k in members):
                 continue
             source = outside_reads.pop()
             parent, _, number = path.rpartition(".")
@@ -231,15 +279,12 @@ class Folder:
         return out
 
     def locals(self, members, path, source) -> dict:
-        """Each entry's name inside the block: its module name without the unit's prefix, or, for
-        a function's output, a position (``t3``); the unit's input is ``input``."""
+        """Each entry's name inside the block: its name without the unit's prefix (every member's
+        is under it, :func:`scoped_names`), which the call puts back; the unit's input is ``input``."""
         out = {source: "input"}
-        for n, k in enumerate(members):
+        for k in members:
             name = self.entries[k].name
-            if self.entries[k].module and name.startswith(path + "."):
-                out[name] = name[len(path) + 1:]
-            else:
-                out[name] = f"t{n}"
+            out[name] = name[len(path) + 1:]
         return out
 
     def signature(self, members, path, source):
@@ -268,10 +313,6 @@ class Folder:
     def body(self, unit, args: dict) -> list:
         members = list(range(unit["start"], unit["end"] + 1))
         local = self.locals(members, unit["path"], unit["source"])
-        # a tensor needs a name in the block where something other than the next layer reads it
-        read_inside = {r for i, k in enumerate(members) for r in self.entries[k].reads
-                       if i == 0 or r != self.entries[members[i - 1]].name}
-        read_inside |= {r for k in members for r in shape_reads(self.entries[k])}  # (GhostNetV2's upsample like: t13)
         placeholder = {unit["values"][col][0]: f"${arg}" for arg, cols in args.items() for col in cols}
         out, prev = [], "input"
         for k in members:
@@ -283,20 +324,19 @@ class Folder:
             entry = Entry(e.kind, [local[r] for r in e.args] if isinstance(e.args, list) else body_args,
                           tuple(local[r] for r in e.reads), local[e.name], e.module and local[e.name] != e.name,
                           None, e.extra)
-            item = self.item(entry, prev, force_name=e.name in read_inside and e.name != self.entries[members[-1]].name)
+            item = self.item(entry, prev)
             out.append(item)
             prev = entry.name
         return out
 
-    def item(self, entry: Entry, prev: str, force_name: bool = False) -> dict:
+    def item(self, entry: Entry, prev: str) -> dict:
         if _lists_inputs(entry):
             item = {entry.kind: {"inputs": [r if r != prev else "prev" for r in entry.extra["inputs"]], **entry.args}}
         elif isinstance(entry.args, list):
             item = {entry.kind: [r if r != prev else "prev" for r in entry.args]}
         else:
             item = {entry.kind: entry.args or None}
-        if entry.module or force_name or entry.name in self.used:
-            item["name"] = entry.name
+        item["name"] = entry.name  # (every imported name is written: scoped_names)
         if not _lists_inputs(entry) and not isinstance(entry.args, list) and entry.reads and entry.reads[0] != prev:
             item["from"] = entry.reads[0]
         if entry.shares:

@@ -34,7 +34,7 @@ from typing import Any
 
 from . import layers
 from .errors import CnncalcError, shorten, shown_path
-from .importing import Entry, Folder, Imported, finish, snake, takes_list_and_args, valid_name
+from .importing import Entry, Folder, Imported, claim, finish, snake, takes_list_and_args, valid_name
 from .layers.import_helpers import ChannelsLast, Unmappable
 from .layers.import_helpers import channels_last as channels_last_view
 
@@ -1311,8 +1311,7 @@ class _Converter:
             raise CnncalcError("the model computes nothing from its input (its output is its input or a constant)",
                                fix="cnncalc analyses the layers between the input and the outputs")
         outputs = self.name_entries(outputs)
-        used = {r for e in self.entries for r in (*e.reads, *([e.shares] if e.shares else []))}
-        blocks, layer_list = Folder(self.entries, used, set(outputs), self.class_of).fold()
+        blocks, layer_list = Folder(self.entries, set(outputs), self.class_of).fold()
         opset = next((o.version for o in self.model.opset_import if o.domain in ("", "ai.onnx")), "?")
         producer = " ".join(p for p in (self.model.producer_name, self.model.producer_version) if p)
         spec = {"name": model_name,
@@ -1591,8 +1590,10 @@ class _Converter:
 
     def name_entries(self, outputs: list[str]) -> list[str]:
         """Each entry's name: a module's qualified name where it is the module's one layer
-        (``layer1.0.conv1``), else the operator within its module (``layer1.0.add``); the modules
-        around it are its ``scopes``, which the Folder folds into blocks."""
+        (``layer1.0.conv1``), else the operator within its module (``layer1.0.add``, then
+        ``layer1.0.add_2``: :func:`cnncalc.importing.claim`, the fx importer's counter, in place of
+        the exporter's own ``add_1``); the modules around it are its ``scopes``, which the Folder
+        folds into blocks."""
         inner_count: dict[str, int] = {}
         outer: set[str] = set()
         for entry in self.entries:
@@ -1609,16 +1610,11 @@ class _Converter:
             if inner and inner_count[inner] == 1 and inner not in outer:
                 name, module, scopes = inner, True, found.scopes[:-1]
             else:
-                op = _clean(snake(found.op)) or snake(entry.kind)
+                op = _uncounted(_clean(snake(found.op))) or snake(entry.kind)
                 name, module, scopes = (f"{inner}.{op}" if inner else op), False, found.scopes
             if not valid_name(name):
                 name = snake(entry.kind)
-            base, n = name, counter.get(name, 1)
-            while name in taken:
-                n += 1
-                name = f"{base}_{n}"
-            counter[base] = n
-            taken.add(name)
+            name = claim(name, taken, counter)
             rename[entry.name] = name
             entry.name, entry.module, entry.scopes = name, module, tuple(scopes)
         self.classes = {s: c for e in self.found.values() for s, c in zip(e.scopes, e.classes)}
@@ -1634,6 +1630,13 @@ class _Converter:
 
     def class_of(self, path: str) -> str | None:
         return self.classes.get(path)
+
+
+def _uncounted(word: str) -> str:
+    """An operator's name without the exporter's counter (``relu_1`` → ``relu``): imported names
+    are numbered one way, by :func:`cnncalc.importing.claim`."""
+    base, _, number = word.rpartition("_")
+    return base if base and number.isdigit() else word
 
 
 def _literal(text: str) -> list[str]:

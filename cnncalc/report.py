@@ -9,6 +9,8 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import NamedTuple
 
+from .graph import scope_depth
+
 DTYPE_BYTES = {"float32": 4, "fp32": 4, "float16": 2, "fp16": 2, "bfloat16": 2, "bf16": 2,
                "float64": 8, "fp64": 8, "int8": 1}
 CANONICAL_DTYPE = {"fp32": "float32", "fp16": "float16", "bf16": "bfloat16", "fp64": "float64"}
@@ -31,7 +33,7 @@ class LayerRow(NamedTuple):
     path: str
     kind: str
     line: int | None
-    depth: int  # nesting level, for indentation
+    scope: tuple  # where it sits in the spec (cnncalc.groups): its groups and depth derive from it
     input: tuple  # with batch
     output: tuple  # with batch
     params: int
@@ -54,6 +56,11 @@ class LayerRow(NamedTuple):
     @property
     def flops(self) -> int:
         return 2 * self.macs
+
+    @property
+    def depth(self) -> int:
+        """Nesting of residual paths and parallel branches (0: the network's main line)."""
+        return scope_depth(self.scope)
 
     @property
     def backward_macs(self):

@@ -25,7 +25,8 @@ from typing import NamedTuple
 from . import expr, layers
 from .errors import CnncalcError
 from .files import read_text
-from .graph import NETWORK_INPUT, Computed, Deferred, Graph, GridOf, Node, ShapeOf, _Reference
+from .graph import (BRANCH, COPY, ITEM, MERGE, NETWORK_INPUT, PATH, Computed, Deferred, Graph, GridOf, Node, ShapeOf,
+                    _Reference, render)
 from .metadata import check_metadata
 from .yamlsrc import LMap, LSeq, line_of, load_text
 
@@ -160,7 +161,6 @@ class Frame(NamedTuple):
     prefix: str  # qualifies explicit names inside block calls and repeat copies
     stack: tuple  # the block calls we are inside (to refuse recursion)
     call_line: int | None
-    depth: int
     label_calls: bool = True  # an unnamed block call qualifies its names with its own label
 
 
@@ -179,7 +179,7 @@ class _Loader:
 
     # -- errors ---------------------------------------------------------------------------------
     def fail(self, message, line=None, path=None, layer=None, fix=None):
-        raise CnncalcError(message, file=self.file, line=line, path=path, layer=layer, fix=fix)
+        raise CnncalcError(message, file=self.file, line=line, path=_shown(path), layer=layer, fix=fix)
 
     # -- top level ------------------------------------------------------------------------------
     def graph(self, data) -> Graph:
@@ -212,8 +212,8 @@ class _Loader:
                       fix="write each layer on its own line starting with '- '")
         self._refuse_recursion(layer_list)
         _collect_names(data, self.later_names)
-        top = Frame(Scope({"in_channels": ShapeOf(NETWORK_INPUT, 0)}), Names(), NETWORK_INPUT, "", (), None, 0)
-        last = self.sequence(layer_list, "layers", top, NETWORK_INPUT)
+        top = Frame(Scope({"in_channels": ShapeOf(NETWORK_INPUT, 0)}), Names(), NETWORK_INPUT, "", (), None)
+        last = self.sequence(layer_list, ((ITEM, "layers", None),), top, NETWORK_INPUT)
         outputs = self._outputs(data, top, last)
         self._refuse_unused(outputs)
         expect = data.get("expect")
@@ -347,12 +347,14 @@ class _Loader:
                 acyclic.add(bname)
 
     # -- sequences and entries ------------------------------------------------------------------
-    def sequence(self, items, path: str, frame: Frame, tensor: str) -> str:
-        """Load a list of entries, each reading the one before; returns the last tensor."""
+    def sequence(self, items, path: tuple, frame: Frame, tensor: str) -> str:
+        """Load a list of entries, each reading the one before; returns the last tensor. ``path``
+        is the list's scope, its last step without an index (each entry's gets its position)."""
         if not isinstance(items, list):
-            self.fail(f"{path} must be a list of layers", line=getattr(items, "line", None), path=path)
+            self.fail(f"{render(path)} must be a list of layers", line=getattr(items, "line", None), path=path)
+        outer, (kind, word, _) = path[:-1], path[-1]
         for i, item in enumerate(items):
-            tensor = self.entry(item, line_of(items, i), f"{path}[{i}]", frame, tensor)
+            tensor = self.entry(item, line_of(items, i), (*outer, (kind, word, i)), frame, tensor)
         return tensor
 
     def step(self, line, path) -> None:
@@ -453,7 +455,7 @@ class _Loader:
         found = frame.names.find(name)
         if found is AMBIGUOUS:
             first, second = self.ambiguous[name]
-            self.fail(f"'{name}' names the outputs of two repeats or block calls ({first} and {second})",
+            self.fail(f"'{name}' names the outputs of two repeats or block calls ({_shown(first)} and {_shown(second)})",
                       line=line, path=path, fix=f"read one copy by its number ({name}.N) or rename one of them")
         if found is None and name in self.tensors:
             found = name  # a full name (``se1.gate``) reaches into the scope it names
@@ -491,10 +493,9 @@ class _Loader:
         activation = raw.pop("activation", None) if kind.takes_activation else None
         args, deferred, refs = self._arguments(kind, raw, arg_lines, line, path, frame, name, prev)
         keras_pair = activation not in (None, "linear", "identity") and activation is not False
-        node_path = f"{path}[0]" if keras_pair else path
+        node_path = (*path, (ITEM, "", 0)) if keras_pair else path
         tensor = self._define(name, kind.name, line, path, frame, bind=not keras_pair)
-        self._add(Node(tensor, kind, args, (source,), node_path, line, frame.call_line, frame.depth,
-                       deferred, refs=refs, shares=shares, shared=shared))
+        self._add(Node(tensor, kind, args, (source,), node_path, line, frame.call_line, deferred, refs=refs, shares=shares, shared=shared))
         if not keras_pair:
             return tensor
         act = layers.lookup(activation) if isinstance(activation, str) else None
@@ -505,8 +506,8 @@ class _Loader:
         act_tensor = self._define(None, act.name, line, path, frame)
         if name is not None:  # in Keras a named layer's output is after its activation
             frame.names.local[name] = act_tensor
-        self._add(Node(act_tensor, act, act.parse_args({}), (tensor,), f"{path}[1]", line, frame.call_line,
-                       frame.depth))
+        self._add(Node(act_tensor, act, act.parse_args({}), (tensor,), (*path, (ITEM, "", 1)), line,
+                       frame.call_line))
         return act_tensor
 
     def _arguments(self, kind, raw, arg_lines, line, path, frame: Frame, name, prev: str):
@@ -527,7 +528,7 @@ class _Loader:
                 values[key] = v
                 pending = True
             except CnncalcError as exc:
-                raise exc.located(file=self.file, line=arg_lines[key], path=path, layer=name or kind.name) from None
+                raise exc.located(file=self.file, line=arg_lines[key], path=_shown(path), layer=name or kind.name) from None
         if pending:
             self._check_argument_names(kind, values, arg_lines, line, path, name)
             return None, Deferred(values, frame.scope), tuple(refs)
@@ -535,7 +536,7 @@ class _Loader:
             return kind.parse_args(values), None, ()
         except CnncalcError as exc:
             bad = next((k for k in values if str(k) in exc.message), None)
-            raise exc.located(file=self.file, line=arg_lines.get(bad, line), path=path,
+            raise exc.located(file=self.file, line=arg_lines.get(bad, line), path=_shown(path),
                               layer=name or kind.name) from None
 
     def _check_argument_names(self, kind, values, arg_lines, line, path, name):
@@ -564,7 +565,7 @@ class _Loader:
         inputs = tuple(self._tensor(v, frame, prev, line_of(value, i, line), path) for i, v in enumerate(value))
         args, deferred, refs = self._arguments(kind, raw, _ArgLines(None, line), line, path, frame, name, prev)
         tensor = self._define(name, kind.name, line, path, frame)
-        self._add(Node(tensor, kind, args, inputs, path, line, frame.call_line, frame.depth, deferred, refs=refs))
+        self._add(Node(tensor, kind, args, inputs, path, line, frame.call_line, deferred, refs=refs))
         return tensor
 
     def _define(self, name, kind_name: str, line, path, frame: Frame, bind: bool = True) -> str:
@@ -584,7 +585,7 @@ class _Loader:
                           fix="use letters, digits, _ and dots (layer1.0.conv1); prev and input are reserved")
             bound = frame.names.local.get(name)
             if bound is not None:
-                self.fail(f"the name '{name}' is already used by {self.tensors.get(bound, 'two repeats')}",
+                self.fail(f"the name '{name}' is already used by {_shown(self.tensors.get(bound, 'two repeats'))}",
                           line=line, path=path, fix="give each layer its own name")
             tensor = frame.prefix + name
             if bind:
@@ -593,7 +594,7 @@ class _Loader:
 
     def _claim(self, tensor: str, line, path) -> str:
         if tensor in self.tensors:
-            self.fail(f"the name '{tensor}' is already used by {self.tensors[tensor]}", line=line, path=path,
+            self.fail(f"the name '{tensor}' is already used by {_shown(self.tensors[tensor])}", line=line, path=path,
                       fix="give each layer its own name")
         self.tensors[tensor] = path
         return tensor
@@ -615,12 +616,12 @@ class _Loader:
             name = value.get("name")
         tensor = self._define(name, "residual", line, path, frame, bind=False)
         inner = _nested(frame, line)
-        main = self.sequence(value["main"], f"{path}.main", inner, source)
+        main = self.sequence(value["main"], (*path, (PATH, "main", None)), inner, source)
         shortcut = value.get("shortcut", "identity")
         if expr.is_expression(shortcut):
             shortcut = self._eval(shortcut, frame, line, path)
         if isinstance(shortcut, list):
-            short = self.sequence(shortcut, f"{path}.shortcut", inner, source)
+            short = self.sequence(shortcut, (*path, (PATH, "shortcut", None)), inner, source)
         elif shortcut == "projection":
             short = self._projection(tensor, source, main, path, line, inner)
         elif shortcut == "identity":
@@ -631,7 +632,7 @@ class _Loader:
         if name is not None:
             frame.names.local[name] = tensor
         merge = layers.lookup(layers.RESIDUAL_MERGE)
-        self._add(Node(tensor, merge, {}, (main, short), f"{path}.{merge.name}", line, frame.call_line, frame.depth))
+        self._add(Node(tensor, merge, {}, (main, short), (*path, (MERGE, merge.name, None)), line, frame.call_line))
         return tensor
 
     def _projection(self, residual: str, source: str, main: str, path, line, frame: Frame) -> str:
@@ -644,8 +645,8 @@ class _Loader:
         tensor, names = source, ("proj", "proj_bn")
         for i, (kind_name, raw) in enumerate(layers.projection(ShapeOf(main, 0), stride)):
             name = self._claim(f"{residual}.{names[i] if i < len(names) else f'proj{i}'}", line, path)
-            self._add(Node(name, layers.lookup(kind_name), None, (tensor,), f"{path}.shortcut[{i}]", line,
-                           frame.call_line, frame.depth + 1, Deferred(raw, frame.scope, when), refs=(main,)))
+            self._add(Node(name, layers.lookup(kind_name), None, (tensor,), (*path, (PATH, "shortcut", i)), line,
+                           frame.call_line, Deferred(raw, frame.scope, when), refs=(main,)))
             tensor = name
         return tensor
 
@@ -666,11 +667,11 @@ class _Loader:
             bline = line_of(value, b, line)
             if not isinstance(branch, list):
                 branch = _single(branch, bline)
-            outs.append(self.sequence(branch, f"{path}.branches[{b}]", inner, source))
+            outs.append(self.sequence(branch, (*path, (BRANCH, "branches", b), (ITEM, "", None)), inner, source))
         if name is not None:
             frame.names.local[name] = tensor
         merge = layers.lookup(layers.PARALLEL_MERGE)
-        self._add(Node(tensor, merge, {}, tuple(outs), f"{path}.{merge.name}", line, frame.call_line, frame.depth))
+        self._add(Node(tensor, merge, {}, tuple(outs), (*path, (MERGE, merge.name, None)), line, frame.call_line))
         return tensor
 
     def _repeat(self, value, line, path, frame: Frame, source: str, name) -> str:
@@ -703,11 +704,12 @@ class _Loader:
         explicit = value.get("name") if name is None else name
         tensor = source
         for i in range(first, first + times):
-            self.step(line, f"{path}.repeat[{i - first}]")
+            at = (*path, (COPY, "repeat", i - first))
+            self.step(line, at)
             copy = Frame(Scope({**frame.scope.values, "index": i}), Names(frame.names), frame.input,
-                         f"{frame.prefix}{label}.{i}.", frame.stack, frame.call_line or line, frame.depth,
+                         f"{frame.prefix}{label}.{i}.", frame.stack, frame.call_line or line,
                          label_calls=not one_call)
-            copied = self.sequence(value["layers"], f"{path}.repeat[{i - first}]", copy, tensor)
+            copied = self.sequence(value["layers"], (*at, (ITEM, "", None)), copy, tensor)
             if explicit is not None and copied != tensor:
                 # each copy's output is readable by the copy's name, as torch names the module
                 # (``features.2``): a skip read from inside a run reads that copy, never the last
@@ -746,7 +748,7 @@ class _Loader:
         # the call's arguments are the caller's expressions, but `$in_channels` in them is the
         # channels entering this call, as inside the block
         at_call = Frame(Scope({**frame.scope.values, "in_channels": local["in_channels"]}), frame.names,
-                        frame.input, frame.prefix, frame.stack, frame.call_line, frame.depth)
+                        frame.input, frame.prefix, frame.stack, frame.call_line)
         for key, v in given.items():
             if key not in params:
                 close = _close(str(key), list(params), n=1)
@@ -765,8 +767,8 @@ class _Loader:
                       fix="use letters, digits, _ and dots")
         label = name or (self._scope_label(bname) if frame.label_calls else None)
         inner = Frame(Scope(local), Names(), source, f"{frame.prefix}{label}." if label else frame.prefix,
-                      (*frame.stack, bname), frame.call_line or line, frame.depth)
-        tensor = self.sequence(layer_list, f"{path}.{bname}", inner, source)
+                      (*frame.stack, bname), frame.call_line or line)
+        tensor = self.sequence(layer_list, (*path, (ITEM, bname, None)), inner, source)
         if name is not None and tensor != source:
             self._bind(name, tensor, frame, line, path)
         return tensor
@@ -785,7 +787,7 @@ class _Loader:
         except Pending:
             return Lazy(value, frame.scope)
         except CnncalcError as exc:
-            raise exc.located(file=self.file, line=line, path=path) from None
+            raise exc.located(file=self.file, line=line, path=_shown(path)) from None
 
     def _eval(self, text, frame: Frame, line, path):
         try:
@@ -793,13 +795,18 @@ class _Loader:
         except Pending:
             self.fail(f"{text!r} reads a shape here, where a name or a layer is needed", line=line, path=path)
         except CnncalcError as exc:
-            raise exc.located(file=self.file, line=line, path=path) from None
+            raise exc.located(file=self.file, line=line, path=_shown(path)) from None
+
+
+def _shown(path):
+    """A path for a message: a scope rendered (docs/design.md), or the string the recursion walk
+    over the text made."""
+    return render(path) if isinstance(path, tuple) else path
 
 
 def _nested(frame: Frame, line) -> Frame:
     """The frame of a residual path or a parallel branch: one level deeper, same names."""
-    return Frame(frame.scope, frame.names, frame.input, frame.prefix, frame.stack, frame.call_line or line,
-                 frame.depth + 1)
+    return Frame(frame.scope, frame.names, frame.input, frame.prefix, frame.stack, frame.call_line or line)
 
 
 class _ArgLines:

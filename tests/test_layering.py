@@ -19,13 +19,13 @@ PACKAGE = Path(__file__).resolve().parents[1] / "cnncalc"
 # lowest first: (layer, module patterns); the Report is the engine's product, so its data type sits
 # below the engine (the engine builds Reports) and everything that reads a report sits above
 LAYERS = [
-    ("foundation", ["errors", "dim", "units", "files", "yamlsrc", "expr", "metadata", "groups", "outsize",
+    ("foundation", ["errors", "dim", "units", "files", "yamlsrc", "expr", "metadata", "outsize",
                     "formulas"]),
     # the protocol every kind builds on (docs/design.md, "The layer registry"): records, argument
     # types, torch's stride rules, the import helpers, then LayerKind itself — below the kinds
     ("layer protocol", ["layers.records", "layers.args", "layers.strides", "layers.import_helpers", "layers.kind"]),
     ("layers", ["layers", "layers.*", "torch_backend.modules"]),  # (the torch classes kinds build: a leaf)
-    ("graph", ["graph", "spec", "inputs"]),
+    ("graph", ["graph", "groups", "spec", "inputs"]),  # (groups: report rows by their scopes)
     ("report", ["report", "memory"]),
     ("engine", ["engine"]),
     ("analyses", ["symbolic", "training", "solve", "compare", "diff", "check", "calculator", "limits", "zoo",

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 
 import torch
 
-from ..graph import Graph, torch_name
+from ..graph import Graph, module_name
 from ..report import CANONICAL_DTYPE, DTYPE_BYTES
 from .build import build_module
 
@@ -330,7 +330,7 @@ def _per_layer(module, x, report, device, dtype) -> list[LayerTiming]:
     starts: dict = {}
     handles = []
     for r in rows:
-        m = modules.get(torch_name(r.path))
+        m = modules.get(module_name(r.scope))
         if m is None:
             continue
 

@@ -6,7 +6,7 @@ each row's module comes from its kind's own ``build``, and :class:`Network` runs
 feeding each module the tensors it reads (the way ``torch.fx.GraphModule`` runs its nodes).
 
 Module names follow the spec's layer paths (``layers[4].main[1]`` is the module
-``layers.4.main.1``, see :func:`cnncalc.graph.torch_name`), so every report row finds the module
+``layers.4.main.1``, see :func:`cnncalc.graph.module_name`), so every report row finds the module
 that computes it, and a torch module name maps back to a spec line.
 """
 
@@ -16,7 +16,7 @@ import torch.nn as nn
 
 from .. import layers
 from ..errors import CnncalcError
-from ..graph import NETWORK_INPUT, Graph, torch_name
+from ..graph import NETWORK_INPUT, Graph, module_name
 from ..report import Report
 
 
@@ -50,7 +50,7 @@ class Network(nn.Module):
                 for p in module.parameters():
                     p.requires_grad_(False)
             built[row.name] = module
-            qualified = torch_name(row.path)
+            qualified = module_name(row.scope)
             _place(self, qualified, module)
             self.steps.append((tuple(qualified.split(".")), row.reads, row.name))
         self.outputs = tuple(name for name, _ in report.outputs)

@@ -24,7 +24,7 @@ import torch.fx
 
 from .. import layers
 from ..errors import CnncalcError, shorten
-from ..importing import Entry, Folder, Imported, finish, shape_reads, takes_list_and_args, valid_name
+from ..importing import Entry, Folder, Imported, finish, scoped_names, shape_reads, takes_list_and_args, valid_name
 from ..layers.import_helpers import ChannelsLast, Unmappable
 # sources (file.py:Name, package.module:Name) are loaded in .sources, which calls to_spec here
 
@@ -245,7 +245,6 @@ class _Converter:
         self.module_names: dict[str, str] = {}  # module target -> first entry name (tied weights)
         self.node_of: dict[int, Any] = {}  # id(entry) -> the traced node it was made from (the guard's totals)
         self.unknown: list = []
-        self.used: set[str] = set()
         self.outputs: list[str] = []
         self.frozen: list[str] = []  # layers whose parameters all have requires_grad=False
         self.holder: dict = {}  # id(parameter) -> (the first entry holding it, its name there)
@@ -271,12 +270,10 @@ class _Converter:
                                    fix="--allow-unknown keeps what no kind claims as opaque; docs/import.md lists "
                                        "what imports") from None
         self.entries = live_entries(self.entries, self.outputs)
-        for entry in self.entries:
-            self.used.update(entry.reads)
-            if entry.shares:
-                self.used.add(entry.shares)
-            self.used.update(shape_reads(entry))  # (read for their shape)
-        blocks, layer_list = Folder(self.entries, self.used, set(self.outputs), self.class_of).fold()
+        rename = scoped_names(self.entries)  # (one naming style for every importer: docs/import.md)
+        self.outputs = [rename[o] for o in self.outputs]
+        self.frozen = [rename.get(f, f) for f in self.frozen]  # (module names: kept; a dead one is not renamed)
+        blocks, layer_list = Folder(self.entries, set(self.outputs), self.class_of).fold()
         spec = {"name": model_name, "description": f"Imported from {source} with `cnncalc import` (torch.fx).",
                 "input": list(input_shape)}
         if blocks:
@@ -307,7 +304,6 @@ class _Converter:
                     raise CnncalcError("the model returns something other than tensors of its layers",
                                        fix="return the output tensor (or a tuple of them)")
                 self.outputs.append(tensor)
-                self.used.add(tensor)
             return
         if node.op == "get_attr" or not isinstance(value, torch.Tensor):
             return  # a parameter, a shape, a number, or a tuple of tensors (chunk): read where used

@@ -22,7 +22,7 @@ from typing import Any
 
 import torch
 
-from ..graph import Graph, torch_name
+from ..graph import Graph, module_name
 from ..report import Report
 from .build import build_module
 
@@ -153,7 +153,7 @@ def verify(graph: Graph, report: Report, seed: int = 0) -> VerifyResult:
     torch.manual_seed(seed)
     model = build_module(graph, report)
     named = dict(model.named_modules(remove_duplicate=False))  # (a module with tied weights has two names)
-    m = measure(model, [named.get(torch_name(r.path)) for r in report.rows], torch.randn(*report.input))
+    m = measure(model, [named.get(module_name(r.scope)) for r in report.rows], torch.randn(*report.input))
     if isinstance(m, str):
         return VerifyResult(report, (Check("forward pass", "torch", "runs", f"raises: {m}"),), (), torch.__version__)
     checks: list[Check] = []

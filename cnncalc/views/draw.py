@@ -22,7 +22,8 @@ from importlib import resources
 
 from .. import units
 from ..errors import CnncalcError, printable
-from ..groups import Group, collapse, label, segments
+from ..graph import render as render_scope
+from ..groups import Group, collapse, cut, label
 from ..report import Report
 from .text import rf_text, shape_text
 
@@ -126,22 +127,20 @@ class Drawing:
         # a Group of them, and its label, its row in the figures' terms, the group right around it
         self.groups, self.parent, self.children = [], [], {}
         if depth is None:
-            members: dict[str, list] = {}
+            members: dict[tuple, list] = {}  # (scope, level) -> row indices
             for i, r in enumerate(report.rows):
-                parts = segments(r.path)
-                for level in range(len(parts) - 1):
-                    members.setdefault(".".join(parts[:level + 1]), []).append(i)
+                named = sum(1 for step in r.scope if step[1])
+                for level in range(named - 1):
+                    members.setdefault((cut(r.scope, level + 1), level), []).append(i)
             index = {}
-            for path, rows in members.items():
+            for (scope, level), rows in members.items():
                 if len(rows) > 1:
-                    parts = segments(path)
-                    around = next((index[p] for p in (".".join(parts[:j]) for j in range(len(parts) - 1, 0, -1))
-                                   if p in index), None)
-                    index[path] = len(self.groups)
-                    self.groups.append((path, len(parts) - 1, rows))
+                    around = next((index[p] for p in (cut(scope, j) for j in range(level, 0, -1)) if p in index), None)
+                    index[scope] = len(self.groups)
+                    self.groups.append((scope, level, rows))
                     self.parent.append(around)
-                    self.children.setdefault(around, []).append(index[path])
-        self.group_rows = [Group(path, tuple(report.rows[i] for i in rows)) for path, _, rows in self.groups]
+                    self.children.setdefault(around, []).append(index[scope])
+        self.group_rows = [Group(scope, tuple(report.rows[i] for i in rows)) for scope, _, rows in self.groups]
         self.group_names = [label(g) for g in self.group_rows]
 
     def dot(self) -> str:
@@ -197,7 +196,7 @@ class Drawing:
         for k, ((path, level, rows), g) in enumerate(zip(self.groups, self.group_rows)):
             last = g.last
             fill = shade(figures[k], top[level])
-            groups.append({"path": path, "level": level, "label": self.group_names[k], "rows": rows,
+            groups.append({"path": render_scope(path), "level": level, "label": self.group_names[k], "rows": rows,
                            "lines": list(node_lines(g, self.group_names[k], last)), "tooltip": _tooltip(last),
                            "parent": self.parent[k], "fill": PALETTE[fill], "font": "#ffffff" if fill >= DARK else "#000000"})
         out["groups"] = groups

@@ -40,7 +40,7 @@ def to_markdown(report: Report, explain: bool = False, convention: str = "cnncal
     head = ["layer", "kind"] + [c.markdown for c in cols]
     lines = [f"**{report.model}** — input {shape_writer(report)(report.input)}", "",
              "| " + " | ".join(head) + " |", "|" + "|".join(["---"] * len(head)) + "|"]
-    for g, r in zip(guides([r.path for r in report.rows]), report.rows):
+    for g, r in zip(guides([r.scope for r in report.rows]), report.rows):
         cells = [g.replace(" ", "&nbsp;") + r.name, r.kind] + [str(c.cell(r, md_count)).replace("|", "\\|")
                                                                for c in cols]
         lines.append("| " + " | ".join(cells) + " |")
@@ -87,7 +87,7 @@ def to_html(report: Report, convention: str = "cnncalc", depth: int | None = Non
     heading = compute_title(convention)
     head = "".join(f"<th>{e(h)}</th>" for h in ("layer", "kind", "output", "params", heading, "RF"))
     body = []
-    for guide, r in zip(guides([r.path for r in rows]), rows):
+    for guide, r in zip(guides([r.scope for r in rows]), rows):
         last = r.last if hasattr(r, "last") else r
         cells = [e(guide) + e(row_name(r)), e(row_kind(r)), e(shape_text(r.output)), f"{r.params:,}",
                  f"{r.compute(convention):,}", e(rf_text(last.receptive_field))]

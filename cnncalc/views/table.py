@@ -188,7 +188,7 @@ def layer_table(report: Report, convention: str = "cnncalc", width: int | None =
     joins; ``explain`` adds the formula (numbers only). The columns give way in the order the module
     docstring states."""
     rows = display_rows(report, depth)
-    tree = guides([r.path for r in rows])
+    tree = guides([r.scope for r in rows])
     figures = _figures(report, rows, convention)
     symbolic = bool(report.symbols)
     if symbolic:
