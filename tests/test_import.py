@@ -238,3 +238,18 @@ def test_torchvision_classes_import_with_their_published_params_and_fvcore_macs(
                  "alexnet": 61_100_840, "deeplabv3_resnet50": 39_638_869}
     golden = _golden().get(name, {}).get("224", {}).get("params")
     assert report.params == published.get(name, golden)
+
+
+def test_the_module_path_imports_neither_dynamo_nor_sympy():
+    """Issue 19, item 6: torchvision's ResNet-50 is sized without torch's Python meta kernels, which
+    import ``torch._dynamo`` or ``sympy`` on first use (a second or more of a process that takes
+    about three)."""
+    import subprocess
+    import sys
+
+    probe = ("import sys; from cnncalc.zoo import import_source; "
+             "g = import_source('reference_nets.py:resnet50', '3x224x224').graph; "
+             "print([m for m in ('torch._dynamo', 'sympy') if m in sys.modules])")
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, cwd=TESTS, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "[]"
