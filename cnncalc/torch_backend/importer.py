@@ -230,7 +230,10 @@ CPU_SHAPE_ELEMENTS = 1 << 22  # the most elements one channel per group may hold
 
 def _shape_only(module, x):
     """The meta tensor ``module(x)`` returns, for a module of torch's own whose output shape is
-    plain; None for anything else (it then runs on the meta device)."""
+    plain; None for anything else (it then runs on the meta device), and for a module whose call
+    does more than its class's forward (hooks, a forward set on the instance)."""
+    if module._forward_hooks or module._forward_pre_hooks or "forward" in module.__dict__:
+        return None
     kind = type(module)
     if isinstance(module, torch.nn.modules.batchnorm._BatchNorm) or kind in _SAME_SHAPE_MODULES:
         return x if getattr(module, "inplace", False) else _like(x)
@@ -267,7 +270,8 @@ def _spatial_on_cpu(run, x, channels: int):
     if elements > CPU_SHAPE_ELEMENTS or x.dtype not in (torch.float32, torch.float64):
         return None
     try:
-        with torch.no_grad():
+        with torch.no_grad(), warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # (padding="same" with an even kernel warns of a copy)
             return tuple(run(torch.zeros((1, channels, *spatial), dtype=x.dtype)).shape[2:])
     except Exception:
         return None
