@@ -620,6 +620,17 @@ def test_import_to_a_full_disk_is_one_line_and_exit_2(tmp_path):
                         memory=3_000_000_000, timeout=120), "cannot write the output")
 
 
+def test_a_huge_input_to_a_module_is_sized_without_allocating(tmp_path):
+    """The module path sizes convolutions and pools on small CPU tensors where it can: an input of
+    3×100000×100000 (120 GB of float32) must still be sized on the meta device, under 3 GB."""
+    pytest.importorskip("torch")
+    shutil.copy(ROOT / "tests" / "reference_nets.py", tmp_path / "reference_nets.py")
+    done = cnncalc("shapes", "reference_nets.py:resnet18", "--input", "3x100000x100000", "--format", "json",
+                   cwd=tmp_path, memory=3_000_000_000, timeout=180)
+    assert done.returncode == 0, done.stderr
+    assert '"input": [1, 3, 100000, 100000]' in done.stdout and '"output": [1, 1000]' in done.stdout
+
+
 @pytest.mark.parametrize("args", [("shapes", "resnet152", "--format", "json"), *slow(("shapes", "resnet152"))])
 def test_a_closed_pipe_is_a_quiet_note(tmp_path, args):
     read, write = os.pipe()

@@ -232,3 +232,46 @@ def test_torchvision_classes_import_with_their_published_params_and_fvcore_macs(
                  "alexnet": 61_100_840, "deeplabv3_resnet50": 39_638_869}
     golden = _golden().get(name, {}).get("224", {}).get("params")
     assert report.params == published.get(name, golden)
+
+
+def test_the_module_path_imports_neither_dynamo_nor_sympy():
+    """Issue 19, item 6: torchvision's ResNet-50 is sized without torch's Python meta kernels, which
+    import ``torch._dynamo`` or ``sympy`` on first use (a second or more of a process that takes
+    about three)."""
+    import subprocess
+    import sys
+
+    probe = ("import sys; from cnncalc.zoo import import_source; "
+             "g = import_source('reference_nets.py:resnet50', '3x224x224').graph; "
+             "print([m for m in ('torch._dynamo', 'sympy') if m in sys.modules])")
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, cwd=TESTS, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "[]"
+
+
+@pytest.mark.parametrize("make, sizes", [
+    (lambda: torch.nn.Conv2d(3, 8, 3, padding=1, padding_mode="circular"), (10, 12)),
+    (lambda: torch.nn.Conv2d(4, 8, (3, 5), stride=(2, 1), dilation=2, groups=2), (15, 22)),
+    (lambda: torch.nn.Conv2d(4, 4, 3, stride=2, groups=4, bias=False), (7, 7)),
+    (lambda: torch.nn.Conv1d(3, 5, 4, padding="same"), (17,)),
+    (lambda: torch.nn.Conv3d(2, 3, 3, stride=(1, 2, 2), padding=(0, 1, 1)), (5, 9, 9)),
+    (lambda: torch.nn.MaxPool2d(3, 2, 1, ceil_mode=True), (15, 22)),
+    (lambda: torch.nn.MaxPool2d(2, dilation=2), (15, 22)),
+    (lambda: torch.nn.AvgPool2d(3, 2, ceil_mode=True), (8, 9)),
+    (lambda: torch.nn.AvgPool1d(2, ceil_mode=True, padding=1), (7,)),
+    (lambda: torch.nn.MaxPool3d(2, 2), (5, 6, 7)),
+    (lambda: torch.nn.ReLU(inplace=True), (6, 6)),
+    (lambda: torch.nn.GELU(approximate="tanh"), (6, 6)),
+    (lambda: torch.nn.BatchNorm2d(4), (6, 6)),
+    (lambda: torch.nn.AdaptiveAvgPool2d((None, 3)), (6, 7)),
+])
+def test_shapes_sized_without_meta_kernels_are_the_meta_devices(make, sizes):
+    """The fx recorder's own sizing of common layers (no torch Python meta kernels: no sympy)
+    against the meta device itself."""
+    with torch.device("meta"):
+        module = make()
+    channels = getattr(module, "in_channels", getattr(module, "num_features", 4))
+    x = torch.empty((2, channels, *sizes), device="meta")
+    out = importer._shape_only(module, x)
+    assert out is not None and out.device.type == "meta"
+    assert tuple(out.shape) == tuple(module(x).shape) and out.dtype == x.dtype

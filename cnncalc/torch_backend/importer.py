@@ -140,9 +140,12 @@ def _recorded(module, x):
 
 def _on_meta(module):
     """A copy of ``module`` whose parameters and buffers are on the meta device: shapes only, no
-    data copied (a deep copy would clone every weight first)."""
+    data copied (a deep copy would clone every weight first). A module already wholly on the meta
+    device (as :func:`.sources.load_source` builds one) is itself: it holds no data to keep."""
     import copy
 
+    if all(t.device.type == "meta" for t in (*module.parameters(), *module.buffers())):
+        return module
     memo = {}
     for t in (*module.parameters(), *module.buffers()):
         if t.device.type != "meta":
@@ -156,14 +159,20 @@ class _Recorder(torch.fx.Interpreter):
 
     def values_for(self, x, original):
         self.values: dict = {}
+        threads = torch.get_num_threads()
         try:
             self.module = _on_meta(self.module)  # (the user's module stays as it was)
+            # one thread for the CPU's small shape computations (_spatial_on_cpu): each is well under a
+            # millisecond on one, where on a busy machine a second thread takes tens to wake
+            torch.set_num_threads(1)
             self.run(x)
         except Exception as exc:
             said = str(exc).split("\n\nWhile executing")[0]  # (torch.fx appends its node dump)
             raise CnncalcError(f"running {type(original).__name__} on an input of shape {list(x.shape)} failed: "
                                f"{type(exc).__name__}: {shorten(' '.join(said.split()), 160)}",
                                fix="check --input (channels and size the model expects)") from None
+        finally:
+            torch.set_num_threads(threads)
         return self.values
 
     def run_node(self, n):
@@ -172,32 +181,100 @@ class _Recorder(torch.fx.Interpreter):
         return value
 
     def call_module(self, target, args, kwargs):
-        """A batch norm's output is its input's shape, adaptive pooling's its output size, a linear
-        layer's its features on the last axis: on the meta device torch computes them with Python
-        decompositions that import ``torch._dynamo`` (a second or more), for shapes this plain."""
+        """The common layers without torch's meta kernels: those are Python functions that import
+        ``torch._dynamo`` or ``sympy`` on first use (a second or more of an import that takes two),
+        for shapes this plain. A batch norm's or an activation's output is its input's shape,
+        adaptive pooling's its output size, a linear layer's its features on the last axis; a
+        convolution's or a pool's spatial sizes are torch's own, computed on the CPU on one channel
+        per group (:func:`_spatial_on_cpu`). Anything else runs on the meta device."""
         module = self.fetch_attr(target)
         x = args[0] if args and isinstance(args[0], torch.Tensor) and args[0].device.type == "meta" else None
-        if x is not None and isinstance(module, torch.nn.modules.batchnorm._BatchNorm):
-            return torch.empty_like(x)
-        if x is not None and isinstance(module, (torch.nn.AdaptiveAvgPool1d, torch.nn.AdaptiveAvgPool2d,
-                                                 torch.nn.AdaptiveAvgPool3d)):
-            rank = x.dim() - 2
-            size = module.output_size if isinstance(module.output_size, (tuple, list)) else (module.output_size,) * rank
-            size = tuple(n if s is None else s for s, n in zip(size, x.shape[2:]))
-            return x.new_empty((*x.shape[:2], *size))
-        if x is not None and type(module) is torch.nn.Linear and x.dim() >= 1 and x.shape[-1] == module.in_features:
-            return x.new_empty((*x.shape[:-1], module.out_features))
+        if x is not None and len(args) == 1 and not kwargs:
+            out = _shape_only(module, x)
+            if out is not None:
+                return out
         return super().call_module(target, args, kwargs)
 
     def call_function(self, target, args, kwargs):
         if target is torch.nn.functional.batch_norm and args and isinstance(args[0], torch.Tensor):
-            return torch.empty_like(args[0])
+            return _like(args[0])
+        if target in _SAME_SHAPE_CALLS and len(args) == 1 and not kwargs and _on_meta_device(args[0]):
+            return _like(args[0])
         out = _broadcast(args) if target in _ELEMENTWISE and not kwargs else None
         return out if out is not None else super().call_function(target, args, kwargs)
 
     def call_method(self, target, args, kwargs):
         out = _broadcast(args, target.endswith("_")) if target in _ELEMENTWISE_METHODS and not kwargs else None
         return out if out is not None else super().call_method(target, args, kwargs)
+
+
+def _like(x):
+    """A tensor of ``x``'s shape, dtype and device (``torch.empty_like`` on the meta device is a
+    Python reference that imports sympy)."""
+    return x.new_empty(x.shape)
+
+
+def _on_meta_device(x) -> bool:
+    return isinstance(x, torch.Tensor) and x.device.type == "meta"
+
+
+_SAME_SHAPE_MODULES = (torch.nn.ReLU, torch.nn.ReLU6, torch.nn.SiLU, torch.nn.GELU, torch.nn.Sigmoid, torch.nn.Tanh,
+                       torch.nn.Hardswish, torch.nn.Hardsigmoid, torch.nn.LeakyReLU, torch.nn.ELU, torch.nn.Mish)
+_SAME_SHAPE_CALLS = {torch.relu, torch.nn.functional.relu, torch.sigmoid, torch.tanh, torch.nn.functional.silu,
+                     torch.nn.functional.gelu, torch.nn.functional.hardswish, torch.nn.functional.relu6}
+_POOLS = {torch.nn.MaxPool1d: 1, torch.nn.MaxPool2d: 2, torch.nn.MaxPool3d: 3, torch.nn.AvgPool1d: 1,
+          torch.nn.AvgPool2d: 2, torch.nn.AvgPool3d: 3}
+_CONVS = {torch.nn.Conv1d: 1, torch.nn.Conv2d: 2, torch.nn.Conv3d: 3}
+CPU_SHAPE_ELEMENTS = 1 << 22  # the most elements one channel per group may hold for a shape computed on the CPU
+
+
+def _shape_only(module, x):
+    """The meta tensor ``module(x)`` returns, for a module of torch's own whose output shape is
+    plain; None for anything else (it then runs on the meta device), and for a module whose call
+    does more than its class's forward (hooks, a forward set on the instance)."""
+    if module._forward_hooks or module._forward_pre_hooks or "forward" in module.__dict__:
+        return None
+    kind = type(module)
+    if isinstance(module, torch.nn.modules.batchnorm._BatchNorm) or kind in _SAME_SHAPE_MODULES:
+        return x if getattr(module, "inplace", False) else _like(x)
+    if kind in (torch.nn.AdaptiveAvgPool1d, torch.nn.AdaptiveAvgPool2d, torch.nn.AdaptiveAvgPool3d):
+        rank = x.dim() - 2
+        size = module.output_size if isinstance(module.output_size, (tuple, list)) else (module.output_size,) * rank
+        size = tuple(n if s is None else s for s, n in zip(size, x.shape[2:]))
+        return x.new_empty((*x.shape[:2], *size))
+    if kind is torch.nn.Linear and x.dim() >= 1 and x.shape[-1] == module.in_features:
+        return x.new_empty((*x.shape[:-1], module.out_features))
+    if kind in _CONVS and x.dim() == _CONVS[kind] + 2 and x.shape[1] == module.in_channels:
+        weight = module.weight
+        if isinstance(weight, torch.Tensor) and tuple(weight.shape) == (
+                module.out_channels, module.in_channels // module.groups, *module.kernel_size):
+            sizes = _spatial_on_cpu(lambda t: module._conv_forward(
+                t, torch.zeros((module.groups, 1, *module.kernel_size), dtype=t.dtype), None), x, module.groups)
+            return None if sizes is None else x.new_empty((x.shape[0], module.out_channels, *sizes))
+    if kind in _POOLS and x.dim() == _POOLS[kind] + 2 and not getattr(module, "return_indices", False):
+        sizes = _spatial_on_cpu(module, x, 1)
+        return None if sizes is None else x.new_empty((*x.shape[:2], *sizes))
+    return None
+
+
+def _spatial_on_cpu(run, x, channels: int):
+    """The spatial sizes of ``run`` on a zero CPU tensor of ``x``'s sizes with ``channels``
+    channels: torch's own arithmetic (padding, dilation, ceil mode, ``padding="same"``), without
+    the meta device's Python kernels. None where that tensor would be large (a hostile ``--input``
+    stays on the meta device, which allocates nothing) or where torch refuses (the meta device
+    then says why)."""
+    spatial = tuple(int(n) for n in x.shape[2:])
+    elements = channels
+    for n in spatial:
+        elements *= n
+    if elements > CPU_SHAPE_ELEMENTS or x.dtype not in (torch.float32, torch.float64):
+        return None
+    try:
+        with torch.no_grad(), warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # (padding="same" with an even kernel warns of a copy)
+            return tuple(run(torch.zeros((1, channels, *spatial), dtype=x.dtype)).shape[2:])
+    except Exception:
+        return None
 
 
 # Element-wise operators whose meta kernels are Python references that import torch._dynamo on
@@ -214,8 +291,14 @@ def _broadcast(args, in_place: bool = False):
         return None
     if in_place and isinstance(args[0], torch.Tensor):
         return args[0]
-    shapes = [tuple(a.shape) if isinstance(a, torch.Tensor) else () for a in args]
-    return torch.empty(torch.broadcast_shapes(*shapes), dtype=torch.result_type(*args), device="meta")
+    # torch's broadcast of zero-stride views of one CPU scalar (nothing allocated): its C++ rule,
+    # where ``torch.broadcast_shapes`` is a Python reference that imports sympy
+    scalar = torch.zeros(())
+    try:
+        shape = torch.broadcast_tensors(*(scalar.expand(a.shape) for a in args if isinstance(a, torch.Tensor)))[0].shape
+    except RuntimeError:
+        return None  # (the meta device says why)
+    return torch.empty(shape, dtype=torch.result_type(*args), device="meta")
 
 
 # -- the spec ----------------------------------------------------------------------------------------
