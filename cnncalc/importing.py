@@ -345,6 +345,50 @@ class Folder:
         return item
 
 
+# -- batch folds (docs/import.md, "Batch folds"): one rule for both importers -----------------------
+# A window partition (``x.reshape(-1, ws, ws, C)``) or LeViT's ``flatten(0, 1)`` folds the batch
+# into another axis: ``[B, C, H, W]`` becomes ``[B · windows, …]``. Both importers trace at batch 1,
+# where such a value is ``[windows, …]`` and every axis of it belongs to the one sample: it is
+# written with all its axes, and what names an axis of it counts past an implicit batch of 1.
+def folded(shape) -> bool:
+    """Whether a value traced at batch 1 with this shape has folded the batch into another axis:
+    its first axis is not 1 (a window partition's ``[windows, ws, ws, C]``)."""
+    return len(shape) > 0 and shape[0] != 1
+
+
+def sample_shape(shape, is_folded: bool | None = None) -> tuple:
+    """A traced shape as the spec writes it: batch excluded; for a folded value (:func:`folded`,
+    or ``is_folded`` where the importer knows better), every axis — at batch 1, the sample is the
+    whole of it."""
+    shape = tuple(shape)
+    return shape if (folded(shape) if is_folded is None else is_folded) else shape[1:]
+
+
+def fold_axis(d):
+    """An axis the model names on a folded value (its first axis 0) as the spec's (the batch 0):
+    one further; negative ones (from the end) stay, and so do lists of them."""
+    if isinstance(d, bool):
+        return d
+    if isinstance(d, int):
+        return d + 1 if d >= 0 else d
+    if isinstance(d, (list, tuple)) and all(isinstance(v, int) and not isinstance(v, bool) for v in d):
+        return type(d)(fold_axis(v) for v in d)
+    return d
+
+
+def fold_perm(perm) -> list:
+    """A permutation of a folded value's axes as the spec's ``permute`` (the implicit batch kept first)."""
+    return [0, *(fold_axis(p) for p in perm)]
+
+
+def across_windows(shape) -> tuple:
+    """A layer over the channels of a folded value (``[windows, C, …]``: a batch norm, a
+    convolution, a concatenation of heads) is written over ``[C, windows, …]``, the windows one
+    more axis: the ``permute`` dims that swap the two (it undoes itself) and the moved shape."""
+    shape = tuple(shape)
+    return [2, 1, *range(3, len(shape) + 1)], (shape[1], shape[0], *shape[2:])
+
+
 def shape_reads(entry) -> tuple:
     """The tensors an entry reads for their shape (its kind's tensor arguments: ``like:``)."""
     if not isinstance(entry.args, dict):

@@ -34,6 +34,7 @@ from typing import Any
 
 from . import layers
 from .errors import CnncalcError, shorten, shown_path
+from . import importing
 from .importing import Entry, Folder, Imported, claim, finish, snake, takes_list_and_args, valid_name
 from .layers.import_helpers import ChannelsLast, Unmappable
 from .layers.import_helpers import channels_last as channels_last_view
@@ -55,6 +56,12 @@ PATTERNS = (
     ("Unsqueeze", "MaxPool", "Squeeze"), ("Unsqueeze", "AveragePool", "Squeeze"),  # 1-D pooling done in 2-D
     ("Mul", "Add"),  # batch norm at inference, as Caffe2's converter writes it: x · scale + shift per channel
 )
+# Operators that only reshape (a batch fold starts at one, and a value it folded can be unfolded
+# by one: docs/import.md, "Batch folds"); any other operator's output is folded where its input is.
+RESHAPING = {"Reshape", "Flatten", "Squeeze", "Unsqueeze"}
+# Layers over the channels of a folded value (``[windows, C, …]``): written with the channels moved
+# first, the windows one more axis (the kinds' ``from_onnx_windows``).
+OVER_WINDOWS = {"Conv", "BatchNormalization", "Concat"}
 # Element types of initializers that are parameters.
 PARAMETER_TYPES = {1, 10, 11, 16, 2, 3, 4, 5, 6}  # float, float16, double, bfloat16, uint8, int8, uint16, int16, int32
 UINT8, INT8, INT32 = 2, 3, 6
@@ -997,9 +1004,27 @@ class OnnxNode:
     def _constants(self) -> _Constants:
         return self._converter.constants
 
+    @property
+    def folded(self) -> bool:
+        """Whether its (first) data input folded the batch into another axis (a window partition,
+        :func:`cnncalc.importing.folded`): its shapes are then whole, and every axis it names
+        counts past an implicit batch of 1, as the spec's do (:meth:`attr`, :meth:`constant`)."""
+        data = self.data_inputs
+        return bool(data) and data[0] in self._converter.folds
+
     def attr(self, name: str, default: Any = None) -> Any:
-        """An attribute of the (first) node: ints, floats, strings and their lists."""
-        return _attribute(self.nodes[0], name, default)
+        """An attribute of the (first) node: ints, floats, strings and their lists; on a folded
+        input, the axes it names as the spec's."""
+        value = _attribute(self.nodes[0], name, None)
+        if value is None:
+            return default
+        if self.folded and name in ("axis", "axes"):
+            return importing.fold_axis(value)
+        if self.folded and name == "perm":
+            return importing.fold_perm(value)
+        if self.folded and name == "pads" and _op(self.nodes[0]) == "Pad":
+            return _folded_pads(value)
+        return value
 
     def _static(self, i: int) -> Static:
         name = self.inputs[i] if i < len(self.inputs) else ""
@@ -1054,7 +1079,15 @@ class OnnxNode:
         static = self._static(i)
         if static.value is None:
             raise Unmappable(f"{self.op} input {i} is a constant too large or too involved to read")
-        return _plain(static.value)
+        value = _plain(static.value)
+        if self.folded:  # (the axes it names on a folded input, as the spec's)
+            op = _op(self.nodes[0])
+            if (op, i) in (("Slice", 3), ("Pad", 3), ("Squeeze", 1), ("Unsqueeze", 1)) or (
+                    op.startswith("Reduce") and i == 1):
+                return importing.fold_axis(value)
+            if (op, i) == ("Pad", 1) and not (len(self.inputs) > 3 and self.inputs[3]):
+                return _folded_pads(value)
+        return value
 
     def axes(self) -> list:
         """The axes a reduction runs over (an attribute before opset 18, an input since), batch
@@ -1072,6 +1105,14 @@ class OnnxNode:
 
     def __repr__(self) -> str:
         return f"OnnxNode({self.op} {self.name})"
+
+
+def _folded_pads(pads) -> list:
+    """A ``Pad``'s pads for a folded input's axes (all begins, then all ends) with none for the
+    implicit batch in front, as the spec counts the axes."""
+    pads = list(pads)
+    half = len(pads) // 2
+    return [0, *pads[:half], 0, *pads[half:]]
 
 
 def _same_output(view: OnnxNode, kind, args) -> None:
@@ -1137,6 +1178,10 @@ class _Converter:
         # of the batch, taken apart along it (Gather, or Split then Squeeze): ONNX value -> (the
         # layer output it permutes, the perm, the first index along the moved axis it holds)
         self.moved: dict[str, tuple] = {}
+        self.expanded: set[str] = set()  # an Expand's output followed as its unexpanded input (broadcast_only)
+        # ONNX values that fold the batch into another axis (a window partition's [windows, …]
+        # at batch 1: docs/import.md, "Batch folds"), sized whole (find_folds)
+        self.folds: set[str] = set()
 
     # -- sizes --------------------------------------------------------------------------------------
     def data_shape(self, name: str, node: str) -> tuple:
@@ -1148,14 +1193,30 @@ class _Converter:
                                f"{node} computes",
                                fix="onnx has no shape rule for an operator it does not know (a custom one); a file that "
                                    "records the size (value_info) imports with --allow-unknown")
-        if name in self.channels_last:
+        if name in self.channels_last and name not in self.folds:
             return ChannelsLast((shape[-1], *shape[1:-1]))
-        return tuple(shape[1:])
+        return importing.sample_shape(shape, name in self.folds)
+
+    def find_folds(self, network_input: str) -> None:
+        """The values that fold the batch into another axis (:func:`cnncalc.importing.folded`), at
+        batch 1 only (a file that fixes a larger batch has its samples mixed in them): a fold
+        starts at a reshape whose output's first axis is not 1 and ends at one whose is; any
+        other operator's output is folded where a data input is (a piece of a folded value,
+        ``Split`` along its first axis, stays one even where that axis is 1)."""
+        if (self.shapes.get(network_input) or [None])[0] != 1:
+            return
+        for node in self.graph.node:
+            outputs = [o for o in node.output if o and o not in self.constants and self.shapes.get(o)]
+            if _op(node) in RESHAPING:
+                self.folds.update(o for o in outputs if importing.folded(self.shapes[o]))
+            elif any(i in self.folds for i in node.input if i and i not in self.constants):
+                self.folds.update(outputs)
 
     def moves_channels(self, node) -> bool:
         """A ``Transpose`` of a layer's output that moves its channels last, or a channels-last
         view's back: a view, not a layer. Its output is the same tensor, in the other layout."""
-        if _op(node) != "Transpose" or node.input[0] in self.constants or node.output[0] in self.outputs:
+        if _op(node) != "Transpose" or node.input[0] in self.constants or node.output[0] in self.outputs \
+                or node.input[0] in self.folds:  # (a Transpose of a folded value is a permute)
             return False
         shape = self.shapes.get(node.input[0])
         rank = len(shape) if shape else 0
@@ -1176,7 +1237,8 @@ class _Converter:
         if op == "Transpose":
             perm = _attribute(node, "perm", None)
             if (not perm or perm[0] == 0 or len(perm) < 3 or perm[1] != 0 or node.input[0] not in self.tensor_of
-                    or node.input[0] in self.channels_last or out in self.outputs or not self._pieces_only(out)):
+                    or node.input[0] in self.channels_last or node.input[0] in self.folds or out in self.outputs
+                    or not self._pieces_only(out)):
                 return False
             self.moved[out] = (node.input[0], perm, 0)
             return True
@@ -1237,15 +1299,16 @@ class _Converter:
             steps.append(("permute", {"dims": rest[1:]}, tuple(kept[d - 1] for d in rest[1:])))
         self.chain(node, source, steps)
 
-    def chain(self, node, source: str, steps: list) -> None:
-        """One node said as layers one after the other: ``steps`` of (kind, arguments, output shape)."""
+    def chain(self, node, source: str, steps: list, output: str | None = None) -> None:
+        """One node said as layers one after the other: ``steps`` of (kind, arguments, output
+        shape), the last one computing ``output`` (the node's own by default)."""
         tensor = self.tensor_of[source]
         for kind, args, out in steps:
             key = f"§{len(self.entries)}"
             self.entries.append(Entry(kind, args, (tensor,), key, False, shape=tuple(out)))
             self.found[key] = self.scopes(node)
             tensor = key
-        self.tensor_of[node.output[0]] = tensor
+        self.tensor_of[output or node.output[0]] = tensor
 
     def shift(self, node) -> bool:
         """A constant ``Pad`` with negative pads (NASNet's ``ZeroPad2d((-1, 1, -1, 1))``: the map
@@ -1279,15 +1342,67 @@ class _Converter:
         self.chain(node, node.input[0], steps)
         return True
 
+    def over_windows(self, node) -> bool:
+        """A ``Conv``, ``BatchNormalization`` or ``Concat`` (axis 1) over the channels of folded
+        values (``[windows, C, …]``: EfficientViT-M's heads, LeViT's ``bn(x.flatten(0, 1))``):
+        each input's channels moved first, the layer over them with the windows one more axis
+        (the kind's ``from_onnx_windows``: a convolution's kernel 1 along it), and the axes moved
+        back, as the module path writes it. Whether the node was one."""
+        import onnx
+
+        data = [i for i in node.input if i and i not in self.constants]
+        if (_op(node) not in OVER_WINDOWS or not data or not all(i in self.folds for i in data)
+                or not all(2 <= len(self.shapes[i]) <= 4 for i in data) or len(node.output) != 1
+                or (_op(node) == "Concat" and _attribute(node, "axis", None) != 1)):
+            return False
+        moved = onnx.NodeProto()
+        moved.CopyFrom(node)
+        for position, name in enumerate(node.input):
+            if name in data:  # (an input read twice is moved once per reading)
+                moved.input[position] = f"{name}§windows{position}"
+                self.shapes[moved.input[position]] = (1, *importing.across_windows(self.shapes[name])[1])
+        out = node.output[0]
+        swap, shape = importing.across_windows(self.shapes[out])
+        moved.output[0] = f"{out}§windows"
+        self.shapes[moved.output[0]] = (1, *shape)
+        view = OnnxNode(self, [moved])
+        kind, args, _ = self.claim(view, windows=True)
+        if kind is None:
+            return False
+        for position, name in enumerate(node.input):
+            if name in data:
+                self.chain(node, name, [("permute", {"dims": swap}, self.shapes[moved.input[position]][1:])],
+                           moved.input[position])
+        self.add(view, kind, args)
+        self.chain(node, moved.output[0], [("permute", {"dims": swap}, importing.sample_shape(self.shapes[out], True))])
+        return True
+
     def broadcast_only(self, node) -> bool:
         """An ``Expand`` of a layer's output read only by element-wise operators that broadcast
-        (an SE or ECA gate's ``expand_as`` before its product): the same tensor, not a layer; the
-        layers that read it must compute the exported shapes from the unexpanded one."""
+        (an SE or ECA gate's ``expand_as`` before its product), or by a ``Transpose`` read only by
+        them (BoTNet's relative logits, ``x.expand(…).permute(…)`` before a sum): the same tensor,
+        not a layer; the layers that read it must compute the exported shapes from the unexpanded
+        one (a ``Transpose`` of it permutes the unexpanded shape: :meth:`unexpand`)."""
         out = node.output[0] if node.output else ""
-        readers = self.consumers.get(out, ())
-        return (_op(node) == "Expand" and node.input[0] in self.tensor_of and node.input[0] in self.shapes
-                and out not in self.outputs and bool(readers)
-                and all(_op(self.graph.node[i]) in BROADCASTING for i in readers))
+
+        def broadcasts(name, through_transpose):
+            readers = self.consumers.get(name, ())
+            return name not in self.outputs and bool(readers) and all(
+                _op(self.graph.node[i]) in BROADCASTING or through_transpose and _op(self.graph.node[i]) == "Transpose"
+                and broadcasts(self.graph.node[i].output[0], False) for i in readers)
+
+        if not (_op(node) == "Expand" and node.input[0] in self.tensor_of and node.input[0] in self.shapes
+                and broadcasts(out, True)):
+            return False
+        self.expanded.add(out)
+        return True
+
+    def unexpand(self, node) -> None:
+        """A ``Transpose`` of an ``Expand`` followed as the same tensor (:meth:`broadcast_only`):
+        its output is the permutation of the unexpanded shape, which the operators reading it broadcast."""
+        if _op(node) == "Transpose" and node.input and node.input[0] in self.expanded:
+            perm = _attribute(node, "perm", None) or list(reversed(range(len(self.shapes[node.input[0]]))))
+            self.shapes[node.output[0]] = [self.shapes[node.input[0]][p] for p in perm]
 
     # -- the walk -------------------------------------------------------------------------------------
     def spec(self, model_name: str, source: str) -> Imported:
@@ -1301,6 +1416,7 @@ class _Converter:
         for node in self.graph.node:  # every constant first: a run's later nodes may read one computed after its first
             if self.constants.visit(node):
                 self.computed_compute(node)
+        self.find_folds(value.name)
         absorbed: set[int] = set()
         for index, node in enumerate(self.graph.node):
             if index not in absorbed and not all(o in self.constants for o in node.output if o):
@@ -1356,7 +1472,8 @@ class _Converter:
             if node.input[0] in self.channels_last:
                 self.channels_last.add(node.output[0])
             return set()
-        if self.take_apart(node) or self.shift(node):
+        self.unexpand(node)
+        if self.take_apart(node) or self.shift(node) or self.over_windows(node):
             return set()
         if self.moves_channels(node) and not self.runs(index):
             self.tensor_of[node.output[0]] = self.tensor_of[node.input[0]]
@@ -1394,7 +1511,8 @@ class _Converter:
             for name in inputs:
                 self.materialize(name, view)
             return
-        if inputs and len(self.shapes.get(view.output) or ()) == len(self.shapes[inputs[0]]):
+        if inputs and view.output not in self.folds and not any(_op(n) in RESHAPING for n in view.nodes) and len(
+                self.shapes.get(view.output) or ()) == len(self.shapes[inputs[0]]):  # (a reshape is no view)
             self.channels_last.add(view.output)
 
     def materialize(self, name: str, view: OnnxNode) -> None:
@@ -1433,12 +1551,13 @@ class _Converter:
                 out.append(run)
         return out
 
-    def claim(self, view: OnnxNode):
-        """The first kind that claims the node's operator and can say it, with its arguments."""
+    def claim(self, view: OnnxNode, windows: bool = False):
+        """The first kind that claims the node's operator and can say it, with its arguments
+        (``windows``: over the channels of windows, moved first: :meth:`over_windows`)."""
         reasons = []
         for kind in claimants().get(view.op, ()):
             try:
-                args = kind.from_onnx(view)
+                args = kind.from_onnx_windows(view) if windows else kind.from_onnx(view)
                 _same_output(view, kind, args)
                 return kind, args, reasons
             except Unmappable as exc:
@@ -1538,6 +1657,11 @@ class _Converter:
             if tensor is None:
                 raise CnncalcError(f"the model's output {value.name} is a constant, not computed from the input",
                                    fix="cnncalc analyses the layers between the input and the outputs")
+            if value.name in self.folds:  # (its batch axis would hold parts of a sample: not the spec's output)
+                raise CnncalcError(f"the model's output {shorten(value.name, 60)} {_shown(self.shapes[value.name])} "
+                                   "folds the batch into another axis (a reshape of the batch not undone)",
+                                   fix="cnncalc's layers work per sample: return the windows per sample "
+                                       "(docs/import.md, \"Batch folds\")")
             if tensor not in out:
                 out.append(tensor)
         return out

@@ -11,7 +11,10 @@ output shape, ``sum(p.numel())`` and ``FlopCounterMode`` (2 FLOPs per MAC).
 * attention as ONNX writes it: the batch moved by ``Transpose`` and taken apart by ``Split`` +
   ``Squeeze`` or ``Gather``, a channels-last view summed with tokens, reductions, splits and
   concatenations over the channels of a channels-last view, ``Clip`` of one bound;
-* a ``Pad`` with negative pads (NASNet's shift): a crop, then a pad.
+* a ``Pad`` with negative pads (NASNet's shift): a crop, then a pad;
+* a reshape that folds the batch into windows (window attention's partitions, LeViT's
+  ``flatten(0, 1)``, EfficientViT-M's heads, BoTNet's relative logits): the per-sample reshape it
+  is at batch 1, exact at batch 1 and, analysed at batch 4, what the module computes on 4 samples.
 """
 
 from __future__ import annotations
@@ -68,6 +71,7 @@ FAMILIES = [
     "resnetblur18",  # blur pooling: a buffer, written as a Constant depthwise weight
     "mobilevitv2_050",  # Expand before a product, attention on a channels-last view
     "efficientvit_b0",  # Cast of a layer output (linear attention in float32)
+    "mobilevit_xxs",  # a batch fold: MobileViT v1's patches, the batch folded into the pixels of a patch
     pytest.param("nf_regnet_b0", marks=pytest.mark.slow),  # standardised weights with a gain
     pytest.param("swiftformer_xs", marks=pytest.mark.slow),  # ReduceL2 over the channels of a channels-last view
     pytest.param("mambaout_femto", marks=pytest.mark.slow),  # Split and Concat of a channels-last view
@@ -268,3 +272,98 @@ def test_a_conv_of_weights_and_constants_alone_is_refused_by_name(tmp_path):
     one_error_line(cnncalc("shapes", path), "Conv (ONNX) at node /pos_embd/Conv has no cnncalc layer kind: it "
                                             "computes from weights and constants alone")
     assert cnncalc("shapes", path, "--allow-unknown").returncode == 0
+
+
+# -- batch folds (docs/import.md, "Batch folds") ---------------------------------------------------------------
+class RelativeLogits(nn.Module):
+    """BoTNet's relative-position logits on windows of the batch: the map folded into
+    ``[B · heads, H·W, d]``, a product with a parameter, then ``expand`` and ``permute`` of it
+    before a sum that broadcasts anyway (an ``Expand`` then a ``Transpose`` in ONNX)."""
+
+    def __init__(self, c=8, heads=2, size=4):
+        super().__init__()
+        self.heads, self.size = heads, size
+        self.qkv = nn.Conv2d(c, 3 * c, 1)
+        self.rel_h = nn.Parameter(torch.randn(c // heads, size))
+        self.rel_w = nn.Parameter(torch.randn(c // heads, size))
+
+    def forward(self, x):
+        B, C, H, W = x.shape
+        q, k, v = self.qkv(x).split(C, dim=1)
+        q, k, v = (t.reshape(B * self.heads, C // self.heads, H * W).transpose(-1, -2) for t in (q, k, v))
+        grid = q.reshape(-1, H, W, C // self.heads)
+        lw = (grid @ self.rel_w).reshape(-1, H, 1, W, W).expand(-1, -1, H, -1, -1).permute(0, 1, 3, 2, 4)
+        lh = (grid.transpose(1, 2) @ self.rel_h).reshape(-1, W, 1, H, H).expand(-1, -1, W, -1, -1).permute(
+            0, 3, 1, 4, 2)
+        a = ((q @ k.transpose(-1, -2)) + (lw + lh).reshape(-1, H * W, H * W)).softmax(-1)
+        return (a @ v).transpose(-1, -2).reshape(B, C, H, W) + x
+
+
+class FoldedOutput(nn.Module):
+    """A model that returns its windows with the batch folded in: no per-sample output."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.Conv2d(4, 4, 1)
+
+    def forward(self, x):
+        return self.conv(x).reshape(-1, 4, 2, 2)
+
+
+@pytest.mark.parametrize("name, shape", [
+    ("Windows", (8, 8, 8)),  # partitions, linear, unbind, bn(flatten(0, 1)), conv and cat per window
+    ("RelativeLogits", (8, 4, 4)),  # BoTNet: Expand + Transpose of folded logits before a sum
+])
+def test_a_batch_fold_imports_exactly_at_any_batch(name, shape, tmp_path):
+    """torch's export of a module that folds the batch into another axis: exact against torch at
+    batch 1, and the spec `import` writes, analysed at batch 4, counts what the module computes on
+    4 samples (windows never mix samples)."""
+    from torch.utils.flop_counter import FlopCounterMode
+
+    import wild_models
+
+    torch.manual_seed(0)
+    module = getattr(wild_models, name, None) or globals()[name]
+    module = module().eval()
+    path = exported(module, (1, *shape), tmp_path / f"{name}.onnx")
+    assert figures(path) == measured(module, (1, *shape))
+    result = import_file(str(path))
+    assert not result.unknown
+    counter = FlopCounterMode(display=False)
+    with torch.no_grad(), counter:
+        y = module(torch.randn(4, *shape))
+    at_four = analyze(load_string(write_yaml(result.spec)), batch=4)
+    assert (tuple(at_four.output), at_four.macs) == (tuple(y.shape), counter.get_total_flops() // 2)
+
+
+def test_a_fold_at_a_fixed_batch_above_one_or_in_the_output_is_refused(tmp_path):
+    """Where a folded value would mix samples — a file that fixes batch 2 (its windows hold both
+    samples), or a model that returns the windows with the batch folded in — the import refuses
+    in one line, never a number for the wrong thing."""
+    from console import cnncalc
+
+    import wild_models
+
+    path = exported(wild_models.Windows(), (2, 8, 8, 8), tmp_path / "batch2.onnx")
+    result = cnncalc("shapes", path)
+    assert result.returncode == 2 and "Traceback" not in result.stderr, result.stderr
+    assert "no cnncalc layer kind" in result.stderr
+    result = cnncalc("shapes", exported(FoldedOutput(), (1, 4, 4, 4), tmp_path / "out.onnx"))
+    assert result.returncode == 2 and "Traceback" not in result.stderr, result.stderr
+    assert "folds the batch into another axis" in result.stderr
+
+
+@pytest.mark.parametrize("name", ["levit_128s", "efficientvit_m0", "maxvit_pico_rw_256", "tiny_vit_5m_224",
+                                  "botnet26t_256"])
+@pytest.mark.slow
+def test_timm_windows_of_the_batch_export_import_exactly(name, tmp_path, monkeypatch):
+    """The reach table's batch-fold families through their ONNX export, at their own input size
+    (``tests/benchmarks/timm_reach.py`` runs them with the rest)."""
+    from test_import_wild import timm_module
+
+    monkeypatch.setenv("TIMM_FUSED_ATTN", "0")
+    timm = timm_module()
+    torch.manual_seed(0)
+    module = timm.create_model(name, pretrained=False).eval()
+    shape = (1, *module.pretrained_cfg["input_size"])
+    assert figures(exported(module, shape, tmp_path / f"{name}.onnx")) == measured(module, shape)

@@ -140,11 +140,14 @@ class Conv(LayerKind):
         """Kernel 1 along the windows axis: the same weights and multiply-adds, window by window."""
         if module.padding_mode != "zeros" or isinstance(module.padding, str):
             raise Unmappable("a convolution over windows with a padding mode or a padding by name")
-        args = _conv_args(module.out_channels, (1, *module.kernel_size), (1, *module.stride), [0, *module.padding],
-                          (1, *module.dilation), module.groups, module.bias is not None)
-        if len(set(args["padding"])) == 1:
-            args["padding"] = args["padding"][0]
-        return args
+        return _over_windows(self.from_torch(module, x, y), len(module.kernel_size))
+
+    def from_onnx_windows(self, node):
+        """As :meth:`from_torch_windows`, for an ONNX ``Conv``."""
+        args = self.from_onnx(node)
+        if isinstance(args.get("padding"), str):
+            raise Unmappable("a convolution over windows with a padding by name")
+        return _over_windows(args, len(node.initializer(1)) - 2)
 
     def from_call(self, call):
         weight = call.tensor(1, "weight")
@@ -169,6 +172,21 @@ class Conv(LayerKind):
         elif node.repeated_filter(1, args.get("groups", 1)):
             args["weight_params"] = 0  # one fixed filter for every channel (blur pooling's buffer)
         return args
+
+
+def _over_windows(args: dict, rank: int) -> dict:
+    """A convolution's arguments with the windows one more axis in front of its spatial ones:
+    kernel, stride and dilation 1 along it, no padding (the same weights and multiply-adds)."""
+    def ahead(key, default, first):
+        value = args.get(key, default)
+        return [first, *(value if isinstance(value, list) else [value] * rank)]
+
+    out = {**args, "kernel": squash(ahead("kernel", 1, 1))}
+    for key, default, first in (("stride", 1, 1), ("padding", 0, 0), ("dilation", 1, 1)):
+        value = ahead(key, default, first)
+        if key in args or len(set(value)) > 1:
+            out[key] = squash(value)
+    return out
 
 
 def _conv_args(filters, kernel, stride, padding, dilation, groups, bias) -> dict:

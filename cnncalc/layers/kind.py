@@ -156,6 +156,14 @@ class LayerKind:
 
         raise Unmappable(f"a {self.name} over the channels of windows")
 
+    def from_onnx_windows(self, node) -> dict:
+        """As :meth:`from_torch_windows`, for an ONNX node of an operator in ``onnx_ops`` applied
+        to the channels of a folded value (``node.x``, ``node.y``: ``[C, windows, …]``). Raise
+        :class:`Unmappable` where this kind cannot say that (the default)."""
+        from .import_helpers import Unmappable
+
+        raise Unmappable(f"a {self.name} over the channels of windows")
+
     def with_operand_params(self, a: dict, params: int) -> dict | None:
         """``a`` with the learnable elements of its parameter operand set to ``params`` (the importer
         counts a parameter that several calls read once), or None where this kind has no parameter

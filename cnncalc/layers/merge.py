@@ -114,6 +114,9 @@ class Concat(_Merge):
             raise Unmappable("a concatenation on another axis than the channels")
         return {}
 
+    def from_onnx_windows(self, node):
+        return self.from_onnx(node)  # (the channels of windows, moved first: a concatenation of channels)
+
     def infer(self, a, xs, ctx):
         first = xs[0]
         for other in xs[1:]:

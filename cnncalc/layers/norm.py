@@ -60,6 +60,11 @@ class BatchNorm(LayerKind):
     def from_torch_windows(self, module, x, y):
         return self.from_torch(module, x, y)  # (per channel: the windows are one more axis)
 
+    def from_onnx_windows(self, node):
+        if node.op != "BatchNormalization":
+            raise Unmappable("a scale and shift over the channels of windows")
+        return self.from_onnx(node)  # (per channel: the windows are one more axis)
+
     def from_call(self, call):
         return _bn_args(call.arg(7, "eps", 1e-5), call.arg(6, "momentum", 0.1), call.arg(3, "weight") is not None)
 

@@ -22,7 +22,7 @@ from typing import Any
 import torch
 import torch.fx
 
-from .. import layers
+from .. import importing, layers
 from ..errors import CnncalcError, shorten
 from ..importing import Entry, Folder, Imported, finish, scoped_names, shape_reads, takes_list_and_args, valid_name
 from ..layers.import_helpers import ChannelsLast, Unmappable
@@ -666,10 +666,9 @@ class _Converter:
         x = self.shapes[source]
         if not 2 <= len(x) <= 4:
             return False
-        swap = [2, 1, *range(3, len(x) + 1)]
-        moved = (x[1], x[0], *x[2:])
+        swap, moved = importing.across_windows(x)
         y = sample_shape(value)
-        out = (y[1], y[0], *y[2:])
+        _, out = importing.across_windows(y)
         for kind in layers.claimants("torch_modules").get(type(module).__name__, ()):
             try:
                 args = kind.from_torch_windows(module, moved, out)
@@ -699,15 +698,14 @@ class _Converter:
         scopes = tuple(s.split("@")[0] for s in node.meta.get("nn_module_stack", {}))
         moved = []
         for tensor in reads:
-            x = self.shapes[tensor]
-            swap = [2, 1, *range(3, len(x) + 1)]
+            swap, shape = importing.across_windows(self.shapes[tensor])
             entry = Entry("permute", {"dims": swap}, (tensor,), self.unique(f"{node.name}_windows"), False,
-                          scopes=scopes, shape=(x[1], x[0], *x[2:]))
+                          scopes=scopes, shape=shape)
             self.entries.append(entry)
             self.shapes[entry.name] = entry.shape
             moved.append(entry.name)
         y = sample_shape(value)
-        out = (y[1], y[0], *y[2:])
+        _, out = importing.across_windows(y)
         kind, args = self.claim("cat", lambda kind: kind.from_call(Call("cat", (), {"dim": 1}, tuple(
             self.shapes[m] for m in moved), out)), "torch_calls", node, torch.empty((1, *out), device="meta"), moved)
         self.add(node, Entry(kind, list(moved), tuple(moved), node.name, False), out)
@@ -956,16 +954,15 @@ class _Converter:
         return value
 
 def folded(value) -> bool:
-    """Whether a traced value (at batch 1) has folded the batch into another axis: a window
-    partition's ``[windows, ws, ws, C]``, LeViT's ``flatten(0, 1)``. Its first axis is then an
-    axis of the sample, not the batch (docs/import.md, "Batch folds")."""
-    return isinstance(value, torch.Tensor) and value.dim() > 0 and value.shape[0] != 1
+    """Whether a traced value (at batch 1) has folded the batch into another axis (the rule of
+    :func:`cnncalc.importing.folded`: a window partition's ``[windows, ws, ws, C]``, LeViT's
+    ``flatten(0, 1)``)."""
+    return isinstance(value, torch.Tensor) and importing.folded(tuple(value.shape))
 
 
 def sample_shape(value) -> tuple:
-    """A traced value's shape as the spec writes it: batch excluded; for a value that folded the
-    batch into another axis (:func:`folded`), every axis — at batch 1, the sample is the whole of it."""
-    return tuple(value.shape) if folded(value) else tuple(value.shape[1:])
+    """A traced value's shape as the spec writes it (:func:`cnncalc.importing.sample_shape`)."""
+    return importing.sample_shape(tuple(value.shape))
 
 
 # where a call names an axis of its input: (position, keyword) of each dim argument
@@ -983,20 +980,12 @@ _DIM_ARGS = {
 def unfold_dims(name: str, args: tuple, kwargs: dict) -> tuple:
     """A call on a folded value (:func:`folded`) names the sample's axes counting its first as 0;
     the kinds count the batch as 0: every axis it names, one further (negative ones stay)."""
-    def shift(d):
-        if isinstance(d, bool):
-            return d
-        if isinstance(d, int):
-            return d + 1 if d >= 0 else d
-        if isinstance(d, (list, tuple)) and all(isinstance(v, int) and not isinstance(v, bool) for v in d):
-            return type(d)(shift(v) for v in d)
-        return d
-
+    shift = importing.fold_axis
     args, kwargs = list(args), dict(kwargs)
     if name == "permute":
         dims = args[1:] if len(args) > 2 else (args[1] if len(args) > 1 else kwargs.pop("dims"))
         dims = dims if isinstance(dims, (list, tuple)) else [dims]
-        return (args[0], 0, *(shift(d) for d in dims)), {}
+        return (args[0], *importing.fold_perm(dims)), {}
     if name == "getitem" and len(args) > 1:
         index = args[1] if isinstance(args[1], tuple) else (args[1],)
         if index and index[0] is not Ellipsis:
