@@ -624,7 +624,8 @@ def test_a_huge_input_to_a_module_is_sized_without_allocating(tmp_path):
     """The module path sizes convolutions and pools on small CPU tensors where it can: an input of
     3×100000×100000 (120 GB of float32) must still be sized on the meta device, under 3 GB."""
     pytest.importorskip("torch")
-    shutil.copy(ROOT / "tests" / "reference_nets.py", tmp_path / "reference_nets.py")
+    for name in ("reference_nets.py", "torchvision_models.py"):  # (torchvision's own ResNet-18)
+        shutil.copy(ROOT / "tests" / name, tmp_path / name)
     done = cnncalc("shapes", "reference_nets.py:resnet18", "--input", "3x100000x100000", "--format", "json",
                    cwd=tmp_path, memory=3_000_000_000, timeout=180)
     assert done.returncode == 0, done.stderr

@@ -234,17 +234,49 @@ def test_torchvision_classes_import_with_their_published_params_and_fvcore_macs(
     assert report.params == published.get(name, golden)
 
 
-def test_the_module_path_imports_neither_dynamo_nor_sympy():
-    """Issue 19, item 6: torchvision's ResNet-50 is sized without torch's Python meta kernels, which
-    import ``torch._dynamo`` or ``sympy`` on first use (a second or more of a process that takes
-    about three)."""
+_RESNET_STYLE = """
+import torch
+from torch import nn
+
+
+class Block(nn.Module):
+    def __init__(self, c):
+        super().__init__()
+        self.conv1, self.bn1 = nn.Conv2d(c, c, 3, padding=1, bias=False), nn.BatchNorm2d(c)
+        self.conv2, self.bn2 = nn.Conv2d(c, c, 3, padding=1, bias=False), nn.BatchNorm2d(c)
+        self.relu = nn.ReLU(inplace=True)
+
+    def forward(self, x):
+        return self.relu(self.bn2(self.conv2(self.relu(self.bn1(self.conv1(x))))) + x)
+
+
+class Net(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.stem = nn.Sequential(nn.Conv2d(3, 64, 7, 2, 3, bias=False), nn.BatchNorm2d(64), nn.ReLU(inplace=True),
+                                  nn.MaxPool2d(3, 2, 1))
+        self.layer1 = nn.Sequential(Block(64), Block(64))
+        self.pool, self.fc = nn.AdaptiveAvgPool2d(1), nn.Linear(64, 1000)
+
+    def forward(self, x):
+        return self.fc(torch.flatten(self.pool(self.layer1(self.stem(x))), 1))
+"""
+
+
+def test_the_module_path_imports_neither_dynamo_nor_sympy(tmp_path):
+    """Issue 19, item 6: a ResNet-style module (convolutions, batch norms, ReLUs, max and adaptive
+    pooling, an add, flatten, linear) is sized without torch's Python meta kernels, which import
+    ``torch._dynamo`` or ``sympy`` on first use (a second or more of a process that takes about
+    three). Written here without torchvision: torchvision's own classes import ``torch._dynamo``
+    themselves (``torchvision.ops``), which would hide cnncalc's."""
     import subprocess
     import sys
 
+    (tmp_path / "net.py").write_text(_RESNET_STYLE)
     probe = ("import sys; from cnncalc.zoo import import_source; "
-             "g = import_source('reference_nets.py:resnet50', '3x224x224').graph; "
+             "g = import_source('net.py:Net', '3x224x224').graph; "
              "print([m for m in ('torch._dynamo', 'sympy') if m in sys.modules])")
-    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, cwd=TESTS, timeout=300)
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, cwd=tmp_path, timeout=300)
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "[]"
 
