@@ -309,7 +309,8 @@ class _Walk:
         kind = node.kind
         alias = self.alias
         reads = tuple([alias.get(t, t) for t in node.inputs]) if alias else node.inputs
-        self.ctx.locate(node.path, node.name)
+        path = render(node.scope)  # (once: the row keeps it too)
+        self.ctx.locate(path, node.name)
         try:
             if node.deferred is not None and node.deferred.when is not None and not self.holds(node.deferred.when):
                 alias[node.name] = reads[0]  # it does not exist here: identity, no layer
@@ -357,7 +358,7 @@ class _Walk:
                 self.warnings.append(Warning_(self.graph.file, node.line, node.path, node.name, message))
         b = self.batch
         self.rows.append(LayerRow(
-            name, render(node.scope), kind.name, node.line, node.scope, (b, *xs[0]), (b, *y), params, macs * b,
+            name, path, kind.name, node.line, node.scope, (b, *xs[0]), (b, *y), params, macs * b,
             inf.formula,
             _squash(field.rf) if field else None,
             _squash(field.jump) if field else None,

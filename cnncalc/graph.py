@@ -37,13 +37,13 @@ ITEM, PATH, BRANCH, COPY, MERGE = "item", "path", "branch", "copy", "merge"
 
 def render(scope: tuple) -> str:
     """``((ITEM, 'layers', 4), (PATH, 'main', 1))`` → ``layers[4].main[1]``."""
-    out = []
-    for kind, word, index in scope:
+    out = ""
+    for _, word, index in scope:
         if word:
-            out.append(f".{word}" if out else word)
+            out = f"{out}.{word}" if out else word
         if index is not None:
-            out.append(f"[{index}]")
-    return "".join(out)
+            out = f"{out}[{index}]"
+    return out
 
 
 def module_name(scope: tuple) -> str:
