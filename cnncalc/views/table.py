@@ -97,18 +97,6 @@ def _formula(row) -> str:
     return "" if isinstance(row, Group) else row.formula
 
 
-def _exact(n: int) -> str:
-    return f"{n:,}" if n else "—"
-
-
-def _short(n: int) -> str:
-    return units.count(n) if n else "—"
-
-
-def _short_bytes(n: int) -> str:
-    return units.nbytes(n) if n else "—"
-
-
 FROZEN = "*"  # after a layer's params: its weights do not train (--freeze, freeze:, requires_grad=False)
 
 
@@ -140,7 +128,7 @@ class _Figure(NamedTuple):
     values: tuple
     total: object
     marked: tuple = ()
-    short: Callable = _short  # numbers: ``118.01 M``, bytes ``1.2 MiB``
+    unit: Callable = units.count  # how a number abbreviates: ``118.01 M`` (bytes: units.nbytes, ``1.2 MiB``)
     wrap: int = 20  # formulas: the width they may fold to
     step: bool = False  # the training step's own figure: a formula table totals it in the footer too
     # (the forward's totals are polynomials the summary lines under the table write out)
@@ -159,15 +147,15 @@ def _figures(report: Report, rows, convention: str) -> list:
     return [_Figure(compute_title("cnncalc"), tuple(r.macs for r in rows), report.macs),
             _Figure(backward_title(conv), tuple(_backward(r, conv) for r in rows),
                     t.backward_flops_torch if conv == "torch" else t.backward_macs, marks, step=True),
-            _Figure("saved bytes", tuple(_saved(r) for r in rows), t.saved_bytes, short=_short_bytes, wrap=16,
+            _Figure("saved bytes", tuple(_saved(r) for r in rows), t.saved_bytes, unit=units.nbytes, wrap=16,
                     step=True)]
 
 
 def _numbers(fig: _Figure, short: bool = False) -> Column:
-    write = fig.short if short else _exact
-    cells = tuple(write(v) + (FROZEN if m else "") for v, m in zip(fig.values, fig.marked or repeat(False)))
-    total = (units.count if fig.short is _short else units.nbytes)(fig.total) if short else f"{fig.total:,}"
-    return Column(fig.header, cells, footer=total, justify="right")
+    write = fig.unit if short else "{:,}".format
+    cells = tuple((write(v) if v else "—") + (FROZEN if m else "")
+                  for v, m in zip(fig.values, fig.marked or repeat(False)))
+    return Column(fig.header, cells, footer=write(fig.total), justify="right")
 
 
 def _formulas(fig: _Figure, spaced: bool = False) -> Column:
