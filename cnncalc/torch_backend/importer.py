@@ -14,6 +14,7 @@ module's qualified names (``layer1.0.conv1``) so a reader finds them in the code
 
 from __future__ import annotations
 
+import math
 import operator
 import warnings
 from dataclasses import dataclass, field
@@ -188,7 +189,7 @@ class _Recorder(torch.fx.Interpreter):
         convolution's or a pool's spatial sizes are torch's own, computed on the CPU on one channel
         per group (:func:`_spatial_on_cpu`). Anything else runs on the meta device."""
         module = self.fetch_attr(target)
-        x = args[0] if args and isinstance(args[0], torch.Tensor) and args[0].device.type == "meta" else None
+        x = args[0] if args and _on_meta_device(args[0]) else None
         if x is not None and len(args) == 1 and not kwargs:
             out = _shape_only(module, x)
             if out is not None:
@@ -264,10 +265,7 @@ def _spatial_on_cpu(run, x, channels: int):
     stays on the meta device, which allocates nothing) or where torch refuses (the meta device
     then says why)."""
     spatial = tuple(int(n) for n in x.shape[2:])
-    elements = channels
-    for n in spatial:
-        elements *= n
-    if elements > CPU_SHAPE_ELEMENTS or x.dtype not in (torch.float32, torch.float64):
+    if channels * math.prod(spatial) > CPU_SHAPE_ELEMENTS or x.dtype not in (torch.float32, torch.float64):
         return None
     try:
         with torch.no_grad(), warnings.catch_warnings():
