@@ -123,6 +123,25 @@ def test_symbolic_path_never_imports_torch(argv):
     assert result.returncode == 0, result.stderr
 
 
+def test_console_script_ends_without_teardown_yet_writes_everything(tmp_path):
+    # the console script exits with os._exit after main() (docs/benchmarks.md, "Start-up"): the
+    # output must still be whole in a file (block-buffered) and a pipe, the exit code kept, and
+    # atexit callbacks run
+    script = Path(sys.executable).with_name("cnncalc")
+    out = tmp_path / "report.json"
+    with out.open("w") as stream:
+        done = subprocess.run([str(script), "shapes", "resnet152", "--format", "json"], stdout=stream, cwd=tmp_path)
+    assert done.returncode == 0 and len(json.loads(out.read_text())["layers"]) > 500
+    piped = subprocess.run([str(script), "shapes", "lenet5", "-f", "csv"], capture_output=True, text=True)
+    assert piped.returncode == 0 and piped.stdout.count("\n") > 10
+    assert subprocess.run([str(script), "shapes", "no_such_model"], capture_output=True).returncode == 2
+    code = ("import atexit, sys\nfrom cnncalc.cli import console_script\n"
+            "atexit.register(lambda: print('atexit ran', file=sys.stderr))\n"
+            "sys.argv = ['cnncalc', 'shapes', 'lenet5', '--format', 'json']\nconsole_script()\n")
+    ran = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert ran.returncode == 0 and "atexit ran" in ran.stderr and json.loads(ran.stdout)["params"] == 61706
+
+
 def test_zoo_ships_with_the_installed_package():
     from cnncalc.zoo import zoo_dir, zoo_names
 
