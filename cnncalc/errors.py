@@ -6,14 +6,22 @@ used from Python (and from tests) without ever printing or exiting.
 
 from __future__ import annotations
 
+import functools
 import re
 
 # C0 and C1 controls (ESC starts terminal sequences, 0x9b is a one-byte CSI), DEL, lone surrogates
 # (they cannot even be printed), line/paragraph separators and the bidirectional overrides that
 # make text read differently from what it is. Tab, newline and carriage return stay: one-line
 # renderers fold them into spaces.
-_UNPRINTABLE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e"
-                          "\u2066-\u2069\ud800-\udfff]")
+# (Every one of them is a character str.isprintable() rejects, so text it accepts has none: the
+# pattern, whose surrogate range takes a millisecond to compile, is compiled only for the rest.)
+_PATTERN = ("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e"
+            "\u2066-\u2069\ud800-\udfff]")
+
+
+@functools.cache
+def _unprintable() -> re.Pattern:
+    return re.compile(_PATTERN)
 
 
 def printable(text: object) -> str:
@@ -21,14 +29,16 @@ def printable(text: object) -> str:
     name from a spec can neither drive the terminal nor break a JSON, XML or CI-log line.
     Every message and output format passes user text through here."""
     text = str(text)
-    if not _UNPRINTABLE.search(text):
+    if text.isprintable() or not _unprintable().search(text):
         return text
-    return _UNPRINTABLE.sub(_escape, text)
+    return _unprintable().sub(_escape, text)
 
 
 def control_character(text: str) -> str | None:
     """The first character of ``text`` that :func:`printable` would escape, escaped (or None)."""
-    match = _UNPRINTABLE.search(text)
+    if text.isprintable():
+        return None
+    match = _unprintable().search(text)
     return _escape(match) if match else None
 
 
