@@ -123,6 +123,22 @@ def test_symbolic_path_never_imports_torch(argv):
     assert result.returncode == 0, result.stderr
 
 
+def test_the_console_script_leaves_its_objects_to_the_os_at_exit(tmp_path):
+    """Python's shutdown would collect every object the process made (for a torch import, a fifth
+    of its CPU time): the console script freezes them once its output is out, and the output is
+    whole. Run as a process (the freeze is the console script's, never the library's)."""
+    code = ("import atexit, gc, sys\nfrom cnncalc.cli import main\n"
+            "atexit.register(lambda: print('frozen', gc.get_freeze_count() > 0, file=sys.stderr))\n"
+            "sys.argv = ['cnncalc', 'shapes', 'lenet5', '-f', 'json']\nmain()\n")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["params"] == 61706
+    assert "frozen True" in result.stderr
+    import gc
+
+    assert gc.get_freeze_count() == 0  # (this process called the app, not the console script: nothing frozen)
+
+
 def test_zoo_ships_with_the_installed_package():
     from cnncalc.zoo import zoo_dir, zoo_names
 
