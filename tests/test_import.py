@@ -281,6 +281,31 @@ def test_the_module_path_imports_neither_dynamo_nor_sympy(tmp_path):
     assert done.stdout.strip() == "[]"
 
 
+@pytest.mark.parametrize("call", ["from cnncalc.zoo import import_source; import_source('net.py:Net', '3x64x64')",
+                                  "import cnncalc, importlib; cnncalc.import_module(importlib.import_module('net').Net(), "
+                                  "(3, 64, 64))"])
+def test_every_cnncalc_module_the_module_path_runs_gets_its_bytecode_written(tmp_path, call):
+    """The user's code runs without bytecode written (``user_code``: no ``__pycache__`` beside the
+    source), a rule of the whole process while it holds: a module of cnncalc's first imported inside
+    it would be compiled from source on every run of a checkout (``load_own_modules``). Run with a
+    bytecode folder of its own (``PYTHONPYCACHEPREFIX``), every cnncalc module the import loaded has
+    its bytecode there."""
+    import os
+    import subprocess
+    import sys
+
+    (tmp_path / "net.py").write_text(_RESNET_STYLE)
+    probe = (f"import sys, importlib.util; sys.path.insert(0, '.'); {call}; "
+             "print([n for n, m in sys.modules.items() if n.startswith('cnncalc') and getattr(m, '__file__', None) "
+             "and not __import__('os').path.exists(importlib.util.cache_from_source(m.__file__))])")
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+    env["PYTHONPYCACHEPREFIX"] = str(tmp_path / "bytecode")
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, cwd=tmp_path, env=env,
+                          timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "[]"
+
+
 @pytest.mark.parametrize("make, sizes", [
     (lambda: torch.nn.Conv2d(3, 8, 3, padding=1, padding_mode="circular"), (10, 12)),
     (lambda: torch.nn.Conv2d(4, 8, (3, 5), stride=(2, 1), dilation=2, groups=2), (15, 22)),

@@ -300,6 +300,19 @@ def _broadcast(args, in_place: bool = False):
 
 
 # -- the spec ----------------------------------------------------------------------------------------
+def load_own_modules() -> None:
+    """Import the cnncalc modules an import runs — this one, every kind that claims a torch module
+    or call, the recorder, the reader the spec is read back with — before the caller enters
+    :func:`.sources.user_code` to trace. Its no-bytecode rule holds for the whole process while it
+    lasts, so a module of cnncalc's first imported inside it is compiled from source again on every
+    run of a checkout (an editable install; an installed package's bytecode is written at install):
+    a fifth of the module path's own time. Only the time it costs depends on this."""
+    from .. import engine, spec  # noqa: F401
+    from . import record  # noqa: F401
+
+    _claimants("torch_modules"), _claimants("torch_calls")
+
+
 def to_spec(module, input_shape: tuple, model_name: str, source: str, allow_unknown: bool = False) -> Imported:
     modes = [(m, m.training) for m in module.modules()]  # the caller's module is handed back as it came
     module.eval()  # the network as it infers: dropout and stochastic depth trace as what they are then

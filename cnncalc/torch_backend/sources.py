@@ -384,6 +384,9 @@ def import_module(ref, input_dims: tuple, allow_unknown: bool = False):
     (``Imported``; ``.batch`` is the batch where ``input_dims`` began with one, torchinfo's form)."""
     ref = ref if isinstance(ref, SourceRef) else parse_ref(ref)
     module = load_source(ref, meta=True)
+    from .importer import load_own_modules
+
+    load_own_modules()  # (before user_code, which writes no bytecode)
     with user_code(ref.where, folders_for(ref)):  # (its forward may import, print or exit too)
         return import_live(module, input_dims, ref.name, str(ref), allow_unknown)
 

@@ -39,10 +39,11 @@ CNNCALC = str(Path(PY).with_name("cnncalc"))
 ENV = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
 
 
-def timed(cmd: list[str], cwd: str) -> tuple[float, float]:
-    """(wall-clock seconds, CPU seconds of the process: user + system)."""
+def timed(cmd: list[str], cwd: str, env: dict | None = None) -> tuple[float, float]:
+    """(wall-clock seconds, CPU seconds of the process: user + system), run with ``env`` (:data:`ENV`)."""
     t = time.perf_counter()
-    process = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=cwd, env=ENV)
+    process = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=cwd,
+                               env=ENV if env is None else env)
     _, status, usage = os.wait4(process.pid, 0)
     wall = time.perf_counter() - t
     if os.waitstatus_to_exitcode(status) != 0:
