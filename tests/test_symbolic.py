@@ -22,6 +22,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import sympy
+import zygote
 from budget import examples
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -38,7 +39,6 @@ from cnncalc.inputs import parse_input
 from cnncalc.zoo import zoo_names
 
 ROOT = Path(__file__).resolve().parents[1]
-CNNCALC = str(Path(sys.executable).with_name("cnncalc"))
 ZOO = [n for n in zoo_names() if len(load_model(n).input) == 3]
 FULL_SCAN = {"lenet5", "alexnet", "googlenet", "resnet50", "vgg16"}  # 1..512; the others 1..128
 H, W = symbol("H"), symbol("W")
@@ -296,7 +296,7 @@ def _ceil_flags(graph):
 # -- the command line --------------------------------------------------------------------------
 def run(*args, env_extra=None):
     env = {**os.environ, "COLUMNS": "200", "NO_COLOR": "1", "TERM": "dumb", **(env_extra or {})}
-    return subprocess.run([CNNCALC, *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+    return zygote.run(args, cwd=ROOT, env=env, timeout=120)  # (tests/zygote.py: sympy is imported already)
 
 
 def test_cli_shapes_with_names():
