@@ -18,7 +18,7 @@ from budget import DEEPER
 from cnncalc import analyze, load_model
 
 torch = pytest.importorskip("torch")
-from reference_nets import REFERENCE_NETS  # noqa: E402
+from reference_nets import REFERENCE_NETS, zeroed_on_cpu  # noqa: E402
 from reference_nets_modern import MODERN_REFERENCE_NETS  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -45,16 +45,12 @@ PUBLISHED = {"lenet5": 61_706, "mnist_convnet": 93_322, "cnn_28x28": 38_250 + 14
 @lru_cache(maxsize=None)
 def reference(name, size):
     """The reference net, built once: ImageNet nets do not depend on the size (adaptive pooling).
-    Its class builds it on the meta device and it gets zeroed storage: the shapes and the counts
-    compared do not depend on the weights' values, and drawing VGG-19's 144 M random weights was
-    most of its case's CPU time."""
+    Built on the meta device and given zeroed storage (reference_nets.zeroed_on_cpu): the shapes
+    and counts compared do not depend on the weights' values."""
     key = (size, size) if name in SMALL else None
     with torch.device("meta"):
         net = REFERENCE_NETS[name](key) if key else REFERENCE_NETS[name]()
-    net = net.to_empty(device="cpu")
-    with torch.no_grad():
-        for tensor in (*net.parameters(), *net.buffers()):
-            tensor.zero_()
+    net = zeroed_on_cpu(net)
     return net.eval(), sum(p.numel() for p in net.parameters())
 
 
