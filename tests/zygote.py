@@ -6,8 +6,9 @@ default suite's cost (docs/benchmarks.md, "The default test suite"). ``run`` giv
 imports torch and cnncalc's CLI, and forks a child per command. The child is a process of its
 own, as the real script's is: its working folder and environment are the command's, its stdout
 and stderr are files (one file for both when the caller merges them, so their order is the order
-written), its ``sys.argv`` and ``sys.path`` are the script's, it runs the entry point the script
-runs (``cnncalc.cli:main``, ``pyproject.toml``'s ``[project.scripts]``) and exits with its code.
+written), its ``sys.argv`` and ``sys.path`` are the script's, and it runs the installed script's
+own code as ``__main__`` (so the entry point ``pyproject.toml``'s ``[project.scripts]`` names, and
+its way of ending), then exits as Python would.
 
 What stays on the real script (``console.cnncalc``, ``subprocess``): hostile input
 (``test_hostile*.py``, under a timeout and ``prlimit``), whether a command imports torch at all,
@@ -72,8 +73,9 @@ def run(args, *, cwd=None, env=None, merge=False, timeout=300) -> subprocess.Com
     args = [str(a) for a in args]
     with tempfile.TemporaryDirectory() as tmp:
         out, err = os.path.join(tmp, "out"), os.path.join(tmp, "err")
-        reply = _server.call({"argv": [str(SCRIPT), *args], "cwd": str(cwd or os.getcwd()), "env": dict(env or os.environ),
-                              "stdout": out, "stderr": out if merge else err}, timeout)
+        reply = _server.call({"argv": [str(SCRIPT), *args], "cwd": str(cwd or os.getcwd()),
+                              "env": dict(env or os.environ), "stdout": out, "stderr": out if merge else err},
+                             timeout)
         if reply["code"] is None:
             raise subprocess.TimeoutExpired([str(SCRIPT), *args], timeout)
         stdout = Path(out).read_text(errors="replace")
@@ -101,7 +103,7 @@ def _child(request: dict) -> None:
         import io
 
         unbuffered = bool(os.environ.get("PYTHONUNBUFFERED"))
-        sys.stdin = sys.__stdin__ = io.TextIOWrapper(io.FileIO(0, "r", closefd=False))
+        sys.stdin = sys.__stdin__ = io.TextIOWrapper(io.BufferedReader(io.FileIO(0, "r", closefd=False)))
         sys.stdout = sys.__stdout__ = io.TextIOWrapper(
             io.FileIO(1, "w", closefd=False) if unbuffered else io.BufferedWriter(io.FileIO(1, "w", closefd=False)),
             write_through=unbuffered)
@@ -110,36 +112,45 @@ def _child(request: dict) -> None:
             errors="backslashreplace", line_buffering=True, write_through=unbuffered)
         sys.argv = list(request["argv"])
         sys.path[0] = str(SCRIPT.parent)  # the script's folder, as for the real script
-        from cnncalc.cli import main
+        import runpy
 
+        # then as the interpreter: stdout flushed before an exit's message or a traceback and
+        # before the atexit callbacks, the threads waited for, the streams flushed at the end
         try:
-            sys.exit(main())
-        except SystemExit as exc:  # as the interpreter turns it into an exit status
-            if exc.code is None:
-                code = 0
-            elif isinstance(exc.code, int):
-                code = exc.code & 0xFF
-            else:
+            runpy.run_path(str(SCRIPT), run_name="__main__")
+            code = 0
+        except SystemExit as exc:
+            code = 0 if exc.code is None else exc.code & 0xFF if isinstance(exc.code, int) else 1
+            if not isinstance(exc.code, (int, type(None))):
+                code = _flushed(code)
                 print(exc.code, file=sys.stderr)
-                code = 1
-        except BaseException:
+        except BaseException as exc:
             import traceback
 
-            traceback.print_exc()
-            code = 1
-        # then what the interpreter does at exit: wait for threads, run atexit, flush the streams
+            code = _flushed(1)
+            shown = traceback.TracebackException.from_exception(exc)  # from the script's frame on
+            shown.stack = traceback.StackSummary.from_list(
+                [f for f in shown.stack if f.filename not in (__file__, "<frozen runpy>")])
+            print("".join(shown.format()), end="", file=sys.stderr)
+        code = _flushed(code)
         import atexit
         import threading
 
         threading._shutdown()
         atexit._run_exitfuncs()
-        for stream in (sys.stdout, sys.stderr):
-            try:
-                stream.flush()
-            except (OSError, ValueError):
-                code = code or 120  # (Python's exit status when its own final flush fails)
+        code = _flushed(code)
     finally:
         os._exit(code)
+
+
+def _flushed(code: int) -> int:
+    """Flush stdout and stderr; the exit status, 120 where a flush failed (as Python's own)."""
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):
+            code = code or 120
+    return code
 
 
 def _wait(pid: int, timeout: float) -> tuple:
