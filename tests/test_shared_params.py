@@ -11,7 +11,7 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from console import cnncalc  # noqa: E402
+from test_hostile import cnncalc  # noqa: E402
 from user_models import SharedWeight  # noqa: E402
 
 from cnncalc import analyze  # noqa: E402
@@ -63,18 +63,17 @@ def test_onnx_reads_the_shared_initializer_once(tmp_path):
 
 
 def test_the_console_counts_a_shared_weight_once(tmp_path):
-    """The reported commands through the console script's entry point (tests/console.py):
-    ``shapes m.py:Net`` and the ONNX export say 232, the imported spec too, and
-    ``verify m.yaml --against m.py:Net`` agrees with torch. (Sources under prlimit, a timeout and
-    the canary: tests/test_sources.py.)"""
+    """The reported commands through the console script (prlimit, a timeout, the canary: see
+    tests/test_hostile.py): ``shapes m.py:Net`` and the ONNX export say 232, the imported spec too,
+    and ``verify m.yaml --against m.py:Net`` agrees with torch."""
     pytest.importorskip("onnx")
     (tmp_path / "m.py").write_text((HERE / "user_models.py").read_text())
     torch.onnx.export(SharedWeight().eval(), torch.randn(1, 3, 8, 8), str(tmp_path / "m.onnx"), dynamo=False)
-    run = dict(cwd=tmp_path)
+    run = dict(cwd=tmp_path, memory=3_000_000_000, timeout=120)
     for source in ("m.py:SharedWeight", "m.onnx"):
         shown = cnncalc("shapes", source, "--input", "3x8x8", "--format", "json", **run)
         assert shown.returncode == 0 and json.loads(shown.stdout)["params"] == 232, shown.stderr
-    done = cnncalc("import", "m.py:SharedWeight", "--input", "3x8x8", "-o", "m.yaml", **run)
+    done = cnncalc("import", "m.py:SharedWeight", "--input", "3x8x8", "-o", "m.yaml", writes=("m.yaml",), **run)
     assert done.returncode == 0, done.stderr
     done = cnncalc("verify", "m.yaml", "--against", "m.py:SharedWeight", **run)
     assert done.returncode == 0 and "232" in done.stdout, done.stdout + done.stderr
