@@ -1,3 +1,4 @@
+import os
 import sys
 from pathlib import Path
 
@@ -6,6 +7,13 @@ import pytest
 sys.path.insert(0, str(Path(__file__).parent))  # reference_nets, spec_strategies, budget
 
 import budget  # noqa: E402
+
+# Each xdist worker gets its share of the cores for torch's threads, in process and in the console
+# scripts it starts: with `-n 2` on two cores, two threads a worker only spin against each other
+# (several test modules already call torch.set_num_threads(1), which set it for the whole worker).
+_WORKERS = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "0"))
+if _WORKERS:
+    os.environ.setdefault("OMP_NUM_THREADS", str(max(1, (os.cpu_count() or 1) // _WORKERS)))
 
 
 def _selects_slow(markexpr: str) -> bool:

@@ -1,11 +1,18 @@
-"""The real console script, run as a user runs it, for the import tests' bad-input cases."""
+"""The console script, run as a user runs it, for the import tests' bad-input cases.
+
+``cnncalc`` runs it in a child forked from a process that has imported torch already
+(tests/zygote.py): the same entry point, arguments, folder, environment and streams, without the
+import's seconds. ``EXE`` is the installed script itself, for what is about the process (start-up,
+the terminal, whether torch is imported); hostile input runs it (tests/test_hostile.py).
+"""
 
 from __future__ import annotations
 
 import os
-import subprocess
 import sys
 from pathlib import Path
+
+import zygote
 
 TESTS = Path(__file__).parent
 EXE = Path(sys.executable).with_name("cnncalc")
@@ -13,7 +20,7 @@ EXE = Path(sys.executable).with_name("cnncalc")
 
 def cnncalc(*args, cwd=TESTS):
     env = {**os.environ, "COLUMNS": "120", "NO_COLOR": "1"}
-    return subprocess.run([str(EXE), *args], capture_output=True, text=True, cwd=cwd, env=env, timeout=300)
+    return zygote.run(args, cwd=cwd, env=env, timeout=300)
 
 
 def one_error_line(result, says):

@@ -15,17 +15,17 @@ from __future__ import annotations
 import os
 import re
 import shlex
-import subprocess
 import sys
 from dataclasses import dataclass
 from pathlib import Path
+
+import zygote
 
 ROOT = Path(__file__).resolve().parents[1]
 PAGES = sorted([ROOT / "README.md", *(ROOT / "docs").rglob("*.md")])
 BLOCK = re.compile(r"(```console\n)(.*?)(```)", re.S)
 ELISIONS = ("[...]", "…")
 WIDTH = 80  # the terminal width the pages show
-CNNCALC = str(Path(sys.executable).with_name("cnncalc"))
 
 
 @dataclass
@@ -78,8 +78,7 @@ def run(command: str) -> tuple[int, list[str]]:
                 target = str(Path(tmp) / Path(argv[i + 1]).name)
                 renamed[target] = argv[i + 1]
                 argv[i + 1] = target
-        result = subprocess.run([CNNCALC, *argv[1:]], cwd=ROOT, env=env, stdout=subprocess.PIPE,
-                                stderr=subprocess.STDOUT, text=True, timeout=600)
+        result = zygote.run(argv[1:], cwd=ROOT, env=env, merge=True, timeout=600)
     out = result.stdout
     for target, shown in renamed.items():
         out = out.replace(target, shown)

@@ -13,6 +13,7 @@ file source for the console script: ``cnncalc shapes tests/reference_nets.py:res
 
 from __future__ import annotations
 
+import torch
 import torch.nn as nn
 from torchvision_models import torchvision_models
 
@@ -51,6 +52,17 @@ def cnn_28x28(input_hw=(28, 28)):
     return nn.Sequential(
         nn.Conv2d(1, 10, 5), nn.ReLU(), nn.MaxPool2d(2), nn.Conv2d(10, 20, 5), nn.ReLU(), nn.MaxPool2d(2),
         nn.Flatten(), nn.Linear(20 * h * w, 100), nn.ReLU(), nn.Linear(100, 10))
+
+
+def zeroed_on_cpu(net: nn.Module) -> nn.Module:
+    """A module built on the meta device, given zeroed storage on the CPU: the class's own layers
+    and shapes for a forward pass, without drawing its random weights (most of a VGG's CPU time),
+    for the figures that depend on the shapes alone (output shape, counts of parameters and MACs)."""
+    net = net.to_empty(device="cpu")
+    with torch.no_grad():
+        for tensor in (*net.parameters(), *net.buffers()):
+            tensor.zero_()
+    return net
 
 
 # -- torchvision's classes ------------------------------------------------------------------------

@@ -13,15 +13,16 @@ import subprocess
 import pytest
 from rich.cells import cell_len
 
-from console import EXE
+import zygote
 
 GUIDES = ("├", "│", "└")
 
 
-def run(*args, columns: int = 80, env: dict | None = None, **kwargs) -> subprocess.CompletedProcess:
+def run(*args, columns: int = 80, env: dict | None = None, cwd=None) -> subprocess.CompletedProcess:
+    """``cnncalc ARGS`` at a terminal width (forked from a process that has imported torch:
+    tests/zygote.py)."""
     environment = {**os.environ, "COLUMNS": str(columns), "NO_COLOR": "1", **(env or {})}
-    streams = {"stdout": subprocess.PIPE, "stderr": subprocess.PIPE, **kwargs}
-    return subprocess.run([str(EXE), *map(str, args)], text=True, env=environment, timeout=120, **streams)
+    return zygote.run(args, cwd=cwd, env=environment, timeout=120)
 
 
 def folded(text: str, word: str) -> bool:

@@ -9,19 +9,17 @@ import csv
 import io
 import os
 import re
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+import zygote
 
 ROOT = Path(__file__).resolve().parents[1]
-CNNCALC = str(Path(sys.executable).with_name("cnncalc"))
 
 
 def cnncalc(*args, cwd=ROOT):
     env = {**os.environ, "COLUMNS": "250", "NO_COLOR": "1"}
-    return subprocess.run([CNNCALC, *args], capture_output=True, text=True, cwd=cwd, env=env, timeout=120)
+    return zygote.run(args, cwd=cwd, env=env, timeout=120)  # (tests/zygote.py)
 
 
 def header(fmt: str, out: str) -> list[str]:

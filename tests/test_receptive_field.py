@@ -36,7 +36,7 @@ torch = pytest.importorskip("torch")
 
 import torch.nn as nn  # noqa: E402
 import torch.nn.functional as F  # noqa: E402
-from budget import examples  # noqa: E402
+from budget import DEEPER, examples  # noqa: E402
 from hypothesis import HealthCheck, assume, given, settings  # noqa: E402
 from spec_strategies import specs  # noqa: E402
 
@@ -295,12 +295,13 @@ ZOO = [n for n in zoo_names() if n not in UP_TO_RESNET50 + FLOAT64]
 # Fields wider than the feature maps need a large input: U-Net (5.5 min on 2 cores), ConvNeXt-T
 # (1 min), GoogLeNet (74 CPU-seconds, a tenth of the default suite) and DeepLabV3 (14 CPU-seconds)
 # run under -m slow; the default run keeps parallel branches joined by concat (SqueezeNet) and the
-# property tests below keep dilation.
+# property tests below keep dilation. A family's deeper members (budget.DEEPER: ResNet-34, VGG-13 to
+# 19, Wide ResNet-50-2) too: ResNet-18, VGG-11 and ResNet-50 keep their layers' geometry.
 LARGE_INPUT = ("unet", "convnext_tiny", "googlenet", "deeplabv3_resnet50")
 
 
 @pytest.mark.skipif(not ZOO, reason="no zoo specs yet")
-@pytest.mark.parametrize("name", [pytest.param(n, marks=pytest.mark.slow) if n in LARGE_INPUT else n
+@pytest.mark.parametrize("name", [pytest.param(n, marks=pytest.mark.slow) if n in LARGE_INPUT or n in DEEPER else n
                                   for n in ZOO])
 def test_zoo_receptive_field_matches_gradient(name):
     check_zoo_model(name)

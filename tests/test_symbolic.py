@@ -22,7 +22,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 import sympy
-from budget import examples
+import zygote
+from budget import DEEPER, examples
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from spec_strategies import specs
@@ -38,9 +39,10 @@ from cnncalc.inputs import parse_input
 from cnncalc.zoo import zoo_names
 
 ROOT = Path(__file__).resolve().parents[1]
-CNNCALC = str(Path(sys.executable).with_name("cnncalc"))
 ZOO = [n for n in zoo_names() if len(load_model(n).input) == 3]
 FULL_SCAN = {"lenet5", "alexnet", "googlenet", "resnet50", "vgg16"}  # 1..512; the others 1..128
+# a family's deeper members (budget.DEEPER) under -m slow, but for the fully scanned vgg16
+ZOO_CASES = [pytest.param(n, marks=pytest.mark.slow) if n in DEEPER - FULL_SCAN else n for n in ZOO]
 H, W = symbol("H"), symbol("W")
 FIELDS = ("params", "macs", "torchinfo_mult_adds", "fvcore_flops")
 _UNUSED = re.compile(r"^the floor leaves (\d+) input (rows?|columns?)( and columns?)? at")
@@ -83,7 +85,7 @@ def row_numbers(report):
 
 
 # -- zoo: formulas at random valid sizes ---------------------------------------------------------
-@pytest.mark.parametrize("name", ZOO)
+@pytest.mark.parametrize("name", ZOO_CASES)
 def test_zoo_formulas_equal_the_concrete_engine(name):
     graph = load_model(name)
     c, h0, w0 = graph.input
@@ -131,7 +133,7 @@ def brute_force(graph, hi):
     return np.array(valid), np.array(exact), failing
 
 
-@pytest.mark.parametrize("name", ZOO)
+@pytest.mark.parametrize("name", ZOO_CASES)
 def test_solve_equals_a_brute_force_scan(name):
     graph = load_model(name)
     hi = 512 if name in FULL_SCAN else 128
@@ -296,7 +298,7 @@ def _ceil_flags(graph):
 # -- the command line --------------------------------------------------------------------------
 def run(*args, env_extra=None):
     env = {**os.environ, "COLUMNS": "200", "NO_COLOR": "1", "TERM": "dumb", **(env_extra or {})}
-    return subprocess.run([CNNCALC, *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+    return zygote.run(args, cwd=ROOT, env=env, timeout=120)  # (tests/zygote.py: sympy is imported already)
 
 
 def test_cli_shapes_with_names():

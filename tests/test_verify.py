@@ -11,6 +11,7 @@ import warnings
 from pathlib import Path
 
 import pytest
+from budget import DEEPER
 from typer.testing import CliRunner
 
 torch = pytest.importorskip("torch")
@@ -70,14 +71,17 @@ CLASSIC_ZOO = sorted(json.loads((Path(__file__).parent / "golden" / "zoo_reports
 
 def zoo_cases():
     """224 and 193 in the default run; 257 and 320 (about 3 minutes more on 2 cores) under
-    ``-m slow``; the small nets at all their sizes."""
+    ``-m slow``; the small nets at all their sizes. A family's deeper members (budget.DEEPER) run
+    under ``-m slow`` only: their layers are verified on the first members (VGG-11, VGG-11-BN,
+    ResNet-18, ResNet-50), and each deeper spec is held to torchvision's class and its published
+    figures by tests/test_zoo_torch.py."""
     for name in CLASSIC_ZOO:
         try:
             sizes = sizes_for(name)
         except CnncalcError:
             sizes = [None]
         for size in sizes:
-            marks = [pytest.mark.slow] if size in SLOW_SIZES else []
+            marks = [pytest.mark.slow] if size in SLOW_SIZES or name in DEEPER else []
             yield pytest.param(name, size, id=f"{name}-{size or 'native'}", marks=marks)
 
 
