@@ -268,8 +268,8 @@ def console_script() -> None:
     a third of cnncalc's own time (docs/benchmarks.md, "Start-up"). What that teardown does that
     a user could see is done first: the ``atexit`` callbacks run (logging, ``weakref.finalize``,
     torch's own) and stdout and stderr are flushed. Files cnncalc writes are closed when written
-    (:mod:`cnncalc.files`). Where another Python thread is still running, or a stream cannot be
-    flushed, Python's own exit runs instead."""
+    (:mod:`cnncalc.files`). Where another (non-daemon) Python thread is still running, or a stream
+    cannot be flushed, Python's own exit runs instead."""
     try:
         main()
         code = 0
@@ -279,8 +279,8 @@ def console_script() -> None:
         print(code, file=sys.stderr)  # (what Python does with sys.exit("text"))
         code = 1
     threading = sys.modules.get("threading")
-    if threading is not None and threading.active_count() > 1:
-        sys.exit(code)
+    if threading is not None and any(not t.daemon for t in threading.enumerate() if t is not threading.main_thread()):
+        sys.exit(code)  # (Python's exit waits for them; a daemon thread, like tqdm's monitor, it does not)
     import atexit
     import os
 
