@@ -131,13 +131,10 @@ def _imported(model, input_size, allow_unknown: bool = False):
             raise CnncalcError("a module is traced at sizes that are numbers",
                                fix="give input_size as numbers; to get formulas, import_module() it and "
                                    "summary() the spec with names")
-        from .torch_backend.importer import load_own_modules
-        from .torch_backend.sources import import_live, user_code
+        from .torch_backend.sources import import_live
 
         name = type(model).__name__
-        load_own_modules()  # (before user_code, which writes no bytecode)
-        with user_code(name):
-            return import_live(model, sizes or (3, 224, 224), name, name, allow_unknown)
+        return import_live(model, sizes or (3, 224, 224), name, name, allow_unknown)
     text = "x".join(map(str, sizes)) if sizes else None
     if _is_onnx(model):
         import tempfile

@@ -337,7 +337,7 @@ class _Walk:
         except CnncalcError as exc:
             self.fail(exc, node)
         for message in inf.warnings:
-            self.warnings.append(Warning_(self.graph.file, node.line, node.path, node.name, message))
+            self.warnings.append(Warning_(self.graph.file, node.line, path, node.name, message))
         field, bound, jump = self.grid(kind, reads, inf.window, y)
         name = node.name
         shapes[name] = y
@@ -355,7 +355,7 @@ class _Walk:
             except CnncalcError as exc:
                 self.fail(exc, node)
             for message in messages:
-                self.warnings.append(Warning_(self.graph.file, node.line, node.path, node.name, message))
+                self.warnings.append(Warning_(self.graph.file, node.line, path, node.name, message))
         b = self.batch
         self.rows.append(LayerRow(
             name, path, kind.name, node.line, node.scope, (b, *xs[0]), (b, *y), params, macs * b,

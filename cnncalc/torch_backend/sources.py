@@ -384,33 +384,34 @@ def import_module(ref, input_dims: tuple, allow_unknown: bool = False):
     (``Imported``; ``.batch`` is the batch where ``input_dims`` began with one, torchinfo's form)."""
     ref = ref if isinstance(ref, SourceRef) else parse_ref(ref)
     module = load_source(ref, meta=True)
-    from .importer import load_own_modules
+    return import_live(module, input_dims, ref.name, str(ref), allow_unknown, what=ref.where, folders=folders_for(ref))
+
+
+def import_live(module, input_dims: tuple, name: str, source: str, allow_unknown: bool = False, *,
+                what: str | None = None, folders=()):
+    """A live ``nn.Module`` traced at ``input_dims`` (C, H, W — or torchinfo's N, C, H, W, told
+    apart by the channels its first convolution takes) as a spec and a Graph. Its forward runs as
+    the user's code (:func:`user_code`, named ``what``, by default ``name``; ``folders`` on the
+    path): it may import, print or exit too."""
+    from ..importing import snake
+    from .importer import load_own_modules, to_spec  # (to_spec: the spec, read back and held to the trace)
 
     load_own_modules()  # (before user_code, which writes no bytecode)
-    with user_code(ref.where, folders_for(ref)):  # (its forward may import, print or exit too)
-        return import_live(module, input_dims, ref.name, str(ref), allow_unknown)
-
-
-def import_live(module, input_dims: tuple, name: str, source: str, allow_unknown: bool = False):
-    """A live ``nn.Module`` traced at ``input_dims`` (C, H, W — or torchinfo's N, C, H, W, told
-    apart by the channels its first convolution takes) as a spec and a Graph."""
-    from ..importing import snake
-    from .importer import to_spec  # (the spec, read back and held to the trace: Imported.graph)
-
-    first = first_layer(module)
-    dims, batch = tuple(input_dims), None
-    if first is not None and len(dims) == first.rank + 2 and dims[1] == first.channels:
-        dims, batch = dims[1:], dims[0]
-    try:
-        imported = to_spec(module, dims, snake(name), source, allow_unknown)
-    except CnncalcError:
-        if first is not None and (len(dims) != first.rank + 1 or first.channels and dims[0] != first.channels):
-            raise CnncalcError(f"{source} takes {first.expects} (its first layer, {first.name}, is a {first.kind}); "
-                               f"the input given is {'x'.join(map(str, input_dims))}",
-                               fix=f"give --input {first.example(input_dims)} (or with the batch first, "
-                                   f"1x{first.example(input_dims)})"
-                               ) from None
-        raise
+    with user_code(what or name, folders):
+        first = first_layer(module)
+        dims, batch = tuple(input_dims), None
+        if first is not None and len(dims) == first.rank + 2 and dims[1] == first.channels:
+            dims, batch = dims[1:], dims[0]
+        try:
+            imported = to_spec(module, dims, snake(name), source, allow_unknown)
+        except CnncalcError:
+            if first is not None and (len(dims) != first.rank + 1 or first.channels and dims[0] != first.channels):
+                raise CnncalcError(f"{source} takes {first.expects} (its first layer, {first.name}, is a {first.kind}); "
+                                   f"the input given is {'x'.join(map(str, input_dims))}",
+                                   fix=f"give --input {first.example(input_dims)} (or with the batch first, "
+                                       f"1x{first.example(input_dims)})"
+                                   ) from None
+            raise
     imported.batch = batch
     return imported
 
